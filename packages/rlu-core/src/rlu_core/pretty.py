@@ -7,7 +7,6 @@ JAX array exists), it is used to compute the min / median / max summary.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -151,7 +150,9 @@ def _container_parts(o: Any) -> tuple[str, list[tuple[str, Any]], str, str] | No
     if _is_pandas(o, ("Series", "DataFrame")):
         return f"{type(o).__name__}(", [("index=", o.index), ("data=", o.values)], ")", ")"
 
-    if dataclasses.is_dataclass(o):
+    if hasattr(type(o), "__dataclass_fields__"):  # a dataclass instance
+        import dataclasses  # already imported: the dataclass was made with it
+
         fields = [f for f in dataclasses.fields(o) if f.repr]
         items = [(f"{f.name}=", getattr(o, f.name)) for f in fields]
         return f"{type(o).__name__}(", items, ")", ")"

@@ -1,0 +1,128 @@
+"""Turn on logging output to the console and, optionally, to a file."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+__all__ = ["enable_logging"]
+
+# Handlers installed by enable_logging carry this attribute, so that a second call finds and
+# reconfigures them instead of stacking duplicates. Its value is "stream" or "file".
+_TAG = "_rlu_core_enable_logging"
+
+
+def enable_logging(
+    name: str | None = None,
+    level: int | str = logging.INFO,
+    output_filepath: str | os.PathLike[str] | None = None,
+    output_level: int | str | None = None,
+) -> None:
+    """Enable logging output on the root logger.
+
+    Installs a :class:`logging.StreamHandler` (to ``sys.stderr``) on the root logger at ``level``
+    with the format ``[name|logger|LEVEL] message`` (``[logger|LEVEL] message`` without a
+    ``name``), much like ``logging.basicConfig(level=level)``, and, if ``output_filepath`` is
+    given, a :class:`logging.FileHandler` with the same format at ``output_level``. The root
+    logger's own level is set to the lower of the two, so that each handler sees everything it
+    asks for.
+
+    Calling it again reconfigures rather than adds: there is only ever one console handler and
+    at most one file handler installed by this function. A new ``output_filepath`` replaces the
+    previous file handler (closing it); leaving ``output_filepath`` out keeps the file handler
+    that is already there. Handlers installed by anything else are left alone.
+
+    Parameters
+    ----------
+    name : str, optional
+        The name of the process that is logging; it prefixes every message. Any text works.
+    level : int or str, optional
+        The level of the console handler, e.g. ``logging.DEBUG`` (10) or ``"DEBUG"``.
+        Defaults to ``logging.INFO`` (20).
+    output_filepath : str or path-like, optional
+        If given, log to this file too. Missing parent directories are created; an existing
+        file is appended to, never truncated.
+    output_level : int or str, optional
+        The level of the file handler. Defaults to ``level``.
+
+    Raises
+    ------
+    TypeError
+        If ``name`` is not a str, or a level is neither an int nor a str.
+    ValueError
+        If a level is a str that is not a known level name.
+
+    Examples
+    --------
+    >>> import logging
+    >>> enable_logging("worker-1", level=logging.DEBUG)  # doctest: +SKIP
+    >>> logging.getLogger("train").info("step 1")  # doctest: +SKIP
+    [worker-1|train|INFO] step 1
+    """
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"enable_logging: 'name' must be a str or None, got {type(name).__name__}")
+    level = _check_level("level", level)
+    output_level = level if output_level is None else _check_level("output_level", output_level)
+    if output_filepath is not None and not isinstance(output_filepath, (str, os.PathLike)):
+        raise TypeError(
+            "enable_logging: 'output_filepath' must be a str or path-like, "
+            f"got {type(output_filepath).__name__}"
+        )
+
+    if name is None:
+        fmt = "[%(name)s|%(levelname)s] %(message)s"
+    else:  # '%' in the name is text, not a placeholder
+        fmt = "[" + name.replace("%", "%%") + "|%(name)s|%(levelname)s] %(message)s"
+    formatter = logging.Formatter(fmt)
+
+    root = logging.getLogger()
+    ours = {getattr(h, _TAG): h for h in root.handlers if hasattr(h, _TAG)}
+    file_handler = ours.get("file")
+
+    # Open a new file first: if that fails, the logging setup is left exactly as it was.
+    new_file_handler = None
+    if output_filepath is not None:
+        path = os.path.abspath(os.fspath(output_filepath))
+        if file_handler is None or file_handler.baseFilename != path:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            new_file_handler = logging.FileHandler(path)  # opens in append mode
+            setattr(new_file_handler, _TAG, "file")
+
+    stream = ours.get("stream")
+    if stream is None:
+        stream = logging.StreamHandler(sys.stderr)
+        setattr(stream, _TAG, "stream")
+        root.addHandler(stream)
+    stream.setLevel(level)
+    stream.setFormatter(formatter)
+
+    if new_file_handler is not None:
+        if file_handler is not None:
+            root.removeHandler(file_handler)
+            file_handler.close()
+        root.addHandler(new_file_handler)
+        file_handler = new_file_handler
+    if file_handler is not None:
+        if output_filepath is not None:
+            file_handler.setLevel(output_level)
+        file_handler.setFormatter(formatter)
+
+    root.setLevel(min([stream.level] + ([] if file_handler is None else [file_handler.level])))
+
+
+def _check_level(arg: str, level: object) -> int:
+    if isinstance(level, bool) or not isinstance(level, (int, str)):
+        raise TypeError(
+            f"enable_logging: '{arg}' must be an int or a level name such as 'DEBUG', "
+            f"got {type(level).__name__}"
+        )
+    if isinstance(level, str):
+        value = logging.getLevelName(level.upper())
+        if not isinstance(value, int):
+            raise ValueError(
+                f"enable_logging: '{arg}' got unknown level name {level!r}; "
+                "use one of 'DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL' or an int"
+            )
+        return value
+    return level
