@@ -90,7 +90,10 @@ def pretty_print(obj: Any) -> None:
     >>> from collections import namedtuple
     >>> Point = namedtuple("Point", "x y")
     >>> pretty_print([Point(1, 2), Point(3, 4)])
-    [Point(x=1, y=2), Point(x=3, y=4)]
+    [
+      Point(x=1, y=2),
+      Point(x=3, y=4),
+    ]
     """
     print(pretty_repr(obj))
 
