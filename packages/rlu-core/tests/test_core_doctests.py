@@ -5,7 +5,6 @@ import importlib
 import pkgutil
 
 import pytest
-
 import rlu_core
 
 MODULES = [m.name for m in pkgutil.iter_modules(rlu_core.__path__, "rlu_core.")]

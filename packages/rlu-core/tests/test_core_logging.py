@@ -1,7 +1,6 @@
 import logging
 
 import pytest
-
 from rlu_core import enable_logging
 
 TAG = "_rlu_core_enable_logging"

@@ -1,7 +1,6 @@
 import types
 
 import pytest
-
 from rlu_core import merge_dicts
 
 

@@ -5,7 +5,6 @@ import textwrap
 from collections import OrderedDict, namedtuple
 
 import pytest
-
 from rlu_core import pretty_print, pretty_repr
 
 np = pytest.importorskip("numpy")

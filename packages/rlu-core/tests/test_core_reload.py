@@ -5,7 +5,6 @@ import textwrap
 import types
 
 import pytest
-
 from rlu_core import reload_recursive
 
 

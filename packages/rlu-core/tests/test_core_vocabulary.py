@@ -2,7 +2,6 @@ import sys
 import types
 
 import pytest
-
 import rlu_core
 from rlu_core import (
     Policy,
@@ -55,8 +54,9 @@ def test_plain_objects_functions_and_classes_are_nothing(obj):
     assert holds(obj) == set()
 
 
-@pytest.mark.parametrize("role", ["policy", "qfunction", "vfunction", "reward_function",
-                                  "transition_model"])
+@pytest.mark.parametrize(
+    "role", ["policy", "qfunction", "vfunction", "reward_function", "transition_model"]
+)
 def test_subclassing_a_role(role):
     cls = type("Mine", (ROLES[role],), {"__call__": lambda self, *a, **k: 0})
     assert holds(cls()) == {role}

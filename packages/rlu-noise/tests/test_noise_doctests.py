@@ -5,7 +5,6 @@ import importlib
 import pkgutil
 
 import pytest
-
 import rlu_noise
 
 MODULES = [m.name for m in pkgutil.iter_modules(rlu_noise.__path__, "rlu_noise.")]

@@ -3,7 +3,6 @@ import sys
 
 import numpy as np
 import pytest
-
 from rlu_noise import StepwiseLinearFunction
 
 DQN_STEPS = ((0, 1.0), (1_000_000, 0.1), (2_000_000, 0.01))
@@ -35,7 +34,7 @@ def test_agrees_with_np_interp():
     rng = np.random.default_rng(0)
     xp = np.cumsum(rng.integers(1, 1000, size=7)) - 500
     fp = rng.normal(size=7)
-    f = StepwiseLinearFunction(*zip(xp.tolist(), fp.tolist()))
+    f = StepwiseLinearFunction(*zip(xp.tolist(), fp.tolist(), strict=True))
     t = rng.uniform(xp[0] - 300, xp[-1] + 300, size=(40, 5))
     np.testing.assert_array_equal(f(t), np.interp(t, xp, fp))
     for ti in t.ravel()[:50]:

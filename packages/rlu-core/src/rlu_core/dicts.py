@@ -49,8 +49,7 @@ def merge_dicts(*dicts: Mapping[Any, Any]) -> dict[Any, Any]:
     for i, d in enumerate(dicts):
         if not isinstance(d, Mapping):
             raise TypeError(
-                f"merge_dicts: argument {i} must be a mapping (e.g. a dict), "
-                f"got {type(d).__name__}"
+                f"merge_dicts: argument {i} must be a mapping (e.g. a dict), got {type(d).__name__}"
             )
         clashes = [(k, owner[k]) for k in d if k in owner]
         if clashes:

@@ -24,7 +24,7 @@ def reload_recursive(module: ModuleType | str, reload_external_modules: bool = F
 
     By default only ``module`` and its submodules (names starting with ``module.__name__ + "."``)
     are reloaded. Modules of the standard library (``sys``, ``logging``, ``typing``, ...) and other
-built-in or frozen modules are never reloaded: reloading them breaks the running interpreter.
+    built-in or frozen modules are never reloaded: reloading them breaks the running interpreter.
 
     Parameters
     ----------

@@ -61,7 +61,7 @@ def _derives_from(cls: type, names: frozenset[tuple[str, str]]) -> bool:
     return False
 
 
-class _Role(ABC):
+class _Role(ABC):  # noqa: B024 -- StochasticFunction is a marker with no abstract method
     """Base of the vocabulary ABCs: also recognises the foreign classes listed in ``_foreign``."""
 
     _foreign: frozenset[tuple[str, str]] = frozenset()

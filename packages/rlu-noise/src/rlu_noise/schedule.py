@@ -95,7 +95,7 @@ class StepwiseLinearFunction:
             values.append(float(v))
         self._timesteps = np.array(timesteps, dtype=np.float64)
         self._values = np.array(values, dtype=np.float64)
-        self._steps = tuple(zip(timesteps, values))
+        self._steps = tuple(zip(timesteps, values, strict=True))
 
     @property
     def steps(self) -> tuple[tuple[int, float], ...]:
