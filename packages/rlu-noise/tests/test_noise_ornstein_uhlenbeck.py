@@ -248,3 +248,34 @@ def test_repr_and_attributes():
         "OrnsteinUhlenbeckNoise(mu=0.1, sigma=0.2, theta=0.15, min_value=None, "
         "max_value=None, random_seed=3)"
     )
+
+
+def test_parameters_can_be_changed_between_calls():
+    noise = OrnsteinUhlenbeckNoise(sigma=1.0, random_seed=0)
+    reference_rng = np.random.default_rng(0)
+    x = np.zeros(2)
+    for sigma in (1.0, 0.5, 0.25):
+        noise.sigma = sigma  # e.g. annealed by a StepwiseLinearFunction
+        x = x - 0.15 * x + sigma * reference_rng.standard_normal(2)
+        np.testing.assert_allclose(noise(np.zeros(2)), x, rtol=1e-12)
+    assert noise.sigma == 0.25
+    noise.max_value = 0.0
+    assert noise(np.zeros(2)).max() <= 0.0
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "match"),
+    [
+        ("sigma", -1.0, "'sigma' must be positive"),
+        ("theta", 3.0, "'theta' must lie in"),
+        ("mu", [1.0, 2.0, 3.0], "must broadcast together"),
+        ("min_value", 5.0, "must not exceed"),
+    ],
+)
+def test_invalid_assignment_changes_nothing(name, value, match):
+    noise = OrnsteinUhlenbeckNoise(mu=[0.0, 0.0], sigma=[1.0, 1.0], max_value=1.0, random_seed=0)
+    before = getattr(noise, name)
+    with pytest.raises(ValueError, match=match):
+        setattr(noise, name, value)
+    assert getattr(noise, name) == before or np.array_equal(getattr(noise, name), before)
+    assert noise(np.zeros(2)).shape == (2,)

@@ -56,6 +56,10 @@ class OrnsteinUhlenbeckNoise:
         A seed (non-negative int) for reproducible noise, or a Generator to draw from. If None,
         the noise is seeded from the operating system.
 
+    The parameters ``mu``, ``sigma``, ``theta``, ``min_value`` and ``max_value`` are also
+    attributes that may be assigned between calls, e.g. to anneal ``sigma``; an assignment is
+    checked like the constructor's argument and, if invalid, raises and changes nothing.
+
     Raises
     ------
     TypeError
@@ -101,34 +105,6 @@ class OrnsteinUhlenbeckNoise:
         max_value: Any = None,
         random_seed: int | np.random.Generator | None = None,
     ) -> None:
-        mu_ = _as_float_array("mu", mu)
-        sigma_ = _as_float_array("sigma", sigma)
-        theta_ = _as_float_array("theta", theta)
-        lo = None if min_value is None else _as_float_array("min_value", min_value, bound=True)
-        hi = None if max_value is None else _as_float_array("max_value", max_value, bound=True)
-
-        if not np.all(sigma_ > 0):
-            raise ValueError(f"OrnsteinUhlenbeckNoise: 'sigma' must be positive, got {sigma!r}")
-        if not np.all((theta_ > 0) & (theta_ < 2)):
-            raise ValueError(
-                f"OrnsteinUhlenbeckNoise: 'theta' must lie in (0, 2), got {theta!r}; theta > 0 "
-                "makes the process revert to mu, theta >= 2 makes it diverge (typical: 0.15)"
-            )
-        params = {"mu": mu_, "sigma": sigma_, "theta": theta_, "min_value": lo, "max_value": hi}
-        given = {k: v for k, v in params.items() if v is not None}
-        try:
-            self._param_shape = np.broadcast_shapes(*(v.shape for v in given.values()))
-        except ValueError:
-            shapes = ", ".join(f"{k} {v.shape}" for k, v in given.items())
-            raise ValueError(
-                f"OrnsteinUhlenbeckNoise: the parameters must broadcast together, got shapes "
-                f"{shapes}"
-            ) from None
-        if lo is not None and hi is not None and np.any(lo > hi):
-            raise ValueError(
-                "OrnsteinUhlenbeckNoise: 'min_value' must not exceed 'max_value', got "
-                f"min_value={min_value!r}, max_value={max_value!r}"
-            )
         if random_seed is None or isinstance(random_seed, np.random.Generator):
             rng = np.random.default_rng(random_seed)
         elif isinstance(random_seed, (int, np.integer)) and not isinstance(random_seed, bool):
@@ -142,12 +118,78 @@ class OrnsteinUhlenbeckNoise:
                 "OrnsteinUhlenbeckNoise: 'random_seed' must be None, an int or a "
                 f"numpy.random.Generator, got {type(random_seed).__name__}"
             )
-
-        self.mu, self.sigma, self.theta = mu, sigma, theta
-        self.min_value, self.max_value, self.random_seed = min_value, max_value, random_seed
-        self._mu, self._sigma, self._theta, self._lo, self._hi = mu_, sigma_, theta_, lo, hi
+        self._given: dict[str, Any] = {}
+        self._configure(mu=mu, sigma=sigma, theta=theta, min_value=min_value, max_value=max_value)
+        self.random_seed = random_seed
         self._rng = rng
         self._state: np.ndarray | None = None
+
+    # The parameters can be changed between calls (e.g. to anneal sigma with a schedule); each
+    # assignment is validated like the constructor's arguments and takes effect at the next call.
+    mu = property(
+        lambda self: self._given["mu"],
+        lambda self, value: self._configure(mu=value),
+        doc="The mean the process reverts to.",
+    )
+    sigma = property(
+        lambda self: self._given["sigma"],
+        lambda self, value: self._configure(sigma=value),
+        doc="The spread of the white noise (positive).",
+    )
+    theta = property(
+        lambda self: self._given["theta"],
+        lambda self, value: self._configure(theta=value),
+        doc="The dissipation rate, in (0, 2).",
+    )
+    min_value = property(
+        lambda self: self._given["min_value"],
+        lambda self, value: self._configure(min_value=value),
+        doc="The lower bound of the output action, or None.",
+    )
+    max_value = property(
+        lambda self: self._given["max_value"],
+        lambda self, value: self._configure(max_value=value),
+        doc="The upper bound of the output action, or None.",
+    )
+
+    def _configure(self, **changes: Any) -> None:
+        """Validate the parameters with ``changes`` applied, then adopt them (or change nothing)."""
+        given = {**self._given, **changes}
+        mu = _as_float_array("mu", given["mu"])
+        sigma = _as_float_array("sigma", given["sigma"])
+        theta = _as_float_array("theta", given["theta"])
+        lo, hi = (
+            None if given[k] is None else _as_float_array(k, given[k], bound=True)
+            for k in ("min_value", "max_value")
+        )
+        if not np.all(sigma > 0):
+            raise ValueError(
+                f"OrnsteinUhlenbeckNoise: 'sigma' must be positive, got {given['sigma']!r}"
+            )
+        if not np.all((theta > 0) & (theta < 2)):
+            raise ValueError(
+                f"OrnsteinUhlenbeckNoise: 'theta' must lie in (0, 2), got {given['theta']!r}; "
+                "theta > 0 makes the process revert to mu, theta >= 2 makes it diverge "
+                "(typical: 0.15)"
+            )
+        arrays = {"mu": mu, "sigma": sigma, "theta": theta, "min_value": lo, "max_value": hi}
+        arrays = {k: v for k, v in arrays.items() if v is not None}
+        try:
+            param_shape = np.broadcast_shapes(*(v.shape for v in arrays.values()))
+        except ValueError:
+            shapes = ", ".join(f"{k} {v.shape}" for k, v in arrays.items())
+            raise ValueError(
+                f"OrnsteinUhlenbeckNoise: the parameters must broadcast together, got shapes "
+                f"{shapes}"
+            ) from None
+        if lo is not None and hi is not None and np.any(lo > hi):
+            raise ValueError(
+                "OrnsteinUhlenbeckNoise: 'min_value' must not exceed 'max_value', got "
+                f"min_value={given['min_value']!r}, max_value={given['max_value']!r}"
+            )
+        self._given = given
+        self._mu, self._sigma, self._theta, self._lo, self._hi = mu, sigma, theta, lo, hi
+        self._param_shape = param_shape
 
     @property
     def state(self) -> np.ndarray | None:
