@@ -74,7 +74,7 @@ def pretty_repr(o: Any, d: int = 0) -> str:
         raise TypeError(f"pretty_repr: 'd' must be an int (the depth), got {type(d).__name__}")
     if d < 0:
         raise ValueError(f"pretty_repr: 'd' must be non-negative, got {d}")
-    return _format(o, d, set())
+    return _format(o, d, set())[0]
 
 
 def pretty_print(obj: Any) -> None:
@@ -102,43 +102,39 @@ def pretty_print(obj: Any) -> None:
 # implementation
 
 
-def _format(o: Any, d: int, active: set[int]) -> str:
-    """Format ``o`` at depth ``d``; ``active`` holds the ids of the containers being formatted."""
+def _format(o: Any, d: int, active: set[int]) -> tuple[str, bool]:
+    """Format ``o`` at depth ``d``; ``active`` holds the ids of the containers being formatted.
+
+    Returns the text and whether ``o`` forces its parent onto several lines (an array or a
+    non-empty container does).
+    """
     if _is_array_like(o):
-        return _format_array(o)
+        return _format_array(o), True
 
     parts = _container_parts(o)
     if parts is None:
-        return repr(o)
+        return repr(o), False
     opening, items, closing, inline_closing = parts
+    if not items:
+        return opening + closing, False
 
     if id(o) in active:  # self-reference: stop here instead of recursing forever
-        return f"{opening}...{closing}"
+        return f"{opening}...{closing}", True
     active.add(id(o))
     try:
-        if not items:
-            return opening + closing
-        rendered = [(prefix, _format(value, d + 1, active)) for prefix, value in items]
+        rendered = [(prefix, *_format(value, d + 1, active)) for prefix, value in items]
     finally:
         active.discard(id(o))
 
-    flat = [prefix + text for prefix, text in rendered]
-    if not any(map(_is_nested, (v for _, v in items))) and not any("\n" in t for t in flat):
+    flat = [prefix + text for prefix, text, _ in rendered]
+    if not any(nested or "\n" in text for _, text, nested in rendered):
         one_line = opening + ", ".join(flat) + inline_closing
         if len(_INDENT * d) + len(one_line) <= _MAX_INLINE_WIDTH:
-            return one_line
+            return one_line, True
 
     inner = _INDENT * (d + 1)
     body = "".join(f"\n{inner}{text}," for text in flat)
-    return f"{opening}{body}\n{_INDENT * d}{closing}"
-
-
-def _is_nested(o: Any) -> bool:
-    """Whether ``o`` forces its parent onto several lines: an array or a non-empty container."""
-    if _is_array_like(o):
-        return True
-    parts = _container_parts(o)
-    return parts is not None and bool(parts[1])
+    return f"{opening}{body}\n{_INDENT * d}{closing}", True
 
 
 def _container_parts(o: Any) -> tuple[str, list[tuple[str, Any]], str, str] | None:
@@ -162,7 +158,10 @@ def _container_parts(o: Any) -> tuple[str, list[tuple[str, Any]], str, str] | No
 
     asdict = getattr(o, "_asdict", None)  # namedtuples and record-like classes
     if callable(asdict):
-        fields = _mapping_items(asdict())
+        try:
+            fields = _mapping_items(asdict())
+        except Exception:  # a broken _asdict(): fall through to the other checks
+            fields = None
         if fields is not None:
             return f"{type(o).__name__}(", [(f"{k}=", v) for k, v in fields], ")", ")"
 
