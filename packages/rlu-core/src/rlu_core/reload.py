@@ -53,9 +53,10 @@ def reload_recursive(module: ModuleType | str, reload_external_modules: bool = F
 
     Examples
     --------
-    >>> import json
-    >>> reload_recursive(json)  # doctest: +SKIP
-    ['json.decoder', 'json.scanner', 'json.encoder', 'json']
+    After editing ``mypkg/utils.py``, which ``mypkg/core.py`` imports from:
+
+    >>> reload_recursive("mypkg")  # doctest: +SKIP
+    ['mypkg.utils', 'mypkg.core', 'mypkg']
     """
     if isinstance(module, str):
         module = sys.modules.get(module) or importlib.import_module(module)
