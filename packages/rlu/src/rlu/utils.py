@@ -1,0 +1,13 @@
+"""Drop-in replacement for ``coax.utils``: replace ``coax.utils`` by ``rlu.utils``.
+
+Holds the 52 documented names of ``coax.utils`` plus the vocabulary classes and
+``TransitionBatch``; each loads from its own distribution on first use.
+"""
+
+from __future__ import annotations
+
+from rlu._lazy import lazy_module
+from rlu._names import ALL_NAMES
+
+__all__ = sorted(ALL_NAMES)
+__getattr__, __dir__ = lazy_module(__name__, ALL_NAMES)

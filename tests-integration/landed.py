@@ -1,0 +1,8 @@
+"""The distributions that have landed on main.
+
+The one place to add a distribution the day it lands: the API table then expects its names to
+be reachable (its strict xfail would otherwise fail), and it gets its fresh-venv install test
+and its doctest run.
+"""
+
+LANDED = ("rlu-core", "rlu-noise")

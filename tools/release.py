@@ -1,0 +1,176 @@
+"""Release helper for the rlu distributions.
+
+Usage (from the repository root)::
+
+    python tools/release.py bump rlu-trees patch   # or minor / major
+    python tools/release.py check
+
+``bump`` raises one distribution's version in its ``__about__.py``, widens the meta-package's
+pin when the new version falls outside it (and then bumps the meta-package too), and opens a
+CHANGELOG.md entry for every version it wrote. ``check`` verifies that each meta pin admits
+the current version of its distribution and that CHANGELOG.md has an entry for every current
+version; it exits non-zero and says what is wrong otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import re
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = REPO / "packages"
+CHANGELOG = REPO / "CHANGELOG.md"
+META = "rlu"
+VERSION_RE = re.compile(r'^__version__ = "(\d+)\.(\d+)\.(\d+)"$', re.MULTILINE)
+PIN_RE = re.compile(
+    r'"(?P<name>rlu-[a-z]+)(?P<extras>\[[^\]]*\])?>=(?P<lo>[\d.]+),<(?P<hi>[\d.]+)"'
+)
+ENTRY_RE = re.compile(r"^## (?P<name>rlu(?:-[a-z]+)?) (?P<version>\d+\.\d+\.\d+)\b", re.MULTILINE)
+
+
+def distributions() -> list[str]:
+    """Names of the distributions under packages/, the meta-package last."""
+    names = sorted(p.name for p in PACKAGES.iterdir() if (p / "pyproject.toml").exists())
+    return [n for n in names if n != META] + [META]
+
+
+def about_path(dist: str) -> Path:
+    return PACKAGES / dist / "src" / dist.replace("-", "_") / "__about__.py"
+
+
+def read_version(dist: str) -> tuple[int, int, int]:
+    match = VERSION_RE.search(about_path(dist).read_text())
+    if match is None:
+        raise SystemExit(f'{about_path(dist)}: no line of the form __version__ = "X.Y.Z"')
+    return tuple(int(g) for g in match.groups())  # type: ignore[return-value]
+
+
+def write_version(dist: str, version: tuple[int, int, int]) -> None:
+    path = about_path(dist)
+    path.write_text(VERSION_RE.sub(f'__version__ = "{fmt(version)}"', path.read_text()))
+
+
+def fmt(version: tuple[int, ...]) -> str:
+    return ".".join(map(str, version))
+
+
+def parse(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in text.split("."))
+
+
+def bumped(version: tuple[int, int, int], part: str) -> tuple[int, int, int]:
+    major, minor, patch = version
+    if part == "major":
+        return (major + 1, 0, 0)
+    if part == "minor":
+        return (major, minor + 1, 0)
+    if part == "patch":
+        return (major, minor, patch + 1)
+    raise SystemExit(f"part must be one of major, minor, patch; got {part!r}")
+
+
+def pins() -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
+    """The meta-package's pins: distribution -> (lowest admitted, first excluded)."""
+    text = (PACKAGES / META / "pyproject.toml").read_text()
+    return {m["name"]: (parse(m["lo"]), parse(m["hi"])) for m in PIN_RE.finditer(text)}
+
+
+def admits(pin: tuple[tuple[int, ...], tuple[int, ...]], version: tuple[int, ...]) -> bool:
+    lo, hi = pin
+    return lo <= version < hi
+
+
+def compatible_pin(version: tuple[int, int, int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """SemVer-compatible range: ``>=X.Y,<X.(Y+1)`` before 1.0, ``>=X.Y,<(X+1)`` after."""
+    major, minor, _ = version
+    if major == 0:
+        return (0, minor), (0, minor + 1)
+    return (major, minor), (major + 1,)
+
+
+def set_pin(dist: str, pin: tuple[tuple[int, ...], tuple[int, ...]]) -> None:
+    path = PACKAGES / META / "pyproject.toml"
+
+    def replace(m: re.Match[str]) -> str:
+        if m["name"] != dist:
+            return m[0]
+        return f'"{dist}{m["extras"] or ""}>={fmt(pin[0])},<{fmt(pin[1])}"'
+
+    path.write_text(PIN_RE.sub(replace, path.read_text()))
+
+
+def changelog_entries() -> set[tuple[str, str]]:
+    text = CHANGELOG.read_text() if CHANGELOG.exists() else ""
+    return {(m["name"], m["version"]) for m in ENTRY_RE.finditer(text)}
+
+
+def open_entry(dist: str, version: tuple[int, int, int], note: str) -> None:
+    text = CHANGELOG.read_text()
+    heading = f"## {dist} {fmt(version)} ({datetime.date.today().isoformat()})\n\n- {note}\n\n"
+    first = ENTRY_RE.search(text)
+    at = first.start() if first else len(text)
+    CHANGELOG.write_text(text[:at] + heading + text[at:])
+
+
+def bump(dist: str, part: str) -> list[str]:
+    """Bump ``dist`` and, when its pin must widen, the meta-package; return what was done."""
+    if dist not in distributions():
+        raise SystemExit(f"distribution must be one of {distributions()}; got {dist!r}")
+    new = bumped(read_version(dist), part)
+    write_version(dist, new)
+    open_entry(dist, new, "Describe the change here before releasing.")
+    done = [f"{dist} -> {fmt(new)}"]
+    pin = pins().get(dist)
+    if dist != META and pin is not None and not admits(pin, new):
+        set_pin(dist, compatible_pin(new))
+        meta = bumped(read_version(META), "minor")
+        write_version(META, meta)
+        open_entry(META, meta, f"Admit {dist} {fmt(new)}.")
+        done.append(
+            f"meta pin {dist} -> {fmt(compatible_pin(new)[0])}..{fmt(compatible_pin(new)[1])}"
+        )
+        done.append(f"{META} -> {fmt(meta)}")
+    return done
+
+
+def problems() -> list[str]:
+    """What disagrees between versions, the meta pins and CHANGELOG.md (empty when all agree)."""
+    found = []
+    meta_pins = pins()
+    entries = changelog_entries()
+    for dist in distributions():
+        version = read_version(dist)
+        if dist != META:
+            if dist not in meta_pins:
+                found.append(f"the meta-package does not depend on {dist}")
+            elif not admits(meta_pins[dist], version):
+                found.append(f"the meta pin for {dist} does not admit {fmt(version)}")
+        if (dist, fmt(version)) not in entries:
+            found.append(f"CHANGELOG.md has no entry '## {dist} {fmt(version)}'")
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("bump", help="bump one distribution's version")
+    b.add_argument("distribution")
+    b.add_argument("part", choices=["major", "minor", "patch"])
+    sub.add_parser("check", help="check versions, meta pins and CHANGELOG.md agree")
+    args = parser.parse_args(argv)
+    if args.command == "bump":
+        for line in bump(args.distribution, args.part):
+            print(line)
+        return 0
+    issues = problems()
+    for line in issues:
+        print(line, file=sys.stderr)
+    print("versions, pins and CHANGELOG.md agree" if not issues else f"{len(issues)} problem(s)")
+    return 1 if issues else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
