@@ -80,6 +80,14 @@ class Policy(_Role):
 
     Subclasses implement ``__call__(s)``; ``coax.Policy``, ``coax.EpsilonGreedy`` and
     ``coax.BoltzmannPolicy`` count as policies too.
+
+    Examples
+    --------
+    >>> class AlwaysLeft(Policy):
+    ...     def __call__(self, s):
+    ...         return 0
+    >>> AlwaysLeft()([0.1, -0.2]), isinstance(AlwaysLeft(), Policy)
+    (0, True)
     """
 
     _foreign = frozenset({_COAX_POLICY, _COAX_EPSILON_GREEDY, _COAX_BOLTZMANN})
@@ -95,6 +103,17 @@ class QFunction(_Role):
     Subclasses implement ``__call__(s, a=None)`` (all actions' values when ``a`` is None, for
     discrete actions). ``coax.Q``, ``coax.StochasticQ`` and ``coax.SuccessorStateQ`` count as
     Q-functions, and so do coax's reward functions, which coax derives from its Q-functions.
+
+    Examples
+    --------
+    >>> class TableQ(QFunction):
+    ...     def __init__(self, table):
+    ...         self.table = table
+    ...     def __call__(self, s, a=None):
+    ...         return self.table[s] if a is None else self.table[s][a]
+    >>> q = TableQ({0: [1.0, 2.0]})
+    >>> q(0), q(0, 1), isinstance(q, QFunction)
+    ([1.0, 2.0], 2.0, True)
     """
 
     _foreign = frozenset({_COAX_Q, _COAX_STOCHASTIC_Q, _COAX_SUCCESSOR_STATE_Q})
@@ -108,6 +127,14 @@ class VFunction(_Role):
     """A state value function :math:`v(s)`.
 
     Subclasses implement ``__call__(s)``; ``coax.V`` and ``coax.StochasticV`` count as well.
+
+    Examples
+    --------
+    >>> class ZeroV(VFunction):
+    ...     def __call__(self, s):
+    ...         return 0.0
+    >>> ZeroV()("any state"), isinstance(ZeroV(), VFunction)
+    (0.0, True)
     """
 
     _foreign = frozenset({_COAX_V, _COAX_STOCHASTIC_V})
@@ -122,6 +149,14 @@ class RewardFunction(_Role):
 
     Subclasses implement ``__call__(s, a=None)``; ``coax.RewardFunction`` and
     ``coax.StochasticRewardFunction`` count as well.
+
+    Examples
+    --------
+    >>> class MinusOne(RewardFunction):
+    ...     def __call__(self, s, a=None):
+    ...         return -1.0
+    >>> MinusOne()(0, 1), isinstance(MinusOne(), RewardFunction)
+    (-1.0, True)
     """
 
     _foreign = frozenset({_COAX_REWARD, _COAX_STOCHASTIC_REWARD})
@@ -136,6 +171,14 @@ class TransitionModel(_Role):
 
     Subclasses implement ``__call__(s, a=None)``; ``coax.TransitionModel`` and
     ``coax.StochasticTransitionModel`` count as well.
+
+    Examples
+    --------
+    >>> class Drift(TransitionModel):
+    ...     def __call__(self, s, a=None):
+    ...         return s + (a or 0)
+    >>> Drift()(3, 1), isinstance(Drift(), TransitionModel)
+    (4, True)
     """
 
     _foreign = frozenset({_COAX_TRANSITION, _COAX_STOCHASTIC_TRANSITION})
@@ -152,6 +195,14 @@ class StochasticFunction(_Role):
     StochasticFunction)``, or register a class with it. The coax classes that count are those
     coax itself calls stochastic: ``coax.Policy``, ``coax.StochasticQ``, ``coax.StochasticV``,
     ``coax.StochasticRewardFunction`` and ``coax.StochasticTransitionModel``.
+
+    Examples
+    --------
+    >>> class SoftmaxPolicy(Policy, StochasticFunction):
+    ...     def __call__(self, s):
+    ...         return {"probs": [0.5, 0.5]}
+    >>> isinstance(SoftmaxPolicy(), StochasticFunction)
+    True
     """
 
     _foreign = frozenset(
@@ -257,6 +308,14 @@ def is_reward_function(obj: Any) -> bool:
     bool
         Whether ``obj`` is an instance of a :class:`RewardFunction` (subclass or registered), or
         of ``coax.RewardFunction`` or ``coax.StochasticRewardFunction``.
+
+    Examples
+    --------
+    >>> class ConstantReward(RewardFunction):
+    ...     def __call__(self, s, a=None):
+    ...         return 1.0
+    >>> is_reward_function(ConstantReward()), is_reward_function(lambda s, a: 1.0)
+    (True, False)
     """
     return isinstance(obj, RewardFunction)
 
@@ -274,6 +333,14 @@ def is_transition_model(obj: Any) -> bool:
     bool
         Whether ``obj`` is an instance of a :class:`TransitionModel` (subclass or registered),
         or of ``coax.TransitionModel`` or ``coax.StochasticTransitionModel``.
+
+    Examples
+    --------
+    >>> class StandStill(TransitionModel):
+    ...     def __call__(self, s, a=None):
+    ...         return s
+    >>> is_transition_model(StandStill()), is_transition_model(object())
+    (True, False)
     """
     return isinstance(obj, TransitionModel)
 
@@ -292,5 +359,16 @@ def is_stochastic(obj: Any) -> bool:
         Whether ``obj`` is an instance of a :class:`StochasticFunction` (subclass or registered),
         or of ``coax.Policy``, ``coax.StochasticQ``, ``coax.StochasticV``,
         ``coax.StochasticRewardFunction`` or ``coax.StochasticTransitionModel``.
+
+    Examples
+    --------
+    >>> class CoinFlipPolicy(Policy, StochasticFunction):
+    ...     def __call__(self, s):
+    ...         return {"logits": [0.0, 0.0]}
+    >>> class GreedyPolicy(Policy):
+    ...     def __call__(self, s):
+    ...         return 0
+    >>> is_stochastic(CoinFlipPolicy()), is_stochastic(GreedyPolicy())
+    (True, False)
     """
     return isinstance(obj, StochasticFunction)
