@@ -34,6 +34,11 @@ class OrnsteinUhlenbeckNoise:
     **dtype.** The noise state and the output have the action's dtype (float32 in, float32
     out); integer or boolean actions are treated as float64.
 
+    **Assignable parameters.** ``mu``, ``sigma``, ``theta``, ``min_value`` and ``max_value``
+    are also attributes that may be assigned between calls, e.g. to anneal ``sigma``; an
+    assignment is checked like the constructor's argument and, if invalid, raises and changes
+    nothing.
+
     **Random stream.** The white noise of a call is ``rng.standard_normal(a.shape)`` (float64,
     then cast) from ``rng = numpy.random.default_rng(random_seed)``, so a seed fixes the whole
     sequence, whatever the dtype.
@@ -55,10 +60,6 @@ class OrnsteinUhlenbeckNoise:
     random_seed : int or numpy.random.Generator, optional
         A seed (non-negative int) for reproducible noise, or a Generator to draw from. If None,
         the noise is seeded from the operating system.
-
-    The parameters ``mu``, ``sigma``, ``theta``, ``min_value`` and ``max_value`` are also
-    attributes that may be assigned between calls, e.g. to anneal ``sigma``; an assignment is
-    checked like the constructor's argument and, if invalid, raises and changes nothing.
 
     Raises
     ------
