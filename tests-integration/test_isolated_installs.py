@@ -8,6 +8,7 @@ and so does an import that reaches for a library the distribution does not decla
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -104,34 +105,76 @@ def _closure(root: str, dists: dict[str, list[str]]) -> set[str]:
 
 
 @pytest.fixture(scope="session")
-def wheels(tmp_path_factory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("wheels")
-    for dist in DISTRIBUTIONS:
-        for local in _local_deps(dist):
-            if not list(out.glob(f"{local.replace('-', '_')}-*.whl")):
-                subprocess.run(
-                    [
-                        _uv(),
-                        "build",
-                        "--wheel",
-                        "--quiet",
-                        "--out-dir",
-                        str(out),
-                        str(PACKAGES / local),
-                    ],
-                    check=True,
-                )
-    return {
-        dist: next(out.glob(f"{dist.replace('-', '_')}-*.whl"))
-        for dist in {d for dist in DISTRIBUTIONS for d in _local_deps(dist)}
-    }
+def built(tmp_path_factory) -> Path:
+    """Wheels and sdists of every distribution, built by tools/release.py (``hatch build``)."""
+    spec = importlib.util.spec_from_file_location("release_tool", REPO / "tools" / "release.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    out = tmp_path_factory.mktemp("dist")
+    tool.build(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def wheels(built) -> dict[str, Path]:
+    return {wheel.name.split("-")[0].replace("_", "-"): wheel for wheel in built.glob("*.whl")}
+
+
+def _fresh_venv(path: Path) -> Path:
+    subprocess.run([_uv(), "venv", "--quiet", "--python", sys.executable, str(path)], check=True)
+    return path / "bin" / "python"
+
+
+def test_every_distribution_builds_a_wheel_and_an_sdist(built):
+    for dist in (*LANDED, "rlu"):
+        stem = f"{dist.replace('-', '_')}-"
+        assert len(list(built.glob(f"{stem}*.whl"))) == 1, f"no wheel of {dist}"
+        assert len(list(built.glob(f"{stem}*.tar.gz"))) == 1, f"no sdist of {dist}"
+
+
+def test_meta_installs_from_built_wheels_only_and_serves_every_name(built, tmp_path):
+    python = _fresh_venv(tmp_path / "venv")
+    # rlu's own distributions come from the local wheels only (find-links); the workspace
+    # sources are not visible to this venv.
+    subprocess.run(
+        [
+            _uv(),
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(python),
+            "--find-links",
+            str(built),
+            "rlu",
+        ],
+        check=True,
+        cwd=tmp_path,
+    )
+    landed = sorted(d.replace("-", "_") for d in LANDED)
+    code = (
+        "import sys, rlu, rlu.utils, importlib.metadata as md\n"
+        "from rlu._names import ALL_NAMES\n"
+        "names = [n for n, owner in ALL_NAMES.items() if owner in sys.argv[1:]]\n"
+        "missing = [n for n in names if getattr(rlu.utils, n) is not getattr(rlu, n)]\n"
+        "assert not missing, missing\n"
+        "urls = [d.read_text('direct_url.json') or '' for d in md.distributions()"
+        " if d.metadata['Name'].startswith('rlu')]\n"
+        "assert not any('editable' in u for u in urls), urls\n"
+        "print(len(names))\n"
+    )
+    out = subprocess.run(
+        [str(python), "-c", code, *landed], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert out.returncode == 0, out.stderr
+    from rlu._names import ALL_NAMES
+
+    assert int(out.stdout.strip()) == sum(owner in landed for owner in ALL_NAMES.values())
 
 
 @pytest.mark.parametrize("dist", sorted(DISTRIBUTIONS))
 def test_installs_alone_with_only_its_declared_dependencies(dist, wheels, tmp_path, import_times):
-    venv = tmp_path / "venv"
-    subprocess.run([_uv(), "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
-    python = venv / "bin" / "python"
+    python = _fresh_venv(tmp_path / "venv")
     requirements = [str(wheels[d]) for d in sorted(_local_deps(dist))]
     subprocess.run(
         [

@@ -4,19 +4,25 @@ Usage (from the repository root)::
 
     python tools/release.py bump rlu-trees patch   # or minor / major
     python tools/release.py check
+    python tools/release.py build [OUT]           # wheel + sdist of every distribution
 
 ``bump`` raises one distribution's version in its ``__about__.py``, widens the meta-package's
 pin when the new version falls outside it (and then bumps the meta-package too), and opens a
 CHANGELOG.md entry for every version it wrote. ``check`` verifies that each meta pin admits
 the current version of its distribution and that CHANGELOG.md has an entry for every current
-version; it exits non-zero and says what is wrong otherwise.
+version; it exits non-zero and says what is wrong otherwise. ``build`` runs ``hatch build``
+in every distribution's folder and collects the wheels and sdists in one directory (``dist/``
+by default), ready for ``pip install --find-links``.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -153,6 +159,28 @@ def problems() -> list[str]:
     return found
 
 
+def build(out: Path) -> list[Path]:
+    """Build a wheel and an sdist of every distribution into ``out``; return the files."""
+    hatch = shutil.which("hatch")
+    if hatch is None:
+        raise SystemExit("hatch is not on PATH; install it with: pip install 'hatch>=1.16'")
+    out.mkdir(parents=True, exist_ok=True)
+    # Inside a hatch environment (the test suite), hatch would try to build with that
+    # environment; drop the markers so it uses each distribution's own build environment.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HATCH_ENV")}
+    for dist in distributions():
+        run = subprocess.run(
+            [hatch, "build", "-t", "wheel", "-t", "sdist", str(out.resolve())],
+            cwd=PACKAGES / dist,
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        if run.returncode != 0:
+            raise SystemExit(f"hatch build failed in packages/{dist}:\n{run.stdout}{run.stderr}")
+    return sorted(out.iterdir())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -160,7 +188,13 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("distribution")
     b.add_argument("part", choices=["major", "minor", "patch"])
     sub.add_parser("check", help="check versions, meta pins and CHANGELOG.md agree")
+    b = sub.add_parser("build", help="build a wheel and an sdist of every distribution")
+    b.add_argument("out", nargs="?", default=str(REPO / "dist"), type=Path)
     args = parser.parse_args(argv)
+    if args.command == "build":
+        for path in build(args.out):
+            print(path)
+        return 0
     if args.command == "bump":
         for line in bump(args.distribution, args.part):
             print(line)
