@@ -40,12 +40,17 @@ NEVER = {
 DISTRIBUTIONS = {dist: NEVER[dist] for dist in (*LANDED, "rlu")}
 
 PROBE = r"""
-import importlib, importlib.metadata as md, json, sys, time
+import importlib, importlib.metadata as md, json, sys, sysconfig, time
 before = set(sys.modules)
 t0 = time.perf_counter()
 importlib.import_module(sys.argv[1])
 seconds = time.perf_counter() - t0
-new_top = sorted({m.split(".")[0] for m in set(sys.modules) - before} - set(sys.stdlib_module_names))
+site = sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]
+new_top = sorted({
+    name.split(".")[0]
+    for name in set(sys.modules) - before
+    if (getattr(sys.modules[name], "__file__", None) or "").startswith(site)
+})
 dists = {d.metadata["Name"]: (d.requires or []) for d in md.distributions()}
 owners = {k: v for k, v in md.packages_distributions().items()}
 print(json.dumps({"seconds": seconds, "new_top": new_top, "dists": dists, "owners": owners}))

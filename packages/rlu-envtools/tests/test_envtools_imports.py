@@ -1,0 +1,97 @@
+"""The import surface: cheap imports, and optional extras that fail with a helpful message."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import rlu_envtools
+
+EXPECTED = {
+    "TransitionBatch",
+    "check_preprocessors",
+    "default_preprocessor",
+    "generate_gif",
+    "get_env_attr",
+    "get_transition_batch",
+    "has_env_attr",
+    "make_dmc",
+    "render_episode",
+    "safe_sample",
+}
+
+
+def _run(code):
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_public_surface():
+    assert set(rlu_envtools.__all__) - {"__version__"} == EXPECTED
+    assert rlu_envtools.__version__ == "0.1.0"
+    for name in EXPECTED:
+        assert getattr(rlu_envtools, name).__doc__
+
+
+def test_import_loads_neither_jax_nor_dm_control():
+    out = _run("""
+        import sys
+        import rlu_envtools
+        heavy = sorted(m for m in sys.modules
+                       if m.split(".")[0] in {"jax", "jaxlib", "dm_control", "mujoco", "pygame"})
+        print(heavy)
+    """)
+    assert out.strip() == "[]"
+
+
+def test_missing_dmc_extra_names_it():
+    out = _run("""
+        import sys
+        sys.modules["dm_control"] = None  # as if dm-control were not installed
+        import rlu_envtools
+        try:
+            rlu_envtools.make_dmc("cartpole", "swingup")
+        except ImportError as e:
+            print(e)
+    """)
+    assert 'pip install "rlu-envtools[dmc]"' in out
+    assert "make_dmc" in out
+
+
+@pytest.mark.parametrize(
+    "func", ["default_preprocessor(Discrete(2))", "check_preprocessors(Discrete(2), print, print)"]
+)
+def test_missing_jax_extra_names_it(func):
+    out = _run(f"""
+        import sys
+        sys.modules["jax"] = None  # as if jax were not installed
+        from gymnasium.spaces import Discrete
+        from rlu_envtools import check_preprocessors, default_preprocessor, get_transition_batch
+        import gymnasium
+        # TransitionBatch and get_transition_batch work without jax
+        tb = get_transition_batch(gymnasium.make("CartPole-v1"), batch_size=2, random_seed=0)
+        assert tb.batch_size == 2
+        try:
+            {func}
+        except ImportError as e:
+            print(e)
+    """)
+    assert 'pip install "rlu-envtools[jax]"' in out
+
+
+def test_unusable_gl_backend_is_explained():
+    pytest.importorskip("dm_control", reason='needs the dmc extra: pip install "rlu-envtools[dmc]"')
+    out = _run("""
+        import os
+        os.environ["MUJOCO_GL"] = "no-such-backend"  # dm_control refuses this at import
+        import rlu_envtools
+        try:
+            rlu_envtools.make_dmc("cartpole", "swingup")
+        except RuntimeError as e:
+            print(e)
+    """)
+    assert "MUJOCO_GL='no-such-backend'" in out
+    assert "libegl1 libgl1-mesa-dri" in out
