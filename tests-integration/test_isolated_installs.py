@@ -3,7 +3,9 @@ imports, and pulls in exactly the closure of its declared dependencies, nothing 
 
 The closure is computed here from the installed metadata (packaging's requirement and
 marker evaluation), so a dependency that sneaks in (jax under rlu-trees, say) fails the test,
-and so does an import that reaches for a library the distribution does not declare.
+and so does an import that reaches for a library the distribution does not declare. Installs
+go by name with the built wheels as the only source of rlu's own distributions (find-links):
+the workspace sources are invisible to these venvs.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import tomllib
 from landed import LANDED
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -23,7 +24,6 @@ from packaging.utils import canonicalize_name
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = REPO / "packages"
 
 # Third-party libraries that must never arrive with a distribution, named for a readable
 # failure on top of the closure check (which catches any undeclared arrival).
@@ -37,7 +37,7 @@ NEVER = {
     "rlu-envtools": {"jax", "jaxlib", "dm-control", "mujoco", "numba", "torch"},
     "rlu": {"torch", "dm-haiku"},
 }
-DISTRIBUTIONS = {dist: NEVER[dist] for dist in (*LANDED, "rlu")}
+DISTRIBUTIONS = (*LANDED, "rlu")
 
 PROBE = r"""
 import importlib, importlib.metadata as md, json, sys, sysconfig, time
@@ -52,8 +52,23 @@ new_top = sorted({
     if (getattr(sys.modules[name], "__file__", None) or "").startswith(site)
 })
 dists = {d.metadata["Name"]: (d.requires or []) for d in md.distributions()}
-owners = {k: v for k, v in md.packages_distributions().items()}
-print(json.dumps({"seconds": seconds, "new_top": new_top, "dists": dists, "owners": owners}))
+versions = {d.metadata["Name"]: d.version for d in md.distributions()}
+editable = sorted(
+    d.metadata["Name"] for d in md.distributions()
+    if json.loads(d.read_text("direct_url.json") or "{}").get("dir_info", {}).get("editable")
+)
+print(json.dumps({"seconds": seconds, "new_top": new_top, "dists": dists,
+                  "owners": md.packages_distributions(), "versions": versions,
+                  "editable": editable}))
+"""
+
+EVERY_NAME = r"""
+import sys, rlu, rlu.utils
+from rlu._names import ALL_NAMES
+names = [n for n, owner in ALL_NAMES.items() if owner in sys.argv[1:]]
+wrong = [n for n in names if getattr(rlu.utils, n) is not getattr(rlu, n)]
+assert not wrong, wrong
+print(len(names))
 """
 
 
@@ -61,31 +76,6 @@ def _uv() -> str:
     from uv import find_uv_bin
 
     return find_uv_bin()
-
-
-def _project(dist: str) -> dict:
-    return tomllib.loads((PACKAGES / dist / "pyproject.toml").read_text())["project"]
-
-
-def _local_deps(dist: str) -> set[str]:
-    """The rlu distributions that ``dist`` needs, itself included (declared deps and extras)."""
-    needed, todo = set(), [dist]
-    while todo:
-        name = todo.pop()
-        if name in needed:
-            continue
-        needed.add(name)
-        for spec in _project(name).get("dependencies", []):
-            req = Requirement(spec)
-            if not req.name.startswith("rlu-"):
-                continue
-            todo.append(req.name)
-            extras = _project(req.name).get("optional-dependencies", {})
-            for extra in req.extras:
-                todo.extend(
-                    r.name for r in map(Requirement, extras[extra]) if r.name.startswith("rlu-")
-                )
-    return needed
 
 
 def _closure(root: str, dists: dict[str, list[str]]) -> set[str]:
@@ -110,6 +100,15 @@ def _closure(root: str, dists: dict[str, list[str]]) -> set[str]:
 
 
 @pytest.fixture(scope="session")
+def built_versions(built) -> dict[str, str]:
+    """Distribution name -> version, as built (read off the wheel file names)."""
+    return {
+        wheel.name.split("-")[0].replace("_", "-"): wheel.name.split("-")[1]
+        for wheel in built.glob("*.whl")
+    }
+
+
+@pytest.fixture(scope="session")
 def built(tmp_path_factory) -> Path:
     """Wheels and sdists of every distribution, built by tools/release.py (``hatch build``)."""
     spec = importlib.util.spec_from_file_location("release_tool", REPO / "tools" / "release.py")
@@ -120,85 +119,28 @@ def built(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.fixture(scope="session")
-def wheels(built) -> dict[str, Path]:
-    return {wheel.name.split("-")[0].replace("_", "-"): wheel for wheel in built.glob("*.whl")}
-
-
-def _fresh_venv(path: Path) -> Path:
-    subprocess.run([_uv(), "venv", "--quiet", "--python", sys.executable, str(path)], check=True)
-    return path / "bin" / "python"
-
-
 def test_every_distribution_builds_a_wheel_and_an_sdist(built):
-    for dist in (*LANDED, "rlu"):
+    for dist in DISTRIBUTIONS:
         stem = f"{dist.replace('-', '_')}-"
         assert len(list(built.glob(f"{stem}*.whl"))) == 1, f"no wheel of {dist}"
         assert len(list(built.glob(f"{stem}*.tar.gz"))) == 1, f"no sdist of {dist}"
 
 
-def test_meta_installs_from_built_wheels_only_and_serves_every_name(built, tmp_path):
-    python = _fresh_venv(tmp_path / "venv")
-    # rlu's own distributions come from the local wheels only (find-links); the workspace
-    # sources are not visible to this venv.
-    subprocess.run(
-        [
-            _uv(),
-            "pip",
-            "install",
-            "--quiet",
-            "--python",
-            str(python),
-            "--find-links",
-            str(built),
-            "rlu",
-        ],
-        check=True,
-        cwd=tmp_path,
-    )
-    landed = sorted(d.replace("-", "_") for d in LANDED)
-    code = (
-        "import sys, rlu, rlu.utils, importlib.metadata as md\n"
-        "from rlu._names import ALL_NAMES\n"
-        "names = [n for n, owner in ALL_NAMES.items() if owner in sys.argv[1:]]\n"
-        "missing = [n for n in names if getattr(rlu.utils, n) is not getattr(rlu, n)]\n"
-        "assert not missing, missing\n"
-        "urls = [d.read_text('direct_url.json') or '' for d in md.distributions()"
-        " if d.metadata['Name'].startswith('rlu')]\n"
-        "assert not any('editable' in u for u in urls), urls\n"
-        "print(len(names))\n"
-    )
-    out = subprocess.run(
-        [str(python), "-c", code, *landed], capture_output=True, text=True, cwd=tmp_path
-    )
-    assert out.returncode == 0, out.stderr
-    from rlu._names import ALL_NAMES
+@pytest.mark.parametrize("dist", DISTRIBUTIONS)
+def test_installs_alone_with_only_its_declared_dependencies(
+    dist, built, built_versions, tmp_path, import_times
+):
+    venv = tmp_path / "venv"
+    subprocess.run([_uv(), "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    install = [_uv(), "pip", "install", "--quiet", "--python", python, "--find-links", str(built)]
+    subprocess.run([*install, dist], check=True, cwd=tmp_path)
 
-    assert int(out.stdout.strip()) == sum(owner in landed for owner in ALL_NAMES.values())
-
-
-@pytest.mark.parametrize("dist", sorted(DISTRIBUTIONS))
-def test_installs_alone_with_only_its_declared_dependencies(dist, wheels, tmp_path, import_times):
-    python = _fresh_venv(tmp_path / "venv")
-    requirements = [str(wheels[d]) for d in sorted(_local_deps(dist))]
-    subprocess.run(
-        [
-            _uv(),
-            "pip",
-            "install",
-            "--quiet",
-            "--compile-bytecode",
-            "--python",
-            str(python),
-            *requirements,
-        ],
-        check=True,
-    )
     module = dist.replace("-", "_")
-    probe = subprocess.run(
-        [str(python), "-c", PROBE, module], capture_output=True, text=True, check=True
-    )
-    report = json.loads(probe.stdout.strip().splitlines()[-1])
+    probe = [python, "-c", PROBE, module]
+    subprocess.run(probe, check=True, capture_output=True)  # writes the bytecode caches
+    out = subprocess.run(probe, check=True, capture_output=True, text=True)
+    report = json.loads(out.stdout.strip().splitlines()[-1])
     installed = {canonicalize_name(name) for name in report["dists"]}
     expected = _closure(dist, report["dists"])
 
@@ -206,7 +148,11 @@ def test_installs_alone_with_only_its_declared_dependencies(dist, wheels, tmp_pa
         f"{dist} brought {sorted(installed - expected)} beyond its declared dependencies"
         f" and lacks {sorted(expected - installed)}"
     )
-    assert not {canonicalize_name(n) for n in DISTRIBUTIONS[dist]} & installed
+    assert not {canonicalize_name(n) for n in NEVER[dist]} & installed
+    assert not report["editable"], f"editable installs in a fresh venv: {report['editable']}"
+    for name, version in report["versions"].items():
+        if name.startswith("rlu"):
+            assert version == built_versions[name], f"{name} {version} is not the built one"
 
     owners = report["owners"]
     strays = [
@@ -216,3 +162,14 @@ def test_installs_alone_with_only_its_declared_dependencies(dist, wheels, tmp_pa
     ]
     assert not strays, f"import {module} loaded modules of undeclared distributions: {strays}"
     import_times[dist] = report["seconds"]
+
+    if dist == "rlu":  # the meta-package serves every landed name, through rlu and rlu.utils
+        owners_landed = sorted(d.replace("-", "_") for d in LANDED)
+        out = subprocess.run(
+            [python, "-c", EVERY_NAME, *owners_landed], capture_output=True, text=True
+        )
+        assert out.returncode == 0, out.stderr
+        from rlu._names import ALL_NAMES
+
+        landed_names = [n for n, owner in ALL_NAMES.items() if owner in owners_landed]
+        assert int(out.stdout.strip()) == len(landed_names)

@@ -1,0 +1,133 @@
+"""Keep layers that several models share in step, by weighted averaging."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.typing import ArrayLike
+
+__all__ = ["sync_shared_params"]
+
+
+def _checked_weights(weights: Any, count: int) -> jax.Array:
+    if weights is None:
+        return jnp.ones((count,))
+    w: jax.Array
+    if isinstance(weights, jax.core.Tracer):
+        w = weights
+    else:
+        w_np = np.asarray(weights, dtype=float)
+        if w_np.shape != (count,):
+            raise ValueError(
+                f"sync_shared_params: weights must hold one number per params dict "
+                f"({count}), got shape {w_np.shape}"
+            )
+        if not np.all(np.isfinite(w_np)) or not np.all(w_np > 0):
+            raise ValueError(
+                f"sync_shared_params: weights must be positive finite numbers, got {w_np.tolist()}"
+            )
+        w = jnp.asarray(w_np)
+    if w.shape != (count,):
+        raise ValueError(
+            f"sync_shared_params: weights must hold one number per params dict ({count}), "
+            f"got shape {w.shape}"
+        )
+    return w
+
+
+def _check_alike(name: str, subtrees: list[Any]) -> None:
+    treedef = jax.tree.structure(subtrees[0])
+    for i, subtree in enumerate(subtrees[1:], start=1):
+        other = jax.tree.structure(subtree)
+        if other != treedef:  # type: ignore[operator]  # PyTreeDef stub lacks __ne__
+            raise ValueError(
+                f"sync_shared_params: the shared entry {name!r} has structure {other} in "
+                f"params {i} but {treedef} in params 0"
+            )
+    for leaves in zip(*(jax.tree.leaves(subtree) for subtree in subtrees), strict=True):
+        shapes = [np.shape(leaf) for leaf in leaves]
+        if len(set(shapes)) > 1:
+            raise ValueError(
+                f"sync_shared_params: the shared entry {name!r} has leaves of different "
+                f"shapes across the params: {shapes}"
+            )
+
+
+@jax.jit
+def _weighted_average(w: jax.Array, subtrees: list[Any]) -> Any:
+    """Leafwise sum_k w[k] * subtrees[k] / sum(w); floating leaves keep their dtype."""
+    w = w / jnp.sum(w)
+
+    def average(*leaves: Any) -> jax.Array:
+        dtype = jnp.result_type(*leaves)
+        weights = w.astype(dtype) if jnp.issubdtype(dtype, jnp.inexact) else w
+        total = weights[0] * jnp.asarray(leaves[0])
+        for k in range(1, len(leaves)):
+            total = total + weights[k] * jnp.asarray(leaves[k])
+        return total
+
+    return jax.tree.map(average, *subtrees)
+
+
+def sync_shared_params(
+    *params: Mapping[str, Any], weights: Sequence[float] | ArrayLike | None = None
+) -> tuple[dict[str, Any], ...]:
+    """Replace the shared entries of several params dicts by their weighted average.
+
+    An entry is shared when its top-level key appears in every params dict, as a haiku
+    module name does when two models (say an actor and a critic) use the same torso. Each
+    shared entry becomes ``sum_k w_k * params[k][key]`` leaf by leaf, with the weights
+    normalised to sum to one; entries that are not in every dict are returned unchanged.
+    The inputs are not modified. Floating leaves keep their dtype.
+
+    Parameters
+    ----------
+    *params : mapping of str to pytree
+        The parameter dicts (e.g. ``hk.Params``: plain nested dicts of arrays).
+    weights : sequence of positive floats, optional
+        Relative weight of each params dict; normalised internally, so only ratios matter.
+        Default: equal weights.
+
+    Returns
+    -------
+    tuple of dict
+        One new dict per input, with the shared entries synchronised.
+
+    Raises
+    ------
+    TypeError
+        If no params are given or one of them is not a mapping.
+    ValueError
+        If ``weights`` does not hold one positive number per params dict, or a shared entry
+        differs in structure or leaf shapes between the dicts.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rlu_jaxtools import sync_shared_params
+    >>> actor = {"torso": {"w": np.array([1.0, 2.0])}, "pi_head": {"w": np.array([5.0])}}
+    >>> critic = {"torso": {"w": np.array([3.0, 6.0])}, "v_head": {"w": np.array([7.0])}}
+    >>> actor, critic = sync_shared_params(actor, critic, weights=[3, 1])
+    >>> actor["torso"]["w"].tolist(), critic["torso"]["w"].tolist()
+    ([1.5, 3.0], [1.5, 3.0])
+    >>> actor["pi_head"]["w"].tolist(), sorted(critic)
+    ([5.0], ['torso', 'v_head'])
+    """
+    if not params:
+        raise TypeError("sync_shared_params: expected at least one params dict, got none")
+    for i, p in enumerate(params):
+        if not isinstance(p, Mapping):
+            raise TypeError(
+                f"sync_shared_params: params {i} must be a mapping (e.g. hk.Params), "
+                f"got {type(p).__name__}"
+            )
+    w = _checked_weights(weights, len(params))
+    shared_keys = [key for key in params[0] if all(key in p for p in params[1:])]
+    for key in shared_keys:
+        _check_alike(key, [p[key] for p in params])
+    synced = _weighted_average(w, [{key: p[key] for key in shared_keys} for p in params])
+    return tuple({key: synced.get(key, value) for key, value in p.items()} for p in params)

@@ -1,0 +1,12 @@
+"""rlu-quantiles: quantile fractions and their cosine embedding for distributional RL.
+
+``quantiles`` gives fixed, equally spaced fractions (QR-DQN style), ``quantiles_uniform``
+random sorted fractions (IQN style) and ``quantile_cos_embedding`` the cosine features an
+implicit quantile network feeds its fractions through. Depends on JAX only.
+"""
+
+from .__about__ import __version__
+from .cos_embedding import quantile_cos_embedding
+from .quantile_fractions import quantiles, quantiles_uniform
+
+__all__ = ["__version__", "quantile_cos_embedding", "quantiles", "quantiles_uniform"]

@@ -1,0 +1,64 @@
+"""Cosine embedding of quantile fractions, as used by implicit quantile networks (IQN)."""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+__all__ = ["quantile_cos_embedding"]
+
+
+def quantile_cos_embedding(quantile_fractions: ArrayLike, n: int = 64) -> jax.Array:
+    r"""Embed quantile fractions with ``n`` cosine basis functions.
+
+    Each fraction :math:`\tau` is mapped to the vector
+
+    .. math::
+
+        \phi(\tau) = \bigl(\cos(\pi i \tau)\bigr)_{i = 0, 1, \dots, n - 1}
+
+    i.e. the basis index runs over :math:`0 \le i < n` (the first component is the
+    constant 1), as in the IQN paper (Dabney et al., 2018). The embedding is appended as a
+    new last axis, so any input shape works.
+
+    Parameters
+    ----------
+    quantile_fractions : array_like
+        Fractions :math:`\tau`, typically in :math:`[0, 1]`, of any shape (numpy or JAX).
+    n : int, optional
+        Number of basis functions (the embedding size), at least 1. Default 64.
+
+    Returns
+    -------
+    jax.Array
+        Floating array of shape ``quantile_fractions.shape + (n,)``.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` is not a positive int.
+
+    Examples
+    --------
+    >>> from rlu_quantiles import quantile_cos_embedding
+    >>> emb = quantile_cos_embedding([[0.0, 1.0], [1 / 3, 2 / 3]], n=3)
+    >>> emb.shape
+    (2, 2, 3)
+    >>> [[round(v, 6) for v in row] for row in emb[1].tolist()]
+    [[1.0, 0.5, -0.5], [1.0, -0.5, -0.5]]
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"quantile_cos_embedding: n must be a positive int, got {n!r}")
+    return _embed(jnp.asarray(quantile_fractions), n)
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _embed(tau: jax.Array, n: int) -> jax.Array:
+    if not jnp.issubdtype(tau.dtype, jnp.inexact):
+        tau = tau.astype(jnp.result_type(float))
+    i = jnp.arange(n, dtype=tau.dtype)
+    return jnp.cos(math.pi * i * tau[..., None])

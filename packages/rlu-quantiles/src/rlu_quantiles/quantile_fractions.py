@@ -1,0 +1,106 @@
+"""Quantile fractions: fixed equally spaced ones (QR-DQN) and random ones (IQN)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+__all__ = ["quantiles", "quantiles_uniform"]
+
+
+def _check_positive_int(func: str, name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{func}: {name} must be a positive int, got {value!r}")
+
+
+def quantiles(batch_size: int, num_quantiles: int = 200) -> jax.Array:
+    r"""Equally spaced quantile fractions, the same row for every batch entry.
+
+    Row ``b`` holds :math:`\tau_i = i / N` for :math:`i = 0, 1, \dots, N - 1` with
+    ``N = num_quantiles``: the left edges of ``N`` equal-width bins that split
+    :math:`[0, 1]`.
+
+    Parameters
+    ----------
+    batch_size : int
+        Number of rows, at least 1.
+    num_quantiles : int, optional
+        Number of fractions per row ``N``, at least 1. Default 200.
+
+    Returns
+    -------
+    jax.Array
+        float32 array of shape ``(batch_size, num_quantiles)``.
+
+    Raises
+    ------
+    ValueError
+        If ``batch_size`` or ``num_quantiles`` is not a positive int.
+
+    Examples
+    --------
+    >>> from rlu_quantiles import quantiles
+    >>> quantiles(batch_size=2, num_quantiles=4).tolist()
+    [[0.0, 0.25, 0.5, 0.75], [0.0, 0.25, 0.5, 0.75]]
+    """
+    _check_positive_int("quantiles", "batch_size", batch_size)
+    _check_positive_int("quantiles", "num_quantiles", num_quantiles)
+    row = jnp.asarray([i / num_quantiles for i in range(num_quantiles)], dtype=jnp.float32)
+    return jnp.broadcast_to(row, (batch_size, num_quantiles))
+
+
+def quantiles_uniform(rng: ArrayLike, batch_size: int, num_quantiles: int = 32) -> jax.Array:
+    r"""Random quantile fractions: sorted, strictly positive, each row ending at 1.
+
+    Every row is built from ``N = num_quantiles`` independent uniform draws
+    :math:`u_k \in (0, 1]` as the normalised cumulative sum
+    :math:`\tau_i = \sum_{k \le i} u_k / \sum_{k < N} u_k`. The gaps between consecutive
+    fractions therefore split :math:`[0, 1]` at random; each row is non-decreasing, its
+    entries lie in :math:`(0, 1]` and its last entry is exactly 1. Rows are independent.
+
+    Parameters
+    ----------
+    rng : jax.Array
+        A PRNG key (typed ``jax.random.key`` or legacy ``jax.random.PRNGKey``).
+    batch_size : int
+        Number of rows, at least 1.
+    num_quantiles : int, optional
+        Number of fractions per row ``N``, at least 1. Default 32.
+
+    Returns
+    -------
+    jax.Array
+        float32 array of shape ``(batch_size, num_quantiles)``.
+
+    Raises
+    ------
+    ValueError
+        If ``batch_size`` or ``num_quantiles`` is not a positive int.
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp
+    >>> from rlu_quantiles import quantiles_uniform
+    >>> tau = quantiles_uniform(jax.random.key(0), batch_size=3, num_quantiles=5)
+    >>> tau.shape, tau[:, -1].tolist()
+    ((3, 5), [1.0, 1.0, 1.0])
+    >>> bool(jnp.all(jnp.diff(tau, axis=-1) >= 0)), bool(jnp.all(tau > 0))
+    (True, True)
+    """
+    _check_positive_int("quantiles_uniform", "batch_size", batch_size)
+    _check_positive_int("quantiles_uniform", "num_quantiles", num_quantiles)
+    return _uniform_fractions(rng, batch_size, num_quantiles)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _uniform_fractions(rng: ArrayLike, batch_size: int, num_quantiles: int) -> jax.Array:
+    # 1 - U[0, 1) lies in (0, 1], so no gap is zero and the total is never zero.
+    gaps = 1.0 - jax.random.uniform(rng, (batch_size, num_quantiles), dtype=jnp.float32)
+    cumulative = jnp.cumsum(gaps, axis=-1)
+    fractions = jnp.minimum(cumulative / cumulative[:, -1:], 1.0)
+    # XLA may divide by multiplying with a reciprocal, so x / x can miss 1 by an ulp: pin it.
+    return fractions.at[:, -1].set(1.0)
