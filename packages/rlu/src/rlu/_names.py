@@ -60,7 +60,8 @@ OWNERS: dict[str, tuple[str, ...]] = {
 }
 
 # Names that are not part of coax.utils but that users of these functions need beside them:
-# the vocabulary classes the predicates check against, and the type get_transition_batch returns.
+# the vocabulary classes the predicates check against, the errors a checkpoint load raises,
+# and the type get_transition_batch returns.
 EXTRAS: dict[str, tuple[str, ...]] = {
     "rlu_core": (
         "Policy",
@@ -70,6 +71,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
         "TransitionModel",
         "StochasticFunction",
     ),
+    "rlu_serialize": ("CorruptedDataError", "ForbiddenGlobalError"),
     "rlu_envtools": ("TransitionBatch",),
 }
 
