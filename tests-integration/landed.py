@@ -5,4 +5,12 @@ be reachable (its strict xfail would otherwise fail), and it gets its fresh-venv
 and its doctest run.
 """
 
-LANDED = ("rlu-core", "rlu-noise", "rlu-serialize", "rlu-jaxtools", "rlu-quantiles", "rlu-envtools")
+LANDED = (
+    "rlu-core",
+    "rlu-noise",
+    "rlu-trees",
+    "rlu-serialize",
+    "rlu-jaxtools",
+    "rlu-quantiles",
+    "rlu-envtools",
+)

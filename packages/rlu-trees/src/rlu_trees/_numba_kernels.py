@@ -1,0 +1,408 @@
+"""Compiled kernels (numba) behind the trees.
+
+This module is imported on the first operation that needs it, never by ``import rlu_trees``.
+Every kernel is compiled with ``cache=True`` so that a fresh process loads machine code from
+disk instead of compiling again; see :func:`_jit` for where that cache lives.
+
+Storage convention shared with :mod:`rlu_trees._numpy_kernels`: ``tree`` is a 1-d array of
+length ``2 * P`` (``P`` a power of two, ``P >= capacity``) in heap order, ``tree[1]`` is the
+root, the children of node ``k`` are ``2 * k`` and ``2 * k + 1``, and leaf ``i`` lives at
+``tree[P + i]``. ``tree[0]`` is unused. Reducer codes: 0 = add, 1 = minimum, 2 = maximum.
+Value checks: 0 = none, 1 = reject NaN, 2 = reject NaN, infinities and negative values.
+Status returned by the writing kernels: ``(0, 0)`` on success, ``(1, k)`` when ``idx[k]`` is out
+of range, ``(2, k)`` when ``values[k]`` is rejected, ``(3, 0)`` when the sum would overflow. A
+kernel that returns a non-zero status has left ``tree`` exactly as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numba
+import numpy as np
+from llvmlite import binding as _llvm
+from llvmlite import ir as _ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
+
+__all__ = [
+    "inverse_cdf",
+    "partial_reduce",
+    "rebuild",
+    "sample",
+    "set_all",
+    "set_values",
+]
+
+
+def _fallback_cache_dir() -> str:
+    return os.path.join(tempfile.gettempdir(), f"rlu-trees-numba-cache-{os.getuid()}")
+
+
+def _jit(func: Callable[..., Any]) -> Any:
+    """Compile lazily with an on-disk cache that works from a read-only install too.
+
+    numba caches next to the source file when that folder is writable and otherwise in the
+    user-wide cache folder (``NUMBA_CACHE_DIR`` or ``~/.cache/numba``). When neither is usable
+    (read-only site-packages and no writable home), numba refuses ``cache=True`` at decoration
+    time; we then point it at a per-user folder under the system temp dir, and as a last resort
+    compile without a cache (slower first call, same results).
+    """
+    try:
+        return numba.njit(cache=True, nogil=True)(func)
+    except RuntimeError:
+        pass
+    try:
+        numba.config.CACHE_DIR = _fallback_cache_dir()
+        return numba.njit(cache=True, nogil=True)(func)
+    except RuntimeError:
+        warnings.warn(
+            "rlu_trees: no writable numba cache folder found; kernels are compiled in every "
+            "process. Set NUMBA_CACHE_DIR to a writable folder to avoid that.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return numba.njit(cache=False, nogil=True)(func)
+
+
+_PREFETCH = "llvm.prefetch.p0" if _llvm.llvm_version_info[0] >= 15 else "llvm.prefetch.p0i8"
+
+
+@intrinsic
+def _prefetch(typingctx, arr, index):  # pragma: no cover - compiled
+    """Hint the CPU to start loading ``arr[index]`` into cache (no effect on results)."""
+    sig = types.void(arr, index)
+
+    def codegen(context, builder, signature, args):
+        arr_type = signature.args[0]
+        array = context.make_array(arr_type)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(
+            context, builder, arr_type, array, [args[1]], wraparound=False
+        )
+        i8p = _ir.IntType(8).as_pointer()
+        i32 = _ir.IntType(32)
+        fnty = _ir.FunctionType(_ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, _PREFETCH)
+        # read access, high temporal locality, data cache
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@_jit
+def _combine(op, a, b):  # pragma: no cover - compiled
+    if op == 0:
+        return a + b
+    if op == 1:
+        return a if a <= b else b
+    return a if a >= b else b
+
+
+@_jit
+def _bad_value(check, v):  # pragma: no cover - compiled
+    if check == 0:
+        return False
+    if v != v:  # NaN
+        return True
+    if check == 2:
+        return not (0.0 <= v < np.inf)
+    return False
+
+
+@_jit
+def _update_paths(tree, leaves, op):  # pragma: no cover - compiled
+    """Recompute every ancestor of the given leaf positions from its two children.
+
+    All leaves sit on the bottom level, so the batch climbs one level at a time together:
+    every node of a level is final before its parent is recomputed (duplicates just
+    recompute the same value), and the independent loads of a level overlap in memory.
+    """
+    n = leaves.shape[0]
+    if n == 0:
+        return
+    one = np.uint64(1)
+    nodes = np.empty(n, dtype=np.uint64)  # unsigned: no negative-index fix-up when indexing
+    for k in range(n):
+        nodes[k] = np.uint64(leaves[k]) >> one
+    width = tree.shape[0] // 2
+    while width > 1:
+        parents = width >> 1  # number of nodes on the level being recomputed
+        if parents <= n:
+            # near the root the batch covers (almost) every node: recompute this level and
+            # all above it in one contiguous sweep, cheaper than n walks that overlap
+            for node in range(2 * parents - 1, 0, -1):
+                tree[node] = _combine(op, tree[2 * node], tree[2 * node + 1])
+            return
+        for k in range(n):
+            node = nodes[k]
+            child = node << one
+            tree[node] = _combine(op, tree[child], tree[child + one])
+            nodes[k] = node >> one
+        width = parents
+
+
+@_jit
+def set_values(tree, capacity, idx, values, op, check):  # pragma: no cover - compiled
+    """Write ``values[k]`` to leaf ``idx[k]`` (last write wins) and repair the ancestors."""
+    n = idx.shape[0]
+    half = tree.shape[0] // 2
+    for k in range(n):
+        i = idx[k]
+        if i < -capacity or i >= capacity:
+            return 1, k
+    for k in range(n):
+        if _bad_value(check, values[k]):
+            return 2, k
+    leaves = np.empty(n, dtype=np.int64)
+    for k in range(n):
+        i = idx[k]
+        leaves[k] = half + (i + capacity if i < 0 else i)
+    old = np.empty(n, dtype=tree.dtype)
+    if check == 2:
+        for k in range(n):
+            old[k] = tree[leaves[k]]
+    for k in range(n):
+        tree[leaves[k]] = values[k]
+    _update_paths(tree, leaves, op)
+    if check == 2 and not tree[1] < np.inf:
+        # the sum overflowed the dtype: put the old leaves back (reverse order undoes duplicates)
+        for k in range(n - 1, -1, -1):
+            tree[leaves[k]] = old[k]
+        _update_paths(tree, leaves, op)
+        return 3, 0
+    return 0, 0
+
+
+@_jit
+def rebuild(tree, op):  # pragma: no cover - compiled
+    """Recompute every inner node from the leaves, bottom-up."""
+    for node in range(tree.shape[0] // 2 - 1, 0, -1):
+        tree[node] = _combine(op, tree[2 * node], tree[2 * node + 1])
+
+
+@_jit
+def set_all(tree, capacity, values, op, check, limit):  # pragma: no cover - compiled
+    """Replace all ``capacity`` leaves at once and rebuild the inner nodes in O(N)."""
+    for k in range(capacity):
+        if _bad_value(check, values[k]):
+            return 2, k
+    half = tree.shape[0] // 2
+    if check == 2:
+        total = 0.0
+        for k in range(capacity):
+            total += values[k]
+        # the inner sums differ from this total only by rounding (relative error far below
+        # 1e-6), so a total that keeps that distance from the dtype's maximum cannot overflow
+        if not total < limit:
+            return 3, 0
+    for k in range(capacity):
+        tree[half + k] = values[k]
+    rebuild(tree, op)
+    return 0, 0
+
+
+@_jit
+def partial_reduce(tree, starts, stops, op, init, out):  # pragma: no cover - compiled
+    """Reduce the leaves in ``[starts[k], stops[k])`` for every k (ranges already checked)."""
+    half = tree.shape[0] // 2
+    for k in range(starts.shape[0]):
+        lo = starts[k] + half
+        hi = stops[k] + half
+        acc_lo = init
+        acc_hi = init
+        while lo < hi:
+            if lo & 1:
+                acc_lo = _combine(op, acc_lo, tree[lo])
+                lo += 1
+            if hi & 1:
+                hi -= 1
+                acc_hi = _combine(op, tree[hi], acc_hi)
+            lo >>= 1
+            hi >>= 1
+        out[k] = _combine(op, acc_lo, acc_hi)
+
+
+@_jit
+def _descend_guarded(tree, x):  # pragma: no cover - compiled
+    """Walk one target down, always into a positive child; returns the leaf position.
+
+    Going left needs a positive left child and either ``x < left`` or an empty right child;
+    otherwise the walk goes right with ``x - left`` (clipped at 0). A node is positive iff
+    one of its leaves is, so a walk that starts at a positive root ends at a positive leaf,
+    whatever the rounding in the inner nodes.
+    """
+    half = tree.shape[0] // 2
+    node = 1
+    while node < half:
+        child = 2 * node
+        left = tree[child]
+        right = tree[child + 1]
+        if left > 0.0 and (x < left or not right > 0.0):
+            node = child
+        else:
+            node = child + 1
+            x = max(x - left, 0.0)
+    return node
+
+
+# levels walked in registers before the batch switches to the level-synchronous walk: the top
+# 2**11 nodes (16 KiB in float64) stay in the L1/L2 cache, where latency is short anyway
+_TOP_LEVELS = 11
+
+
+@_jit
+def _descend(tree, x, out):  # pragma: no cover - compiled
+    """Find the leaf for every target mass ``x[k]`` in ``[0, root]``; ``out[k]`` gets its index.
+
+    Every target follows the plain rule (right iff ``x >= left``, then ``x -= left``),
+    branch-free. The top levels are small and cached: there, four walks at a time advance in
+    registers. Below, all targets walk down together, one level at a time, prefetching the next
+    level's nodes so that the cache misses of the whole batch overlap. The plain rule can end on
+    a leaf of value 0 (``x`` equal to the total, or rounding in the inner sums); those few
+    targets walk again with the guarded rule of :func:`_descend_guarded`. ``x`` is overwritten.
+    Node numbers are unsigned, so indexing needs no negative-index fix-up.
+    """
+    n = x.shape[0]
+    half = tree.shape[0] // 2
+    start = x.copy()
+    levels = 0
+    w = half
+    while w > 1:
+        levels += 1
+        w >>= 1
+    top = min(levels, _TOP_LEVELS)
+    one = np.uint64(1)
+    nodes = np.empty(n, dtype=np.uint64)
+    # the top levels, four walks at a time in registers
+    k = 0
+    while k + 4 <= n:
+        a0 = one
+        a1 = one
+        a2 = one
+        a3 = one
+        x0 = x[k]
+        x1 = x[k + 1]
+        x2 = x[k + 2]
+        x3 = x[k + 3]
+        for _ in range(top):
+            c0 = a0 << one
+            c1 = a1 << one
+            c2 = a2 << one
+            c3 = a3 << one
+            l0 = tree[c0]
+            l1 = tree[c1]
+            l2 = tree[c2]
+            l3 = tree[c3]
+            g0 = x0 >= l0
+            g1 = x1 >= l1
+            g2 = x2 >= l2
+            g3 = x3 >= l3
+            a0 = c0 + np.uint64(g0)
+            a1 = c1 + np.uint64(g1)
+            a2 = c2 + np.uint64(g2)
+            a3 = c3 + np.uint64(g3)
+            x0 -= l0 if g0 else 0.0  # a select, not a branch
+            x1 -= l1 if g1 else 0.0
+            x2 -= l2 if g2 else 0.0
+            x3 -= l3 if g3 else 0.0
+        nodes[k] = a0
+        nodes[k + 1] = a1
+        nodes[k + 2] = a2
+        nodes[k + 3] = a3
+        x[k] = x0
+        x[k + 1] = x1
+        x[k + 2] = x2
+        x[k + 3] = x3
+        if top < levels:
+            _prefetch(tree, a0 << one)
+            _prefetch(tree, a1 << one)
+            _prefetch(tree, a2 << one)
+            _prefetch(tree, a3 << one)
+        k += 4
+    while k < n:
+        a = one
+        xk = x[k]
+        for _ in range(top):
+            c = a << one
+            left = tree[c]
+            g = xk >= left
+            a = c + np.uint64(g)
+            xk -= left if g else 0.0
+        nodes[k] = a
+        x[k] = xk
+        k += 1
+    # the deep levels, all walks together, one level at a time
+    width = half >> top
+    while width > 1:
+        for k in range(n):
+            child = nodes[k] << one
+            left = tree[child]
+            xk = x[k]
+            go_right = xk >= left
+            node = child + np.uint64(go_right)
+            nodes[k] = node
+            if width > 2:
+                # the next level reads this node's children: ask for them now
+                _prefetch(tree, node << one)
+            x[k] = xk - (left if go_right else 0.0)
+        width >>= 1
+    for k in range(n):
+        leaf = np.int64(nodes[k])
+        if not tree[leaf] > 0.0:
+            leaf = _descend_guarded(tree, start[k])
+        out[k] = leaf - half
+
+
+@_jit
+def inverse_cdf(tree, u, out):  # pragma: no cover - compiled
+    """Leaf index for each ``u[k]`` in ``[0, 1]`` (checked by the caller; root checked > 0)."""
+    total = tree[1]
+    x = np.empty(u.shape[0], dtype=np.float64)
+    for k in range(u.shape[0]):
+        x[k] = u[k] * total
+    _descend(tree, x, out)
+
+
+@_jit
+def _xoshiro(s0, s1, s2, s3):  # pragma: no cover - compiled
+    """One step of xoshiro256+: the new state words and a float64 draw in [0, 1)."""
+    result = s0 + s3
+    t = s1 << np.uint64(17)
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = (s3 << np.uint64(45)) | (s3 >> np.uint64(19))
+    return s0, s1, s2, s3, np.float64(result >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@_jit
+def uniforms(state, out):  # pragma: no cover - compiled
+    """Fill ``out`` with draws in [0, 1) and advance ``state`` (4 uint64 words)."""
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    for k in range(out.shape[0]):
+        s0, s1, s2, s3, out[k] = _xoshiro(s0, s1, s2, s3)
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+
+
+@_jit
+def sample(tree, state, stratified, out):  # pragma: no cover - compiled
+    """Draw ``out.shape[0]`` leaf indices with probability proportional to the leaf values."""
+    n = out.shape[0]
+    total = tree[1]
+    x = np.empty(n, dtype=np.float64)
+    uniforms(state, x)
+    if stratified:
+        for k in range(n):
+            u = (k + x[k]) / n
+            x[k] = (u if u < 1.0 else 1.0) * total
+    else:
+        for k in range(n):
+            x[k] = x[k] * total
+    _descend(tree, x, out)

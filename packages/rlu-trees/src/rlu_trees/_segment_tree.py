@@ -1,0 +1,462 @@
+"""SegmentTree, MinTree and MaxTree: batched updates and batched range reductions."""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from rlu_trees import _numpy_kernels
+from rlu_trees._checks import as_dtype, as_index_array, as_positive_int, as_value_array, is_int
+
+__all__ = ["MaxTree", "MinTree", "SegmentTree"]
+
+_numba_kernels: ModuleType | None = None
+
+
+def _compiled() -> ModuleType:
+    """Import the numba kernels on first use (keeps ``import rlu_trees`` cheap)."""
+    global _numba_kernels
+    if _numba_kernels is None:
+        from rlu_trees import _numba_kernels as module
+
+        _numba_kernels = module
+    return _numba_kernels
+
+
+# reducers the compiled kernels know: reducer -> (code, identity element)
+_ADD, _MIN, _MAX = 0, 1, 2
+_KNOWN_REDUCERS: dict[Any, tuple[int, float]] = {
+    np.add: (_ADD, 0.0),
+    operator.add: (_ADD, 0.0),
+    np.minimum: (_MIN, math.inf),
+    np.fmin: (_MIN, math.inf),
+    min: (_MIN, math.inf),
+    np.maximum: (_MAX, -math.inf),
+    np.fmax: (_MAX, -math.inf),
+    max: (_MAX, -math.inf),
+}
+_ARRAY_REDUCERS: dict[Any, np.ufunc] = {
+    operator.add: np.add,
+    operator.mul: np.multiply,
+    min: np.minimum,
+    max: np.maximum,
+}
+
+# value checks (see the kernel modules): none, reject NaN, SumTree rules
+_CHECK_NONE, _CHECK_NAN, _CHECK_SUM = 0, 1, 2
+
+
+def _array_reducer(reducer: Callable[[Any, Any], Any], dtype: np.dtype) -> Callable[..., Any]:
+    """Turn any binary reducer into a function on arrays that returns ``dtype`` arrays."""
+    if isinstance(reducer, np.ufunc):
+        return reducer
+    if reducer in _ARRAY_REDUCERS:
+        return _ARRAY_REDUCERS[reducer]
+    elementwise = np.frompyfunc(reducer, 2, 1)
+
+    def apply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.asarray(elementwise(a, b), dtype=dtype)
+
+    return apply
+
+
+class SegmentTree:
+    r"""A segment tree: batched point updates and batched range reductions in O(log N).
+
+    The leaves hold ``capacity`` values; every inner node holds ``reducer`` applied to its two
+    children, so the root holds the reduction of all values. The levels are binary: level 0 is
+    the root and level ``height - 1`` holds the values. Sums, minima and maxima (``numpy.add``,
+    ``numpy.minimum``, ``numpy.maximum``, ``operator.add``, ``min``, ``max`` with their identity
+    as ``init_value``) run in compiled numba kernels; any other reducer runs in plain numpy.
+
+    Parameters
+    ----------
+    capacity : int
+        Number of values the tree holds, at least 1.
+    reducer : callable
+        An associative binary function ``(float, float) -> float``, e.g. ``numpy.add``.
+    init_value : float
+        The identity element of ``reducer``: 0 for add, 1 for multiply, ``inf`` for minimum,
+        ``-inf`` for maximum. Leaves start at this value, and an empty range reduces to it.
+    dtype : {numpy.float64, numpy.float32}, optional
+        Storage type; float32 halves the memory. Keyword only.
+
+    Raises
+    ------
+    TypeError
+        If ``capacity`` is not an int, ``reducer`` is not callable, or ``init_value`` is not a
+        real number.
+    ValueError
+        If ``capacity < 1`` or ``dtype`` is not float64/float32.
+
+    Notes
+    -----
+    ``values`` and ``tree[level]`` are read-only views of the storage: they change when the
+    tree changes, and writing through them is refused, so the inner nodes cannot go stale.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> tree = SegmentTree(8, np.add, 0.0)
+    >>> tree.set_values(..., [13, 7, 11, 17, 19, 5, 3, 23])
+    >>> tree.root_value
+    98.0
+    >>> tree.height
+    4
+    >>> tree[1]
+    array([48., 50.])
+    >>> float(tree[2, 3])
+    26.0
+    >>> tree.partial_reduce(2, 5)
+    47.0
+    """
+
+    def __init__(
+        self,
+        capacity: int,
+        reducer: Callable[[Any, Any], Any],
+        init_value: float,
+        *,
+        dtype: npt.DTypeLike = np.float64,
+    ) -> None:
+        capacity = as_positive_int("capacity", capacity)
+        if not callable(reducer):
+            raise TypeError(f"reducer must be callable, got {type(reducer).__name__}")
+        if not isinstance(init_value, (int, float, np.integer, np.floating)) or isinstance(
+            init_value, (bool, np.bool_)
+        ):
+            raise TypeError(f"init_value must be a real number, got {init_value!r}")
+        dt = as_dtype(dtype)
+        init = float(init_value)
+
+        self._capacity = capacity
+        self._reducer = reducer
+        self._init_value = init
+        self._dtype = dt
+        self._height = (capacity - 1).bit_length() + 1
+        self._tree = np.full(2 << (self._height - 1), init, dtype=dt)
+
+        known = _KNOWN_REDUCERS.get(reducer) if _hashable(reducer) else None
+        if known is not None and known[1] == init:
+            self._op: int | None = known[0]
+            self._check = _CHECK_NAN
+        else:
+            self._op = None
+            self._check = _CHECK_NONE
+        # compiled kernels whenever the reducer is one they know; the numpy reference otherwise
+        self._use_numba = self._op is not None
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def capacity(self) -> int:
+        """Number of values (leaves) the tree holds."""
+        return self._capacity
+
+    @property
+    def reducer(self) -> Callable[[Any, Any], Any]:
+        """The binary function combining two children into their parent."""
+        return self._reducer
+
+    @property
+    def init_value(self) -> float:
+        """The identity element of the reducer; the value of leaves never set."""
+        return self._init_value
+
+    @property
+    def dtype(self) -> np.dtype:
+        """Storage dtype (float64 or float32)."""
+        return self._dtype
+
+    @property
+    def height(self) -> int:
+        r"""Number of binary levels, ``ceil(log2(capacity)) + 1`` (5 for capacity 14)."""
+        return self._height
+
+    @property
+    def root_value(self) -> float:
+        """The reduction of all values, ``functools.reduce(reducer, values, init_value)``."""
+        return float(self._tree[1])
+
+    @property
+    def values(self) -> np.ndarray:
+        """The ``capacity`` values at the leaves, as a read-only view."""
+        half = self._tree.shape[0] // 2
+        view = self._tree[half : half + self._capacity]
+        view.flags.writeable = False
+        return view
+
+    def __getitem__(self, lookup: int | tuple[Any, ...]) -> Any:
+        """``tree[level]``: the nodes of one binary level; ``tree[level, index]``: some of them.
+
+        Level ``level`` (negative counts from the leaves) holds ``min(2**level, capacity)``
+        nodes, as in coax. The result is a read-only view (or a copy, for fancy ``index``).
+        """
+        if isinstance(lookup, tuple):
+            if len(lookup) == 1:
+                return self[lookup[0]]
+            if len(lookup) == 2:
+                return self[lookup[0]][lookup[1]]
+            raise IndexError("a tree lookup is tree[level] or tree[level, index]")
+        if not is_int(lookup):
+            raise IndexError(
+                f"tree[level] needs an int level, got {type(lookup).__name__}: {lookup!r}"
+            )
+        if not -self._height <= lookup < self._height:
+            raise IndexError(f"level {lookup} is out of range for a tree of height {self._height}")
+        level = int(lookup) % self._height
+        start = 1 << level
+        view = self._tree[start : start + min(start, self._capacity)]
+        view.flags.writeable = False
+        return view
+
+    def __repr__(self) -> str:
+        levels = "".join(f"\n  level={lv} : {self[lv]!r}" for lv in range(self._height))
+        return f"{type(self).__name__}({levels})"
+
+    # ------------------------------------------------------------------ operations
+
+    def _kernels(self) -> ModuleType:
+        if self._use_numba:
+            return _numba_kernels if _numba_kernels is not None else _compiled()
+        return _numpy_kernels
+
+    def _reduce_arg(self) -> Any:
+        return self._op if self._use_numba else _array_reducer(self._reducer, self._dtype)
+
+    def set_values(self, idx: Any, values: npt.ArrayLike) -> None:
+        """Set some or all of the values and repair the nodes above them.
+
+        Parameters
+        ----------
+        idx : int, 1-d sequence/array of ints, ``...`` or None
+            Positions to write; negative positions count from the end. ``...`` or None write
+            all ``capacity`` values. With repeated positions the last write wins, as in
+            ``numpy`` assignment.
+        values : float or 1-d array_like of floats
+            New values, one per position (shape ``(len(idx),)``, or ``(capacity,)`` for ``...``),
+            or a single number for all of them.
+
+        Raises
+        ------
+        IndexError
+            If a position lies outside ``[-capacity, capacity)``.
+        TypeError
+            If ``idx`` is not integer or ``values`` is not numeric.
+        ValueError
+            If the shapes differ, or a value is rejected: NaN for every compiled tree; NaN,
+            infinite or negative values, or a total that overflows the dtype, for a SumTree.
+            A rejected call leaves the tree exactly as it was.
+
+        Examples
+        --------
+        >>> tree = MaxTree(5)
+        >>> tree.set_values([0, 3, 3], [2.0, 9.0, 4.0])
+        >>> tree.values
+        array([  2., -inf, -inf,   4., -inf])
+        >>> tree.root_value
+        4.0
+        """
+        kernels = self._kernels()
+        if idx is None or idx is Ellipsis:
+            vals = as_value_array("values", values, self._capacity, self._dtype)
+            status = kernels.set_all(
+                self._tree,
+                self._capacity,
+                vals,
+                self._reduce_arg(),
+                self._check,
+                self._overflow_limit(),
+            )
+            self._raise_for_status(status, None, vals)
+            return
+        index = as_index_array("idx", idx)
+        vals = as_value_array("values", values, index.shape[0], self._dtype)
+        status = kernels.set_values(
+            self._tree, self._capacity, index, vals, self._reduce_arg(), self._check
+        )
+        if status[0]:
+            self._raise_for_status(status, index, vals)
+
+    def _overflow_limit(self) -> float:
+        # largest accepted total for a full rewrite: the dtype's maximum less a margin far
+        # above the rounding of the inner sums
+        return float(np.finfo(self._dtype).max) * (1.0 - 1e-6)
+
+    def _raise_for_status(
+        self, status: tuple[int, int], index: np.ndarray | None, vals: np.ndarray
+    ) -> None:
+        code, k = status
+        if code == 0:
+            return
+        if code == 1 and index is not None:
+            cap = self._capacity
+            raise IndexError(
+                f"idx[{k}] = {int(index[k])} is out of range for capacity {cap}; "
+                f"expected -{cap} <= idx < {cap}"
+            )
+        if code == 2:
+            where = f"values[{k}] = {vals[k]!r}"
+            if self._check == _CHECK_SUM:
+                raise ValueError(
+                    f"{where} is not allowed: {type(self).__name__} takes finite, "
+                    "non-negative values"
+                )
+            raise ValueError(f"{where} is not allowed: NaN breaks the tree's comparisons")
+        if code == 3:
+            raise ValueError(
+                f"these values would make the total overflow {self._dtype}; "
+                "use smaller values or dtype=float64"
+            )
+        raise RuntimeError(f"unexpected kernel status {status}")  # pragma: no cover
+
+    def partial_reduce(self, start: Any = 0, stop: Any = None) -> Any:
+        """Reduce the values over ranges ``[start, stop)``, many ranges at once.
+
+        Equivalent to ``functools.reduce(reducer, values[start:stop], init_value)`` for each
+        pair, in O(log N) per range.
+
+        Parameters
+        ----------
+        start : int or 1-d array_like of ints, optional
+            First position of each range (inclusive), default 0. Negative counts from the end.
+        stop : int or 1-d array_like of ints, optional
+            End of each range (exclusive), default ``capacity``. Negative counts from the end.
+            ``start`` and ``stop`` broadcast against each other.
+
+        Returns
+        -------
+        float or numpy.ndarray
+            A float when both ``start`` and ``stop`` are scalars, else an array of the tree's
+            dtype with one result per range. An empty range (``start == stop``) gives
+            ``init_value``.
+
+        Raises
+        ------
+        TypeError
+            If ``start`` or ``stop`` is not integer.
+        ValueError
+            If ``start`` and ``stop`` do not broadcast to a common 1-d shape.
+        IndexError
+            If a bound lies outside ``[-capacity, capacity]`` or a range has ``start > stop``.
+
+        Examples
+        --------
+        >>> tree = MinTree(8)
+        >>> tree.set_values(..., [13, 7, 11, 17, 19, 5, 3, 23])
+        >>> tree.partial_reduce(1, 5)
+        7.0
+        >>> tree.partial_reduce([0, 2, 7], [8, 4, 8])
+        array([ 3., 11., 23.])
+        """
+        scalar = np.ndim(start) == 0 and (stop is None or np.ndim(stop) == 0)
+        cap = self._capacity
+        starts = as_index_array("start", start)
+        stops = np.array([cap], np.int64) if stop is None else as_index_array("stop", stop)
+        if starts.shape != stops.shape:
+            if starts.shape[0] == 1:
+                starts = np.full(stops.shape, starts[0], dtype=np.int64)
+            elif stops.shape[0] == 1:
+                stops = np.full(starts.shape, stops[0], dtype=np.int64)
+            else:
+                raise ValueError(
+                    f"start and stop must have the same length (or one of them length 1), got "
+                    f"{starts.shape[0]} and {stops.shape[0]}"
+                )
+        for name, arr in (("start", starts), ("stop", stops)):
+            bad = (arr < -cap) | (arr > cap)
+            if bad.any():
+                k = int(np.argmax(bad))
+                raise IndexError(
+                    f"{name}[{k}] = {int(arr[k])} is out of range; expected "
+                    f"-{cap} <= {name} <= {cap}"
+                )
+        starts = np.where(starts < 0, starts + cap, starts)
+        stops = np.where(stops < 0, stops + cap, stops)
+        backwards = starts > stops
+        if backwards.any():
+            k = int(np.argmax(backwards))
+            raise IndexError(
+                f"range {k} runs backwards: start {int(starts[k])} > stop {int(stops[k])}"
+            )
+        out = np.empty(starts.shape[0], dtype=self._dtype)
+        self._kernels().partial_reduce(
+            self._tree, starts, stops, self._reduce_arg(), self._dtype.type(self._init_value), out
+        )
+        return float(out[0]) if scalar else out
+
+
+def _hashable(x: Any) -> bool:
+    try:
+        hash(x)
+    except TypeError:
+        return False
+    return True
+
+
+class MinTree(SegmentTree):
+    """A :class:`SegmentTree` whose reducer is ``numpy.minimum`` (identity ``+inf``).
+
+    Parameters
+    ----------
+    capacity : int
+        Number of values the tree holds, at least 1.
+    dtype : {numpy.float64, numpy.float32}, optional
+        Storage type. Keyword only.
+
+    Raises
+    ------
+    TypeError
+        If ``capacity`` is not an int.
+    ValueError
+        If ``capacity < 1`` or ``dtype`` is not float64/float32.
+
+    Examples
+    --------
+    >>> tree = MinTree(4)
+    >>> tree.root_value
+    inf
+    >>> tree.set_values([1, 2], [0.5, 0.25])
+    >>> tree.root_value
+    0.25
+    """
+
+    def __init__(self, capacity: int, *, dtype: npt.DTypeLike = np.float64) -> None:
+        super().__init__(capacity, np.minimum, math.inf, dtype=dtype)
+
+
+class MaxTree(SegmentTree):
+    """A :class:`SegmentTree` whose reducer is ``numpy.maximum`` (identity ``-inf``).
+
+    Parameters
+    ----------
+    capacity : int
+        Number of values the tree holds, at least 1.
+    dtype : {numpy.float64, numpy.float32}, optional
+        Storage type. Keyword only.
+
+    Raises
+    ------
+    TypeError
+        If ``capacity`` is not an int.
+    ValueError
+        If ``capacity < 1`` or ``dtype`` is not float64/float32.
+
+    Examples
+    --------
+    >>> tree = MaxTree(4)
+    >>> tree.set_values(..., [3.0, 1.0, 4.0, 1.5])
+    >>> tree.root_value
+    4.0
+    >>> tree.partial_reduce(-2)
+    4.0
+    """
+
+    def __init__(self, capacity: int, *, dtype: npt.DTypeLike = np.float64) -> None:
+        super().__init__(capacity, np.maximum, -math.inf, dtype=dtype)

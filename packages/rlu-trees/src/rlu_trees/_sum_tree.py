@@ -1,0 +1,197 @@
+"""SumTree: a segment tree of non-negative values with weighted sampling (prioritized replay)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from rlu_trees._checks import as_positive_int
+from rlu_trees._segment_tree import _CHECK_SUM, SegmentTree
+
+__all__ = ["SumTree"]
+
+
+def _seed_state(seed: Any) -> np.ndarray:
+    """Four uint64 words of xoshiro256+ state derived from ``seed`` through SeedSequence."""
+    if isinstance(seed, (bool, np.bool_, float, np.floating)):
+        raise TypeError(f"random_seed must be None or a non-negative int, got {seed!r}")
+    try:
+        state = np.random.SeedSequence(seed).generate_state(4, np.uint64)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"random_seed must be None or a non-negative int, got {seed!r}") from exc
+    if not state.any():  # the all-zero state is the one state xoshiro cannot leave
+        state[0] = 1
+    return state
+
+
+class SumTree(SegmentTree):
+    r"""A sum tree: non-negative values, batched updates and batched weighted sampling.
+
+    ``sample(n)`` draws indices with probability ``values[i] / values.sum()``. Updates and
+    draws cost O(log N) each; a batch of draws walks down the tree one level at a time for
+    all draws together. Every index returned lies in ``[0, capacity)`` and has a positive
+    value, for any ``u`` in ``[0, 1]`` and after any sequence of updates.
+
+    Parameters
+    ----------
+    capacity : int
+        Number of values the tree holds, at least 1.
+    random_seed : int or None, optional
+        Seed of the tree's own random stream used by :meth:`sample`; None draws fresh entropy.
+    dtype : {numpy.float64, numpy.float32}, optional
+        Storage type; float32 halves the memory. Keyword only.
+
+    Raises
+    ------
+    TypeError
+        If ``capacity`` is not an int or ``random_seed`` is not None or an int.
+    ValueError
+        If ``capacity < 1``, ``random_seed < 0`` or ``dtype`` is not float64/float32.
+
+    Examples
+    --------
+    >>> tree = SumTree(8, random_seed=13)
+    >>> tree.set_values(..., [13, 7, 11, 17, 19, 5, 3, 23])
+    >>> tree.root_value
+    98.0
+    >>> tree.inverse_cdf([0.0, 13 / 98, 0.5, 1.0])
+    array([0, 1, 4, 7])
+    >>> idx = tree.sample(4)
+    >>> idx.shape, bool(((idx >= 0) & (idx < 8)).all())
+    ((4,), True)
+    """
+
+    def __init__(
+        self,
+        capacity: int,
+        random_seed: int | None = None,
+        *,
+        dtype: npt.DTypeLike = np.float64,
+    ) -> None:
+        state = _seed_state(random_seed)
+        super().__init__(capacity, np.add, 0.0, dtype=dtype)
+        self._check = _CHECK_SUM
+        self._random_seed = random_seed
+        self._rng_state = state
+
+    @property
+    def random_seed(self) -> int | None:
+        """The seed of the stream used by :meth:`sample`; assigning to it restarts the stream."""
+        return self._random_seed
+
+    @random_seed.setter
+    def random_seed(self, new_random_seed: int | None) -> None:
+        state = _seed_state(new_random_seed)
+        self._rng_state = state
+        self._random_seed = new_random_seed
+
+    def _require_mass(self) -> None:
+        if not self._tree[1] > 0:
+            raise RuntimeError(
+                "cannot sample from a SumTree whose values are all zero (root_value == 0); "
+                "set some positive values first"
+            )
+
+    def sample(self, n: int, stratified: bool = False) -> np.ndarray:
+        """Draw ``n`` indices, each with probability proportional to its value.
+
+        Parameters
+        ----------
+        n : int
+            Number of indices to draw, at least 1.
+        stratified : bool, optional
+            If True, cut the total mass into ``n`` equal slices and draw one index from each
+            (the prioritized-replay paper's scheme: same marginal distribution, lower variance).
+            Default False: ``n`` independent draws.
+
+        Returns
+        -------
+        numpy.ndarray
+            int64 array of shape ``(n,)``; every entry is in ``[0, capacity)`` and has a
+            positive value.
+
+        Raises
+        ------
+        TypeError
+            If ``n`` is not an int or ``stratified`` is not a bool.
+        ValueError
+            If ``n < 1``.
+        RuntimeError
+            If all values are zero, so there is nothing to sample.
+
+        Examples
+        --------
+        >>> tree = SumTree(4, random_seed=0)
+        >>> tree.set_values(..., [0.0, 1.0, 0.0, 3.0])
+        >>> sorted(set(tree.sample(100).tolist()))
+        [1, 3]
+        >>> tree.sample(4, stratified=True)
+        array([1, 3, 3, 3])
+        """
+        if type(n) is not int or n < 1:
+            n = as_positive_int("n", n)
+        if stratified is not False and stratified is not True:
+            if not isinstance(stratified, np.bool_):
+                raise TypeError(f"stratified must be a bool, got {stratified!r}")
+        if not self._tree[1] > 0:
+            self._require_mass()
+        out = np.empty(n, dtype=np.int64)
+        self._kernels().sample(self._tree, self._rng_state, bool(stratified), out)
+        return out
+
+    def inverse_cdf(self, u: npt.ArrayLike) -> Any:
+        r"""Map numbers ``u`` in ``[0, 1]`` to indices through the cumulative distribution.
+
+        Index ``i`` is returned for ``cumsum[i-1] <= u * total < cumsum[i]``, with
+        ``cumsum = numpy.cumsum(values)`` and ``total = root_value``; indices with value 0 are
+        never returned, so ``u = 1`` gives the last index with a positive value. This is the
+        machinery of :meth:`sample`.
+
+        Parameters
+        ----------
+        u : float or 1-d array_like of floats
+            Numbers in ``[0, 1]``, typically uniform draws.
+
+        Returns
+        -------
+        int or numpy.ndarray
+            An int for a scalar ``u``, else an int64 array of the same length as ``u``.
+
+        Raises
+        ------
+        TypeError
+            If ``u`` is not numeric.
+        ValueError
+            If ``u`` is not 0-d or 1-d, or an entry lies outside ``[0, 1]`` (NaN included).
+        RuntimeError
+            If all values are zero.
+
+        Examples
+        --------
+        >>> tree = SumTree(3)
+        >>> tree.set_values(..., [1.0, 0.0, 1.0])
+        >>> tree.inverse_cdf(0.5)
+        2
+        >>> tree.inverse_cdf([0.0, 0.49, 1.0])
+        array([0, 0, 2])
+        """
+        scalar = np.ndim(u) == 0
+        try:
+            arr = np.asarray(u)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"u must be a float or a 1-d array of floats, got {u!r}") from exc
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"u must be a float or a 1-d array of floats, got dtype {arr.dtype}")
+        if arr.ndim > 1:
+            raise ValueError(f"u must be a float or a 1-d array, got shape {arr.shape}")
+        arr = np.ascontiguousarray(arr.reshape(-1), dtype=np.float64)
+        outside = ~((arr >= 0.0) & (arr <= 1.0))
+        if outside.any():
+            k = int(np.argmax(outside))
+            raise ValueError(f"u[{k}] = {arr[k]!r} lies outside the unit interval [0, 1]")
+        self._require_mass()
+        out = np.empty(arr.shape[0], dtype=np.int64)
+        self._kernels().inverse_cdf(self._tree, arr, out)
+        return int(out[0]) if scalar else out
