@@ -154,6 +154,14 @@ def test_gif_full_size_uses_render_size(tmp_path):
     assert sum(durations) == 3 * 50 and 1 <= n_frames <= 3
 
 
+def test_gif_gets_the_permissions_of_an_ordinary_new_file(tmp_path):
+    (tmp_path / "plain").write_bytes(b"")  # what open() gives under the current umask
+    env = gymnasium.make("Pendulum-v1", render_mode="rgb_array", max_episode_steps=2)
+    generate_gif(env, tmp_path / "p.gif", resize_to=(8, 8), seed=0)
+    assert (tmp_path / "p.gif").stat().st_mode == (tmp_path / "plain").stat().st_mode
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.gif", "plain"]  # no temporary left
+
+
 def test_gif_max_episode_steps_argument_wins(tmp_path):
     env = Recorder(gymnasium.make("Pendulum-v1", render_mode="rgb_array", max_episode_steps=200))
     generate_gif(env, tmp_path / "p.gif", max_episode_steps=3, resize_to=(16, 16), seed=0)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from numbers import Real
 from typing import Any
@@ -255,9 +255,11 @@ def generate_gif(
     filepath = os.fspath(filepath)
     dirname = os.path.dirname(os.path.abspath(filepath))
     os.makedirs(dirname, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".gif.tmp", dir=dirname)
+    # A uniquely named sibling opened like any new file, so the GIF gets the usual permissions
+    # (0o666 less the umask; mkstemp's files are 0o600), then renamed over the target.
+    tmp = os.path.join(dirname, f".{os.path.basename(filepath)}.{uuid.uuid4().hex}.tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "xb") as f:
             frames[0].save(
                 f,
                 format="GIF",
