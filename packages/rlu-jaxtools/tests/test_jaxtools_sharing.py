@@ -16,7 +16,7 @@ def _params(seed, head):
     }
 
 
-def test_weighted_average_of_shared_entries_only():
+def test_weighted_average_over_the_dicts_that_share_each_entry():
     a, b, c = _params(0, "pi"), _params(1, "v"), _params(2, "pi")
     before = jax.tree.map(np.copy, (a, b, c))
     a2, b2, c2 = sync_shared_params(a, b, c, weights=[1.0, 2.0, 5.0])
@@ -26,8 +26,12 @@ def test_weighted_average_of_shared_entries_only():
         for synced in (a2, b2, c2):
             np.testing.assert_allclose(synced["torso/linear"][name], expected, rtol=1e-6)
             assert synced["torso/linear"][name].dtype == np.float32
-    # "pi" is in a and c but not b: not shared by all, so untouched
-    assert a2["pi"] is a["pi"] and c2["pi"] is c["pi"] and b2["v"] is b["v"]
+    # "pi" is in a and c only: shared by those two, averaged with their weights renormalised
+    # (1 and 5 of 6), as coax does; "v" is in b alone, so untouched
+    expected_pi = (1.0 * a["pi"]["w"] + 5.0 * c["pi"]["w"]) / 6.0
+    for synced in (a2, c2):
+        np.testing.assert_allclose(synced["pi"]["w"], expected_pi, rtol=1e-6)
+    assert "pi" not in b2 and b2["v"] is b["v"]
     # inputs unchanged
     jax.tree.map(np.testing.assert_array_equal, (a, b, c), before)
 

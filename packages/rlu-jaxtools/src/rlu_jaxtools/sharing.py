@@ -78,11 +78,11 @@ def sync_shared_params(
 ) -> tuple[dict[str, Any], ...]:
     """Replace the shared entries of several params dicts by their weighted average.
 
-    An entry is shared when its top-level key appears in every params dict, as a haiku
-    module name does when two models (say an actor and a critic) use the same torso. Each
-    shared entry becomes ``sum_k w_k * params[k][key]`` leaf by leaf, with the weights
-    normalised to sum to one; entries that are not in every dict are returned unchanged.
-    The inputs are not modified. Floating leaves keep their dtype.
+    An entry is shared when its top-level key appears in two or more of the params dicts, as a
+    haiku module name does when two models (say an actor and a critic) use the same torso.
+    Each shared entry becomes ``sum_k w_k * params[k][key]`` leaf by leaf over the dicts that
+    hold it, with their weights normalised to sum to one; entries found in one dict only are
+    returned unchanged. The inputs are not modified. Floating leaves keep their dtype.
 
     Parameters
     ----------
@@ -126,8 +126,15 @@ def sync_shared_params(
                 f"got {type(p).__name__}"
             )
     w = _checked_weights(weights, len(params))
-    shared_keys = [key for key in params[0] if all(key in p for p in params[1:])]
-    for key in shared_keys:
-        _check_alike(key, [p[key] for p in params])
-    synced = _weighted_average(w, [{key: p[key] for key in shared_keys} for p in params])
+    holders: dict[str, list[int]] = {}  # key -> indices of the dicts that hold it
+    for i, p in enumerate(params):
+        for key in p:
+            holders.setdefault(key, []).append(i)
+    shared = {key: idx for key, idx in holders.items() if len(idx) > 1}
+    for key, idx in shared.items():
+        _check_alike(key, [params[i][key] for i in idx])
+    synced = {
+        key: _weighted_average(w[jnp.asarray(idx)], [params[i][key] for i in idx])
+        for key, idx in shared.items()
+    }
     return tuple({key: synced.get(key, value) for key, value in p.items()} for p in params)
