@@ -63,15 +63,35 @@ def test_patch_bump_keeps_pin_and_opens_entry(sandbox):
     assert tool.problems() == []
 
 
-def test_minor_bump_before_1_widens_meta_pin_and_bumps_meta(sandbox):
+def test_minor_bump_before_1_widens_every_pin_on_it(sandbox):
     tool = _load_tool(sandbox)
     major, minor, _ = tool.read_version("rlu-core")
-    meta_major, meta_minor, _ = tool.read_version("rlu")
+    dependents = [d for d in tool.distributions() if "rlu-core" in tool.pins(d)]
+    assert {"rlu", "rlu-envtools"} <= set(dependents)  # envtools needs rlu-core itself
+    before = {d: tool.read_version(d) for d in dependents}
     tool.bump("rlu-core", "minor")
     assert tool.read_version("rlu-core") == (major, minor + 1, 0)
-    assert tool.pins()["rlu-core"] == ((0, minor + 1), (0, minor + 2))
-    assert tool.read_version("rlu") == (meta_major, meta_minor + 1, 0)
+    for dependent in dependents:
+        assert tool.pins(dependent)["rlu-core"] == ((0, minor + 1), (0, minor + 2))
+        old = before[dependent]
+        assert tool.read_version(dependent) == (old[0], old[1], old[2] + 1)
     assert tool.problems() == []
+
+
+def test_bumping_a_distribution_with_extras_keeps_them_in_the_pins(sandbox):
+    tool = _load_tool(sandbox)
+    tool.bump("rlu-jaxtools", "minor")  # pinned by rlu-envtools' [jax] extra and by rlu
+    text = (sandbox / "packages" / "rlu" / "pyproject.toml").read_text()
+    assert "rlu-envtools[jax,dmc]>=" in text
+    assert tool.problems() == []
+
+
+def test_check_reports_a_sibling_pin_that_excludes_the_version(sandbox):
+    tool = _load_tool(sandbox)
+    tool.write_version("rlu-core", (0, 9, 0))
+    found = tool.problems()
+    assert any("rlu-envtools's pin on rlu-core does not admit 0.9.0" in p for p in found)
+    assert any("rlu's pin on rlu-core does not admit 0.9.0" in p for p in found)
 
 
 def test_check_reports_a_missing_changelog_entry(sandbox):
@@ -83,7 +103,7 @@ def test_check_reports_a_missing_changelog_entry(sandbox):
 def test_check_reports_a_pin_that_excludes_the_version(sandbox):
     tool = _load_tool(sandbox)
     tool.write_version("rlu-noise", (0, 7, 0))
-    assert any("does not admit 0.7.0" in p for p in tool.problems())
+    assert any("rlu's pin on rlu-noise does not admit 0.7.0" in p for p in tool.problems())
 
 
 def test_unknown_part_or_distribution_is_refused(sandbox):

@@ -6,11 +6,12 @@ Usage (from the repository root)::
     python tools/release.py check
     python tools/release.py build [OUT]           # wheel + sdist of every distribution
 
-``bump`` raises one distribution's version in its ``__about__.py``, widens the meta-package's
-pin when the new version falls outside it (and then bumps the meta-package too), and opens a
-CHANGELOG.md entry for every version it wrote. ``check`` verifies that each meta pin admits
-the current version of its distribution and that CHANGELOG.md has an entry for every current
-version; it exits non-zero and says what is wrong otherwise. ``build`` runs ``hatch build``
+``bump`` raises one distribution's version in its ``__about__.py``, widens every pin on it that
+the new version falls outside (in the meta-package and in sibling distributions, e.g.
+rlu-envtools' pin on rlu-core, patch-bumping each of them), and opens a CHANGELOG.md entry for
+every version it wrote. ``check`` verifies that every pin between rlu's distributions admits the
+current version, that the meta-package depends on every distribution, and that CHANGELOG.md has
+an entry for every current version; it exits non-zero and says what is wrong otherwise. ``build`` runs ``hatch build``
 in every distribution's folder and collects the wheels and sdists in one directory (``dist/``
 by default), ready for ``pip install --find-links``.
 """
@@ -78,18 +79,21 @@ def bumped(version: tuple[int, int, int], part: str) -> tuple[int, int, int]:
     raise SystemExit(f"part must be one of major, minor, patch; got {part!r}")
 
 
-def pins() -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
-    """The meta-package's pins: distribution -> (lowest admitted, first excluded)."""
-    text = (PACKAGES / META / "pyproject.toml").read_text()
+Pin = tuple[tuple[int, ...], tuple[int, ...]]  # (lowest admitted, first excluded)
+
+
+def pins(dependent: str = META) -> dict[str, Pin]:
+    """The pins ``dependent`` puts on other rlu distributions (dependencies and extras)."""
+    text = (PACKAGES / dependent / "pyproject.toml").read_text()
     return {m["name"]: (parse(m["lo"]), parse(m["hi"])) for m in PIN_RE.finditer(text)}
 
 
-def admits(pin: tuple[tuple[int, ...], tuple[int, ...]], version: tuple[int, ...]) -> bool:
+def admits(pin: Pin, version: tuple[int, ...]) -> bool:
     lo, hi = pin
     return lo <= version < hi
 
 
-def compatible_pin(version: tuple[int, int, int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def compatible_pin(version: tuple[int, int, int]) -> Pin:
     """SemVer-compatible range: ``>=X.Y,<X.(Y+1)`` before 1.0, ``>=X.Y,<(X+1)`` after."""
     major, minor, _ = version
     if major == 0:
@@ -97,8 +101,9 @@ def compatible_pin(version: tuple[int, int, int]) -> tuple[tuple[int, ...], tupl
     return (major, minor), (major + 1,)
 
 
-def set_pin(dist: str, pin: tuple[tuple[int, ...], tuple[int, ...]]) -> None:
-    path = PACKAGES / META / "pyproject.toml"
+def set_pin(dependent: str, dist: str, pin: Pin) -> None:
+    """Rewrite every pin ``dependent`` puts on ``dist`` (keeping extras) to ``pin``."""
+    path = PACKAGES / dependent / "pyproject.toml"
 
     def replace(m: re.Match[str]) -> str:
         if m["name"] != dist:
@@ -122,38 +127,43 @@ def open_entry(dist: str, version: tuple[int, int, int], note: str) -> None:
 
 
 def bump(dist: str, part: str) -> list[str]:
-    """Bump ``dist`` and, when its pin must widen, the meta-package; return what was done."""
+    """Bump ``dist``; widen every pin on it that the new version leaves, patch-bumping each
+    distribution whose pin was widened (the meta-package included); return what was done."""
     if dist not in distributions():
         raise SystemExit(f"distribution must be one of {distributions()}; got {dist!r}")
     new = bumped(read_version(dist), part)
     write_version(dist, new)
     open_entry(dist, new, "Describe the change here before releasing.")
     done = [f"{dist} -> {fmt(new)}"]
-    pin = pins().get(dist)
-    if dist != META and pin is not None and not admits(pin, new):
-        set_pin(dist, compatible_pin(new))
-        meta = bumped(read_version(META), "minor")
-        write_version(META, meta)
-        open_entry(META, meta, f"Admit {dist} {fmt(new)}.")
-        done.append(
-            f"meta pin {dist} -> {fmt(compatible_pin(new)[0])}..{fmt(compatible_pin(new)[1])}"
-        )
-        done.append(f"{META} -> {fmt(meta)}")
+    for dependent in distributions():
+        pin = pins(dependent).get(dist)
+        if pin is None or admits(pin, new):
+            continue
+        widened = compatible_pin(new)
+        set_pin(dependent, dist, widened)
+        version = bumped(read_version(dependent), "patch")  # stays inside its own pins
+        write_version(dependent, version)
+        open_entry(dependent, version, f"Admit {dist} {fmt(new)}.")
+        done.append(f"{dependent} pins {dist} >={fmt(widened[0])},<{fmt(widened[1])}")
+        done.append(f"{dependent} -> {fmt(version)}")
     return done
 
 
 def problems() -> list[str]:
-    """What disagrees between versions, the meta pins and CHANGELOG.md (empty when all agree)."""
+    """What disagrees between versions, pins and CHANGELOG.md (empty when all agree)."""
     found = []
-    meta_pins = pins()
+    versions = {dist: read_version(dist) for dist in distributions()}
     entries = changelog_entries()
-    for dist in distributions():
-        version = read_version(dist)
-        if dist != META:
-            if dist not in meta_pins:
-                found.append(f"the meta-package does not depend on {dist}")
-            elif not admits(meta_pins[dist], version):
-                found.append(f"the meta pin for {dist} does not admit {fmt(version)}")
+    for dist, version in versions.items():
+        if dist != META and dist not in pins(META):
+            found.append(f"the meta-package does not depend on {dist}")
+        for dependency, pin in pins(dist).items():
+            if dependency not in versions:
+                found.append(f"{dist} pins {dependency}, which is not in packages/")
+            elif not admits(pin, versions[dependency]):
+                found.append(
+                    f"{dist}'s pin on {dependency} does not admit {fmt(versions[dependency])}"
+                )
         if (dist, fmt(version)) not in entries:
             found.append(f"CHANGELOG.md has no entry '## {dist} {fmt(version)}'")
     return found
