@@ -55,10 +55,20 @@ def enable_logging(
 
     Examples
     --------
-    >>> import logging
-    >>> enable_logging("worker-1", level=logging.DEBUG)  # doctest: +SKIP
-    >>> logging.getLogger("train").info("step 1")  # doctest: +SKIP
+    Log warnings to the console and everything from INFO up to a file as well:
+
+    >>> import logging, pathlib, tempfile
+    >>> logfile = pathlib.Path(tempfile.mkdtemp()) / "logs" / "run.log"
+    >>> enable_logging("worker-1", level="WARNING", output_filepath=logfile, output_level="INFO")
+    >>> logging.getLogger("train").info("step 1")  # below WARNING: to the file only
+    >>> print(logfile.read_text(), end="")
     [worker-1|train|INFO] step 1
+
+    Calling it again reconfigures the same handlers instead of adding new ones:
+
+    >>> enable_logging("worker-1", level="WARNING", output_filepath=logfile, output_level="INFO")
+    >>> sum(hasattr(h, "_rlu_core_enable_logging") for h in logging.getLogger().handlers)
+    2
     """
     if name is not None and not isinstance(name, str):
         raise TypeError(f"enable_logging: 'name' must be a str or None, got {type(name).__name__}")

@@ -13,7 +13,7 @@ logger = logging.getLogger(__name__)
 
 
 def reload_recursive(module: ModuleType | str, reload_external_modules: bool = False) -> list[str]:
-    """Recursively reload a module, each module after the modules it depends on.
+    r"""Recursively reload a module, each module after the modules it depends on.
 
     The modules that ``module`` depends on are found among its attributes: attributes that are
     modules (``import x``, ``from . import sub``), the modules that its functions and classes
@@ -53,22 +53,37 @@ def reload_recursive(module: ModuleType | str, reload_external_modules: bool = F
 
     Examples
     --------
-    After editing ``mypkg/utils.py``, which ``mypkg/core.py`` imports from:
+    A package whose ``core`` imports a function from ``utils``; ``utils.py`` is then edited:
 
-    >>> reload_recursive("mypkg")  # doctest: +SKIP
-    ['mypkg.utils', 'mypkg.core', 'mypkg']
+    >>> import os, pathlib, sys, tempfile
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> (root / "demo_pkg").mkdir()
+    >>> _ = (root / "demo_pkg" / "__init__.py").write_text("from .core import answer\n")
+    >>> _ = (root / "demo_pkg" / "core.py").write_text("from .utils import base\nanswer = base() + 1\n")
+    >>> _ = (root / "demo_pkg" / "utils.py").write_text("def base():\n    return 41\n")
+    >>> sys.path.insert(0, str(root))
+    >>> import demo_pkg
+    >>> demo_pkg.answer
+    42
+    >>> _ = (root / "demo_pkg" / "utils.py").write_text("def base():\n    return 99\n")
+    >>> os.utime(root / "demo_pkg" / "utils.py", (0, 0))  # a visibly different time stamp
+    >>> reload_recursive("demo_pkg")
+    ['demo_pkg.utils', 'demo_pkg.core', 'demo_pkg']
+    >>> demo_pkg.answer
+    100
+    >>> sys.path.remove(str(root))
     """
+    if not isinstance(reload_external_modules, bool):  # checked first: importing runs code
+        raise TypeError(
+            "reload_recursive: 'reload_external_modules' must be a bool, "
+            f"got {type(reload_external_modules).__name__}"
+        )
     if isinstance(module, str):
         module = sys.modules.get(module) or importlib.import_module(module)
     elif not isinstance(module, ModuleType):
         raise TypeError(
             "reload_recursive: 'module' must be a module or its dotted name (str), "
             f"got {type(module).__name__}"
-        )
-    if not isinstance(reload_external_modules, bool):
-        raise TypeError(
-            "reload_recursive: 'reload_external_modules' must be a bool, "
-            f"got {type(reload_external_modules).__name__}"
         )
 
     root = module.__name__
