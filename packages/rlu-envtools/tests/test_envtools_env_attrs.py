@@ -1,3 +1,5 @@
+import inspect
+
 import gymnasium
 import pytest
 from rlu_envtools import get_env_attr, has_env_attr
@@ -50,6 +52,10 @@ def test_missing_attribute(env):
     assert get_env_attr(env, "does_not_exist", default=0) == 0
     with pytest.raises(AttributeError, match="does_not_exist"):
         get_env_attr(env, "does_not_exist")
+    # the reference's signature: default='__ERROR__' is the "raise" sentinel, passed or not
+    with pytest.raises(AttributeError, match="does_not_exist"):
+        get_env_attr(env, "does_not_exist", default="__ERROR__")
+    assert inspect.signature(get_env_attr).parameters["default"].default == "__ERROR__"
 
 
 def test_unwrapped_env_and_non_env():

@@ -6,7 +6,8 @@ from typing import Any
 
 __all__ = ["get_env_attr", "has_env_attr"]
 
-_MISSING: Any = object()
+# The reference's sentinel: the default of ``default``, meaning "raise if not found".
+_ERROR = "__ERROR__"
 
 
 def _check_args(attr: object, max_depth: object) -> None:
@@ -31,7 +32,7 @@ def _find(env: Any, attr: str, max_depth: int) -> tuple[bool, Any]:
     return False, None
 
 
-def get_env_attr(env: Any, attr: str, default: Any = _MISSING, max_depth: int = 100) -> Any:
+def get_env_attr(env: Any, attr: str, default: Any = _ERROR, max_depth: int = 100) -> Any:
     """Get an attribute from a possibly wrapped environment.
 
     The wrappers are searched from the outside in: ``env`` first, then ``env.env``, and so on,
@@ -45,7 +46,8 @@ def get_env_attr(env: Any, attr: str, default: Any = _MISSING, max_depth: int = 
     attr : str
         The attribute name.
     default : object, optional
-        Returned when no level has the attribute. If left out, an AttributeError is raised.
+        Returned when no level has the attribute. If left out (its default is the string
+        ``'__ERROR__'``, as in coax), an AttributeError is raised instead.
     max_depth : positive int, optional
         How many levels to search, counting ``env`` itself as the first.
 
@@ -80,7 +82,7 @@ def get_env_attr(env: Any, attr: str, default: Any = _MISSING, max_depth: int = 
     found, value = _find(env, attr, max_depth)
     if found:
         return value
-    if default is _MISSING:
+    if isinstance(default, str) and default == _ERROR:
         raise AttributeError(f"env has no attribute {attr!r} within {max_depth} wrapper level(s)")
     return default
 
