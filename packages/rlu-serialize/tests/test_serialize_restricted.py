@@ -98,3 +98,17 @@ def test_restricted_load_imports_numpy_and_jax_only_when_needed(python_runner):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["{'a': [1, 2.0, 'x', {3}], 'b': (None, True, 1j)}", "[]"]
+
+
+def test_jax_arrays_load_restricted_and_typed_keys_are_refused_by_name():
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
+    data = {"params": jnp.arange(6.0).reshape(2, 3), "rng": jax.random.PRNGKey(7)}
+    back = loads(dumps(data), trusted=False)
+    assert isinstance(back["params"], jax.Array)
+    np.testing.assert_array_equal(back["params"], data["params"])
+    np.testing.assert_array_equal(back["rng"], data["rng"])
+    assert back["rng"].dtype == np.uint32
+    # a typed key holds its PRNG implementation, which is code, not plain data
+    with pytest.raises(ForbiddenGlobalError, match="PRNGKeyArray"):
+        loads(dumps(jax.random.key(7)), trusted=False)

@@ -215,7 +215,9 @@ def loads(s: bytes | bytearray | memoryview, trusted: bool = True) -> Any:
     trusted : bool, default True
         If False, resolve only the globals plain data needs (builtin containers
         and scalars, numpy arrays, dtypes and scalars, JAX arrays) and refuse
-        every other with :class:`~rlu_serialize.ForbiddenGlobalError`.
+        every other with :class:`~rlu_serialize.ForbiddenGlobalError`. Typed
+        PRNG keys (``jax.random.key``) carry an implementation object and are
+        refused; store ``jax.random.key_data(key)`` instead.
 
     Returns
     -------
