@@ -65,7 +65,7 @@ def test_compiled_and_numpy_paths_agree(case):
             fast.partial_reduce(starts, stops), slow.partial_reduce(starts, stops)
         )
         if kind == "sum" and fast.root_value > 0:
-            u = np.concatenate([[0.0, 1.0, np.nextafter(1.0, 0.0)], rng.random(50)])
+            u = np.concatenate([[0.0, -0.0, 1.0, np.nextafter(1.0, 0.0)], rng.random(50)])
             np.testing.assert_array_equal(fast.inverse_cdf(u), slow.inverse_cdf(u))
             np.testing.assert_array_equal(fast.sample(33), slow.sample(33))
             np.testing.assert_array_equal(

@@ -87,6 +87,18 @@ def test_u_equal_one_on_a_capacity_that_is_not_a_power_of_two():
     assert tree.inverse_cdf(1.0) == 3
 
 
+def test_signed_zeros_walk_like_zeros():
+    # the compiled descent compares the bits of the floats as integers: -0.0 (as u or as a
+    # value) must still behave exactly like 0.0
+    values = np.array([0.0, -0.0, 2.0, -0.0, 0.0, 3.0, 0.0])
+    tree = SumTree(7)
+    tree.set_values(..., values)
+    u = np.array([-0.0, 0.0, 0.4, 1.0])
+    np.testing.assert_array_equal(tree.inverse_cdf(u), [2, 2, 5, 5])
+    assert tree.inverse_cdf(-0.0) == 2
+    assert set(tree.sample(64).tolist()) <= {2, 5}
+
+
 @st.composite
 def drift_cases(draw):
     capacity = draw(st.sampled_from(AWKWARD[:-1]) | st.integers(1, 64))
@@ -210,6 +222,12 @@ def test_rejected_calls_leave_tree_and_stream_as_they_were():
         (ValueError, lambda: tree.set_values(..., [1, 1, 1, 1, 1, -0.5])),
         (ValueError, lambda: tree.set_values(..., [1, 1, 1, 1, 1, np.inf])),
         (IndexError, lambda: tree.set_values([0, 6], [1.0, 1.0])),
+        # plain int64 / float64 arrays take the direct route to the kernel: same checks
+        (IndexError, lambda: tree.set_values(np.array([0, -7]), np.array([1.0, 1.0]))),
+        (ValueError, lambda: tree.set_values(np.array([0, 1]), np.array([1.0, -1.0]))),
+        (ValueError, lambda: tree.set_values(np.array([0, 1]), np.array([np.nan, 1.0]))),
+        (ValueError, lambda: tree.set_values(np.array([0, 1]), np.array([1.0, 1.0, 1.0]))),
+        (ValueError, lambda: tree.set_values(np.array([[0, 1]]), np.array([[1.0, 1.0]]))),
         (ValueError, lambda: tree.inverse_cdf([0.5, 1.5])),
         (ValueError, lambda: tree.inverse_cdf(-0.1)),
         (ValueError, lambda: tree.inverse_cdf(np.nan)),
@@ -232,6 +250,19 @@ def test_rejected_calls_leave_tree_and_stream_as_they_were():
         tree.random_seed = 1.5
     assert tree.random_seed == 5
     np.testing.assert_array_equal(tree.sample(20), twin.sample(20))
+
+
+def test_set_values_takes_any_array_layout():
+    tree, ref = SumTree(10), np.zeros(10)
+    idx = np.arange(10)[::-3]  # strided
+    vals = np.arange(8.0)[::2]
+    frozen = np.array([1, 2])
+    frozen.flags.writeable = False
+    for i, v in ((idx, vals), (frozen, np.array([7.0, 8.0])), (idx.astype(np.int32), vals[::-1])):
+        tree.set_values(i, v)
+        ref[i] = v
+        np.testing.assert_array_equal(tree.values, ref)
+        assert tree.root_value == ref.sum()
 
 
 def test_overflow_is_rejected_in_float32():

@@ -10,6 +10,7 @@ import numpy.typing as npt
 
 __all__ = ["as_dtype", "as_index_array", "as_positive_int", "as_value_array", "is_int"]
 
+_INT64 = np.dtype(np.int64)
 _INT64_MAX = np.iinfo(np.int64).max
 
 
@@ -40,7 +41,9 @@ def as_dtype(dtype: npt.DTypeLike) -> np.dtype:
 
 def as_index_array(name: str, x: Any) -> np.ndarray:
     """Return ``x`` (an int or a 1-d sequence/array of ints) as a contiguous 1-d int64 array."""
-    if type(x) is np.ndarray and x.dtype == np.int64 and x.ndim == 1:
+    # fast path first (the prioritized-replay loop): builtin dtypes are singletons, so ``is``
+    # is an exact and cheap dtype test
+    if type(x) is np.ndarray and x.dtype is _INT64 and x.ndim == 1:
         return x if x.flags.c_contiguous else np.ascontiguousarray(x)
     if is_int(x):
         if not -_INT64_MAX <= x <= _INT64_MAX:
@@ -69,7 +72,7 @@ def as_value_array(name: str, x: Any, n: int, dtype: np.dtype) -> np.ndarray:
 
     A scalar is repeated ``n`` times; anything else must already have shape ``(n,)``.
     """
-    if type(x) is np.ndarray and x.dtype == dtype and x.shape == (n,):
+    if type(x) is np.ndarray and x.dtype is dtype and x.ndim == 1 and x.shape[0] == n:
         return x if x.flags.c_contiguous else np.ascontiguousarray(x)
     try:
         arr = np.asarray(x)

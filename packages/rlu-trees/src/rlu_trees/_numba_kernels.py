@@ -36,7 +36,18 @@ __all__ = [
     "sample",
     "set_all",
     "set_values",
+    "typed",
 ]
+
+
+def typed(dispatcher: Any, *args: Any) -> Callable[..., Any]:
+    """The machine code of ``dispatcher`` for the types of ``args``, compiled or loaded once.
+
+    Calling it skips numba's type resolution on every call (a few tenths of a microsecond), so
+    it must only ever receive arguments of exactly these types: the trees use it for arrays
+    they own.
+    """
+    return dispatcher.compile(tuple(numba.typeof(a) for a in args))
 
 
 def _fallback_cache_dir() -> str:
@@ -90,6 +101,35 @@ def _prefetch(typingctx, arr, index):  # pragma: no cover - compiled
         # read access, high temporal locality, data cache
         builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
         return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def _bits(typingctx, x):  # pragma: no cover - compiled
+    """The bits of a float64 as an int64: ordered like the floats for ``x >= +0.0``.
+
+    The descent compares these integers instead of the floats, so that the comparison does
+    not share the floating-point flags with the select of :func:`_mass_left_of`; sharing them
+    makes LLVM lower that select to a branch, mispredicted half the time on random targets.
+    """
+    sig = types.int64(types.float64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], _ir.IntType(64))
+
+    return sig, codegen
+
+
+@intrinsic
+def _mass_left_of(typingctx, x, left):  # pragma: no cover - compiled
+    """``left`` if ``x >= left`` else 0.0, as a compare-and-mask, never a branch."""
+    sig = types.float64(types.float64, types.float64)
+
+    def codegen(context, builder, signature, args):
+        x, left = args
+        keep = builder.fcmp_ordered(">=", x, left)
+        return builder.select(keep, left, _ir.Constant(_ir.DoubleType(), 0.0))
 
     return sig, codegen
 
@@ -250,6 +290,24 @@ def _descend_guarded(tree, x):  # pragma: no cover - compiled
     return node
 
 
+@_jit
+def _step(tree, node, x):  # pragma: no cover - compiled
+    """One level of the plain rule for one target: the child to enter and the mass left.
+
+    Right iff ``x >= left`` (then ``x -= left``), decided without a branch. ``x`` must be
+    ``+0.0`` or positive (never ``-0.0``), so that its bits compare like the float.
+    """
+    child = node << np.uint64(1)
+    left = np.float64(tree[child])
+    return child + np.uint64(_bits(x) >= _bits(left)), x - _mass_left_of(x, left)
+
+
+@_jit
+def _at(x, k):  # pragma: no cover - compiled
+    """``x[k]``, or 0.0 past the end."""
+    return x[k] if k < x.shape[0] else 0.0
+
+
 # levels walked in registers before the batch switches to the level-synchronous walk: the top
 # 2**11 nodes (16 KiB in float64) stay in the L1/L2 cache, where latency is short anyway
 _TOP_LEVELS = 11
@@ -259,97 +317,66 @@ _TOP_LEVELS = 11
 def _descend(tree, x, out):  # pragma: no cover - compiled
     """Find the leaf for every target mass ``x[k]`` in ``[0, root]``; ``out[k]`` gets its index.
 
-    Every target follows the plain rule (right iff ``x >= left``, then ``x -= left``),
-    branch-free. The top levels are small and cached: there, four walks at a time advance in
-    registers. Below, all targets walk down together, one level at a time, prefetching the next
-    level's nodes so that the cache misses of the whole batch overlap. The plain rule can end on
-    a leaf of value 0 (``x`` equal to the total, or rounding in the inner sums); those few
-    targets walk again with the guarded rule of :func:`_descend_guarded`. ``x`` is overwritten.
-    Node numbers are unsigned, so indexing needs no negative-index fix-up.
+    Every target follows the plain rule of :func:`_step`, without a branch on the data. The
+    top levels are small and cached: there, eight walks at a time advance in registers. Below,
+    all targets walk down together, one level at a time, prefetching the next level's nodes so
+    that the cache misses of the whole batch overlap. The plain rule can end on a leaf of value
+    0 (``x`` equal to the total, or rounding in the inner sums); those few targets walk again
+    with the guarded rule of :func:`_descend_guarded`. ``x`` is overwritten. Node numbers are
+    unsigned, so indexing needs no negative-index fix-up.
     """
     n = x.shape[0]
     half = tree.shape[0] // 2
-    start = x.copy()
     levels = 0
-    w = half
-    while w > 1:
+    while (half >> levels) > 1:
         levels += 1
-        w >>= 1
     top = min(levels, _TOP_LEVELS)
-    one = np.uint64(1)
+    start = np.empty(n, dtype=np.float64)
     nodes = np.empty(n, dtype=np.uint64)
-    # the top levels, four walks at a time in registers
+    for k in range(n):
+        start[k] = x[k]
+        x[k] += 0.0  # -0.0 (from u = -0.0) becomes +0.0, see _step
+    one = np.uint64(1)
     k = 0
-    while k + 4 <= n:
-        a0 = one
-        a1 = one
-        a2 = one
-        a3 = one
-        x0 = x[k]
-        x1 = x[k + 1]
-        x2 = x[k + 2]
-        x3 = x[k + 3]
-        for _ in range(top):
-            c0 = a0 << one
-            c1 = a1 << one
-            c2 = a2 << one
-            c3 = a3 << one
-            l0 = tree[c0]
-            l1 = tree[c1]
-            l2 = tree[c2]
-            l3 = tree[c3]
-            g0 = x0 >= l0
-            g1 = x1 >= l1
-            g2 = x2 >= l2
-            g3 = x3 >= l3
-            a0 = c0 + np.uint64(g0)
-            a1 = c1 + np.uint64(g1)
-            a2 = c2 + np.uint64(g2)
-            a3 = c3 + np.uint64(g3)
-            x0 -= l0 if g0 else 0.0  # a select, not a branch
-            x1 -= l1 if g1 else 0.0
-            x2 -= l2 if g2 else 0.0
-            x3 -= l3 if g3 else 0.0
-        nodes[k] = a0
-        nodes[k + 1] = a1
-        nodes[k + 2] = a2
-        nodes[k + 3] = a3
-        x[k] = x0
-        x[k + 1] = x1
-        x[k + 2] = x2
-        x[k + 3] = x3
-        if top < levels:
-            _prefetch(tree, a0 << one)
-            _prefetch(tree, a1 << one)
-            _prefetch(tree, a2 << one)
-            _prefetch(tree, a3 << one)
-        k += 4
     while k < n:
-        a = one
-        xk = x[k]
+        # the top levels, eight walks at a time in registers (lanes past n walk a dummy 0.0)
+        x0, x1, x2, x3 = x[k], _at(x, k + 1), _at(x, k + 2), _at(x, k + 3)
+        x4, x5, x6, x7 = _at(x, k + 4), _at(x, k + 5), _at(x, k + 6), _at(x, k + 7)
+        a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = one
         for _ in range(top):
-            c = a << one
-            left = tree[c]
-            g = xk >= left
-            a = c + np.uint64(g)
-            xk -= left if g else 0.0
-        nodes[k] = a
-        x[k] = xk
-        k += 1
+            a0, x0 = _step(tree, a0, x0)
+            a1, x1 = _step(tree, a1, x1)
+            a2, x2 = _step(tree, a2, x2)
+            a3, x3 = _step(tree, a3, x3)
+            a4, x4 = _step(tree, a4, x4)
+            a5, x5 = _step(tree, a5, x5)
+            a6, x6 = _step(tree, a6, x6)
+            a7, x7 = _step(tree, a7, x7)
+        for lane, a, xk in (
+            (0, a0, x0),
+            (1, a1, x1),
+            (2, a2, x2),
+            (3, a3, x3),
+            (4, a4, x4),
+            (5, a5, x5),
+            (6, a6, x6),
+            (7, a7, x7),
+        ):
+            if k + lane < n:
+                nodes[k + lane] = a
+                x[k + lane] = xk
+                if top < levels:
+                    _prefetch(tree, a << one)
+        k += 8
     # the deep levels, all walks together, one level at a time
     width = half >> top
     while width > 1:
         for k in range(n):
-            child = nodes[k] << one
-            left = tree[child]
-            xk = x[k]
-            go_right = xk >= left
-            node = child + np.uint64(go_right)
+            node, x[k] = _step(tree, nodes[k], x[k])
             nodes[k] = node
             if width > 2:
                 # the next level reads this node's children: ask for them now
                 _prefetch(tree, node << one)
-            x[k] = xk - (left if go_right else 0.0)
         width >>= 1
     for k in range(n):
         leaf = np.int64(nodes[k])
@@ -393,9 +420,14 @@ def uniforms(state, out):  # pragma: no cover - compiled
 
 @_jit
 def sample(tree, state, stratified, out):  # pragma: no cover - compiled
-    """Draw ``out.shape[0]`` leaf indices with probability proportional to the leaf values."""
+    """Draw ``out.shape[0]`` leaf indices with probability proportional to the leaf values.
+
+    Returns False, and draws nothing, when the tree holds no mass (root not > 0).
+    """
     n = out.shape[0]
     total = tree[1]
+    if not total > 0.0:
+        return False
     x = np.empty(n, dtype=np.float64)
     uniforms(state, x)
     if stratified:
@@ -406,3 +438,4 @@ def sample(tree, state, stratified, out):  # pragma: no cover - compiled
         for k in range(n):
             x[k] = x[k] * total
     _descend(tree, x, out)
+    return True

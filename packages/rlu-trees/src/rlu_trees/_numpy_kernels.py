@@ -203,10 +203,16 @@ def uniforms(state: np.ndarray, out: np.ndarray) -> None:
         out[k] = _next_uniform(state)
 
 
-def sample(tree: np.ndarray, state: np.ndarray, stratified: bool, out: np.ndarray) -> None:
-    """Draw ``out.shape[0]`` leaf indices with probability proportional to the leaf values."""
+def sample(tree: np.ndarray, state: np.ndarray, stratified: bool, out: np.ndarray) -> bool:
+    """Draw ``out.shape[0]`` leaf indices with probability proportional to the leaf values.
+
+    Returns False, and draws nothing, when the tree holds no mass (root not > 0).
+    """
+    if not tree[1] > 0:
+        return False
     n = out.shape[0]
     r = np.empty(n, dtype=np.float64)
     uniforms(state, r)
     u = np.minimum((np.arange(n) + r) / n, 1.0) if stratified else r
     _descend(tree, u * float(tree[1]), out)
+    return True

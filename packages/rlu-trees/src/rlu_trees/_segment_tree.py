@@ -51,6 +51,13 @@ _ARRAY_REDUCERS: dict[Any, np.ufunc] = {
 # value checks (see the kernel modules): none, reject NaN, SumTree rules
 _CHECK_NONE, _CHECK_NAN, _CHECK_SUM = 0, 1, 2
 
+_INT64 = np.dtype(np.int64)
+# bits of ``ndarray.flags.num``: C-contiguous, aligned, writeable
+_PLAIN_ARRAY = 0x1 | 0x100 | 0x400
+# the compiled ``set_values`` for each tree dtype and plain arrays (exactly the types numba would
+# infer for them), resolved once; kept out of the instances so that trees stay picklable
+_WRITE: dict[np.dtype, Callable[..., tuple[int, int]]] = {}
+
 
 def _array_reducer(reducer: Callable[[Any, Any], Any], dtype: np.dtype) -> Callable[..., Any]:
     """Turn any binary reducer into a function on arrays that returns ``dtype`` arrays."""
@@ -263,14 +270,32 @@ class SegmentTree:
         >>> tree.root_value
         4.0
         """
+        if (
+            self._use_numba
+            and type(idx) is np.ndarray
+            and type(values) is np.ndarray
+            and idx.dtype is _INT64  # builtin dtypes are singletons: an exact, cheap test
+            and values.dtype is self._dtype
+            and idx.ndim == 1
+            and idx.shape == values.shape
+            and idx.flags.num & _PLAIN_ARRAY == _PLAIN_ARRAY
+            and values.flags.num & _PLAIN_ARRAY == _PLAIN_ARRAY
+        ):
+            # the prioritized-replay loop: plain arrays go straight to the compiled kernel
+            write = _WRITE.get(self._dtype) or self._write_kernel()
+            status = write(self._tree, self._capacity, idx, values, self._op, self._check)
+            if status[0]:
+                self._raise_for_status(status, idx, values)
+            return
         kernels = self._kernels()
+        reduce_arg = self._reduce_arg()
         if idx is None or idx is Ellipsis:
             vals = as_value_array("values", values, self._capacity, self._dtype)
             status = kernels.set_all(
                 self._tree,
                 self._capacity,
                 vals,
-                self._reduce_arg(),
+                reduce_arg,
                 self._check,
                 self._overflow_limit(),
             )
@@ -279,10 +304,18 @@ class SegmentTree:
         index = as_index_array("idx", idx)
         vals = as_value_array("values", values, index.shape[0], self._dtype)
         status = kernels.set_values(
-            self._tree, self._capacity, index, vals, self._reduce_arg(), self._check
+            self._tree, self._capacity, index, vals, reduce_arg, self._check
         )
         if status[0]:
             self._raise_for_status(status, index, vals)
+
+    def _write_kernel(self) -> Callable[..., tuple[int, int]]:
+        kernels = self._kernels()
+        plain_idx, plain_values = np.empty(0, _INT64), np.empty(0, self._dtype)
+        args = (self._tree, self._capacity, plain_idx, plain_values, self._op, self._check)
+        write = kernels.typed(kernels.set_values, *args)
+        _WRITE[self._dtype] = write
+        return write
 
     def _overflow_limit(self) -> float:
         # largest accepted total for a full rewrite: the dtype's maximum less a margin far

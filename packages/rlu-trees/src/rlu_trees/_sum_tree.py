@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,13 @@ from rlu_trees._checks import as_positive_int
 from rlu_trees._segment_tree import _CHECK_SUM, SegmentTree
 
 __all__ = ["SumTree"]
+
+_INT64 = np.dtype(np.int64)
+
+# the compiled ``sample`` for each tree dtype, resolved once (kept out of the instances, so that
+# trees stay picklable); see ``_numba_kernels.typed``
+_DRAW: dict[np.dtype, Callable[..., bool]] = {}
+_EMPTY_OUT = np.empty(0, dtype=_INT64)
 
 
 def _seed_state(seed: Any) -> np.ndarray:
@@ -135,11 +143,25 @@ class SumTree(SegmentTree):
         if stratified is not False and stratified is not True:
             if not isinstance(stratified, np.bool_):
                 raise TypeError(f"stratified must be a bool, got {stratified!r}")
-        if not self._tree[1] > 0:
+            stratified = bool(stratified)
+        out = np.empty(n, dtype=_INT64)
+        draw = _DRAW.get(self._dtype) if self._use_numba else None
+        if draw is None:
+            draw = self._sample_kernel()
+        # the kernel draws nothing (and leaves the random stream alone) from an all-zero tree
+        if not draw(self._tree, self._rng_state, stratified, out):
             self._require_mass()
-        out = np.empty(n, dtype=np.int64)
-        self._kernels().sample(self._tree, self._rng_state, bool(stratified), out)
         return out
+
+    def _sample_kernel(self) -> Callable[..., bool]:
+        kernels = self._kernels()
+        if not self._use_numba:
+            return kernels.sample
+        # every argument of sample is an array the tree owns (or a bool), so their types are
+        # fixed by the dtype: resolve the machine code once
+        draw = kernels.typed(kernels.sample, self._tree, self._rng_state, False, _EMPTY_OUT)
+        _DRAW[self._dtype] = draw
+        return draw
 
     def inverse_cdf(self, u: npt.ArrayLike) -> Any:
         r"""Map numbers ``u`` in ``[0, 1]`` to indices through the cumulative distribution.
