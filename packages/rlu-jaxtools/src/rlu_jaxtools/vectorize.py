@@ -44,6 +44,17 @@ def _squeeze(tree: Any, axis: int, where: str) -> Any:
     return jax.tree.map(squeeze, tree)
 
 
+def _axes_per_item(kind: str, axes: Any, count: int) -> tuple[int | None, ...]:
+    """One axis per function input (``kind="in"``) or output (``kind="out"``)."""
+    per_item = (axes,) * count if axes is None or isinstance(axes, int) else tuple(axes)
+    if len(per_item) != count:
+        raise ValueError(
+            f"number of {kind}_axes must match the number of function {kind}puts; got "
+            f"{kind}_axes={axes} for {count} {kind}put(s)"
+        )
+    return per_item
+
+
 def unvectorize(f: Callable[..., Any], in_axes: Axes = 0, out_axes: Axes = 0) -> Callable[..., Any]:
     """Turn a batched function into one that acts on a single instance.
 
@@ -109,15 +120,7 @@ def unvectorize(f: Callable[..., Any], in_axes: Axes = 0, out_axes: Axes = 0) ->
 
     @functools.wraps(f)
     def f_single(*args: Any) -> Any:
-        if in_axes is None or isinstance(in_axes, int):
-            in_axes_ = (in_axes,) * len(args)
-        else:
-            in_axes_ = tuple(in_axes)
-        if len(in_axes_) != len(args):
-            raise ValueError(
-                "number of in_axes must match the number of function inputs; got "
-                f"in_axes={in_axes} for {len(args)} input(s)"
-            )
+        in_axes_ = _axes_per_item("in", in_axes, len(args))
         batched_args = [
             arg if axis is None else _expand(arg, axis)
             for arg, axis in zip(args, in_axes_, strict=True)
@@ -125,15 +128,7 @@ def unvectorize(f: Callable[..., Any], in_axes: Axes = 0, out_axes: Axes = 0) ->
         out = f(*batched_args)
 
         if isinstance(out, tuple):
-            if out_axes is None or isinstance(out_axes, int):
-                out_axes_ = (out_axes,) * len(out)
-            else:
-                out_axes_ = tuple(out_axes)
-            if len(out_axes_) != len(out):
-                raise ValueError(
-                    "number of out_axes must match the number of function outputs; got "
-                    f"out_axes={out_axes} for {len(out)} output(s)"
-                )
+            out_axes_ = _axes_per_item("out", out_axes, len(out))
             items = [
                 y if axis is None else _squeeze(y, axis, f"output {i}")
                 for i, (y, axis) in enumerate(zip(out, out_axes_, strict=True))
