@@ -10,8 +10,9 @@ Usage (from the repository root)::
 the new version falls outside (in the meta-package and in sibling distributions, e.g.
 rlu-envtools' pin on rlu-core, patch-bumping each of them), and opens a CHANGELOG.md entry for
 every version it wrote. ``check`` verifies that every pin between rlu's distributions admits the
-current version, that the meta-package depends on every distribution, and that CHANGELOG.md has
-an entry for every current version; it exits non-zero and says what is wrong otherwise. ``build`` runs ``hatch build``
+current version, that the meta-package depends on every distribution, that CHANGELOG.md has a
+filled-in entry for every current version, and that every pyproject.toml follows the one template
+(``TEMPLATE`` below); it exits non-zero and says what is wrong otherwise. ``build`` runs ``hatch build``
 in every distribution's folder and collects the wheels and sdists in one directory (``dist/``
 by default), ready for ``pip install --find-links``.
 """
@@ -26,6 +27,12 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, from PyPI
+    import tomli as tomllib
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = REPO / "packages"
@@ -36,6 +43,24 @@ PIN_RE = re.compile(
     r'"(?P<name>rlu-[a-z]+)(?P<extras>\[[^\]]*\])?>=(?P<lo>[\d.]+),<(?P<hi>[\d.]+)"'
 )
 ENTRY_RE = re.compile(r"^## (?P<name>rlu(?:-[a-z]+)?) (?P<version>\d+\.\d+\.\d+)\b", re.MULTILINE)
+PLACEHOLDER = "Describe the change here before releasing."
+SUPPORTED_PYTHONS = ("3.10", "3.11", "3.12", "3.13")
+# What every distribution's pyproject.toml says alike; ``check`` reports each departure.
+TEMPLATE: dict[str, Any] = {
+    "build-system": {"requires": ["hatchling>=1.26"], "build-backend": "hatchling.build"},
+    "project": {
+        "dynamic": ["version"],
+        "readme": "README.md",
+        "requires-python": f">={SUPPORTED_PYTHONS[0]}",
+        "license": "MIT",
+    },
+}
+REQUIRED_CLASSIFIERS = (
+    "Typing :: Typed",
+    "Programming Language :: Python :: 3",
+    *(f"Programming Language :: Python :: {v}" for v in SUPPORTED_PYTHONS),
+)
+FLOOR_RE = re.compile(r"^\s*[A-Za-z0-9_.-]+(\[[^\]]*\])?\s*>=")
 
 
 def distributions() -> list[str]:
@@ -133,7 +158,7 @@ def bump(dist: str, part: str) -> list[str]:
         raise SystemExit(f"distribution must be one of {distributions()}; got {dist!r}")
     new = bumped(read_version(dist), part)
     write_version(dist, new)
-    open_entry(dist, new, "Describe the change here before releasing.")
+    open_entry(dist, new, PLACEHOLDER)
     done = [f"{dist} -> {fmt(new)}"]
     for dependent in distributions():
         pin = pins(dependent).get(dist)
@@ -149,8 +174,52 @@ def bump(dist: str, part: str) -> list[str]:
     return done
 
 
+def entry_text(dist: str, version: str) -> str:
+    """The body of CHANGELOG.md's entry for ``dist`` ``version`` (empty when there is none)."""
+    text = CHANGELOG.read_text() if CHANGELOG.exists() else ""
+    for m in ENTRY_RE.finditer(text):
+        if (m["name"], m["version"]) == (dist, version):
+            following = ENTRY_RE.search(text, m.end())
+            return text[m.end() : following.start() if following else len(text)]
+    return ""
+
+
+def template_problems(dist: str) -> list[str]:
+    """How ``packages/<dist>/pyproject.toml`` departs from the one template."""
+    data = tomllib.loads((PACKAGES / dist / "pyproject.toml").read_text())
+    path = f"packages/{dist}/pyproject.toml"
+    module = dist.replace("-", "_")
+    found = []
+    for table, expected in TEMPLATE.items():
+        for key, value in expected.items():
+            if data.get(table, {}).get(key) != value:
+                found.append(f"{path}: [{table}] {key} must be {value!r}")
+    project = data.get("project", {})
+    if project.get("name") != dist:
+        found.append(f"{path}: [project] name must be {dist!r}")
+    for classifier in REQUIRED_CLASSIFIERS:
+        if classifier not in project.get("classifiers", []):
+            found.append(f"{path}: classifiers lack {classifier!r}")
+    requirements = list(project.get("dependencies", []))
+    for extra in project.get("optional-dependencies", {}).values():
+        requirements += extra
+    for requirement in requirements:
+        if not FLOOR_RE.match(requirement):
+            found.append(f"{path}: {requirement!r} declares no floor (>=)")
+    hatch = data.get("tool", {}).get("hatch", {})
+    if hatch.get("version", {}).get("path") != f"src/{module}/__about__.py":
+        found.append(f"{path}: [tool.hatch.version] path must be 'src/{module}/__about__.py'")
+    wheel = hatch.get("build", {}).get("targets", {}).get("wheel", {})
+    if wheel.get("packages") != [f"src/{module}"]:
+        found.append(f"{path}: [tool.hatch.build.targets.wheel] packages must be ['src/{module}']")
+    for required in (f"src/{module}/py.typed", "README.md", "LICENSE"):
+        if not (PACKAGES / dist / required).exists():
+            found.append(f"packages/{dist}/{required} is missing")
+    return found
+
+
 def problems() -> list[str]:
-    """What disagrees between versions, pins and CHANGELOG.md (empty when all agree)."""
+    """What disagrees between versions, pins, CHANGELOG.md and the pyproject template."""
     found = []
     versions = {dist: read_version(dist) for dist in distributions()}
     entries = changelog_entries()
@@ -166,6 +235,9 @@ def problems() -> list[str]:
                 )
         if (dist, fmt(version)) not in entries:
             found.append(f"CHANGELOG.md has no entry '## {dist} {fmt(version)}'")
+        elif PLACEHOLDER in entry_text(dist, fmt(version)):
+            found.append(f"CHANGELOG.md's entry for {dist} {fmt(version)} is still a placeholder")
+        found += template_problems(dist)
     return found
 
 
@@ -212,7 +284,11 @@ def main(argv: list[str] | None = None) -> int:
     issues = problems()
     for line in issues:
         print(line, file=sys.stderr)
-    print("versions, pins and CHANGELOG.md agree" if not issues else f"{len(issues)} problem(s)")
+    print(
+        "versions, pins, CHANGELOG.md and pyproject template agree"
+        if not issues
+        else f"{len(issues)} problem(s)"
+    )
     return 1 if issues else 0
 
 
