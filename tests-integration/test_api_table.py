@@ -10,7 +10,7 @@ import importlib
 import importlib.util
 
 import pytest
-from landed import LANDED
+from workspace import DISTRIBUTIONS
 
 CANONICAL = {
     "docstring": "rlu-core",
@@ -68,30 +68,16 @@ CANONICAL = {
 }
 
 
-def _cases():
-    for name, dist in sorted(CANONICAL.items()):
-        marks = (
-            ()
-            if dist in LANDED
-            else pytest.mark.xfail(strict=True, reason=f"{dist} has not landed yet")
-        )
-        yield pytest.param(name, dist, marks=marks, id=name)
+# In coax.utils' __all__ but not among its documented names; code imports it all the same.
+UNDOCUMENTED = {"chunks_pow2": "rlu-envtools"}
 
 
-def test_table_has_all_52_names():
+def test_table_has_all_52_names_each_owned_by_a_workspace_distribution():
     assert len(CANONICAL) == 52
-    assert set(CANONICAL.values()) == {
-        "rlu-core",
-        "rlu-noise",
-        "rlu-trees",
-        "rlu-serialize",
-        "rlu-jaxtools",
-        "rlu-quantiles",
-        "rlu-envtools",
-    }
+    assert set(CANONICAL.values()) | set(UNDOCUMENTED.values()) <= set(DISTRIBUTIONS)
 
 
-@pytest.mark.parametrize(("name", "dist"), list(_cases()))
+@pytest.mark.parametrize(("name", "dist"), sorted({**CANONICAL, **UNDOCUMENTED}.items()))
 def test_name_is_reexported_from_its_owner(name: str, dist: str):
     module_name = dist.replace("-", "_")
     assert importlib.util.find_spec(module_name) is not None, f"{dist} is not installed"

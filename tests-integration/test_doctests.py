@@ -8,13 +8,11 @@ import logging
 import pkgutil
 
 import pytest
-from landed import LANDED
-
-DISTRIBUTION_MODULES = ("rlu", *(dist.replace("-", "_") for dist in LANDED))
+from workspace import MODULES
 
 
 def _modules():
-    for top in DISTRIBUTION_MODULES:
+    for top in MODULES:
         package = importlib.import_module(top)
         yield top
         for info in pkgutil.walk_packages(package.__path__, prefix=f"{top}."):
@@ -50,9 +48,7 @@ def test_every_public_name_has_a_runnable_example():
 
     finder = doctest.DocTestFinder(recurse=False)
     missing = []
-    for name, owner in sorted(ALL_NAMES.items()):
-        if owner not in DISTRIBUTION_MODULES:
-            continue  # not landed yet
+    for name in sorted(ALL_NAMES):
         obj = getattr(rlu, name)
         examples = [ex for test in finder.find(obj, name) for ex in test.examples]
         if not any(not ex.options.get(doctest.SKIP) for ex in examples):

@@ -10,20 +10,18 @@ the workspace sources are invisible to these venvs.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from landed import LANDED
+from workspace import DISTRIBUTIONS, release_tool
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[1]
 
 # Third-party libraries that must never arrive with a distribution, named for a readable
 # failure on top of the closure check (which catches any undeclared arrival).
@@ -37,7 +35,6 @@ NEVER = {
     "rlu-envtools": {"jax", "jaxlib", "dm-control", "mujoco", "numba", "torch"},
     "rlu": {"torch", "dm-haiku"},
 }
-DISTRIBUTIONS = (*LANDED, "rlu")
 
 PROBE = r"""
 import importlib, importlib.metadata as md, json, sys, sysconfig, time
@@ -63,12 +60,11 @@ print(json.dumps({"seconds": seconds, "new_top": new_top, "dists": dists,
 """
 
 EVERY_NAME = r"""
-import sys, rlu, rlu.utils
+import rlu, rlu.utils
 from rlu._names import ALL_NAMES
-names = [n for n, owner in ALL_NAMES.items() if owner in sys.argv[1:]]
-wrong = [n for n in names if getattr(rlu.utils, n) is not getattr(rlu, n)]
+wrong = [n for n in ALL_NAMES if getattr(rlu.utils, n) is not getattr(rlu, n)]
 assert not wrong, wrong
-print(len(names))
+print(len(ALL_NAMES))
 """
 
 
@@ -111,11 +107,8 @@ def built_versions(built) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def built(tmp_path_factory) -> Path:
     """Wheels and sdists of every distribution, built by tools/release.py (``hatch build``)."""
-    spec = importlib.util.spec_from_file_location("release_tool", REPO / "tools" / "release.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
     out = tmp_path_factory.mktemp("dist")
-    tool.build(out)
+    release_tool().build(out)
     return out
 
 
@@ -163,13 +156,9 @@ def test_installs_alone_with_only_its_declared_dependencies(
     assert not strays, f"import {module} loaded modules of undeclared distributions: {strays}"
     import_times[dist] = report["seconds"]
 
-    if dist == "rlu":  # the meta-package serves every landed name, through rlu and rlu.utils
-        owners_landed = sorted(d.replace("-", "_") for d in LANDED)
-        out = subprocess.run(
-            [python, "-c", EVERY_NAME, *owners_landed], capture_output=True, text=True
-        )
+    if dist == "rlu":  # the meta-package serves every name, through rlu and rlu.utils
+        out = subprocess.run([python, "-c", EVERY_NAME], capture_output=True, text=True)
         assert out.returncode == 0, out.stderr
         from rlu._names import ALL_NAMES
 
-        landed_names = [n for n, owner in ALL_NAMES.items() if owner in owners_landed]
-        assert int(out.stdout.strip()) == len(landed_names)
+        assert int(out.stdout.strip()) == len(ALL_NAMES)

@@ -1,0 +1,27 @@
+"""The workspace as the tests see it: its distributions, read from ``packages/*/pyproject.toml``.
+
+The list is never written out by hand: ``tools/release.py`` derives it from the folders, and every
+test that walks the distributions asks it here, so a new distribution is tested the day it lands.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def release_tool(repo: Path = REPO) -> ModuleType:
+    """``tools/release.py`` as a module, pointed at ``repo`` (a sandbox copy in some tests)."""
+    spec = importlib.util.spec_from_file_location("release_tool", REPO / "tools" / "release.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.REPO, module.PACKAGES, module.CHANGELOG = repo, repo / "packages", repo / "CHANGELOG.md"
+    return module
+
+
+DISTRIBUTIONS: tuple[str, ...] = tuple(release_tool().distributions())  # the meta-package last
+MODULES: tuple[str, ...] = tuple(dist.replace("-", "_") for dist in DISTRIBUTIONS)
