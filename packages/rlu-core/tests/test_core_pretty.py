@@ -224,3 +224,7 @@ def test_imports_neither_numpy_nor_jax_and_works_without_numpy():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout == "{\n  'a': array(shape=(3,), dtype=float32, min=-1, max=2),\n}\n"
+
+
+def test_depth_accepts_numpy_integers():
+    assert pretty_repr([np.zeros(1)], d=np.int64(2)) == pretty_repr([np.zeros(1)], d=2)

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["pretty_print", "pretty_repr"]
+from rlu_core._checks import check_int
 
 _INDENT = "  "  # one indentation level
 _MAX_INLINE_WIDTH = 80  # a flat container is written on one line if it fits in this many chars
@@ -58,6 +58,7 @@ def pretty_repr(o: Any, d: int = 0) -> str:
 
     Examples
     --------
+    >>> from rlu_core import pretty_repr
     >>> print(pretty_repr({"lr": 0.01, "layers": [64, 64], "opt": {"name": "adam", "b1": 0.9}}))
     {
       'lr': 0.01,
@@ -70,11 +71,8 @@ def pretty_repr(o: Any, d: int = 0) -> str:
       'w': array(shape=(2, 3), dtype=float64, min=0, median=2.5, max=5),
     }
     """
-    if isinstance(d, bool) or not isinstance(d, int):
-        raise TypeError(f"pretty_repr: 'd' must be an int (the depth), got {type(d).__name__}")
-    if d < 0:
-        raise ValueError(f"pretty_repr: 'd' must be non-negative, got {d}")
-    return _format(o, d, set())[0]
+    depth = check_int("pretty_repr", "d", d, 0)
+    return _format(o, depth, set())[0]
 
 
 def pretty_print(obj: Any) -> None:
@@ -88,6 +86,7 @@ def pretty_print(obj: Any) -> None:
     Examples
     --------
     >>> from collections import namedtuple
+    >>> from rlu_core import pretty_print
     >>> Point = namedtuple("Point", "x y")
     >>> pretty_print([Point(1, 2), Point(3, 4)])
     [
@@ -152,9 +151,8 @@ def _container_parts(o: Any) -> tuple[str, list[tuple[str, Any]], str, str] | No
     if hasattr(type(o), "__dataclass_fields__"):  # a dataclass instance
         import dataclasses  # already imported: the dataclass was made with it
 
-        fields = [f for f in dataclasses.fields(o) if f.repr]
-        items = [(f"{f.name}=", getattr(o, f.name)) for f in fields]
-        return f"{type(o).__name__}(", items, ")", ")"
+        shown = [f for f in dataclasses.fields(o) if f.repr]
+        return f"{type(o).__name__}(", [(f"{f.name}=", getattr(o, f.name)) for f in shown], ")", ")"
 
     asdict = getattr(o, "_asdict", None)  # namedtuples and record-like classes
     if callable(asdict):
@@ -171,11 +169,11 @@ def _container_parts(o: Any) -> tuple[str, list[tuple[str, Any]], str, str] | No
         return "[", [("", v) for v in o], "]", "]"
 
     if isinstance(o, Mapping) or (callable(getattr(o, "items", None)) and hasattr(o, "keys")):
-        items = _mapping_items(o)
-        if items is None:
+        pairs = _mapping_items(o)
+        if pairs is None:
             return None
         opening, closing = ("{", "}") if type(o) is dict else (f"{type(o).__name__}({{", "})")
-        return opening, [(f"{k!r}: ", v) for k, v in items], closing, closing
+        return opening, [(f"{k!r}: ", v) for k, v in pairs], closing, closing
 
     return None
 

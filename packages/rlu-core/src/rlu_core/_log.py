@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 
-__all__ = ["enable_logging"]
+from rlu_core._checks import check_level, check_optional_path, check_optional_str
 
 # Handlers installed by enable_logging carry this attribute, so that a second call finds and
 # reconfigures them instead of stacking duplicates. Its value is "stream" or "file".
@@ -58,6 +58,7 @@ def enable_logging(
     Log warnings to the console and everything from INFO up to a file as well:
 
     >>> import logging, pathlib, tempfile
+    >>> from rlu_core import enable_logging
     >>> logfile = pathlib.Path(tempfile.mkdtemp()) / "logs" / "run.log"
     >>> enable_logging("worker-1", level="WARNING", output_filepath=logfile, output_level="INFO")
     >>> logging.getLogger("train").info("step 1")  # below WARNING: to the file only
@@ -70,15 +71,13 @@ def enable_logging(
     >>> sum(hasattr(h, "_rlu_core_enable_logging") for h in logging.getLogger().handlers)
     2
     """
-    if name is not None and not isinstance(name, str):
-        raise TypeError(f"enable_logging: 'name' must be a str or None, got {type(name).__name__}")
-    level = _check_level("level", level)
-    output_level = level if output_level is None else _check_level("output_level", output_level)
-    if output_filepath is not None and not isinstance(output_filepath, (str, os.PathLike)):
-        raise TypeError(
-            "enable_logging: 'output_filepath' must be a str or path-like, "
-            f"got {type(output_filepath).__name__}"
-        )
+    name = check_optional_str("enable_logging", "name", name)
+    level = check_level("enable_logging", "level", level)
+    if output_level is None:
+        output_level = level
+    else:
+        output_level = check_level("enable_logging", "output_level", output_level)
+    output_filepath = check_optional_path("enable_logging", "output_filepath", output_filepath)
 
     if name is None:
         fmt = "[%(name)s|%(levelname)s] %(message)s"
@@ -94,7 +93,9 @@ def enable_logging(
     new_file_handler = None
     if output_filepath is not None:
         path = os.path.abspath(os.fspath(output_filepath))
-        if file_handler is None or file_handler.baseFilename != path:
+        if not (
+            isinstance(file_handler, logging.FileHandler) and file_handler.baseFilename == path
+        ):
             os.makedirs(os.path.dirname(path), exist_ok=True)
             new_file_handler = logging.FileHandler(path)  # opens in append mode
             setattr(new_file_handler, _TAG, "file")
@@ -119,20 +120,3 @@ def enable_logging(
         file_handler.setFormatter(formatter)
 
     root.setLevel(min([stream.level] + ([] if file_handler is None else [file_handler.level])))
-
-
-def _check_level(arg: str, level: object) -> int:
-    if isinstance(level, bool) or not isinstance(level, (int, str)):
-        raise TypeError(
-            f"enable_logging: '{arg}' must be an int or a level name such as 'DEBUG', "
-            f"got {type(level).__name__}"
-        )
-    if isinstance(level, str):
-        value = logging.getLevelName(level.upper())
-        if not isinstance(value, int):
-            raise ValueError(
-                f"enable_logging: '{arg}' got unknown level name {level!r}; "
-                "use one of 'DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL' or an int"
-            )
-        return value
-    return level

@@ -7,7 +7,7 @@ import logging
 import sys
 from types import ModuleType
 
-__all__ = ["reload_recursive"]
+from rlu_core._checks import check_bool, check_module
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ def reload_recursive(module: ModuleType | str, reload_external_modules: bool = F
     A package whose ``core`` imports a function from ``utils``; ``utils.py`` is then edited:
 
     >>> import os, pathlib, sys, tempfile
+    >>> from rlu_core import reload_recursive
     >>> root = pathlib.Path(tempfile.mkdtemp())
     >>> (root / "demo_pkg").mkdir()
     >>> _ = (root / "demo_pkg" / "__init__.py").write_text("from .core import answer\n")
@@ -73,18 +74,11 @@ def reload_recursive(module: ModuleType | str, reload_external_modules: bool = F
     100
     >>> sys.path.remove(str(root))
     """
-    if not isinstance(reload_external_modules, bool):  # checked first: importing runs code
-        raise TypeError(
-            "reload_recursive: 'reload_external_modules' must be a bool, "
-            f"got {type(reload_external_modules).__name__}"
-        )
+    # both checked before anything is imported: importing runs code
+    check_bool("reload_recursive", "reload_external_modules", reload_external_modules)
+    module = check_module("reload_recursive", "module", module)
     if isinstance(module, str):
         module = sys.modules.get(module) or importlib.import_module(module)
-    elif not isinstance(module, ModuleType):
-        raise TypeError(
-            "reload_recursive: 'module' must be a module or its dotted name (str), "
-            f"got {type(module).__name__}"
-        )
 
     root = module.__name__
 
@@ -111,6 +105,7 @@ def _dependencies(mod: ModuleType) -> list[ModuleType]:
     """The modules that ``mod`` refers to, in a stable order and without repeats."""
     found: dict[str, ModuleType] = {}
     for value in list(vars(mod).values()):
+        dep: ModuleType | None
         if isinstance(value, ModuleType):
             dep = value
         else:

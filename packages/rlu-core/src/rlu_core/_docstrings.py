@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["docstring"]
-
 F = TypeVar("F")
 
 
@@ -28,6 +26,7 @@ def docstring(obj: Any) -> Callable[[F], F]:
 
     Examples
     --------
+    >>> from rlu_core import docstring
     >>> def f(x):
     ...     '''Square a number.'''
     ...     return x * x
