@@ -1,10 +1,12 @@
 """make_dmc on dm_control's cartpole, with real MuJoCo physics and real rendering."""
 
+import sys
+
 import gymnasium
 import numpy as np
 import pytest
 from rlu_envtools import make_dmc
-from rlu_envtools.dmc import episode_end
+from rlu_envtools._dmc import DmcEnv, episode_end
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +146,16 @@ def test_from_pixels(dm_suite, mujoco_gl):
     env.close()
 
 
+def test_episode_end_on_stand_in_timesteps():
+    from collections import namedtuple
+
+    Step = namedtuple("Step", "last discount")
+    assert episode_end(Step(lambda: True, 0.0)) == (True, False)
+    assert episode_end(Step(lambda: True, 1.0)) == (False, True)
+    assert episode_end(Step(lambda: True, None)) == (False, True)
+    assert episode_end(Step(lambda: False, 1.0)) == (False, False)
+
+
 def test_episode_end_on_real_dm_env_timesteps(dm_suite):
     import dm_env
 
@@ -165,23 +177,105 @@ def test_unknown_task(dm_suite):
         make_dmc("spaceship", "fly")
 
 
-@pytest.mark.parametrize(
-    "kwargs, exc, match",
-    [
-        ({"domain": 1}, TypeError, "domain"),
-        ({"seed": -1}, ValueError, "seed"),
-        ({"seed": 1.0}, TypeError, "seed"),
-        ({"max_episode_steps": 0}, ValueError, "max_episode_steps"),
-        ({"height": 0}, ValueError, "height"),
-        ({"width": "84"}, TypeError, "width"),
-        ({"camera_id": 1.0}, TypeError, "camera_id"),
-        ({"frame_skip": 0}, ValueError, "frame_skip"),
-        ({"time_limit": 0}, ValueError, "time_limit"),
-        ({"time_limit": "1"}, TypeError, "time_limit"),
-        ({"task_kwargs": [1]}, TypeError, "task_kwargs"),
-    ],
-)
-def test_bad_args(kwargs, exc, match):
+# One table of bad arguments for every way of making the environment: make_dmc,
+# gymnasium.make with the id make_dmc registered, and DmcEnv itself. The environment's
+# constructor checks them all, before dm_control is imported.
+BAD_ENV_ARGS = [
+    ({"domain": 1}, TypeError, "domain"),
+    ({"domain": 1}, ValueError, "domain"),  # coax: ValueError (from dm_control)
+    ({"task": None}, TypeError, "task"),
+    ({"seed": -1}, ValueError, "seed"),
+    ({"seed": 1.0}, TypeError, "seed"),
+    ({"seed": True}, TypeError, "seed"),
+    ({"height": 0}, ValueError, "height"),
+    ({"height": np.int64(0)}, ValueError, "height"),
+    ({"width": "84"}, TypeError, "width"),
+    ({"camera_id": 1.0}, TypeError, "camera_id"),
+    ({"frame_skip": 0}, ValueError, "frame_skip must be an int >= 1, got 0"),
+    ({"frame_skip": 2.0}, TypeError, "frame_skip"),
+    ({"time_limit": 0}, ValueError, "time_limit"),
+    ({"time_limit": "1"}, TypeError, "time_limit"),
+    ({"task_kwargs": [1]}, TypeError, "task_kwargs"),
+    ({"environment_kwargs": 3}, TypeError, "environment_kwargs"),
+]
+# make_dmc's own argument (gymnasium's TimeLimit gets it)
+BAD_MAKE_ARGS = [
+    ({"max_episode_steps": 0}, ValueError, "max_episode_steps"),
+    ({"max_episode_steps": 2.5}, TypeError, "max_episode_steps"),
+]
+
+
+def _registered_ids():
+    return {k for k in gymnasium.registry if k.startswith("rlu_dmc/")}
+
+
+@pytest.mark.parametrize("kwargs, exc, match", BAD_ENV_ARGS + BAD_MAKE_ARGS)
+def test_bad_args_make_dmc(kwargs, exc, match):
+    before = _registered_ids()
     args = {"domain": "cartpole", "task": "swingup", **kwargs}
     with pytest.raises(exc, match=match):
         make_dmc(**args)
+    assert _registered_ids() == before  # a refused call registers nothing
+
+
+@pytest.mark.parametrize("kwargs, exc, match", BAD_ENV_ARGS)
+def test_bad_args_dmc_env(kwargs, exc, match):
+    args = {"domain": "cartpole", "task": "swingup", **kwargs}
+    with pytest.raises(exc, match=match):
+        DmcEnv(**args)
+
+
+@pytest.fixture(scope="module")
+def registered_id(dm_suite):
+    env = make_dmc("cartpole", "swingup", max_episode_steps=None, time_limit=0.05)
+    env.close()
+    return env.spec.id
+
+
+@pytest.mark.parametrize("kwargs, exc, match", BAD_ENV_ARGS)
+def test_bad_args_gymnasium_make(registered_id, kwargs, exc, match):
+    # frame_skip=0 used to get past this path and fail with ZeroDivisionError
+    with pytest.raises(exc, match=match):
+        gymnasium.make(registered_id, **kwargs)
+
+
+def test_gymnasium_make_with_the_registered_id_works(registered_id):
+    env = gymnasium.make(registered_id, frame_skip=2, time_limit=0.04, seed=np.int64(3))
+    env.reset(seed=0)
+    assert env.unwrapped.frame_skip == 2 and env.metadata["render_fps"] == 50
+    env.close()
+
+
+def test_malformed_id_is_explained_by_the_environment():
+    # gymnasium refuses this id; the environment's own check says what is wrong
+    before = _registered_ids()
+    with pytest.raises(TypeError, match="domain must be a str"):
+        make_dmc(("cart", "pole"), "swingup")
+    assert _registered_ids() == before
+
+
+def test_refused_task_registers_nothing(dm_suite):
+    before = _registered_ids()
+    with pytest.raises(ValueError, match="tasks of 'cartpole'"):
+        make_dmc("cartpole", "fly")
+    assert _registered_ids() == before
+
+
+@pytest.mark.parametrize(
+    "version, note", [((3, 12, 7, "final", 0), False), ((3, 13, 0, "final", 0), True)]
+)
+def test_missing_dm_control_on_python_3_13_says_which_python(monkeypatch, version, note):
+    # as if dm-control were not installed (even if an earlier test imported it) ...
+    for name in ("dm_control", "dm_control.suite"):
+        monkeypatch.setitem(sys.modules, name, None)
+    with monkeypatch.context() as m:
+        m.setattr(sys, "version_info", version)  # ... on this Python
+        with pytest.raises(ImportError) as info:
+            make_dmc("cartpole", "swingup")
+    message = str(info.value)
+    assert 'pip install "rlu-envtools[dmc]"' in message and "make_dmc" in message
+    if note:
+        assert "On Python 3.13" in message
+        assert "labmaze has no wheel" in message and "use Python <= 3.12" in message
+    else:
+        assert "Python <=" not in message

@@ -1,5 +1,9 @@
 """The import surface: cheap imports, and optional extras that fail with a helpful message."""
 
+import base64
+import importlib
+import pickle
+import pkgutil
 import subprocess
 import sys
 import textwrap
@@ -10,6 +14,7 @@ import rlu_envtools
 EXPECTED = {
     "TransitionBatch",
     "check_preprocessors",
+    "chunks_pow2",
     "default_preprocessor",
     "generate_gif",
     "get_env_attr",
@@ -95,3 +100,41 @@ def test_unusable_gl_backend_is_explained():
     """)
     assert "MUJOCO_GL='no-such-backend'" in out
     assert "libegl1 libgl1-mesa-dri" in out
+
+
+# pickle.dumps(rlu_envtools.preprocessing._split, protocol=4), as rlu-envtools 0.1.0 recorded
+# it: a cloudpickled default preprocessor of a Tuple or Dict space (say, in a checkpoint of an
+# agent) refers to this helper by name.
+SPLIT_0_1_0 = base64.b64decode(
+    "gASVKQAAAAAAAACMGnJsdV9lbnZ0b29scy5wcmVwcm9jZXNzaW5nlIwGX3NwbGl0lJOULg=="
+)
+
+
+def test_every_other_module_is_private_or_a_compatibility_module():
+    modules = {m.name for m in pkgutil.iter_modules(rlu_envtools.__path__)}
+    public = {m for m in modules if not m.startswith("_")}
+    assert public == {"transition", "preprocessing"}  # kept for 0.1.0's pickles
+    for name in public:
+        module = importlib.import_module(f"rlu_envtools.{name}")
+        assert module.__doc__.startswith("Compatibility module: exists only so that")
+
+
+def test_checkpoints_of_rlu_envtools_0_1_0_still_load():
+    from rlu_envtools import _preprocessing
+
+    assert pickle.loads(SPLIT_0_1_0) is _preprocessing._split
+
+
+def test_cloudpickled_preprocessor_of_0_1_0_loads():
+    cloudpickle = pytest.importorskip("cloudpickle")
+    pytest.importorskip("jax", reason='needs the jax extra: pip install "rlu-envtools[jax]"')
+    from gymnasium.spaces import Dict, Discrete
+    from rlu_envtools import default_preprocessor
+
+    # a preprocessor made by 0.1.0's module, as a checkpoint would hold it
+    from rlu_envtools.preprocessing import default_preprocessor as old_default_preprocessor
+
+    assert old_default_preprocessor is default_preprocessor
+    func = default_preprocessor(Dict({"a": Discrete(3)}))
+    restored = pickle.loads(cloudpickle.dumps(func))
+    assert restored(None, {"a": 2})["a"].tolist() == [[0.0, 0.0, 1.0]]

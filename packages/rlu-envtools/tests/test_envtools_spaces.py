@@ -129,3 +129,17 @@ def test_box_samples_always_finite_and_in_space(bounds, seed):
     space = Box(low=np.float32(low), high=np.float32(high), shape=(3,), dtype=np.float32)
     x = safe_sample(space, seed=seed)
     assert np.all(np.isfinite(x)) and space.contains(x)
+
+
+def test_legacy_random_state_seeds_a_generator_as_coax_accepted():
+    space = Box(-1.0, 1.0, shape=(3,))
+    a = safe_sample(space, np.random.RandomState(7))
+    b = safe_sample(space, np.random.RandomState(7))
+    assert np.array_equal(a, b) and space.contains(a)
+    rs = np.random.RandomState(7)
+    assert not np.array_equal(safe_sample(space, rs), safe_sample(space, rs))  # it advances
+
+
+def test_numpy_integer_seed():
+    space = Discrete(100)
+    assert safe_sample(space, np.int64(3)) == safe_sample(space, 3)

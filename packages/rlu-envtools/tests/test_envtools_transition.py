@@ -1,8 +1,14 @@
+import base64
+import pickle
+import subprocess
+import sys
+import textwrap
+
 import gymnasium
 import numpy as np
 import pytest
 from gymnasium.spaces import Box, Dict, Discrete, MultiDiscrete, Tuple
-from rlu_envtools import TransitionBatch, get_transition_batch
+from rlu_envtools import TransitionBatch, chunks_pow2, get_transition_batch
 
 
 def _episode_batches(gamma=0.9, max_episode_steps=3):
@@ -201,3 +207,121 @@ def test_is_a_jax_pytree():
     np.testing.assert_allclose(target(tb), tb.Rn + tb.In * tb.S_next.sum(axis=1), rtol=1e-5)
     per_item = jax.vmap(lambda t: t.W * t.Rn)(tb)
     np.testing.assert_allclose(per_item, tb.W * tb.Rn, rtol=1e-6)
+
+
+# --- pickles ---------------------------------------------------------------------------------
+
+# pickle.dumps(tb, protocol=4) made with rlu-envtools 0.1.0 (TransitionBatch then lived in
+# rlu_envtools.transition, the path this pickle records), of
+# TransitionBatch(S=[[0.0, 1.0], [2.0, 3.0]], A=[0, 1], logP=[-0.5, -0.25], Rn=[1.0, -1.0],
+#                 In=[0.9, 0.0], S_next=[[1.0, 2.0], [3.0, 4.0]], W=[1.0, 2.0], idx=[10, 11],
+#                 extra_info={"t": [7, 8]})
+# (lists, not arrays, so that the bytes do not depend on numpy's version)
+TRANSITION_BATCH_0_1_0 = base64.b64decode(
+    "gASVDQEAAAAAAACMF3JsdV9lbnZ0b29scy50cmFuc2l0aW9ulIwPVHJhbnNpdGlvbkJhdGNolJOUKF2UKF2UKEcA"
+    "AAAAAAAAAEc/8AAAAAAAAGVdlChHQAAAAAAAAABHQAgAAAAAAABlZV2UKEsASwFlXZQoR7/gAAAAAAAAR7/QAAAA"
+    "AAAAZV2UKEc/8AAAAAAAAEe/8AAAAAAAAGVdlChHP+zMzMzMzM1HAAAAAAAAAABlXZQoXZQoRz/wAAAAAAAAR0AA"
+    "AAAAAAAAZV2UKEdACAAAAAAAAEdAEAAAAAAAAGVlTk5dlChHP/AAAAAAAABHQAAAAAAAAABlXZQoSwpLC2V9lIwB"
+    "dJRdlChLB0sIZXN0lIGULg=="
+)
+
+
+def test_pickles_of_rlu_envtools_0_1_0_still_load():
+    assert b"rlu_envtools.transition" in TRANSITION_BATCH_0_1_0
+    tb = pickle.loads(TRANSITION_BATCH_0_1_0)
+    assert type(tb) is TransitionBatch
+    assert tb == TransitionBatch(
+        S=[[0.0, 1.0], [2.0, 3.0]],
+        A=[0, 1],
+        logP=[-0.5, -0.25],
+        Rn=[1.0, -1.0],
+        In=[0.9, 0.0],
+        S_next=[[1.0, 2.0], [3.0, 4.0]],
+        W=[1.0, 2.0],
+        idx=[10, 11],
+        extra_info={"t": [7, 8]},
+    )
+    assert tb.A_next is None and tb.batch_size == 2
+
+
+def test_new_pickles_record_the_public_path():
+    tb = get_transition_batch(gymnasium.make("CartPole-v1"), batch_size=3, random_seed=0)
+    assert TransitionBatch.__module__ == "rlu_envtools"
+    data = pickle.dumps(tb)
+    assert b"rlu_envtools" in data and b"rlu_envtools.transition" not in data
+    assert b"_transition" not in data
+    assert pickle.loads(data) == tb
+
+
+def test_compatibility_module_keeps_the_old_import_path():
+    from rlu_envtools import transition
+
+    assert transition.TransitionBatch is TransitionBatch
+    assert "only so that pickles" in transition.__doc__
+
+
+# --- copy and chunks_pow2 (coax's, which rlu-envtools 0.1.0 lacked) ------------------------
+
+
+def test_copy_is_shallow_by_default_and_deep_on_request():
+    tb = get_transition_batch(gymnasium.make("CartPole-v1"), batch_size=3, random_seed=0)
+    shallow, deep = tb.copy(), tb.copy(deep=True)
+    assert shallow == tb and deep == tb
+    assert type(shallow) is type(deep) is TransitionBatch
+    assert shallow is not tb and deep is not tb
+    assert shallow.S is tb.S  # coax's copy(): copy.copy
+    assert deep.S is not tb.S and not np.shares_memory(deep.S, tb.S)
+    deep.W[:] = 0.0
+    assert tb.W.min() > 0  # the original is untouched
+    with pytest.raises(TypeError, match="deep must be a bool"):
+        tb.copy(deep="yes")
+
+
+def test_chunks_pow2_as_in_coax():
+    # coax/utils/_array_test.py::test_chunks_pow2, with the import changed
+    chunk_sizes = (2048, 1024, 512, 64, 32, 1)
+    env = gymnasium.make("CartPole-v1")
+    tn = get_transition_batch(env, batch_size=sum(chunk_sizes))
+    chunks = list(chunks_pow2(tn))
+    assert len(chunks) == len(chunk_sizes)
+    for chunk, chunk_size in zip(chunks, chunk_sizes, strict=True):
+        assert chunk.batch_size == chunk_size
+
+
+def test_chunks_pow2_cover_the_batch_in_order():
+    s = {"x": np.arange(26).reshape(13, 2)}
+    tb = TransitionBatch(
+        S=s, A=np.arange(13), logP=np.zeros(13), Rn=np.arange(13.0), In=np.ones(13), S_next=s
+    )
+    chunks = list(chunks_pow2(tb))
+    assert [c.batch_size for c in chunks] == [8, 4, 1]
+    assert all(isinstance(c, TransitionBatch) for c in chunks)
+    assert np.concatenate([c.Rn for c in chunks]).tolist() == list(range(13))
+    assert np.concatenate([c.S["x"] for c in chunks]).tolist() == s["x"].tolist()
+    assert np.concatenate([c.idx for c in chunks]).tolist() == list(range(13))
+    assert all(c.A_next is None and c.extra_info is None for c in chunks)
+    # a power of two is a single chunk; a batch of one is itself
+    assert [c.batch_size for c in chunks_pow2(chunks[0])] == [8]
+    assert list(chunks_pow2(chunks[2])) == [chunks[2]]
+
+
+def test_chunks_pow2_needs_a_transition_batch():
+    with pytest.raises(TypeError, match="transition_batch must be a TransitionBatch"):
+        chunks_pow2([1, 2, 3])
+    with pytest.raises(AttributeError):  # what coax raised
+        chunks_pow2(None)
+
+
+def test_chunks_pow2_works_without_jax():
+    code = textwrap.dedent(
+        """
+        import sys
+        sys.modules["jax"] = None  # as if jax were not installed
+        import gymnasium
+        from rlu_envtools import chunks_pow2, get_transition_batch
+        tb = get_transition_batch(gymnasium.make("CartPole-v1"), batch_size=6, random_seed=0)
+        print([c.batch_size for c in chunks_pow2(tb)], [c.batch_size for c in tb.copy(True).to_singles()])
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[4, 2] [1, 1, 1, 1, 1, 1]"

@@ -4,18 +4,24 @@ Importing this package loads gymnasium, numpy and Pillow only; jax (extra ``jax`
 dm_control (extra ``dmc``) are imported when a feature that needs them is used.
 """
 
-from .__about__ import __version__
-from .dmc import make_dmc
-from .env_attrs import get_env_attr, has_env_attr
-from .preprocessing import check_preprocessors, default_preprocessor
-from .rendering import generate_gif, render_episode
-from .spaces import safe_sample
-from .transition import TransitionBatch, get_transition_batch
+from rlu_envtools.__about__ import __version__ as __version__
+from rlu_envtools._dmc import make_dmc as make_dmc
+from rlu_envtools._env_attrs import get_env_attr as get_env_attr
+from rlu_envtools._env_attrs import has_env_attr as has_env_attr
+from rlu_envtools._preprocessing import check_preprocessors as check_preprocessors
+from rlu_envtools._preprocessing import default_preprocessor as default_preprocessor
+from rlu_envtools._rendering import generate_gif as generate_gif
+from rlu_envtools._rendering import render_episode as render_episode
+from rlu_envtools._spaces import safe_sample as safe_sample
+from rlu_envtools._transition import TransitionBatch as TransitionBatch
+from rlu_envtools._transition import chunks_pow2 as chunks_pow2
+from rlu_envtools._transition import get_transition_batch as get_transition_batch
 
 __all__ = [
     "TransitionBatch",
     "__version__",
     "check_preprocessors",
+    "chunks_pow2",
     "default_preprocessor",
     "generate_gif",
     "get_env_attr",

@@ -6,39 +6,34 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from numbers import Real
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium
 import numpy as np
 from PIL import Image
 
-__all__ = ["generate_gif", "render_episode"]
+from rlu_envtools._checks import (
+    check_int,
+    check_optional_callable,
+    check_path,
+    check_real,
+    check_seed,
+    check_size,
+)
 
 Policy = Callable[[Any], Any]
 
 _DEFAULT_MAX_EPISODE_STEPS = 10000
+_POLICY = "None or a callable a = policy(s)"
 
 
-def _check_policy(policy: object) -> None:
-    if policy is not None and not callable(policy):
-        raise TypeError(
-            f"policy must be None or a callable a = policy(s), got {type(policy).__name__}"
-        )
-
-
-def _check_seed(seed: object) -> None:
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise TypeError(f"seed must be None or an int, got {type(seed).__name__}")
-
-
-def _pick_action(env: gymnasium.Env, policy: Policy | None, s: Any) -> Any:
+def _pick_action(env: gymnasium.Env[Any, Any], policy: Policy | None, s: Any) -> Any:
     return env.action_space.sample() if policy is None else policy(s)
 
 
 def render_episode(
-    env: gymnasium.Env,
+    env: gymnasium.Env[Any, Any],
     policy: Policy | None = None,
     step_delay_ms: float = 0,
     *,
@@ -65,7 +60,7 @@ def render_episode(
         ``env.action_space``.
     step_delay_ms : non-negative float, optional
         Pause between consecutive time steps, in milliseconds, to slow the rendering down.
-    seed : int, optional
+    seed : non-negative int, optional
         Passed to ``env.reset(seed=seed)``.
 
     Raises
@@ -74,28 +69,23 @@ def render_episode(
         If ``policy`` is not callable, ``step_delay_ms`` is not a number or ``seed`` not an
         int.
     ValueError
-        If ``step_delay_ms`` is negative, or ``env`` has no ``render_mode``.
+        If ``step_delay_ms`` or ``seed`` is negative, or ``env`` has no ``render_mode``.
 
     Examples
     --------
     >>> import gymnasium
+    >>> from rlu_envtools import render_episode
     >>> env = gymnasium.make("CartPole-v1", render_mode="rgb_array", max_episode_steps=3)
     >>> render_episode(env, policy=lambda s: 0, seed=0)
     """
-    _check_policy(policy)
-    _check_seed(seed)
-    if isinstance(step_delay_ms, bool) or not isinstance(step_delay_ms, Real):
-        raise TypeError(
-            f"step_delay_ms must be a non-negative number, got {type(step_delay_ms).__name__}"
-        )
-    if not step_delay_ms >= 0:
-        raise ValueError(f"step_delay_ms must be non-negative, got {step_delay_ms}")
+    policy = check_optional_callable("policy", policy, _POLICY)
+    seed = check_seed("seed", seed)
+    delay = check_real("step_delay_ms", step_delay_ms, low=0.0) / 1e3
     if getattr(env, "render_mode", None) is None:
         raise ValueError(
             "env has no render_mode; make it with render_mode='human' to watch it (or "
             "'rgb_array'), e.g. gymnasium.make('CartPole-v1', render_mode='human')"
         )
-    delay = float(step_delay_ms) / 1e3
     # human-mode envs draw during reset() and step(); calling render() again would draw twice
     render = env.render if env.render_mode != "human" else (lambda: None)
 
@@ -125,23 +115,8 @@ def _frame_to_image(frame: Any, resize_to: tuple[int, int] | None) -> Image.Imag
     return img.convert("P", palette=Image.Palette.ADAPTIVE)
 
 
-def _check_resize_to(resize_to: object) -> tuple[int, int] | None:
-    if resize_to is None:
-        return None
-    if not (
-        isinstance(resize_to, Sequence)
-        and len(resize_to) == 2
-        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in resize_to)
-    ):
-        raise TypeError(f"resize_to must be a pair of ints (width, height), got {resize_to!r}")
-    w, h = int(resize_to[0]), int(resize_to[1])
-    if w < 1 or h < 1:
-        raise ValueError(f"resize_to must be positive (width, height), got {resize_to!r}")
-    return w, h
-
-
 def generate_gif(
-    env: gymnasium.Env,
+    env: gymnasium.Env[Any, Any],
     filepath: str | os.PathLike[str],
     policy: Policy | None = None,
     resize_to: tuple[int, int] | None = None,
@@ -180,7 +155,7 @@ def generate_gif(
         that is missing too (no spec, or a spec without a limit), 10000.
     loop : non-negative int, optional
         How often the GIF repeats; 0 means forever.
-    seed : int, optional
+    seed : non-negative int, optional
         Passed to ``env.reset(seed=seed)``.
 
     Raises
@@ -192,8 +167,8 @@ def generate_gif(
         If an argument has the wrong type (``policy`` not callable, ``resize_to`` not a pair of
         ints, ...).
     ValueError
-        If ``duration``, ``max_episode_steps`` or ``resize_to`` is not positive, or ``loop`` is
-        negative.
+        If ``duration``, ``max_episode_steps`` or ``resize_to`` is not positive, or ``loop`` or
+        ``seed`` is negative.
 
     Examples
     --------
@@ -201,6 +176,7 @@ def generate_gif(
     >>> import gymnasium
     >>> import numpy as np
     >>> from PIL import Image
+    >>> from rlu_envtools import generate_gif
     >>> env = gymnasium.make("Pendulum-v1", render_mode="rgb_array", max_episode_steps=4)
     >>> tmp = tempfile.TemporaryDirectory()
     >>> path = os.path.join(tmp.name, "gifs", "pendulum.gif")  # "gifs" does not exist yet
@@ -210,32 +186,18 @@ def generate_gif(
     ((64, 48), 5)
     >>> tmp.cleanup()
     """
-    _check_policy(policy)
-    _check_seed(seed)
-    resize_to = _check_resize_to(resize_to)
-    if not isinstance(filepath, (str, os.PathLike)):
-        raise TypeError(f"filepath must be a str or path-like, got {type(filepath).__name__}")
-    if isinstance(duration, bool) or not isinstance(duration, Real):
-        raise TypeError(
-            f"duration must be a positive number of milliseconds, got {type(duration).__name__}"
-        )
-    if not duration > 0:
-        raise ValueError(f"duration must be positive (milliseconds), got {duration}")
-    if isinstance(loop, bool) or not isinstance(loop, (int, np.integer)):
-        raise TypeError(f"loop must be a non-negative int, got {type(loop).__name__}")
-    if loop < 0:
-        raise ValueError(f"loop must be a non-negative int, got {loop}")
+    policy = check_optional_callable("policy", policy, _POLICY)
+    seed = check_seed("seed", seed)
+    size = None if resize_to is None else check_size("resize_to", resize_to)
+    path = check_path("filepath", filepath)
+    frame_ms = check_real("duration", duration, positive=True)
+    loop = check_int("loop", loop, 0)
     if max_episode_steps is None:
         spec = getattr(env, "spec", None)
         max_episode_steps = getattr(spec, "max_episode_steps", None)
         if max_episode_steps is None:
             max_episode_steps = _DEFAULT_MAX_EPISODE_STEPS
-    if isinstance(max_episode_steps, bool) or not isinstance(max_episode_steps, (int, np.integer)):
-        raise TypeError(
-            f"max_episode_steps must be a positive int, got {type(max_episode_steps).__name__}"
-        )
-    if max_episode_steps < 1:
-        raise ValueError(f"max_episode_steps must be a positive int, got {max_episode_steps}")
+    n_steps = check_int("max_episode_steps", max_episode_steps, 1)
     render_mode = getattr(env, "render_mode", None)
     if render_mode != "rgb_array":
         raise RuntimeError(
@@ -244,20 +206,19 @@ def generate_gif(
         )
 
     s, _ = env.reset(seed=seed)
-    frames = [_frame_to_image(env.render(), resize_to)]
-    for _ in range(int(max_episode_steps)):
+    frames = [_frame_to_image(env.render(), size)]
+    for _ in range(n_steps):
         a = _pick_action(env, policy, s)
         s, _, terminated, truncated, _ = env.step(a)
-        frames.append(_frame_to_image(env.render(), resize_to))
+        frames.append(_frame_to_image(env.render(), size))
         if terminated or truncated:
             break
 
-    filepath = os.fspath(filepath)
-    dirname = os.path.dirname(os.path.abspath(filepath))
+    dirname = os.path.dirname(os.path.abspath(path))
     os.makedirs(dirname, exist_ok=True)
     # A uniquely named sibling opened like any new file, so the GIF gets the usual permissions
     # (0o666 less the umask; mkstemp's files are 0o600), then renamed over the target.
-    tmp = os.path.join(dirname, f".{os.path.basename(filepath)}.{uuid.uuid4().hex}.tmp")
+    tmp = os.path.join(dirname, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
     try:
         with open(tmp, "xb") as f:
             frames[0].save(
@@ -265,12 +226,12 @@ def generate_gif(
                 format="GIF",
                 save_all=True,
                 append_images=frames[1:],
-                duration=duration,
-                loop=int(loop),
+                duration=frame_ms,
+                loop=loop,
             )
-        os.replace(tmp, filepath)
+        os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
-    logging.getLogger(__name__).info("recorded %d frames to %s", len(frames), filepath)
+    logging.getLogger(__name__).info("recorded %d frames to %s", len(frames), path)

@@ -8,7 +8,7 @@ from typing import Any
 import gymnasium
 import numpy as np
 
-__all__ = ["safe_sample"]
+from rlu_envtools._checks import check_rng, check_space
 
 # Infinite or huge Box bounds are clipped to this magnitude before sampling.
 _BOUND = 1e9
@@ -33,7 +33,7 @@ def _sample_box(space: gymnasium.spaces.Box, rng: np.random.Generator) -> np.nda
     return np.clip(x, low, high).astype(dtype)
 
 
-def _safe_sample(space: gymnasium.Space, rng: np.random.Generator) -> Any:
+def _safe_sample(space: gymnasium.Space[Any], rng: np.random.Generator) -> Any:
     spaces = gymnasium.spaces
     if isinstance(space, spaces.Discrete):
         return space.dtype.type(space.start + rng.integers(space.n))
@@ -53,7 +53,10 @@ def _safe_sample(space: gymnasium.Space, rng: np.random.Generator) -> Any:
     return space.sample()
 
 
-def safe_sample(space: gymnasium.Space, seed: int | np.random.Generator | None = None) -> Any:
+def safe_sample(
+    space: gymnasium.Space[Any],
+    seed: int | np.random.Generator | np.random.RandomState | None = None,
+) -> Any:
     """Draw one finite, moderate sample from a gymnasium space.
 
     Unlike :meth:`gymnasium.Space.sample`, this never returns huge or infinite numbers for
@@ -74,9 +77,10 @@ def safe_sample(space: gymnasium.Space, seed: int | np.random.Generator | None =
     ----------
     space : gymnasium.Space
         The space to sample from.
-    seed : int or numpy.random.Generator, optional
-        A non-negative seed, or a generator to draw from (it is advanced). The same seed gives
-        the same sample. If left out, fresh entropy is used.
+    seed : int, numpy.random.Generator or numpy.random.RandomState, optional
+        A non-negative seed, or a generator to draw from (it is advanced; a legacy
+        ``RandomState``, which coax took, seeds a new generator with one draw). The same seed
+        gives the same sample. If left out, fresh entropy is used.
 
     Returns
     -------
@@ -87,7 +91,7 @@ def safe_sample(space: gymnasium.Space, seed: int | np.random.Generator | None =
     ------
     TypeError
         If ``space`` is not a :class:`gymnasium.Space`, or ``seed`` is neither None, an int
-        nor a numpy Generator.
+        nor a numpy Generator or RandomState.
     ValueError
         If ``seed`` is a negative int.
 
@@ -95,6 +99,7 @@ def safe_sample(space: gymnasium.Space, seed: int | np.random.Generator | None =
     --------
     >>> import numpy as np
     >>> from gymnasium.spaces import Box, Dict, Discrete
+    >>> from rlu_envtools import safe_sample
     >>> space = Dict({"pos": Box(-np.inf, np.inf, shape=(3,)), "mode": Discrete(4, start=1)})
     >>> x = safe_sample(space, seed=13)
     >>> list(x), space.contains(x), bool(np.all(np.abs(x["pos"]) < 21))
@@ -103,17 +108,5 @@ def safe_sample(space: gymnasium.Space, seed: int | np.random.Generator | None =
     >>> bool(x["mode"] == y["mode"] and np.array_equal(x["pos"], y["pos"]))
     True
     """
-    if not isinstance(space, gymnasium.Space):
-        raise TypeError(f"space must be a gymnasium.Space, got {type(space).__name__}")
-    if isinstance(seed, np.random.Generator):
-        rng = seed
-    elif seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
-        if seed is not None and seed < 0:
-            raise ValueError(f"seed must be a non-negative int, got {seed}")
-        rng = np.random.default_rng(seed)
-    else:
-        raise TypeError(
-            f"seed must be None, a non-negative int or a numpy.random.Generator, "
-            f"got {type(seed).__name__}"
-        )
-    return _safe_sample(space, rng)
+    space = check_space("space", space)
+    return _safe_sample(space, check_rng("seed", seed))

@@ -4,6 +4,10 @@ Needs the ``dmc`` extra (``pip install "rlu-envtools[dmc]"``); dm_control is imp
 an environment is made. Rendering needs an OpenGL backend: on a headless machine set
 ``MUJOCO_GL=egl`` (Debian packages ``libegl1 libgl1-mesa-dri``) or ``MUJOCO_GL=osmesa``
 (``libosmesa6``) before dm_control is first imported.
+
+:class:`DmcEnv` checks its arguments in its constructor, which every way of making one goes
+through: :func:`make_dmc`, ``gymnasium.make("rlu_dmc/<domain>-<task>-v0", ...)`` once
+make_dmc has registered that id, and ``DmcEnv(...)`` itself.
 """
 
 from __future__ import annotations
@@ -11,15 +15,23 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from collections.abc import Mapping
-from numbers import Real
 from typing import Any
 
 import gymnasium
 import numpy as np
 
-from ._optional import import_optional
-
-__all__ = ["DmcEnv", "episode_end", "make_dmc"]
+from rlu_envtools._checks import (
+    TypeAndValueError,
+    check_camera,
+    check_choice,
+    check_int,
+    check_optional_int,
+    check_optional_mapping,
+    check_real,
+    check_seed,
+    check_str,
+)
+from rlu_envtools._optional import import_optional
 
 _NAMESPACE = "rlu_dmc"
 
@@ -38,13 +50,6 @@ def _import_suite() -> Any:
             "libgl1-mesa-dri; MUJOCO_GL=osmesa: apt-get install libosmesa6) or choose another "
             "one before dm_control is imported"
         ) from exc
-
-
-def _check_int(name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int >= {minimum}, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
 
 
 def _spec_to_box(spec: Any) -> gymnasium.spaces.Box:
@@ -75,15 +80,6 @@ def episode_end(timestep: Any) -> tuple[bool, bool]:
     -------
     tuple of bool
         ``(terminated, truncated)``; at most one of them is True.
-
-    Examples
-    --------
-    >>> from collections import namedtuple
-    >>> Step = namedtuple("Step", "last discount")  # stands in for dm_env.TimeStep here
-    >>> episode_end(Step(lambda: True, 0.0)), episode_end(Step(lambda: True, 1.0))
-    ((True, False), (False, True))
-    >>> episode_end(Step(lambda: False, 1.0))
-    (False, False)
     """
     if not timestep.last():
         return False, False
@@ -91,40 +87,13 @@ def episode_end(timestep: Any) -> tuple[bool, bool]:
     return terminated, not terminated
 
 
-class DmcEnv(gymnasium.Env):
-    """A dm_control suite task behind the gymnasium 1.x API; make it with :func:`make_dmc`.
+class DmcEnv(gymnasium.Env[np.ndarray, np.ndarray]):
+    """A dm_control suite task behind the gymnasium 1.x API.
 
-    Observations are the task's observation dict flattened (in the task's key order) into one
-    float32 vector, or, with ``from_pixels=True``, the rendered ``(height, width, 3)`` uint8
-    frame. Actions are float32 vectors in the task's action bounds. An episode that dm_control
-    ends with discount 0 is ``terminated``; one it ends by its time limit (discount > 0) is
-    ``truncated``. ``info["discount"]`` holds dm_control's discount of the last step.
-
-    Parameters
-    ----------
-    domain, task : str
-        The suite task, e.g. ``("cartpole", "swingup")``.
-    seed : int, optional
-        Seed of the task's random state (initial states, noise).
-    height, width : int, optional
-        Size of rendered frames, in pixels.
-    camera_id : int or str, optional
-        The camera to render from.
-    from_pixels : bool, optional
-        Whether observations are rendered frames instead of the state vector.
-    frame_skip : int, optional
-        How many dm_control steps each :meth:`step` takes, repeating the action.
-    task_kwargs, environment_kwargs : dict, optional
-        Passed on to :func:`dm_control.suite.load`.
-    render_mode : {"rgb_array"}, optional
-        The only supported mode.
-
-    Raises
-    ------
-    ImportError
-        If dm_control is not installed (``pip install "rlu-envtools[dmc]"``).
-    ValueError
-        If ``render_mode`` is not ``"rgb_array"``.
+    Made by :func:`make_dmc`, which documents the behaviour and the parameters (all of them
+    but ``max_episode_steps``, which is gymnasium's, and ``render_mode``, which can only be
+    ``"rgb_array"``). The constructor checks every argument, so ``gymnasium.make`` with an id
+    that make_dmc registered, or a direct call, refuses bad ones just as make_dmc does.
     """
 
     metadata: dict[str, Any] = {"render_modes": ["rgb_array"], "render_fps": 50}
@@ -139,15 +108,38 @@ class DmcEnv(gymnasium.Env):
         camera_id: int | str = 0,
         from_pixels: bool = False,
         frame_skip: int = 1,
+        time_limit: float | None = None,
         task_kwargs: Mapping[str, Any] | None = None,
         environment_kwargs: Mapping[str, Any] | None = None,
         render_mode: str | None = "rgb_array",
     ) -> None:
-        if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode must be 'rgb_array', got {render_mode!r}")
+        # coax passed a domain or task of the wrong type to dm_control, which raised
+        # ValueError: the error is both
+        domain = check_str("domain", domain, error=TypeAndValueError)
+        task = check_str("task", task, error=TypeAndValueError)
+        seed = check_seed("seed", seed)
+        self.height = check_int("height", height, 1)
+        self.width = check_int("width", width, 1)
+        self.camera_id = check_camera("camera_id", camera_id)
+        self.from_pixels = bool(from_pixels)
+        self.frame_skip = check_int("frame_skip", frame_skip, 1)
+        if time_limit is not None:
+            time_limit = check_real("time_limit", time_limit, positive=True)
+        task_kwargs = check_optional_mapping("task_kwargs", task_kwargs)
+        environment_kwargs = check_optional_mapping("environment_kwargs", environment_kwargs)
+        check_choice("render_mode", render_mode, (None, "rgb_array"))
+
         suite = _import_suite()
+        if (domain, task) not in suite.ALL_TASKS:
+            known = sorted(t for d, t in suite.ALL_TASKS if d == domain)
+            hint = (
+                f"tasks of {domain!r}: {known}" if known else f"domains: {sorted(suite._DOMAINS)}"
+            )
+            raise ValueError(f"no dm_control suite task ({domain!r}, {task!r}); {hint}")
         kwargs = dict(task_kwargs or {})
         kwargs["random"] = seed
+        if time_limit is not None:
+            kwargs["time_limit"] = time_limit
         self._dmc = suite.load(
             domain,
             task,
@@ -155,8 +147,6 @@ class DmcEnv(gymnasium.Env):
             environment_kwargs=dict(environment_kwargs) if environment_kwargs else None,
         )
         self.render_mode = "rgb_array"
-        self.height, self.width, self.camera_id = int(height), int(width), camera_id
-        self.from_pixels, self.frame_skip = bool(from_pixels), int(frame_skip)
         fps = 1.0 / (self._dmc.control_timestep() * self.frame_skip)
         self.metadata = {**type(self).metadata, "render_fps": int(round(fps))}
 
@@ -242,12 +232,13 @@ class DmcEnv(gymnasium.Env):
         a = np.asarray(action, dtype=np.float64)
         if a.shape != self._action_shape:
             raise ValueError(f"action must have shape {self._action_shape}, got {a.shape}")
-        reward = 0.0
-        for _ in range(self.frame_skip):
-            timestep = self._dmc.step(a)
-            reward += float(timestep.reward or 0.0)
+        timestep = self._dmc.step(a)
+        reward = float(timestep.reward or 0.0)
+        for _ in range(self.frame_skip - 1):  # the repeats, unless the episode ended
             if timestep.last():
                 break
+            timestep = self._dmc.step(a)
+            reward += float(timestep.reward or 0.0)
         terminated, truncated = episode_end(timestep)
         discount = 1.0 if timestep.discount is None else float(timestep.discount)
         self._needs_reset = terminated or truncated
@@ -284,7 +275,7 @@ def make_dmc(
     time_limit: float | None = None,
     task_kwargs: Mapping[str, Any] | None = None,
     environment_kwargs: Mapping[str, Any] | None = None,
-) -> gymnasium.Env:
+) -> gymnasium.Env[np.ndarray, np.ndarray]:
     """Make a DeepMind Control Suite task as a gymnasium environment.
 
     The task is registered with gymnasium as ``"rlu_dmc/{domain}-{task}-v0"`` (once) and made
@@ -336,19 +327,28 @@ def make_dmc(
     Raises
     ------
     ImportError
-        If dm_control is not installed (``pip install "rlu-envtools[dmc]"``).
+        If dm_control is not installed (``pip install "rlu-envtools[dmc]"``; on Python >= 3.13,
+        where dm-control does not install, the message says to use Python <= 3.12).
     RuntimeError
         If dm_control is installed but fails to import because the OpenGL backend named by
         ``MUJOCO_GL`` is missing.
     TypeError
-        If an argument has the wrong type.
+        If an argument has the wrong type (for ``domain`` and ``task`` the error is a
+        ValueError too, as coax's was).
     ValueError
         If the task does not exist or a number is out of range.
+
+    Notes
+    -----
+    The arguments are checked by the environment's constructor, so they are checked the same
+    way when the registered id is made with ``gymnasium.make``. A refused call registers
+    nothing.
 
     Examples
     --------
     Bad arguments are refused before dm_control is imported:
 
+    >>> from rlu_envtools import make_dmc
     >>> make_dmc("cartpole", "swingup", frame_skip=0)
     Traceback (most recent call last):
     ...
@@ -363,56 +363,36 @@ def make_dmc(
         s, r, terminated, truncated, info = env.step(env.action_space.sample())
         frame = env.render()  # (84, 84, 3) uint8
     """
-    for name, value in (("domain", domain), ("task", task)):
-        if not isinstance(value, str):
-            raise TypeError(f"{name} must be a str, got {type(value).__name__}")
-    if seed is not None:
-        _check_int("seed", seed, 0)
-    if max_episode_steps is not None:
-        _check_int("max_episode_steps", max_episode_steps, 1)
-    _check_int("height", height, 1)
-    _check_int("width", width, 1)
-    if isinstance(camera_id, bool) or not isinstance(camera_id, (int, np.integer, str)):
-        raise TypeError(
-            f"camera_id must be an int or a camera name, got {type(camera_id).__name__}"
-        )
-    _check_int("frame_skip", frame_skip, 1)
-    if time_limit is not None:
-        if isinstance(time_limit, bool) or not isinstance(time_limit, Real):
-            raise TypeError(
-                f"time_limit must be a positive number of seconds, got {type(time_limit).__name__}"
-            )
-        if not time_limit > 0:
-            raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit}")
-    for kw_name, kw in (("task_kwargs", task_kwargs), ("environment_kwargs", environment_kwargs)):
-        if kw is not None and not isinstance(kw, Mapping):
-            raise TypeError(f"{kw_name} must be None or a dict, got {type(kw).__name__}")
-
-    suite = _import_suite()
-    if (domain, task) not in suite.ALL_TASKS:
-        known = sorted(t for d, t in suite.ALL_TASKS if d == domain)
-        hint = f"tasks of {domain!r}: {known}" if known else f"domains: {sorted(suite._DOMAINS)}"
-        raise ValueError(f"no dm_control suite task ({domain!r}, {task!r}); {hint}")
-
-    kwargs = dict(task_kwargs or {})
-    if time_limit is not None:
-        kwargs["time_limit"] = float(time_limit)
-
+    # DmcEnv checks the environment's arguments (on every path that makes one); make_dmc
+    # checks only its own, max_episode_steps, which it hands to gymnasium's TimeLimit
+    steps = check_optional_int("max_episode_steps", max_episode_steps, 1)
+    env_kwargs: dict[str, Any] = {
+        "seed": seed,
+        "height": height,
+        "width": width,
+        "camera_id": camera_id,
+        "from_pixels": from_pixels,
+        "frame_skip": frame_skip,
+        "time_limit": time_limit,
+        "task_kwargs": task_kwargs,
+        "environment_kwargs": environment_kwargs,
+    }
     env_id = f"{_NAMESPACE}/{domain}-{task}-v0"
-    if env_id not in gymnasium.registry:
-        gymnasium.register(
-            env_id, entry_point=f"{__name__}:DmcEnv", kwargs={"domain": domain, "task": task}
+    added = env_id not in gymnasium.registry
+    if added:
+        try:
+            gymnasium.register(
+                env_id, entry_point=f"{__name__}:DmcEnv", kwargs={"domain": domain, "task": task}
+            )
+        except gymnasium.error.Error:
+            # gymnasium refuses the id, so (domain, task) is no suite task: DmcEnv says why
+            DmcEnv(domain, task, **env_kwargs).close()
+            raise
+    try:
+        return gymnasium.make(
+            env_id, max_episode_steps=steps, render_mode="rgb_array", **env_kwargs
         )
-    return gymnasium.make(
-        env_id,
-        max_episode_steps=None if max_episode_steps is None else int(max_episode_steps),
-        render_mode="rgb_array",
-        seed=None if seed is None else int(seed),
-        height=int(height),
-        width=int(width),
-        camera_id=camera_id,
-        from_pixels=bool(from_pixels),
-        frame_skip=int(frame_skip),
-        task_kwargs=kwargs,
-        environment_kwargs=dict(environment_kwargs) if environment_kwargs else None,
-    )
+    except BaseException:
+        if added:  # a refused call leaves the registry as it was
+            del gymnasium.registry[env_id]
+        raise

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["get_env_attr", "has_env_attr"]
+from rlu_envtools._checks import TypeAndValueError, check_int, check_str
 
 # The reference's sentinel: the default of ``default``, meaning "raise if not found".
 _ERROR = "__ERROR__"
 
 
-def _check_args(attr: object, max_depth: object) -> None:
-    if not isinstance(attr, str):
-        raise TypeError(f"attr must be a str (the attribute name), got {type(attr).__name__}")
-    if isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 1:
-        raise ValueError(f"max_depth must be a positive int, got {max_depth!r}")
+def _check_args(attr: object, max_depth: object) -> tuple[str, int]:
+    # A max_depth of the wrong type is a TypeError that is a ValueError too: coax raised
+    # TypeError for it, rlu-envtools 0.1.0 ValueError.
+    return check_str("attr", attr), check_int(
+        "max_depth", max_depth, 1, type_error=TypeAndValueError
+    )
 
 
 def _find(env: Any, attr: str, max_depth: int) -> tuple[bool, Any]:
@@ -61,13 +62,14 @@ def get_env_attr(env: Any, attr: str, default: Any = _ERROR, max_depth: int = 10
     AttributeError
         If no level within ``max_depth`` has the attribute and no ``default`` was given.
     TypeError
-        If ``attr`` is not a str.
+        If ``attr`` is not a str, or ``max_depth`` not an int (the error is a ValueError too).
     ValueError
-        If ``max_depth`` is not a positive int.
+        If ``max_depth`` is not positive.
 
     Examples
     --------
     >>> import gymnasium
+    >>> from rlu_envtools import get_env_attr
     >>> env = gymnasium.make("CartPole-v1", max_episode_steps=5)
     >>> get_env_attr(env, "gravity")  # lives on the innermost CartPoleEnv
     9.8
@@ -78,7 +80,7 @@ def get_env_attr(env: Any, attr: str, default: Any = _ERROR, max_depth: int = 10
     ...
     AttributeError: env has no attribute 'gravity' within 1 wrapper level(s)
     """
-    _check_args(attr, max_depth)
+    attr, max_depth = _check_args(attr, max_depth)
     found, value = _find(env, attr, max_depth)
     if found:
         return value
@@ -108,16 +110,17 @@ def has_env_attr(env: Any, attr: str, max_depth: int = 100) -> bool:
     Raises
     ------
     TypeError
-        If ``attr`` is not a str.
+        If ``attr`` is not a str, or ``max_depth`` not an int (the error is a ValueError too).
     ValueError
-        If ``max_depth`` is not a positive int.
+        If ``max_depth`` is not positive.
 
     Examples
     --------
     >>> import gymnasium
+    >>> from rlu_envtools import has_env_attr
     >>> env = gymnasium.make("CartPole-v1")
     >>> has_env_attr(env, "gravity"), has_env_attr(env, "no_such_thing")
     (True, False)
     """
-    _check_args(attr, max_depth)
+    attr, max_depth = _check_args(attr, max_depth)
     return _find(env, attr, max_depth)[0]

@@ -1,0 +1,501 @@
+"""TransitionBatch, a batch of MDP transitions; get_transition_batch and chunks_pow2."""
+
+from __future__ import annotations
+
+import copy as _copy
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, ClassVar, NamedTuple, cast
+
+import gymnasium
+import numpy as np
+from gymnasium.vector.utils import concatenate, create_empty_array
+from rlu_core import pretty_repr
+
+from rlu_envtools._checks import (
+    TypeAndAttributeError,
+    TypeAndValueError,
+    check_bool,
+    check_int,
+    check_log_propensity,
+    check_numeric_array,
+    check_real,
+    check_seed,
+    check_space,
+    check_transition_batch,
+)
+from rlu_envtools._spaces import safe_sample
+
+
+def _tree_map(f: Callable[[Any], Any], tree: Any) -> Any:
+    """Apply ``f`` to the leaves of a nest of dicts, lists and tuples; None stays None."""
+    if tree is None:
+        return None
+    if isinstance(tree, Mapping):
+        return cast(Any, type(tree))((k, _tree_map(f, v)) for k, v in tree.items())
+    if isinstance(tree, tuple) and hasattr(tree, "_fields"):  # namedtuple
+        return type(tree)(*(_tree_map(f, v) for v in tree))
+    if isinstance(tree, (tuple, list)):
+        return type(tree)(_tree_map(f, v) for v in tree)
+    return f(tree)
+
+
+def _tree_equal(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, Mapping) or isinstance(b, Mapping):
+        return (
+            isinstance(a, Mapping)
+            and isinstance(b, Mapping)
+            and a.keys() == b.keys()
+            and all(_tree_equal(a[k], b[k]) for k in a)
+        )
+    if isinstance(a, (tuple, list)) or isinstance(b, (tuple, list)):
+        return (
+            isinstance(a, (tuple, list))
+            and isinstance(b, (tuple, list))
+            and len(a) == len(b)
+            and all(map(_tree_equal, a, b))
+        )
+    x, y = np.asarray(a), np.asarray(b)
+    if x.shape != y.shape:
+        return False
+    if np.issubdtype(x.dtype, np.number) and np.issubdtype(y.dtype, np.number):
+        return bool(np.allclose(x, y, equal_nan=True))
+    return bool(np.array_equal(x, y))
+
+
+def _check_gamma(gamma: object) -> float:
+    # coax raised TypeError for a gamma outside [0, 1]: the error is both
+    return check_real("gamma", gamma, low=0.0, high=1.0, error=TypeAndValueError)
+
+
+def _add_batch_axis(leaf: Any) -> np.ndarray:
+    return np.expand_dims(np.asarray(leaf), axis=0)
+
+
+class _Fields(NamedTuple):
+    S: Any
+    A: Any
+    logP: Any
+    Rn: Any
+    In: Any
+    S_next: Any
+    A_next: Any = None
+    logP_next: Any = None
+    W: Any = None
+    idx: Any = None
+    extra_info: Any = None
+
+
+class TransitionBatch(_Fields):
+    r"""A batch of MDP transitions, ready for a bootstrapped update.
+
+    Every field holds a batch: its leading axis (or the leading axis of each of its leaves, for
+    pytree-valued fields such as dict observations) runs over the transitions.
+
+    A TransitionBatch is a named tuple, so JAX treats it as a pytree without any registration:
+    ``jax.tree.map``, ``jax.jit`` and ``jax.vmap`` work on it whenever jax is installed, and
+    importing this module never imports jax. Fields that are None have no leaves. Being a
+    tuple it is immutable: ``tb._replace(W=new_weights)`` makes a changed copy. Two batches are
+    equal (``==``) when all their fields have equal structure, shapes and close values. The
+    :func:`repr` is :func:`rlu_core.pretty_repr`'s summary of the fields. The constructor takes
+    the fields below, by position or by name.
+
+    Attributes
+    ----------
+    S : pytree of arrays
+        The states :math:`S_t`.
+    A : pytree of arrays
+        The actions :math:`A_t`.
+    logP : array
+        The log-propensities :math:`\log\pi(A_t|S_t)`.
+    Rn : array
+        The partial returns :math:`R^{(n)}_t=\sum_{k=0}^{n-1}\gamma^kR_{t+k}`, i.e. the
+        :math:`n`-step return without its bootstrap term.
+    In : array
+        The bootstrap factors: :math:`\gamma^n` where the value of :math:`S_{t+n}` is to be
+        bootstrapped and 0 where the episode *terminated*. A truncated episode (time limit) is
+        bootstrapped, so its factor is :math:`\gamma^n`, not 0. The target is
+        :math:`G^{(n)}_t=R^{(n)}_t+I^{(n)}_t\,v(S_{t+n})`.
+    S_next : pytree of arrays
+        The states :math:`S_{t+n}` to bootstrap from.
+    A_next : pytree of arrays, optional
+        The actions :math:`A_{t+n}` (for SARSA-type targets).
+    logP_next : array, optional
+        The log-propensities :math:`\log\pi(A_{t+n}|S_{t+n})`.
+    W : array, optional
+        Importance weights of the sampling procedure (e.g. prioritized replay). Defaults to
+        ones of shape ``(batch_size,)``.
+    idx : array, optional
+        Identifiers of the transitions. Defaults to ``arange(batch_size)`` (int32).
+    extra_info : pytree of arrays, optional
+        Anything else to carry along, batched the same way.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rlu_envtools import TransitionBatch
+    >>> tb = TransitionBatch.from_single(
+    ...     s=np.zeros(4), a=1, logp=np.log(0.5), r=1.0, terminated=False, gamma=0.9,
+    ...     s_next=np.ones(4))
+    >>> tb.batch_size, tb.S.shape, tb.In
+    (1, (1, 4), array([0.9]))
+    >>> tb._replace(W=tb.W * 2).W
+    array([2.])
+    >>> print(tb)  # doctest: +ELLIPSIS
+    TransitionBatch(
+      S=array(shape=(1, 4), dtype=float64, min=0, median=0, max=0),
+      A=array(shape=(1,), dtype=int64, min=1, median=1, max=1),
+    ...
+    )
+    """
+
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        S: Any,
+        A: Any,
+        logP: Any,
+        Rn: Any,
+        In: Any,
+        S_next: Any,
+        A_next: Any = None,
+        logP_next: Any = None,
+        W: Any = None,
+        idx: Any = None,
+        extra_info: Any = None,
+    ) -> TransitionBatch:
+        if W is None:
+            W = np.ones(np.shape(Rn)[:1], dtype=np.float64)
+        if idx is None:
+            idx = np.arange(np.shape(Rn)[0], dtype=np.int32)
+        return super().__new__(
+            cls, S, A, logP, Rn, In, S_next, A_next, logP_next, W, idx, extra_info
+        )
+
+    @classmethod
+    def from_single(
+        cls,
+        s: Any,
+        a: Any,
+        logp: Any,
+        r: Any,
+        terminated: bool,
+        gamma: float,
+        s_next: Any = None,
+        a_next: Any = None,
+        logp_next: Any = None,
+        w: float = 1.0,
+        idx: Any = None,
+        extra_info: Any = None,
+    ) -> TransitionBatch:
+        r"""Make a TransitionBatch of size 1 from a single one-step transition.
+
+        Parameters
+        ----------
+        s : pytree of arrays
+            The state :math:`S_t`.
+        a : pytree of arrays
+            The action :math:`A_t`.
+        logp : non-positive float or array
+            The log-propensity :math:`\log\pi(A_t|S_t)`.
+        r : float or array
+            The reward :math:`R_t`.
+        terminated : bool
+            Whether :math:`S_{t+1}` is terminal (gymnasium's ``terminated``). Pass
+            ``terminated``, **not** ``terminated or truncated``: a truncated transition is
+            still bootstrapped. The bootstrap factor is ``gamma * (1 - terminated)``.
+        gamma : float in [0, 1]
+            The discount factor.
+        s_next, a_next : pytree of arrays, optional
+            The next state :math:`S_{t+1}` and next action :math:`A_{t+1}`.
+        logp_next : non-positive float or array, optional
+            The log-propensity :math:`\log\pi(A_{t+1}|S_{t+1})`.
+        w : positive float, optional
+            The importance weight.
+        idx : int, optional
+            An identifier of the transition.
+        extra_info : pytree, optional
+            Anything else to carry along.
+
+        Returns
+        -------
+        TransitionBatch
+            A batch with ``batch_size == 1``; every leaf gets a leading axis of size 1 and is
+            a numpy array.
+
+        Raises
+        ------
+        TypeError
+            If ``terminated`` is not a bool, ``r`` is not numeric, or ``gamma`` or ``w`` is not
+            a number.
+        ValueError
+            If ``logp`` or ``logp_next`` is positive, ``gamma`` lies outside ``[0, 1]``, or
+            ``w`` is not positive. These errors are TypeErrors too, as coax raised TypeError.
+
+        Examples
+        --------
+        >>> from rlu_envtools import TransitionBatch
+        >>> tb = TransitionBatch.from_single(
+        ...     s=0.5, a=0, logp=0.0, r=-1.0, terminated=True, gamma=0.99)
+        >>> tb.In, tb.W, tb.idx
+        (array([0.]), array([1.]), array([0], dtype=int32))
+        """
+        # coax raised TypeError for every mistake here; rlu's ValueErrors are TypeErrors too
+        terminated = check_bool("terminated", terminated)
+        gamma = _check_gamma(gamma)
+        check_log_propensity("logp", logp)
+        if logp_next is not None:
+            check_log_propensity("logp_next", logp_next)
+        r_arr = check_numeric_array("r", r)
+        w = check_real("w", w, positive=True, error=TypeAndValueError)
+
+        return cls(
+            S=_tree_map(_add_batch_axis, s),
+            A=_tree_map(_add_batch_axis, a),
+            logP=_add_batch_axis(logp),
+            Rn=_add_batch_axis(r_arr),
+            In=_add_batch_axis(gamma * (1.0 - float(terminated))),
+            S_next=_tree_map(_add_batch_axis, s_next),
+            A_next=_tree_map(_add_batch_axis, a_next),
+            logP_next=_tree_map(_add_batch_axis, logp_next),
+            W=_add_batch_axis(w),
+            idx=_tree_map(_add_batch_axis, idx),
+            extra_info=_tree_map(_add_batch_axis, extra_info),
+        )
+
+    @property
+    def batch_size(self) -> int:
+        """int: The number of transitions, i.e. the length of the leading axis of ``Rn``."""
+        return int(np.shape(self.Rn)[0])
+
+    def to_singles(self) -> Iterator[TransitionBatch]:
+        """Iterate over the transitions one at a time, in order.
+
+        Returns
+        -------
+        Iterator[TransitionBatch]
+            ``batch_size`` batches of size 1, the first transition first. Every leaf keeps its
+            leading axis (``leaf[i:i+1]``); leaves without a leading axis are passed as they are.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from rlu_envtools import TransitionBatch
+        >>> tb = TransitionBatch(S=np.arange(3), A=np.zeros(3), logP=np.zeros(3),
+        ...                      Rn=np.array([1., 2., 3.]), In=np.ones(3), S_next=np.arange(3))
+        >>> [single.Rn for single in tb.to_singles()]
+        [array([1.]), array([2.]), array([3.])]
+        """
+        for i in range(self.batch_size):
+
+            def take(leaf: Any, i: int = i) -> Any:
+                return leaf[i : i + 1] if np.ndim(leaf) >= 1 else leaf
+
+            yield type(self)(*(_tree_map(take, field) for field in self))
+
+    def items(self) -> Iterator[tuple[str, Any]]:
+        """Iterate over ``(field name, value)`` pairs.
+
+        Returns
+        -------
+        Iterator[tuple[str, Any]]
+            One pair for each of the eleven fields, in field order.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from rlu_envtools import TransitionBatch
+        >>> tb = TransitionBatch(S=np.zeros(1), A=np.zeros(1), logP=np.zeros(1),
+        ...                      Rn=np.zeros(1), In=np.zeros(1), S_next=np.zeros(1))
+        >>> [name for name, _ in tb.items()][:3]
+        ['S', 'A', 'logP']
+        """
+        return iter(zip(self._fields, self, strict=True))
+
+    def copy(self, deep: bool = False) -> TransitionBatch:
+        """Copy the batch, as coax's ``TransitionBatch.copy`` does.
+
+        Parameters
+        ----------
+        deep : bool, optional
+            Whether to copy the arrays too (:func:`copy.deepcopy`). By default the copy is a
+            new TransitionBatch holding the same arrays (:func:`copy.copy`), as in coax; since a
+            TransitionBatch is immutable, the difference shows only when an array is changed
+            in place.
+
+        Returns
+        -------
+        TransitionBatch
+            The copy; it compares equal to this batch.
+
+        Raises
+        ------
+        TypeError
+            If ``deep`` is not a bool.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from rlu_envtools import TransitionBatch
+        >>> tb = TransitionBatch(S=np.zeros(2), A=np.zeros(2), logP=np.zeros(2),
+        ...                      Rn=np.ones(2), In=np.ones(2), S_next=np.zeros(2))
+        >>> shallow, deep = tb.copy(), tb.copy(deep=True)
+        >>> shallow == tb and deep == tb, shallow.Rn is tb.Rn, deep.Rn is tb.Rn
+        (True, True, False)
+        """
+        return _copy.deepcopy(self) if check_bool("deep", deep) else _copy.copy(self)
+
+    def __repr__(self) -> str:
+        return pretty_repr(self)
+
+    def __eq__(self, other: object) -> bool:
+        if type(self) is not type(other) or not isinstance(other, TransitionBatch):
+            return False
+        return all(map(_tree_equal, self, other))
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    # typeshed declares __hash__ a method; None is how Python marks a class unhashable
+    __hash__: ClassVar[None] = None  # type: ignore[assignment]
+
+
+# Pickles record where a class lives: make them record the public path, so that they do not
+# depend on this private module's name. (rlu_envtools.transition keeps the path that
+# rlu-envtools 0.1.0's pickles recorded importable.)
+TransitionBatch.__module__ = "rlu_envtools"
+
+
+def chunks_pow2(transition_batch: TransitionBatch) -> Iterator[TransitionBatch]:
+    """Split a TransitionBatch into consecutive chunks whose sizes are powers of two.
+
+    The chunk sizes are the powers of two in the binary expansion of the batch size, largest
+    first (13 = 8 + 4 + 1), as in coax. Feeding a jitted function only these sizes bounds how
+    often it recompiles for varying batch sizes. Each leaf of each field is sliced along its
+    leading axis (leaves without one are passed on as they are); None fields stay None.
+
+    Parameters
+    ----------
+    transition_batch : TransitionBatch
+        The batch to split.
+
+    Returns
+    -------
+    Iterator[TransitionBatch]
+        The chunks, in order: together they hold every transition once, the first first.
+
+    Raises
+    ------
+    TypeError
+        If ``transition_batch`` is not a TransitionBatch (the error is an AttributeError too,
+        as coax's was).
+
+    Examples
+    --------
+    >>> import gymnasium
+    >>> from rlu_envtools import chunks_pow2, get_transition_batch
+    >>> tb = get_transition_batch(gymnasium.make("CartPole-v1"), batch_size=13, random_seed=0)
+    >>> [chunk.batch_size for chunk in chunks_pow2(tb)]
+    [8, 4, 1]
+    >>> [chunk.idx.tolist() for chunk in chunks_pow2(tb)][1:]
+    [[8, 9, 10, 11], [12]]
+    """
+    tb = check_transition_batch("transition_batch", transition_batch)
+    return _chunks_pow2(tb)
+
+
+def _chunks_pow2(tb: TransitionBatch) -> Iterator[TransitionBatch]:
+    start, size = 0, tb.batch_size
+    for bit in reversed(range(size.bit_length())):
+        if size & (1 << bit):
+            stop = start + (1 << bit)
+
+            def take(leaf: Any, start: int = start, stop: int = stop) -> Any:
+                return leaf[start:stop] if np.ndim(leaf) >= 1 else leaf
+
+            yield type(tb)(*(_tree_map(take, field) for field in tb))
+            start = stop
+
+
+def get_transition_batch(
+    env: gymnasium.Env,
+    batch_size: int = 1,
+    gamma: float = 0.9,
+    random_seed: int | None = None,
+) -> TransitionBatch:
+    """Make a dummy TransitionBatch whose states and actions are valid for ``env``.
+
+    Nothing is stepped: states and actions are drawn with :func:`safe_sample` from the
+    environment's observation and action spaces and stacked with gymnasium's
+    :func:`gymnasium.vector.utils.concatenate`. The other fields get random values of the right
+    shape: ``logP`` and ``logP_next`` in ``[log 0.01, log 0.99]``, ``Rn`` standard normal
+    clipped to ``[-5, 5]``, ``In`` either 0 or ``gamma``, ``W`` in ``[0.01, 100]``. This is
+    meant for initialising and testing function approximators and updaters.
+
+    Parameters
+    ----------
+    env : gymnasium.Env
+        An environment, or anything with ``observation_space`` and ``action_space`` attributes
+        holding gymnasium spaces.
+    batch_size : positive int, optional
+        The number of transitions.
+    gamma : float in [0, 1], optional
+        The discount factor used for the non-zero bootstrap factors.
+    random_seed : int, optional
+        Seed for all random draws; the same seed gives the same batch.
+
+    Returns
+    -------
+    TransitionBatch
+        A batch of ``batch_size`` transitions.
+
+    Raises
+    ------
+    TypeError
+        If ``env`` lacks gymnasium spaces (where an attribute is missing, the error is an
+        AttributeError too, as in coax), ``batch_size`` or ``random_seed`` is not an int, or
+        ``gamma`` is not a number.
+    ValueError
+        If ``batch_size`` is not positive or ``gamma`` is outside ``[0, 1]`` (these errors are
+        TypeErrors too, as in coax), or ``random_seed`` is negative.
+
+    Examples
+    --------
+    >>> import gymnasium
+    >>> from rlu_envtools import get_transition_batch
+    >>> env = gymnasium.make("CartPole-v1")
+    >>> tb = get_transition_batch(env, batch_size=7, gamma=0.99, random_seed=42)
+    >>> tb.batch_size, tb.S.shape, tb.A.shape, tb.S_next.dtype
+    (7, (7, 4), (7,), dtype('float32'))
+    >>> bool(set(tb.In.tolist()) <= {0.0, 0.99})
+    True
+    """
+    # coax raised TypeError for a batch_size < 1 and a gamma outside [0, 1]: the errors are both
+    n = check_int("batch_size", batch_size, 1, error=TypeAndValueError)
+    gamma = _check_gamma(gamma)
+    seed = check_seed("random_seed", random_seed)
+    spaces: dict[str, gymnasium.Space[Any]] = {}
+    for name in ("observation_space", "action_space"):
+        # coax read the attribute unchecked (AttributeError where it is missing): both
+        missing = TypeAndAttributeError if not hasattr(env, name) else TypeError
+        spaces[name] = check_space(f"env.{name}", getattr(env, name, None), type_error=missing)
+
+    rng = np.random.default_rng(seed)
+
+    def batch_sample(space: gymnasium.Space[Any]) -> Any:
+        items = [safe_sample(space, rng) for _ in range(n)]
+        return concatenate(space, items, cast(Any, create_empty_array(space, n)))
+
+    return TransitionBatch(
+        S=batch_sample(spaces["observation_space"]),
+        A=batch_sample(spaces["action_space"]),
+        logP=np.log(np.clip(rng.random(n), 0.01, 0.99)),
+        Rn=np.clip(rng.standard_normal(n), -5.0, 5.0),
+        In=rng.choice(np.array([0.0, gamma]), n),
+        S_next=batch_sample(spaces["observation_space"]),
+        A_next=batch_sample(spaces["action_space"]),
+        logP_next=np.log(np.clip(rng.random(n), 0.01, 0.99)),
+        W=np.clip(rng.random(n) / (1.0 - rng.random(n)), 0.01, 100.0),
+    )
