@@ -56,6 +56,8 @@ OWNERS: dict[str, tuple[str, ...]] = {
         "get_transition_batch",
         "default_preprocessor",
         "check_preprocessors",
+        # In coax.utils' __all__ though not among its documented names; code imports it.
+        "chunks_pow2",
     ),
 }
 

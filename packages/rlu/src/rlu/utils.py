@@ -1,6 +1,6 @@
 """Drop-in replacement for ``coax.utils``: replace ``coax.utils`` by ``rlu.utils``.
 
-Holds the 52 documented names of ``coax.utils`` plus the vocabulary classes and
+Holds the 52 documented names of ``coax.utils`` (and its undocumented ``chunks_pow2``) plus the vocabulary classes and
 ``TransitionBatch``; each loads from its own distribution on first use.
 """
 

@@ -21,6 +21,7 @@ from rlu_core import pretty_repr as pretty_repr
 from rlu_core import reload_recursive as reload_recursive
 from rlu_envtools import TransitionBatch as TransitionBatch
 from rlu_envtools import check_preprocessors as check_preprocessors
+from rlu_envtools import chunks_pow2 as chunks_pow2
 from rlu_envtools import default_preprocessor as default_preprocessor
 from rlu_envtools import generate_gif as generate_gif
 from rlu_envtools import get_env_attr as get_env_attr
@@ -84,6 +85,7 @@ __all__ = [
     "batch_to_single",
     "check_array",
     "check_preprocessors",
+    "chunks_pow2",
     "clipped_logit",
     "default_preprocessor",
     "diff_transform",
