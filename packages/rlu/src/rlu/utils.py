@@ -1,7 +1,7 @@
 """Drop-in replacement for ``coax.utils``: replace ``coax.utils`` by ``rlu.utils``.
 
-Holds the 52 documented names of ``coax.utils`` (and its undocumented ``chunks_pow2``) plus the vocabulary classes and
-``TransitionBatch``; each loads from its own distribution on first use.
+Holds the 52 documented names of ``coax.utils`` and its undocumented ``chunks_pow2``, plus the
+vocabulary classes and ``TransitionBatch``; each loads from its own distribution on first use.
 """
 
 from __future__ import annotations
