@@ -279,3 +279,26 @@ def test_overflow_is_rejected_in_float32():
     np.testing.assert_array_equal(tree[0], before[0])
     np.testing.assert_array_equal(tree.values, before[1])
     assert tree.sample(4).tolist() == [0, 0, 0, 0]
+
+
+def test_sampling_arguments_follow_the_house_rules():
+    tree = SumTree(4, random_seed=np.uint16(3))
+    twin = SumTree(4, random_seed=3)
+    for t in (tree, twin):
+        t.set_values(..., [1.0, 2.0, 3.0, 4.0])
+    np.testing.assert_array_equal(tree.sample(np.int64(20)), twin.sample(20))
+    np.testing.assert_array_equal(
+        tree.sample(5, stratified=np.bool_(True)), twin.sample(5, stratified=True)
+    )
+    with pytest.raises(ValueError, match=r"^n must be an int >= 1, got 0$"):
+        tree.sample(0)
+    with pytest.raises(TypeError, match=r"^stratified must be a bool, got int"):
+        tree.sample(3, stratified=1)
+    with pytest.raises(TypeError, match=r"^u must be a real number"):
+        tree.inverse_cdf(True)
+    with pytest.raises(ValueError, match=r"^random_seed must be None or an int >= 0, got int: -1"):
+        SumTree(4, random_seed=-1)
+    for bad in (True, 2.5, "7", [1, 2]):
+        with pytest.raises(TypeError, match="^random_seed must be None or an int >= 0"):
+            SumTree(4, random_seed=bad)
+    np.testing.assert_array_equal(tree.sample(20), twin.sample(20))  # streams untouched

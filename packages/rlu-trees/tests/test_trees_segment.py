@@ -330,3 +330,26 @@ def test_bad_constructor_arguments():
         SegmentTree(4, np.add, "0")
     assert SumTree(4, dtype="float32").dtype == np.float32
     assert SegmentTree(4, np.add, 0).init_value == 0.0
+
+
+def test_argument_checks_follow_the_house_rules():
+    # integers: int and numpy integers; never bool
+    assert MinTree(np.int64(8)).capacity == 8
+    assert SegmentTree(np.uint8(5), np.add, np.float32(0.0)).capacity == 5
+    assert SumTree(4, dtype="float64").partial_reduce(np.int32(1), np.int64(3)) == 0.0
+    with pytest.raises(ValueError, match=r"^capacity must be an int >= 1, got 0$"):
+        SumTree(0)
+    with pytest.raises(TypeError, match=r"^capacity must be an int >= 1, got bool"):
+        MaxTree(True)
+    with pytest.raises(TypeError, match=r"^capacity must be an int >= 1, got float"):
+        SegmentTree(2.0, np.add, 0.0)
+    # reals: int, float and numpy reals; never bool
+    with pytest.raises(TypeError, match=r"^init_value must be a real number, got bool"):
+        SegmentTree(4, np.add, False)
+    tree = MinTree(3)
+    for bad in (True, np.array([True, False, True])):
+        with pytest.raises(TypeError, match="^values must be a real number"):
+            tree.set_values(..., bad)
+    np.testing.assert_array_equal(tree.values, [np.inf] * 3)
+    with pytest.raises(TypeError, match="^reducer must be callable"):
+        SegmentTree(4, None, 0.0)

@@ -13,8 +13,10 @@ Examples
 5.0
 """
 
-from rlu_trees.__about__ import __version__
-from rlu_trees._segment_tree import MaxTree, MinTree, SegmentTree
-from rlu_trees._sum_tree import SumTree
+from rlu_trees.__about__ import __version__ as __version__
+from rlu_trees._segment_tree import MaxTree as MaxTree
+from rlu_trees._segment_tree import MinTree as MinTree
+from rlu_trees._segment_tree import SegmentTree as SegmentTree
+from rlu_trees._sum_tree import SumTree as SumTree
 
 __all__ = ["MaxTree", "MinTree", "SegmentTree", "SumTree", "__version__"]

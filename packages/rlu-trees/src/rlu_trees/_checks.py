@@ -1,54 +1,135 @@
-"""Argument checks shared by the trees: turn user input into the exact arrays the kernels take."""
+"""Argument checks of rlu-trees: the distribution's one home for them.
+
+Each check takes the argument's name and what the caller passed, and returns it in the exact form
+the trees and their kernels take (an ``int``, a contiguous 1-d array of the right dtype), or
+raises: ``TypeError`` for a wrong type, ``ValueError`` for a wrong value, ``IndexError`` for a
+position or a level out of range. The message names the argument and what was expected.
+
+Integers are ``int`` and numpy integers (what ``operator.index`` takes), never ``bool``; reals are
+``int``, ``float`` and numpy reals, never ``bool``.
+"""
 
 from __future__ import annotations
 
-import numbers
-from typing import Any
+import operator
+from collections.abc import Callable
+from typing import Any, SupportsIndex, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["as_dtype", "as_index_array", "as_positive_int", "as_value_array", "is_int"]
+from rlu_trees._kernel_contract import INT64
 
-_INT64 = np.dtype(np.int64)
 _INT64_MAX = np.iinfo(np.int64).max
+_FLOAT64 = np.dtype(np.float64)
+_FLOAT32 = np.dtype(np.float32)
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def is_int(x: Any) -> bool:
-    """True for Python and numpy integers, False for bools."""
-    return isinstance(x, numbers.Integral) and not isinstance(x, (bool, np.bool_))
+def _index(x: object) -> int | None:
+    """``operator.index(x)``, or None where it refuses ``x`` or ``x`` is a bool."""
+    if isinstance(x, (bool, np.bool_)):
+        return None
+    try:
+        # operator.index is the test: it accepts exactly the integers (anything else raises)
+        return operator.index(cast(SupportsIndex, x))
+    except TypeError:
+        return None
 
 
-def as_positive_int(name: str, x: Any) -> int:
-    """Return ``x`` as an ``int`` after checking that it is an integer >= 1."""
-    if not is_int(x):
-        raise TypeError(f"{name} must be a positive int, got {type(x).__name__}: {x!r}")
-    if x < 1:
-        raise ValueError(f"{name} must be a positive int, got {x!r}")
-    return int(x)
+def check_int(name: str, x: object, *, minimum: int | None = None) -> int:
+    """Return ``x`` as an ``int`` after checking that it is an integer (``>= minimum``)."""
+    expected = "an int" if minimum is None else f"an int >= {minimum}"
+    value = _index(x)
+    if value is None:
+        raise TypeError(f"{name} must be {expected}, got {type(x).__name__}: {x!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be {expected}, got {value}")
+    return value
 
 
-def as_dtype(dtype: npt.DTypeLike) -> np.dtype:
-    """Accept float64 (default) or float32, in any spelling numpy understands."""
+def check_real(name: str, x: object) -> float:
+    """Return ``x`` as a ``float`` after checking that it is a real number."""
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(x).__name__}: {x!r}")
+    return float(x)
+
+
+def check_bool(name: str, x: object) -> bool:
+    """Return ``x`` as a ``bool`` after checking that it is one (Python or numpy)."""
+    if not isinstance(x, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {type(x).__name__}: {x!r}")
+    return bool(x)
+
+
+def check_callable(name: str, x: _F) -> _F:
+    """Return ``x`` after checking that it is callable."""
+    if not callable(x):
+        raise TypeError(f"{name} must be callable, got {type(x).__name__}: {x!r}")
+    return x
+
+
+def check_dtype(name: str, dtype: npt.DTypeLike) -> np.dtype[np.floating[Any]]:
+    """Return float64 or float32 as a dtype, from any spelling numpy understands."""
     try:
         dt = np.dtype(dtype)
     except TypeError as exc:
-        raise TypeError(f"dtype must be float64 or float32, got {dtype!r}") from exc
-    if dt not in (np.dtype(np.float64), np.dtype(np.float32)):
-        raise ValueError(f"dtype must be float64 or float32, got {dt}")
-    return dt
+        raise TypeError(f"{name} must be float64 or float32, got {dtype!r}") from exc
+    if dt != _FLOAT64 and dt != _FLOAT32:
+        raise ValueError(f"{name} must be float64 or float32, got {dt}")
+    return cast("np.dtype[np.floating[Any]]", dt)
 
 
-def as_index_array(name: str, x: Any) -> np.ndarray:
-    """Return ``x`` (an int or a 1-d sequence/array of ints) as a contiguous 1-d int64 array."""
-    # fast path first (the prioritized-replay loop): builtin dtypes are singletons, so ``is``
-    # is an exact and cheap dtype test
-    if type(x) is np.ndarray and x.dtype is _INT64 and x.ndim == 1:
-        return x if x.flags.c_contiguous else np.ascontiguousarray(x)
-    if is_int(x):
-        if not -_INT64_MAX <= x <= _INT64_MAX:
-            raise IndexError(f"{name} = {x!r} is out of range")
-        return np.array([x], dtype=np.int64)
+def seed_state(name: str, seed: object) -> npt.NDArray[np.uint64]:
+    """Four uint64 words of xoshiro256+ state derived from ``seed`` through SeedSequence.
+
+    ``seed`` is None (fresh entropy) or an int >= 0.
+    """
+    entropy = None if seed is None else _index(seed)
+    if seed is not None and (entropy is None or entropy < 0):
+        error = TypeError if entropy is None else ValueError
+        raise error(f"{name} must be None or an int >= 0, got {type(seed).__name__}: {seed!r}")
+    # numpy types generate_state's result as uint32 or uint64 whatever the dtype asked for
+    state = (
+        np.random.SeedSequence(entropy).generate_state(4, np.uint64).astype(np.uint64, copy=False)
+    )
+    if not state.any():  # the all-zero state is the one state xoshiro cannot leave
+        state[0] = 1
+    return state
+
+
+def as_lookup(x: object, height: int) -> tuple[int, tuple[Any, ...]]:
+    """Split a lookup ``tree[x]`` into a level in ``[0, height)`` and ``()`` or ``(index,)``.
+
+    ``x`` is ``level`` or ``(level, index)``; negative levels count from the leaves. A lookup
+    that names no level of the tree raises ``IndexError``, whatever is wrong with it, as a
+    lookup does; ``index`` is left to numpy.
+    """
+    index: tuple[Any, ...] = ()
+    if isinstance(x, tuple):
+        if not 1 <= len(x) <= 2:
+            raise IndexError(f"a tree lookup is tree[level] or tree[level, index], got {x!r}")
+        index = x[1:]
+        x = x[0]
+    level = _index(x)
+    if level is None:
+        raise IndexError(f"tree[level] needs an int level, got {type(x).__name__}: {x!r}")
+    if not -height <= level < height:
+        raise IndexError(f"level {level} is out of range for a tree of height {height}")
+    return level % height, index
+
+
+def as_index_array(name: str, x: object) -> npt.NDArray[np.int64]:
+    """Return ``x`` (an int or a 1-d sequence/array of ints) as a contiguous 1-d int64 array.
+
+    Positions are not checked against a capacity here (the kernels do that); an integer too
+    large for int64 raises ``IndexError``.
+    """
+    # fast path first (the prioritized-replay loop)
+    if type(x) is np.ndarray and x.dtype is INT64 and x.ndim == 1:
+        plain = cast("npt.NDArray[np.int64]", x)
+        return plain if plain.flags.c_contiguous else np.ascontiguousarray(plain)
     if isinstance(x, (list, tuple, np.ndarray)):
         arr = np.asarray(x)
         if arr.size == 0 and arr.dtype.kind == "f" and not isinstance(x, np.ndarray):
@@ -62,26 +143,94 @@ def as_index_array(name: str, x: Any) -> np.ndarray:
         if arr.dtype.kind == "u" and arr.size and arr.max() > _INT64_MAX:
             raise IndexError(f"{name} holds an index that is out of range: {arr.max()}")
         return np.ascontiguousarray(arr.reshape(-1), dtype=np.int64)
-    raise TypeError(
-        f"{name} must be an int or a 1-d sequence/array of ints, got {type(x).__name__}"
-    )
+    value = _index(x)
+    if value is None:
+        raise TypeError(
+            f"{name} must be an int or a 1-d sequence/array of ints, got {type(x).__name__}"
+        )
+    if not -_INT64_MAX <= value <= _INT64_MAX:
+        raise IndexError(f"{name} = {value!r} is out of range")
+    return np.array([value], dtype=np.int64)
 
 
-def as_value_array(name: str, x: Any, n: int, dtype: np.dtype) -> np.ndarray:
+def as_ranges(
+    start: object, stop: object, capacity: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Return ranges ``[start, stop)`` as two int64 arrays of one length, within ``[0, capacity]``.
+
+    ``stop=None`` means ``capacity``; a length-1 side is repeated to the other's length;
+    negative bounds count from the end. A bound outside ``[-capacity, capacity]`` or a range
+    with ``start > stop`` raises ``IndexError``.
+    """
+    starts = as_index_array("start", start)
+    stops = np.array([capacity], np.int64) if stop is None else as_index_array("stop", stop)
+    if starts.shape != stops.shape:
+        if starts.shape[0] == 1:
+            starts = np.full(stops.shape, starts[0], dtype=np.int64)
+        elif stops.shape[0] == 1:
+            stops = np.full(starts.shape, stops[0], dtype=np.int64)
+        else:
+            raise ValueError(
+                f"start and stop must have the same length (or one of them length 1), got "
+                f"{starts.shape[0]} and {stops.shape[0]}"
+            )
+    for name, arr in (("start", starts), ("stop", stops)):
+        bad = (arr < -capacity) | (arr > capacity)
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise IndexError(
+                f"{name}[{k}] = {int(arr[k])} is out of range; expected "
+                f"-{capacity} <= {name} <= {capacity}"
+            )
+    starts = np.where(starts < 0, starts + capacity, starts)
+    stops = np.where(stops < 0, stops + capacity, stops)
+    backwards = starts > stops
+    if backwards.any():
+        k = int(np.argmax(backwards))
+        raise IndexError(f"range {k} runs backwards: start {int(starts[k])} > stop {int(stops[k])}")
+    return starts, stops
+
+
+def _real_array(name: str, x: object, expected: str) -> npt.NDArray[Any]:
+    """``numpy.asarray(x)``, checked to hold real numbers (no bools)."""
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be {expected}, got {type(x).__name__}") from exc
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be {expected}, got an array of dtype {arr.dtype}")
+    return arr
+
+
+def as_value_array(
+    name: str, x: object, n: int, dtype: np.dtype[np.floating[Any]]
+) -> npt.NDArray[np.floating[Any]]:
     """Return ``x`` as a contiguous array of shape ``(n,)`` and the tree's dtype.
 
     A scalar is repeated ``n`` times; anything else must already have shape ``(n,)``.
     """
     if type(x) is np.ndarray and x.dtype is dtype and x.ndim == 1 and x.shape[0] == n:
-        return x if x.flags.c_contiguous else np.ascontiguousarray(x)
-    try:
-        arr = np.asarray(x)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be real numbers, got {type(x).__name__}") from exc
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be real numbers, got an array of dtype {arr.dtype}")
+        plain = cast("npt.NDArray[np.floating[Any]]", x)
+        return plain if plain.flags.c_contiguous else np.ascontiguousarray(plain)
+    arr = _real_array(name, x, f"a real number or a 1-d array of {n} real numbers")
     if arr.ndim == 0:
         return np.full(n, arr, dtype=dtype)
     if arr.shape != (n,):
-        raise ValueError(f"{name} must be a scalar or have shape ({n},), got shape {arr.shape}")
+        raise ValueError(
+            f"{name} must be a real number or have shape ({n},), got shape {arr.shape}"
+        )
     return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def as_unit_array(name: str, x: object) -> npt.NDArray[np.float64]:
+    """Return ``x`` (a real or a 1-d array of reals in ``[0, 1]``) as a contiguous 1-d float64
+    array."""
+    arr = _real_array(name, x, "a real number or a 1-d array of real numbers in [0, 1]")
+    if arr.ndim > 1:
+        raise ValueError(f"{name} must be a real number or a 1-d array, got shape {arr.shape}")
+    flat = np.ascontiguousarray(arr.reshape(-1), dtype=np.float64)
+    outside = ~((flat >= 0.0) & (flat <= 1.0))
+    if outside.any():
+        k = int(np.argmax(outside))
+        raise ValueError(f"{name}[{k}] = {flat[k]!r} lies outside the unit interval [0, 1]")
+    return flat

@@ -4,14 +4,10 @@ This module is imported on the first operation that needs it, never by ``import 
 Every kernel is compiled with ``cache=True`` so that a fresh process loads machine code from
 disk instead of compiling again; see :func:`_jit` for where that cache lives.
 
-Storage convention shared with :mod:`rlu_trees._numpy_kernels`: ``tree`` is a 1-d array of
-length ``2 * P`` (``P`` a power of two, ``P >= capacity``) in heap order, ``tree[1]`` is the
-root, the children of node ``k`` are ``2 * k`` and ``2 * k + 1``, and leaf ``i`` lives at
-``tree[P + i]``. ``tree[0]`` is unused. Reducer codes: 0 = add, 1 = minimum, 2 = maximum.
-Value checks: 0 = none, 1 = reject NaN, 2 = reject NaN, infinities and negative values.
-Status returned by the writing kernels: ``(0, 0)`` on success, ``(1, k)`` when ``idx[k]`` is out
-of range, ``(2, k)`` when ``values[k]`` is rejected, ``(3, 0)`` when the sum would overflow. A
-kernel that returns a non-zero status has left ``tree`` exactly as it was.
+The storage, reducer codes, value checks and statuses are the contract of
+:mod:`rlu_trees._kernel_contract`, shared with :mod:`rlu_trees._numpy_kernels`; numba reads the
+codes as compile-time constants. The annotations describe calls from Python (numba infers its
+own types from the arguments of each call).
 """
 
 from __future__ import annotations
@@ -19,42 +15,56 @@ from __future__ import annotations
 import os
 import tempfile
 import warnings
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, ParamSpec, TypeVar, cast
 
 import numba
 import numpy as np
-from llvmlite import binding as _llvm
+import numpy.typing as npt
+from llvmlite import binding as _llvm  # type: ignore[import-untyped]  # llvmlite has no types
 from llvmlite import ir as _ir
 from numba.core import cgutils, types
+from numba.core import config as numba_config
+from numba.core.dispatcher import Dispatcher
+from numba.core.typing.templates import Signature
 from numba.extending import intrinsic
 
-__all__ = [
-    "inverse_cdf",
-    "partial_reduce",
-    "rebuild",
-    "sample",
-    "set_all",
-    "set_values",
-    "typed",
-]
+from rlu_trees._kernel_contract import (
+    ADD,
+    BAD_INDEX,
+    BAD_VALUE,
+    CHECK_NONE,
+    CHECK_SUM,
+    MIN,
+    OK,
+    OVERFLOW,
+    Indices,
+    Storage,
+)
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+# what an intrinsic's typing function returns: the signature and the function emitting its IR
+_Codegen = Callable[[Any, Any, Signature, Sequence[Any]], Any]
 
 
-def typed(dispatcher: Any, *args: Any) -> Callable[..., Any]:
-    """The machine code of ``dispatcher`` for the types of ``args``, compiled or loaded once.
+def typed(kernel: Dispatcher[Callable[_P, _R]], *args: object) -> Callable[_P, _R]:
+    """The machine code of ``kernel`` for the types of ``args``, compiled or loaded once.
 
     Calling it skips numba's type resolution on every call (a few tenths of a microsecond), so
     it must only ever receive arguments of exactly these types: the trees use it for arrays
     they own.
     """
-    return dispatcher.compile(tuple(numba.typeof(a) for a in args))
+    sig = tuple(numba.typeof(a) for a in args)  # type: ignore[no-untyped-call]  # numba: unannotated
+    return kernel.compile(sig)
 
 
 def _fallback_cache_dir() -> str:
     return os.path.join(tempfile.gettempdir(), f"rlu-trees-numba-cache-{os.getuid()}")
 
 
-def _jit(func: Callable[..., Any]) -> Any:
+def _jit(func: _F) -> Dispatcher[_F]:
     """Compile lazily with an on-disk cache that works from a read-only install too.
 
     numba caches next to the source file when that folder is writable and otherwise in the
@@ -68,7 +78,8 @@ def _jit(func: Callable[..., Any]) -> Any:
     except RuntimeError:
         pass
     try:
-        numba.config.CACHE_DIR = _fallback_cache_dir()
+        # numba sets its configuration attributes at run time, so no checker knows them
+        numba_config.CACHE_DIR = _fallback_cache_dir()  # type: ignore[attr-defined]
         return numba.njit(cache=True, nogil=True)(func)
     except RuntimeError:
         warnings.warn(
@@ -83,21 +94,30 @@ def _jit(func: Callable[..., Any]) -> Any:
 _PREFETCH = "llvm.prefetch.p0" if _llvm.llvm_version_info[0] >= 15 else "llvm.prefetch.p0i8"
 
 
-@intrinsic
-def _prefetch(typingctx, arr, index):  # pragma: no cover - compiled
+# An intrinsic is called from compiled code without ``typingctx`` and gives the result of its
+# signature; numba's stubs type the call with the typing function's parameters and as never
+# returning. Each one gets its typed name through ``cast``. The codegen functions receive numba's
+# lowering context and llvmlite's IR builder and values, none of them typed: ``Any``.
+
+
+def _prefetch_typing(
+    typingctx: object, arr: types.Array, index: types.Integer
+) -> tuple[Signature, _Codegen]:  # pragma: no cover - compiled
     """Hint the CPU to start loading ``arr[index]`` into cache (no effect on results)."""
     sig = types.void(arr, index)
 
-    def codegen(context, builder, signature, args):
+    def codegen(context: Any, builder: Any, signature: Signature, args: Sequence[Any]) -> Any:
         arr_type = signature.args[0]
         array = context.make_array(arr_type)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(
+        ptr = cgutils.get_item_pointer(  # type: ignore[no-untyped-call]  # numba: unannotated
             context, builder, arr_type, array, [args[1]], wraparound=False
         )
         i8p = _ir.IntType(8).as_pointer()
         i32 = _ir.IntType(32)
         fnty = _ir.FunctionType(_ir.VoidType(), [i8p, i32, i32, i32])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, _PREFETCH)
+        fn = cgutils.get_or_insert_function(  # type: ignore[no-untyped-call]  # numba: unannotated
+            builder.module, fnty, _PREFETCH
+        )
         # read access, high temporal locality, data cache
         builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
         return context.get_dummy_value()
@@ -105,8 +125,12 @@ def _prefetch(typingctx, arr, index):  # pragma: no cover - compiled
     return sig, codegen
 
 
-@intrinsic
-def _bits(typingctx, x):  # pragma: no cover - compiled
+_prefetch = cast("Callable[[Storage, np.uint64], None]", intrinsic(_prefetch_typing))
+
+
+def _bits_typing(
+    typingctx: object, x: types.Float
+) -> tuple[Signature, _Codegen]:  # pragma: no cover - compiled
     """The bits of a float64 as an int64: ordered like the floats for ``x >= +0.0``.
 
     The descent compares these integers instead of the floats, so that the comparison does
@@ -115,18 +139,22 @@ def _bits(typingctx, x):  # pragma: no cover - compiled
     """
     sig = types.int64(types.float64)
 
-    def codegen(context, builder, signature, args):
+    def codegen(context: Any, builder: Any, signature: Signature, args: Sequence[Any]) -> Any:
         return builder.bitcast(args[0], _ir.IntType(64))
 
     return sig, codegen
 
 
-@intrinsic
-def _mass_left_of(typingctx, x, left):  # pragma: no cover - compiled
+_bits = cast("Callable[[float], int]", intrinsic(_bits_typing))
+
+
+def _mass_left_of_typing(
+    typingctx: object, x: types.Float, left: types.Float
+) -> tuple[Signature, _Codegen]:  # pragma: no cover - compiled
     """``left`` if ``x >= left`` else 0.0, as a compare-and-mask, never a branch."""
     sig = types.float64(types.float64, types.float64)
 
-    def codegen(context, builder, signature, args):
+    def codegen(context: Any, builder: Any, signature: Signature, args: Sequence[Any]) -> Any:
         x, left = args
         keep = builder.fcmp_ordered(">=", x, left)
         return builder.select(keep, left, _ir.Constant(_ir.DoubleType(), 0.0))
@@ -134,28 +162,31 @@ def _mass_left_of(typingctx, x, left):  # pragma: no cover - compiled
     return sig, codegen
 
 
+_mass_left_of = cast("Callable[[float, float], float]", intrinsic(_mass_left_of_typing))
+
+
 @_jit
-def _combine(op, a, b):  # pragma: no cover - compiled
-    if op == 0:
+def _combine(op: int, a: float, b: float) -> float:  # pragma: no cover - compiled
+    if op == ADD:
         return a + b
-    if op == 1:
+    if op == MIN:
         return a if a <= b else b
     return a if a >= b else b
 
 
 @_jit
-def _bad_value(check, v):  # pragma: no cover - compiled
-    if check == 0:
+def _bad_value(check: int, v: float) -> bool:  # pragma: no cover - compiled
+    if check == CHECK_NONE:
         return False
     if v != v:  # NaN
         return True
-    if check == 2:
+    if check == CHECK_SUM:
         return not (0.0 <= v < np.inf)
     return False
 
 
 @_jit
-def _update_paths(tree, leaves, op):  # pragma: no cover - compiled
+def _update_paths(tree: Storage, leaves: Indices, op: int) -> None:  # pragma: no cover - compiled
     """Recompute every ancestor of the given leaf positions from its two children.
 
     All leaves sit on the bottom level, so the batch climbs one level at a time together:
@@ -175,84 +206,92 @@ def _update_paths(tree, leaves, op):  # pragma: no cover - compiled
         if parents <= n:
             # near the root the batch covers (almost) every node: recompute this level and
             # all above it in one contiguous sweep, cheaper than n walks that overlap
-            for node in range(2 * parents - 1, 0, -1):
-                tree[node] = _combine(op, tree[2 * node], tree[2 * node + 1])
+            for level_node in range(2 * parents - 1, 0, -1):
+                tree[level_node] = _combine(op, tree[2 * level_node], tree[2 * level_node + 1])
             return
         for k in range(n):
-            node = nodes[k]
-            child = node << one
-            tree[node] = _combine(op, tree[child], tree[child + one])
+            # typed names: pyright cannot resolve numpy's uint64 arithmetic
+            node: np.uint64 = nodes[k]
+            child: np.uint64 = node << one
+            sibling: np.uint64 = child + one
+            tree[node] = _combine(op, tree[child], tree[sibling])
             nodes[k] = node >> one
         width = parents
 
 
 @_jit
-def set_values(tree, capacity, idx, values, op, check):  # pragma: no cover - compiled
+def set_values(
+    tree: Storage, capacity: int, idx: Indices, values: Storage, op: int, check: int
+) -> tuple[int, int]:  # pragma: no cover - compiled
     """Write ``values[k]`` to leaf ``idx[k]`` (last write wins) and repair the ancestors."""
     n = idx.shape[0]
     half = tree.shape[0] // 2
     for k in range(n):
         i = idx[k]
         if i < -capacity or i >= capacity:
-            return 1, k
+            return BAD_INDEX, k
     for k in range(n):
         if _bad_value(check, values[k]):
-            return 2, k
+            return BAD_VALUE, k
     leaves = np.empty(n, dtype=np.int64)
     for k in range(n):
         i = idx[k]
         leaves[k] = half + (i + capacity if i < 0 else i)
     old = np.empty(n, dtype=tree.dtype)
-    if check == 2:
+    if check == CHECK_SUM:
         for k in range(n):
             old[k] = tree[leaves[k]]
     for k in range(n):
         tree[leaves[k]] = values[k]
     _update_paths(tree, leaves, op)
-    if check == 2 and not tree[1] < np.inf:
+    if check == CHECK_SUM and not tree[1] < np.inf:
         # the sum overflowed the dtype: put the old leaves back (reverse order undoes duplicates)
         for k in range(n - 1, -1, -1):
             tree[leaves[k]] = old[k]
         _update_paths(tree, leaves, op)
-        return 3, 0
-    return 0, 0
+        return OVERFLOW, 0
+    return OK, 0
 
 
 @_jit
-def rebuild(tree, op):  # pragma: no cover - compiled
+def rebuild(tree: Storage, op: int) -> None:  # pragma: no cover - compiled
     """Recompute every inner node from the leaves, bottom-up."""
     for node in range(tree.shape[0] // 2 - 1, 0, -1):
         tree[node] = _combine(op, tree[2 * node], tree[2 * node + 1])
 
 
 @_jit
-def set_all(tree, capacity, values, op, check, limit):  # pragma: no cover - compiled
+def set_all(
+    tree: Storage, capacity: int, values: Storage, op: int, check: int, limit: float
+) -> tuple[int, int]:  # pragma: no cover - compiled
     """Replace all ``capacity`` leaves at once and rebuild the inner nodes in O(N)."""
     for k in range(capacity):
         if _bad_value(check, values[k]):
-            return 2, k
+            return BAD_VALUE, k
     half = tree.shape[0] // 2
-    if check == 2:
+    if check == CHECK_SUM:
         total = 0.0
         for k in range(capacity):
             total += values[k]
         # the inner sums differ from this total only by rounding (relative error far below
         # 1e-6), so a total that keeps that distance from the dtype's maximum cannot overflow
         if not total < limit:
-            return 3, 0
+            return OVERFLOW, 0
     for k in range(capacity):
         tree[half + k] = values[k]
     rebuild(tree, op)
-    return 0, 0
+    return OK, 0
 
 
 @_jit
-def partial_reduce(tree, starts, stops, op, init, out):  # pragma: no cover - compiled
+def partial_reduce(
+    tree: Storage, starts: Indices, stops: Indices, op: int, init: float, out: Storage
+) -> None:  # pragma: no cover - compiled
     """Reduce the leaves in ``[starts[k], stops[k])`` for every k (ranges already checked)."""
     half = tree.shape[0] // 2
     for k in range(starts.shape[0]):
-        lo = starts[k] + half
-        hi = stops[k] + half
+        lo: int = starts[k] + half
+        hi: int = stops[k] + half
         acc_lo = init
         acc_hi = init
         while lo < hi:
@@ -268,7 +307,7 @@ def partial_reduce(tree, starts, stops, op, init, out):  # pragma: no cover - co
 
 
 @_jit
-def _descend_guarded(tree, x):  # pragma: no cover - compiled
+def _descend_guarded(tree: Storage, x: float) -> int:  # pragma: no cover - compiled
     """Walk one target down, always into a positive child; returns the leaf position.
 
     Going left needs a positive left child and either ``x < left`` or an empty right child;
@@ -291,7 +330,9 @@ def _descend_guarded(tree, x):  # pragma: no cover - compiled
 
 
 @_jit
-def _step(tree, node, x):  # pragma: no cover - compiled
+def _step(
+    tree: Storage, node: np.uint64, x: float
+) -> tuple[np.uint64, float]:  # pragma: no cover - compiled
     """One level of the plain rule for one target: the child to enter and the mass left.
 
     Right iff ``x >= left`` (then ``x -= left``), decided without a branch. ``x`` must be
@@ -303,7 +344,7 @@ def _step(tree, node, x):  # pragma: no cover - compiled
 
 
 @_jit
-def _at(x, k):  # pragma: no cover - compiled
+def _at(x: npt.NDArray[np.float64], k: int) -> float:  # pragma: no cover - compiled
     """``x[k]``, or 0.0 past the end."""
     return x[k] if k < x.shape[0] else 0.0
 
@@ -314,7 +355,9 @@ _TOP_LEVELS = 11
 
 
 @_jit
-def _descend(tree, x, out):  # pragma: no cover - compiled
+def _descend(
+    tree: Storage, x: npt.NDArray[np.float64], out: Indices
+) -> None:  # pragma: no cover - compiled
     """Find the leaf for every target mass ``x[k]`` in ``[0, root]``; ``out[k]`` gets its index.
 
     Every target follows the plain rule of :func:`_step`, without a branch on the data. The
@@ -386,7 +429,9 @@ def _descend(tree, x, out):  # pragma: no cover - compiled
 
 
 @_jit
-def inverse_cdf(tree, u, out):  # pragma: no cover - compiled
+def inverse_cdf(
+    tree: Storage, u: npt.NDArray[np.float64], out: Indices
+) -> None:  # pragma: no cover - compiled
     """Leaf index for each ``u[k]`` in ``[0, 1]`` (checked by the caller; root checked > 0)."""
     total = tree[1]
     x = np.empty(u.shape[0], dtype=np.float64)
@@ -396,7 +441,9 @@ def inverse_cdf(tree, u, out):  # pragma: no cover - compiled
 
 
 @_jit
-def _xoshiro(s0, s1, s2, s3):  # pragma: no cover - compiled
+def _xoshiro(
+    s0: np.uint64, s1: np.uint64, s2: np.uint64, s3: np.uint64
+) -> tuple[np.uint64, np.uint64, np.uint64, np.uint64, float]:  # pragma: no cover - compiled
     """One step of xoshiro256+: the new state words and a float64 draw in [0, 1)."""
     result = s0 + s3
     t = s1 << np.uint64(17)
@@ -410,7 +457,9 @@ def _xoshiro(s0, s1, s2, s3):  # pragma: no cover - compiled
 
 
 @_jit
-def uniforms(state, out):  # pragma: no cover - compiled
+def uniforms(
+    state: npt.NDArray[np.uint64], out: npt.NDArray[np.float64]
+) -> None:  # pragma: no cover - compiled
     """Fill ``out`` with draws in [0, 1) and advance ``state`` (4 uint64 words)."""
     s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
     for k in range(out.shape[0]):
@@ -419,7 +468,9 @@ def uniforms(state, out):  # pragma: no cover - compiled
 
 
 @_jit
-def sample(tree, state, stratified, out):  # pragma: no cover - compiled
+def sample(
+    tree: Storage, state: npt.NDArray[np.uint64], stratified: bool, out: Indices
+) -> bool:  # pragma: no cover - compiled
     """Draw ``out.shape[0]`` leaf indices with probability proportional to the leaf values.
 
     Returns False, and draws nothing, when the tree holds no mass (root not > 0).

@@ -1,41 +1,46 @@
 """Plain-numpy kernels: the reference path and the engine for arbitrary reducers.
 
-Same storage convention, arguments and status codes as :mod:`rlu_trees._numba_kernels`, except
-that ``reducer`` is a binary function on arrays (a numpy ufunc or a wrapped Python function)
-instead of a reducer code. The property tests run both modules on the same inputs and compare.
-Everything here is vectorised over the batch and loops only over the levels of the tree.
+Same contract as :mod:`rlu_trees._numba_kernels` (storage, value checks, statuses: see
+:mod:`rlu_trees._kernel_contract`), except that ``reducer`` is a binary function on arrays (a
+numpy ufunc or a wrapped Python function) instead of a reducer code. The property tests run both
+modules on the same inputs and compare. Everything here is vectorised over the batch and loops
+only over the levels of the tree.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-__all__ = [
-    "inverse_cdf",
-    "partial_reduce",
-    "rebuild",
-    "sample",
-    "set_all",
-    "set_values",
-    "uniforms",
-]
+from rlu_trees._kernel_contract import (
+    BAD_INDEX,
+    BAD_VALUE,
+    CHECK_NONE,
+    CHECK_SUM,
+    INT64,
+    OK,
+    OVERFLOW,
+    Indices,
+    Storage,
+)
 
-Reducer = Callable[[np.ndarray, np.ndarray], np.ndarray]
+Reducer = Callable[[npt.NDArray[Any], npt.NDArray[Any]], npt.NDArray[Any]]
 _MASK64 = (1 << 64) - 1
 
 
-def _bad_values(check: int, values: np.ndarray) -> np.ndarray:
-    if check == 0:
+def _bad_values(check: int, values: Storage) -> npt.NDArray[np.bool_]:
+    if check == CHECK_NONE:
         return np.zeros(values.shape, dtype=bool)
     bad = np.isnan(values)
-    if check == 2:
+    if check == CHECK_SUM:
         bad |= ~((values >= 0) & (values < np.inf))
     return bad
 
 
-def _recompute(tree: np.ndarray, nodes: np.ndarray, reducer: Reducer) -> None:
+def _recompute(tree: Storage, nodes: Indices, reducer: Reducer) -> None:
     """Recompute ``nodes`` (unique, all on one level) and every ancestor, level by level."""
     while nodes.size and nodes[0] >= 1:
         tree[nodes] = reducer(tree[2 * nodes], tree[2 * nodes + 1])
@@ -45,10 +50,10 @@ def _recompute(tree: np.ndarray, nodes: np.ndarray, reducer: Reducer) -> None:
 
 
 def set_values(
-    tree: np.ndarray,
+    tree: Storage,
     capacity: int,
-    idx: np.ndarray,
-    values: np.ndarray,
+    idx: Indices,
+    values: Storage,
     reducer: Reducer,
     check: int,
 ) -> tuple[int, int]:
@@ -56,12 +61,12 @@ def set_values(
     half = tree.shape[0] // 2
     out_of_range = (idx < -capacity) | (idx >= capacity)
     if out_of_range.any():
-        return 1, int(np.argmax(out_of_range))
+        return BAD_INDEX, int(np.argmax(out_of_range))
     bad = _bad_values(check, values)
     if bad.any():
-        return 2, int(np.argmax(bad))
+        return BAD_VALUE, int(np.argmax(bad))
     if idx.size == 0:
-        return 0, 0
+        return OK, 0
     leaves = half + np.where(idx < 0, idx + capacity, idx)
     # keep the last occurrence of each leaf: numpy's own rule for repeated indices
     uniq, first_in_reversed = np.unique(leaves[::-1], return_index=True)
@@ -70,15 +75,15 @@ def set_values(
     tree[uniq] = values[last]
     if half > 1:
         _recompute(tree, np.unique(uniq >> 1), reducer)
-    if check == 2 and not tree[1] < np.inf:
+    if check == CHECK_SUM and not tree[1] < np.inf:
         tree[uniq] = old
         if half > 1:
             _recompute(tree, np.unique(uniq >> 1), reducer)
-        return 3, 0
-    return 0, 0
+        return OVERFLOW, 0
+    return OK, 0
 
 
-def rebuild(tree: np.ndarray, reducer: Reducer) -> None:
+def rebuild(tree: Storage, reducer: Reducer) -> None:
     """Recompute every inner node from the leaves, one whole level per step."""
     width = tree.shape[0] // 2
     while width > 1:
@@ -88,9 +93,9 @@ def rebuild(tree: np.ndarray, reducer: Reducer) -> None:
 
 
 def set_all(
-    tree: np.ndarray,
+    tree: Storage,
     capacity: int,
-    values: np.ndarray,
+    values: Storage,
     reducer: Reducer,
     check: int,
     limit: float,
@@ -101,24 +106,24 @@ def set_all(
     """
     bad = _bad_values(check, values)
     if bad.any():
-        return 2, int(np.argmax(bad))
-    if check == 2:
+        return BAD_VALUE, int(np.argmax(bad))
+    if check == CHECK_SUM:
         total = float(np.sum(values, dtype=np.float64))
         if not total < limit:
-            return 3, 0
+            return OVERFLOW, 0
     half = tree.shape[0] // 2
     tree[half : half + capacity] = values
     rebuild(tree, reducer)
-    return 0, 0
+    return OK, 0
 
 
 def partial_reduce(
-    tree: np.ndarray,
-    starts: np.ndarray,
-    stops: np.ndarray,
+    tree: Storage,
+    starts: Indices,
+    stops: Indices,
     reducer: Reducer,
     init: float,
-    out: np.ndarray,
+    out: Storage,
 ) -> None:
     """Reduce the leaves in ``[starts[k], stops[k])`` for every k (ranges already checked)."""
     half = tree.shape[0] // 2
@@ -141,11 +146,11 @@ def partial_reduce(
     out[:] = reducer(acc_lo, acc_hi)
 
 
-def _descend(tree: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:
+def _descend(tree: Storage, x: npt.NDArray[np.float64], out: Indices) -> None:
     """Same walk as the compiled ``_descend``: plain rule, then the guarded rule for the
     targets that ended on a zero leaf."""
     half = tree.shape[0] // 2
-    node = np.ones(x.shape, dtype=np.int64)
+    node = np.ones(x.shape, dtype=INT64)
     rest = x.copy()
     width = half
     while width > 1:
@@ -161,10 +166,10 @@ def _descend(tree: np.ndarray, x: np.ndarray, out: np.ndarray) -> None:
     out[:] = node - half
 
 
-def _descend_guarded(tree: np.ndarray, x: np.ndarray) -> np.ndarray:
+def _descend_guarded(tree: Storage, x: npt.NDArray[np.float64]) -> Indices:
     """Walk into a positive child at every level; ends on a positive leaf if the root is."""
     half = tree.shape[0] // 2
-    node = np.ones(x.shape, dtype=np.int64)
+    node = np.ones(x.shape, dtype=INT64)
     width = half
     while width > 1:
         child = 2 * node
@@ -177,12 +182,12 @@ def _descend_guarded(tree: np.ndarray, x: np.ndarray) -> np.ndarray:
     return node
 
 
-def inverse_cdf(tree: np.ndarray, u: np.ndarray, out: np.ndarray) -> None:
+def inverse_cdf(tree: Storage, u: npt.NDArray[np.float64], out: Indices) -> None:
     """Leaf index for each ``u[k]`` in ``[0, 1]`` (checked by the caller; root checked > 0)."""
     _descend(tree, u.astype(np.float64) * float(tree[1]), out)
 
 
-def _next_uniform(state: np.ndarray) -> float:
+def _next_uniform(state: npt.NDArray[np.uint64]) -> float:
     """xoshiro256+ in Python integers, bit for bit the same as the compiled generator."""
     s0, s1, s2, s3 = (int(w) for w in state)
     result = (s0 + s3) & _MASK64
@@ -197,13 +202,13 @@ def _next_uniform(state: np.ndarray) -> float:
     return (result >> 11) * (1.0 / 9007199254740992.0)
 
 
-def uniforms(state: np.ndarray, out: np.ndarray) -> None:
+def uniforms(state: npt.NDArray[np.uint64], out: npt.NDArray[np.float64]) -> None:
     """Fill ``out`` with draws in [0, 1) and advance ``state``."""
     for k in range(out.shape[0]):
         out[k] = _next_uniform(state)
 
 
-def sample(tree: np.ndarray, state: np.ndarray, stratified: bool, out: np.ndarray) -> bool:
+def sample(tree: Storage, state: npt.NDArray[np.uint64], stratified: bool, out: Indices) -> bool:
     """Draw ``out.shape[0]`` leaf indices with probability proportional to the leaf values.
 
     Returns False, and draws nothing, when the tree holds no mass (root not > 0).

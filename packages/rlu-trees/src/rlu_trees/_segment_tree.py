@@ -4,17 +4,38 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable
-from types import ModuleType
-from typing import Any
+from collections.abc import Callable, Sequence
+from types import EllipsisType, ModuleType
+from typing import Any, ClassVar, SupportsIndex, overload
 
 import numpy as np
 import numpy.typing as npt
 
 from rlu_trees import _numpy_kernels
-from rlu_trees._checks import as_dtype, as_index_array, as_positive_int, as_value_array, is_int
-
-__all__ = ["MaxTree", "MinTree", "SegmentTree"]
+from rlu_trees._checks import (
+    as_index_array,
+    as_lookup,
+    as_ranges,
+    as_value_array,
+    check_callable,
+    check_dtype,
+    check_int,
+    check_real,
+)
+from rlu_trees._kernel_contract import (
+    ADD,
+    BAD_INDEX,
+    BAD_VALUE,
+    CHECK_NAN,
+    CHECK_NONE,
+    CHECK_SUM,
+    INT64,
+    MAX,
+    MIN,
+    OK,
+    OVERFLOW,
+    Storage,
+)
 
 _numba_kernels: ModuleType | None = None
 
@@ -30,16 +51,15 @@ def _compiled() -> ModuleType:
 
 
 # reducers the compiled kernels know: reducer -> (code, identity element)
-_ADD, _MIN, _MAX = 0, 1, 2
 _KNOWN_REDUCERS: dict[Any, tuple[int, float]] = {
-    np.add: (_ADD, 0.0),
-    operator.add: (_ADD, 0.0),
-    np.minimum: (_MIN, math.inf),
-    np.fmin: (_MIN, math.inf),
-    min: (_MIN, math.inf),
-    np.maximum: (_MAX, -math.inf),
-    np.fmax: (_MAX, -math.inf),
-    max: (_MAX, -math.inf),
+    np.add: (ADD, 0.0),
+    operator.add: (ADD, 0.0),
+    np.minimum: (MIN, math.inf),
+    np.fmin: (MIN, math.inf),
+    min: (MIN, math.inf),
+    np.maximum: (MAX, -math.inf),
+    np.fmax: (MAX, -math.inf),
+    max: (MAX, -math.inf),
 }
 _ARRAY_REDUCERS: dict[Any, np.ufunc] = {
     operator.add: np.add,
@@ -48,18 +68,16 @@ _ARRAY_REDUCERS: dict[Any, np.ufunc] = {
     max: np.maximum,
 }
 
-# value checks (see the kernel modules): none, reject NaN, SumTree rules
-_CHECK_NONE, _CHECK_NAN, _CHECK_SUM = 0, 1, 2
-
-_INT64 = np.dtype(np.int64)
 # bits of ``ndarray.flags.num``: C-contiguous, aligned, writeable
 _PLAIN_ARRAY = 0x1 | 0x100 | 0x400
 # the compiled ``set_values`` for each tree dtype and plain arrays (exactly the types numba would
 # infer for them), resolved once; kept out of the instances so that trees stay picklable
-_WRITE: dict[np.dtype, Callable[..., tuple[int, int]]] = {}
+_WRITE: dict[np.dtype[Any], Callable[..., tuple[int, int]]] = {}
 
 
-def _array_reducer(reducer: Callable[[Any, Any], Any], dtype: np.dtype) -> Callable[..., Any]:
+def _array_reducer(
+    reducer: Callable[[Any, Any], Any], dtype: np.dtype[np.floating[Any]]
+) -> _numpy_kernels.Reducer:
     """Turn any binary reducer into a function on arrays that returns ``dtype`` arrays."""
     if isinstance(reducer, np.ufunc):
         return reducer
@@ -67,10 +85,18 @@ def _array_reducer(reducer: Callable[[Any, Any], Any], dtype: np.dtype) -> Calla
         return _ARRAY_REDUCERS[reducer]
     elementwise = np.frompyfunc(reducer, 2, 1)
 
-    def apply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def apply(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> npt.NDArray[Any]:
         return np.asarray(elementwise(a, b), dtype=dtype)
 
     return apply
+
+
+def _hashable(x: object) -> bool:
+    try:
+        hash(x)
+    except TypeError:
+        return False
+    return True
 
 
 class SegmentTree:
@@ -97,8 +123,8 @@ class SegmentTree:
     Raises
     ------
     TypeError
-        If ``capacity`` is not an int, ``reducer`` is not callable, or ``init_value`` is not a
-        real number.
+        If ``capacity`` is not an int, ``reducer`` is not callable, ``init_value`` is not a
+        real number, or ``dtype`` is not a dtype.
     ValueError
         If ``capacity < 1`` or ``dtype`` is not float64/float32.
 
@@ -110,6 +136,7 @@ class SegmentTree:
     Examples
     --------
     >>> import numpy as np
+    >>> from rlu_trees import SegmentTree
     >>> tree = SegmentTree(8, np.add, 0.0)
     >>> tree.set_values(..., [13, 7, 11, 17, 19, 5, 3, 23])
     >>> tree.root_value
@@ -124,6 +151,9 @@ class SegmentTree:
     47.0
     """
 
+    # the value check the compiled kernels apply to this class's values (see _kernel_contract)
+    _VALUE_CHECK: ClassVar[int] = CHECK_NAN
+
     def __init__(
         self,
         capacity: int,
@@ -132,30 +162,25 @@ class SegmentTree:
         *,
         dtype: npt.DTypeLike = np.float64,
     ) -> None:
-        capacity = as_positive_int("capacity", capacity)
-        if not callable(reducer):
-            raise TypeError(f"reducer must be callable, got {type(reducer).__name__}")
-        if not isinstance(init_value, (int, float, np.integer, np.floating)) or isinstance(
-            init_value, (bool, np.bool_)
-        ):
-            raise TypeError(f"init_value must be a real number, got {init_value!r}")
-        dt = as_dtype(dtype)
-        init = float(init_value)
+        capacity = check_int("capacity", capacity, minimum=1)
+        reducer = check_callable("reducer", reducer)
+        init = check_real("init_value", init_value)
+        dt = check_dtype("dtype", dtype)
 
         self._capacity = capacity
         self._reducer = reducer
         self._init_value = init
         self._dtype = dt
         self._height = (capacity - 1).bit_length() + 1
-        self._tree = np.full(2 << (self._height - 1), init, dtype=dt)
+        self._tree: Storage = np.full(2 << (self._height - 1), init, dtype=dt)
 
         known = _KNOWN_REDUCERS.get(reducer) if _hashable(reducer) else None
         if known is not None and known[1] == init:
             self._op: int | None = known[0]
-            self._check = _CHECK_NAN
+            self._check = self._VALUE_CHECK
         else:
             self._op = None
-            self._check = _CHECK_NONE
+            self._check = CHECK_NONE
         # compiled kernels whenever the reducer is one they know; the numpy reference otherwise
         self._use_numba = self._op is not None
 
@@ -177,7 +202,7 @@ class SegmentTree:
         return self._init_value
 
     @property
-    def dtype(self) -> np.dtype:
+    def dtype(self) -> np.dtype[np.floating[Any]]:
         """Storage dtype (float64 or float32)."""
         return self._dtype
 
@@ -192,36 +217,41 @@ class SegmentTree:
         return float(self._tree[1])
 
     @property
-    def values(self) -> np.ndarray:
+    def values(self) -> npt.NDArray[np.floating[Any]]:
         """The ``capacity`` values at the leaves, as a read-only view."""
         half = self._tree.shape[0] // 2
         view = self._tree[half : half + self._capacity]
         view.flags.writeable = False
         return view
 
-    def __getitem__(self, lookup: int | tuple[Any, ...]) -> Any:
+    @overload
+    def __getitem__(
+        self, lookup: SupportsIndex | tuple[SupportsIndex]
+    ) -> npt.NDArray[np.floating[Any]]: ...
+    @overload
+    def __getitem__(
+        self, lookup: tuple[SupportsIndex, int | np.integer[Any]]
+    ) -> np.floating[Any]: ...
+    @overload
+    def __getitem__(
+        self,
+        lookup: tuple[
+            SupportsIndex,
+            slice | Sequence[int] | npt.NDArray[np.integer[Any] | np.bool_],
+        ],
+    ) -> npt.NDArray[np.floating[Any]]: ...
+    def __getitem__(self, lookup: SupportsIndex | tuple[Any, ...]) -> Any:
         """``tree[level]``: the nodes of one binary level; ``tree[level, index]``: some of them.
 
         Level ``level`` (negative counts from the leaves) holds ``min(2**level, capacity)``
         nodes, as in coax. The result is a read-only view (or a copy, for fancy ``index``).
+        A level that is not an int in ``[-height, height)`` raises ``IndexError``.
         """
-        if isinstance(lookup, tuple):
-            if len(lookup) == 1:
-                return self[lookup[0]]
-            if len(lookup) == 2:
-                return self[lookup[0]][lookup[1]]
-            raise IndexError("a tree lookup is tree[level] or tree[level, index]")
-        if not is_int(lookup):
-            raise IndexError(
-                f"tree[level] needs an int level, got {type(lookup).__name__}: {lookup!r}"
-            )
-        if not -self._height <= lookup < self._height:
-            raise IndexError(f"level {lookup} is out of range for a tree of height {self._height}")
-        level = int(lookup) % self._height
+        level, index = as_lookup(lookup, self._height)
         start = 1 << level
         view = self._tree[start : start + min(start, self._capacity)]
         view.flags.writeable = False
-        return view
+        return view[index[0]] if index else view
 
     def __repr__(self) -> str:
         levels = "".join(f"\n  level={lv} : {self[lv]!r}" for lv in range(self._height))
@@ -234,10 +264,16 @@ class SegmentTree:
             return _numba_kernels if _numba_kernels is not None else _compiled()
         return _numpy_kernels
 
-    def _reduce_arg(self) -> Any:
-        return self._op if self._use_numba else _array_reducer(self._reducer, self._dtype)
+    def _reduce_arg(self) -> int | _numpy_kernels.Reducer:
+        if self._op is not None and self._use_numba:
+            return self._op
+        return _array_reducer(self._reducer, self._dtype)
 
-    def set_values(self, idx: Any, values: npt.ArrayLike) -> None:
+    def set_values(
+        self,
+        idx: SupportsIndex | Sequence[int] | npt.NDArray[np.integer[Any]] | EllipsisType | None,
+        values: npt.ArrayLike,
+    ) -> None:
         """Set some or all of the values and repair the nodes above them.
 
         Parameters
@@ -255,7 +291,7 @@ class SegmentTree:
         IndexError
             If a position lies outside ``[-capacity, capacity)``.
         TypeError
-            If ``idx`` is not integer or ``values`` is not numeric.
+            If ``idx`` is not integer or ``values`` is not real numbers.
         ValueError
             If the shapes differ, or a value is rejected: NaN for every compiled tree; NaN,
             infinite or negative values, or a total that overflows the dtype, for a SumTree.
@@ -263,6 +299,7 @@ class SegmentTree:
 
         Examples
         --------
+        >>> from rlu_trees import MaxTree
         >>> tree = MaxTree(5)
         >>> tree.set_values([0, 3, 3], [2.0, 9.0, 4.0])
         >>> tree.values
@@ -274,7 +311,7 @@ class SegmentTree:
             self._use_numba
             and type(idx) is np.ndarray
             and type(values) is np.ndarray
-            and idx.dtype is _INT64  # builtin dtypes are singletons: an exact, cheap test
+            and idx.dtype is INT64
             and values.dtype is self._dtype
             and idx.ndim == 1
             and idx.shape == values.shape
@@ -311,9 +348,9 @@ class SegmentTree:
 
     def _write_kernel(self) -> Callable[..., tuple[int, int]]:
         kernels = self._kernels()
-        plain_idx, plain_values = np.empty(0, _INT64), np.empty(0, self._dtype)
+        plain_idx, plain_values = np.empty(0, INT64), np.empty(0, self._dtype)
         args = (self._tree, self._capacity, plain_idx, plain_values, self._op, self._check)
-        write = kernels.typed(kernels.set_values, *args)
+        write: Callable[..., tuple[int, int]] = kernels.typed(kernels.set_values, *args)
         _WRITE[self._dtype] = write
         return write
 
@@ -323,33 +360,56 @@ class SegmentTree:
         return float(np.finfo(self._dtype).max) * (1.0 - 1e-6)
 
     def _raise_for_status(
-        self, status: tuple[int, int], index: np.ndarray | None, vals: np.ndarray
+        self,
+        status: tuple[int, int],
+        index: npt.NDArray[np.integer[Any]] | None,
+        vals: npt.NDArray[np.floating[Any]],
     ) -> None:
         code, k = status
-        if code == 0:
+        if code == OK:
             return
-        if code == 1 and index is not None:
+        if code == BAD_INDEX and index is not None:
             cap = self._capacity
             raise IndexError(
                 f"idx[{k}] = {int(index[k])} is out of range for capacity {cap}; "
                 f"expected -{cap} <= idx < {cap}"
             )
-        if code == 2:
+        if code == BAD_VALUE:
             where = f"values[{k}] = {vals[k]!r}"
-            if self._check == _CHECK_SUM:
+            if self._check == CHECK_SUM:
                 raise ValueError(
                     f"{where} is not allowed: {type(self).__name__} takes finite, "
                     "non-negative values"
                 )
             raise ValueError(f"{where} is not allowed: NaN breaks the tree's comparisons")
-        if code == 3:
+        if code == OVERFLOW:
             raise ValueError(
                 f"these values would make the total overflow {self._dtype}; "
                 "use smaller values or dtype=float64"
             )
         raise RuntimeError(f"unexpected kernel status {status}")  # pragma: no cover
 
-    def partial_reduce(self, start: Any = 0, stop: Any = None) -> Any:
+    @overload
+    def partial_reduce(
+        self, start: int | np.integer[Any] = 0, stop: int | np.integer[Any] | None = None
+    ) -> float: ...
+    @overload
+    def partial_reduce(
+        self,
+        start: Sequence[int] | npt.NDArray[np.integer[Any]],
+        stop: int | np.integer[Any] | Sequence[int] | npt.NDArray[np.integer[Any]] | None = None,
+    ) -> npt.NDArray[np.floating[Any]]: ...
+    @overload
+    def partial_reduce(
+        self,
+        start: int | np.integer[Any] | Sequence[int] | npt.NDArray[np.integer[Any]],
+        stop: Sequence[int] | npt.NDArray[np.integer[Any]],
+    ) -> npt.NDArray[np.floating[Any]]: ...
+    def partial_reduce(
+        self,
+        start: int | np.integer[Any] | Sequence[int] | npt.NDArray[np.integer[Any]] = 0,
+        stop: int | np.integer[Any] | Sequence[int] | npt.NDArray[np.integer[Any]] | None = None,
+    ) -> float | npt.NDArray[np.floating[Any]]:
         """Reduce the values over ranges ``[start, stop)``, many ranges at once.
 
         Equivalent to ``functools.reduce(reducer, values[start:stop], init_value)`` for each
@@ -381,6 +441,7 @@ class SegmentTree:
 
         Examples
         --------
+        >>> from rlu_trees import MinTree
         >>> tree = MinTree(8)
         >>> tree.set_values(..., [13, 7, 11, 17, 19, 5, 3, 23])
         >>> tree.partial_reduce(1, 5)
@@ -389,35 +450,7 @@ class SegmentTree:
         array([ 3., 11., 23.])
         """
         scalar = np.ndim(start) == 0 and (stop is None or np.ndim(stop) == 0)
-        cap = self._capacity
-        starts = as_index_array("start", start)
-        stops = np.array([cap], np.int64) if stop is None else as_index_array("stop", stop)
-        if starts.shape != stops.shape:
-            if starts.shape[0] == 1:
-                starts = np.full(stops.shape, starts[0], dtype=np.int64)
-            elif stops.shape[0] == 1:
-                stops = np.full(starts.shape, stops[0], dtype=np.int64)
-            else:
-                raise ValueError(
-                    f"start and stop must have the same length (or one of them length 1), got "
-                    f"{starts.shape[0]} and {stops.shape[0]}"
-                )
-        for name, arr in (("start", starts), ("stop", stops)):
-            bad = (arr < -cap) | (arr > cap)
-            if bad.any():
-                k = int(np.argmax(bad))
-                raise IndexError(
-                    f"{name}[{k}] = {int(arr[k])} is out of range; expected "
-                    f"-{cap} <= {name} <= {cap}"
-                )
-        starts = np.where(starts < 0, starts + cap, starts)
-        stops = np.where(stops < 0, stops + cap, stops)
-        backwards = starts > stops
-        if backwards.any():
-            k = int(np.argmax(backwards))
-            raise IndexError(
-                f"range {k} runs backwards: start {int(starts[k])} > stop {int(stops[k])}"
-            )
+        starts, stops = as_ranges(start, stop, self._capacity)
         out = np.empty(starts.shape[0], dtype=self._dtype)
         self._kernels().partial_reduce(
             self._tree, starts, stops, self._reduce_arg(), self._dtype.type(self._init_value), out
@@ -425,33 +458,15 @@ class SegmentTree:
         return float(out[0]) if scalar else out
 
 
-def _hashable(x: Any) -> bool:
-    try:
-        hash(x)
-    except TypeError:
-        return False
-    return True
-
-
 class MinTree(SegmentTree):
     """A :class:`SegmentTree` whose reducer is ``numpy.minimum`` (identity ``+inf``).
 
-    Parameters
-    ----------
-    capacity : int
-        Number of values the tree holds, at least 1.
-    dtype : {numpy.float64, numpy.float32}, optional
-        Storage type. Keyword only.
-
-    Raises
-    ------
-    TypeError
-        If ``capacity`` is not an int.
-    ValueError
-        If ``capacity < 1`` or ``dtype`` is not float64/float32.
+    See :class:`SegmentTree` for the parameters (``capacity``; ``dtype``, keyword only), the
+    errors and the operations.
 
     Examples
     --------
+    >>> from rlu_trees import MinTree
     >>> tree = MinTree(4)
     >>> tree.root_value
     inf
@@ -467,22 +482,12 @@ class MinTree(SegmentTree):
 class MaxTree(SegmentTree):
     """A :class:`SegmentTree` whose reducer is ``numpy.maximum`` (identity ``-inf``).
 
-    Parameters
-    ----------
-    capacity : int
-        Number of values the tree holds, at least 1.
-    dtype : {numpy.float64, numpy.float32}, optional
-        Storage type. Keyword only.
-
-    Raises
-    ------
-    TypeError
-        If ``capacity`` is not an int.
-    ValueError
-        If ``capacity < 1`` or ``dtype`` is not float64/float32.
+    See :class:`SegmentTree` for the parameters (``capacity``; ``dtype``, keyword only), the
+    errors and the operations.
 
     Examples
     --------
+    >>> from rlu_trees import MaxTree
     >>> tree = MaxTree(4)
     >>> tree.set_values(..., [3.0, 1.0, 4.0, 1.5])
     >>> tree.root_value

@@ -2,36 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
 
-from rlu_trees._checks import as_positive_int
-from rlu_trees._segment_tree import _CHECK_SUM, SegmentTree
-
-__all__ = ["SumTree"]
-
-_INT64 = np.dtype(np.int64)
+from rlu_trees._checks import as_unit_array, check_bool, check_int, seed_state
+from rlu_trees._kernel_contract import CHECK_SUM, INT64
+from rlu_trees._segment_tree import SegmentTree
 
 # the compiled ``sample`` for each tree dtype, resolved once (kept out of the instances, so that
 # trees stay picklable); see ``_numba_kernels.typed``
-_DRAW: dict[np.dtype, Callable[..., bool]] = {}
-_EMPTY_OUT = np.empty(0, dtype=_INT64)
-
-
-def _seed_state(seed: Any) -> np.ndarray:
-    """Four uint64 words of xoshiro256+ state derived from ``seed`` through SeedSequence."""
-    if isinstance(seed, (bool, np.bool_, float, np.floating)):
-        raise TypeError(f"random_seed must be None or a non-negative int, got {seed!r}")
-    try:
-        state = np.random.SeedSequence(seed).generate_state(4, np.uint64)
-    except (TypeError, ValueError) as exc:
-        raise type(exc)(f"random_seed must be None or a non-negative int, got {seed!r}") from exc
-    if not state.any():  # the all-zero state is the one state xoshiro cannot leave
-        state[0] = 1
-    return state
+_DRAW: dict[np.dtype[Any], Callable[..., bool]] = {}
+_EMPTY_OUT = np.empty(0, dtype=INT64)
 
 
 class SumTree(SegmentTree):
@@ -45,21 +29,22 @@ class SumTree(SegmentTree):
     Parameters
     ----------
     capacity : int
-        Number of values the tree holds, at least 1.
+        See :class:`SegmentTree`.
     random_seed : int or None, optional
         Seed of the tree's own random stream used by :meth:`sample`; None draws fresh entropy.
     dtype : {numpy.float64, numpy.float32}, optional
-        Storage type; float32 halves the memory. Keyword only.
+        See :class:`SegmentTree`. Keyword only.
 
     Raises
     ------
     TypeError
-        If ``capacity`` is not an int or ``random_seed`` is not None or an int.
+        If ``random_seed`` is not None or an int; see :class:`SegmentTree` for the others.
     ValueError
-        If ``capacity < 1``, ``random_seed < 0`` or ``dtype`` is not float64/float32.
+        If ``random_seed < 0``; see :class:`SegmentTree` for the others.
 
     Examples
     --------
+    >>> from rlu_trees import SumTree
     >>> tree = SumTree(8, random_seed=13)
     >>> tree.set_values(..., [13, 7, 11, 17, 19, 5, 3, 23])
     >>> tree.root_value
@@ -71,6 +56,9 @@ class SumTree(SegmentTree):
     ((4,), True)
     """
 
+    # NaN, infinities and negative values are refused (see _kernel_contract)
+    _VALUE_CHECK = CHECK_SUM
+
     def __init__(
         self,
         capacity: int,
@@ -78,9 +66,8 @@ class SumTree(SegmentTree):
         *,
         dtype: npt.DTypeLike = np.float64,
     ) -> None:
-        state = _seed_state(random_seed)
+        state = seed_state("random_seed", random_seed)
         super().__init__(capacity, np.add, 0.0, dtype=dtype)
-        self._check = _CHECK_SUM
         self._random_seed = random_seed
         self._rng_state = state
 
@@ -91,7 +78,7 @@ class SumTree(SegmentTree):
 
     @random_seed.setter
     def random_seed(self, new_random_seed: int | None) -> None:
-        state = _seed_state(new_random_seed)
+        state = seed_state("random_seed", new_random_seed)
         self._rng_state = state
         self._random_seed = new_random_seed
 
@@ -102,7 +89,7 @@ class SumTree(SegmentTree):
                 "set some positive values first"
             )
 
-    def sample(self, n: int, stratified: bool = False) -> np.ndarray:
+    def sample(self, n: int, stratified: bool = False) -> npt.NDArray[np.int64]:
         """Draw ``n`` indices, each with probability proportional to its value.
 
         Parameters
@@ -131,6 +118,7 @@ class SumTree(SegmentTree):
 
         Examples
         --------
+        >>> from rlu_trees import SumTree
         >>> tree = SumTree(4, random_seed=0)
         >>> tree.set_values(..., [0.0, 1.0, 0.0, 3.0])
         >>> sorted(set(tree.sample(100).tolist()))
@@ -138,13 +126,11 @@ class SumTree(SegmentTree):
         >>> tree.sample(4, stratified=True)
         array([1, 3, 3, 3])
         """
-        if type(n) is not int or n < 1:
-            n = as_positive_int("n", n)
+        if type(n) is not int or n < 1:  # the checks, skipped for a plain int >= 1
+            n = check_int("n", n, minimum=1)
         if stratified is not False and stratified is not True:
-            if not isinstance(stratified, np.bool_):
-                raise TypeError(f"stratified must be a bool, got {stratified!r}")
-            stratified = bool(stratified)
-        out = np.empty(n, dtype=_INT64)
+            stratified = check_bool("stratified", stratified)
+        out = np.empty(n, dtype=INT64)
         draw = _DRAW.get(self._dtype) if self._use_numba else None
         if draw is None:
             draw = self._sample_kernel()
@@ -155,15 +141,29 @@ class SumTree(SegmentTree):
 
     def _sample_kernel(self) -> Callable[..., bool]:
         kernels = self._kernels()
+        draw: Callable[..., bool] = kernels.sample
         if not self._use_numba:
-            return kernels.sample
+            return draw
         # every argument of sample is an array the tree owns (or a bool), so their types are
         # fixed by the dtype: resolve the machine code once
         draw = kernels.typed(kernels.sample, self._tree, self._rng_state, False, _EMPTY_OUT)
         _DRAW[self._dtype] = draw
         return draw
 
-    def inverse_cdf(self, u: npt.ArrayLike) -> Any:
+    @overload
+    def inverse_cdf(self, u: float | np.floating[Any] | np.integer[Any]) -> int: ...
+    @overload
+    def inverse_cdf(
+        self, u: Sequence[float] | npt.NDArray[np.floating[Any] | np.integer[Any]]
+    ) -> npt.NDArray[np.int64]: ...
+    def inverse_cdf(
+        self,
+        u: float
+        | np.floating[Any]
+        | np.integer[Any]
+        | Sequence[float]
+        | npt.NDArray[np.floating[Any] | np.integer[Any]],
+    ) -> int | npt.NDArray[np.int64]:
         r"""Map numbers ``u`` in ``[0, 1]`` to indices through the cumulative distribution.
 
         Index ``i`` is returned for ``cumsum[i-1] <= u * total < cumsum[i]``, with
@@ -184,7 +184,7 @@ class SumTree(SegmentTree):
         Raises
         ------
         TypeError
-            If ``u`` is not numeric.
+            If ``u`` is not real numbers.
         ValueError
             If ``u`` is not 0-d or 1-d, or an entry lies outside ``[0, 1]`` (NaN included).
         RuntimeError
@@ -192,6 +192,7 @@ class SumTree(SegmentTree):
 
         Examples
         --------
+        >>> from rlu_trees import SumTree
         >>> tree = SumTree(3)
         >>> tree.set_values(..., [1.0, 0.0, 1.0])
         >>> tree.inverse_cdf(0.5)
@@ -200,20 +201,8 @@ class SumTree(SegmentTree):
         array([0, 0, 2])
         """
         scalar = np.ndim(u) == 0
-        try:
-            arr = np.asarray(u)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"u must be a float or a 1-d array of floats, got {u!r}") from exc
-        if arr.dtype.kind not in "biuf":
-            raise TypeError(f"u must be a float or a 1-d array of floats, got dtype {arr.dtype}")
-        if arr.ndim > 1:
-            raise ValueError(f"u must be a float or a 1-d array, got shape {arr.shape}")
-        arr = np.ascontiguousarray(arr.reshape(-1), dtype=np.float64)
-        outside = ~((arr >= 0.0) & (arr <= 1.0))
-        if outside.any():
-            k = int(np.argmax(outside))
-            raise ValueError(f"u[{k}] = {arr[k]!r} lies outside the unit interval [0, 1]")
+        arr = as_unit_array("u", u)
         self._require_mass()
-        out = np.empty(arr.shape[0], dtype=np.int64)
+        out = np.empty(arr.shape[0], dtype=INT64)
         self._kernels().inverse_cdf(self._tree, arr, out)
         return int(out[0]) if scalar else out
