@@ -52,7 +52,7 @@ def test_jit_vmap_and_frames_on_last_axis():
 
 
 def test_errors():
-    with pytest.raises(ValueError, match="num_frames must be at least 1"):
+    with pytest.raises(ValueError, match="num_frames must be an int >= 1, got 0"):
         diff_transform_matrix(0)
     with pytest.raises(TypeError, match="num_frames must be an int"):
         diff_transform_matrix(2.0)

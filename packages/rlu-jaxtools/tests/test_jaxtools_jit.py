@@ -1,4 +1,7 @@
+import base64
+import importlib
 import inspect
+import operator
 import pickle
 
 import jax
@@ -6,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from rlu_jaxtools import jit
-from rlu_jaxtools.picklable_jit import JittedFunc
+from rlu_jaxtools._jit import JittedFunc
 
 cloudpickle = pytest.importorskip("cloudpickle", reason="cloudpickle is a test-only dependency")
 
@@ -80,3 +83,45 @@ def test_argument_errors():
         jit(scaled_range_sum, static_argnums="1")
     with pytest.raises(TypeError, match="donate_argnums must be an int or a tuple of ints"):
         jit(scaled_range_sum, donate_argnums=(1.0,))
+    with pytest.raises(TypeError, match="static_argnums must be an int or a tuple of ints"):
+        jit(scaled_range_sum, static_argnums=True)
+
+
+def test_numpy_integer_argnums_are_accepted():
+    f = jit(scaled_range_sum, static_argnums=np.int64(1), donate_argnums=[np.int32(2)])
+    assert f.static_argnums == (1,) and f.donate_argnums == (2,)
+    assert all(type(a) is int for a in f.static_argnums + f.donate_argnums)
+
+
+# Pickles written by rlu-jaxtools 0.1.0, whose JittedFunc lived in rlu_jaxtools.picklable_jit:
+# pickle.dumps(rlu_jaxtools.jit(operator.neg), protocol=4) and
+# cloudpickle.dumps(rlu_jaxtools.jit(operator.mul, static_argnums=1, donate_argnums=0)).
+JIT_PICKLE = (
+    "gASVRwAAAAAAAACMGnJsdV9qYXh0b29scy5waWNrbGFibGVfaml0lIwKSml0dGVkRnVuY5STlIwJX29wZXJhdG9y"
+    "lIwDbmVnlJOUKSmHlFKULg=="
+)
+JIT_CLOUDPICKLE = (
+    "gAWVTQAAAAAAAACMGnJsdV9qYXh0b29scy5waWNrbGFibGVfaml0lIwKSml0dGVkRnVuY5STlIwJX29wZXJhdG9y"
+    "lIwDbXVslJOUSwGFlEsAhZSHlFKULg=="
+)
+
+
+def test_pickles_of_rlu_jaxtools_0_1_0_still_load():
+    assert b"rlu_jaxtools.picklable_jit" in base64.b64decode(JIT_PICKLE)
+    neg = pickle.loads(base64.b64decode(JIT_PICKLE))
+    assert isinstance(neg, JittedFunc) and neg.func is operator.neg
+    assert (neg.static_argnums, neg.donate_argnums) == ((), ())
+    assert float(neg(jnp.float32(2.5))) == -2.5
+    for loads in (pickle.loads, cloudpickle.loads):
+        mul = loads(base64.b64decode(JIT_CLOUDPICKLE))
+        assert isinstance(mul, JittedFunc) and mul.func is operator.mul
+        assert (mul.static_argnums, mul.donate_argnums) == ((1,), (0,))
+        assert mul(jnp.arange(3.0), 2).tolist() == [0.0, 2.0, 4.0]
+
+
+def test_new_pickles_record_the_stable_private_path():
+    data = pickle.dumps(jit(operator.neg), protocol=4)
+    assert b"rlu_jaxtools._jit" in data and b"picklable_jit" not in data
+    compat = importlib.import_module("rlu_jaxtools.picklable_jit")
+    assert compat.JittedFunc is JittedFunc
+    assert "old pickles" in compat.__doc__

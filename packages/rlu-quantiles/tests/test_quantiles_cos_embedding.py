@@ -42,5 +42,9 @@ def test_inputs_jit_vmap_and_errors():
     np.testing.assert_allclose(jax.jit(quantile_cos_embedding, static_argnums=1)(tau, 4), direct)
     np.testing.assert_allclose(jax.vmap(lambda t: quantile_cos_embedding(t, 4))(tau), direct)
     for bad in (0, 2.0, True):
-        with pytest.raises(ValueError, match="n must be a positive int"):
+        with pytest.raises(ValueError, match="n must be an int >= 1"):
             quantile_cos_embedding(tau, n=bad)
+    for bad in (2.0, True, "4", None):
+        with pytest.raises(TypeError, match="n must be an int >= 1"):
+            quantile_cos_embedding(tau, n=bad)
+    assert quantile_cos_embedding(tau, n=np.int64(3)).shape == (2, 2, 3)

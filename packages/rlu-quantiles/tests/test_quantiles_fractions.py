@@ -69,11 +69,37 @@ def test_quantiles_uniform_jit_vmap_legacy_key():
 
 @pytest.mark.parametrize("bad", [0, -1, 2.0, True, None])
 def test_argument_errors(bad):
-    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+    with pytest.raises(ValueError, match="batch_size must be an int >= 1"):
         quantiles(bad)
-    with pytest.raises(ValueError, match="num_quantiles must be a positive int"):
+    with pytest.raises(ValueError, match="num_quantiles must be an int >= 1"):
         quantiles(1, bad)
-    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+    with pytest.raises(ValueError, match="batch_size must be an int >= 1"):
         quantiles_uniform(KEY, bad)
-    with pytest.raises(ValueError, match="num_quantiles must be a positive int"):
+    with pytest.raises(ValueError, match="num_quantiles must be an int >= 1"):
         quantiles_uniform(KEY, 1, bad)
+
+
+@pytest.mark.parametrize("bad", [2.0, True, None, "4", np.bool_(True)])
+def test_wrong_types_raise_type_errors_that_are_also_value_errors(bad):
+    # TypeError as coax raised (from JAX) and as the house rule says; still a ValueError, as
+    # rlu-quantiles 0.1.0 raised
+    for call in (
+        lambda: quantiles(bad),
+        lambda: quantiles(1, bad),
+        lambda: quantiles_uniform(KEY, bad),
+        lambda: quantiles_uniform(KEY, 1, bad),
+    ):
+        with pytest.raises(TypeError, match=r"must be an int >= 1, got") as info:
+            call()
+        assert isinstance(info.value, ValueError)
+
+
+def test_wrong_values_raise_value_errors():
+    with pytest.raises(ValueError, match="num_quantiles must be an int >= 1, got 0") as info:
+        quantiles(2, 0)
+    assert not isinstance(info.value, TypeError)
+
+
+def test_numpy_integers_are_accepted():
+    assert quantiles(np.int64(2), np.int32(4)).shape == (2, 4)
+    assert quantiles_uniform(KEY, np.int64(3), np.uint8(5)).shape == (3, 5)

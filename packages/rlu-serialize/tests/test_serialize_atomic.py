@@ -12,7 +12,7 @@ import threading
 import numpy as np
 import pytest
 from rlu_serialize import dump, load
-from rlu_serialize.frame import BLOCK_SIZE
+from rlu_serialize._frame import BLOCK_SIZE
 
 PREVIOUS = {"step": 100, "weights": np.arange(1000.0)}
 
@@ -102,7 +102,7 @@ def test_killed_process_keeps_previous_checkpoint(tmp_path, python_runner):
     assert proc.returncode == -signal.SIGKILL
     assert path.read_bytes() == before
     assert_previous_intact(path)
-    from rlu_serialize.atomic import _unnamed_supported
+    from rlu_serialize._atomic import _unnamed_supported
 
     if _unnamed_supported(str(tmp_path)):  # O_TMPFILE: a killed writer leaves no file at all
         assert listing(tmp_path) == ["ckpt.lz4"]
@@ -111,7 +111,7 @@ def test_killed_process_keeps_previous_checkpoint(tmp_path, python_runner):
 
 
 def test_named_temporary_fallback_is_also_atomic(tmp_path, monkeypatch):
-    from rlu_serialize import atomic
+    from rlu_serialize import _atomic as atomic
 
     monkeypatch.setattr(atomic, "_unnamed_supported", lambda directory: False)
     path = tmp_path / "ckpt.lz4"

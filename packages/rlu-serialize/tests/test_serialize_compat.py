@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rlu_serialize import dump, dumps, load, loads
-from rlu_serialize.frame import BLOCK_SIZE, frame_header, xxh32
+from rlu_serialize._frame import BLOCK_SIZE, frame_header, xxh32
 
 
 def reference_xxh32(data: bytes, seed: int = 0) -> int:

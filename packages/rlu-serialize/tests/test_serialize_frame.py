@@ -7,7 +7,7 @@ import os
 
 import lz4.frame
 import pytest
-from rlu_serialize.frame import BLOCK_SIZE, FrameReader, FrameWriter, frame_header, xxh32
+from rlu_serialize._frame import BLOCK_SIZE, FrameReader, FrameWriter, frame_header, xxh32
 
 
 def write_frame(chunks, workers=2):
@@ -52,7 +52,7 @@ def test_non_byte_buffers_are_written_as_their_bytes():
 
 
 def test_writer_argument_and_state_checks():
-    with pytest.raises(ValueError, match="workers must be a positive int"):
+    with pytest.raises(ValueError, match="workers must be an int >= 1, got 0"):
         FrameWriter(lambda p: None, workers=0)
     writer = FrameWriter(lambda p: None)
     writer.close()

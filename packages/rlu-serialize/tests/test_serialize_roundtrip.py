@@ -13,7 +13,7 @@ import rlu_serialize
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rlu_serialize import dump, dumps, load, loads
-from rlu_serialize.frame import BLOCK_SIZE
+from rlu_serialize._frame import BLOCK_SIZE
 
 plain = st.recursive(
     st.none()
@@ -83,7 +83,7 @@ def test_multi_block_payload_round_trips_and_keeps_ratio(tmp_path):
 
 
 def test_single_and_multi_worker_writers_agree():
-    from rlu_serialize.frame import FrameWriter
+    from rlu_serialize._frame import FrameWriter
 
     data = os.urandom(BLOCK_SIZE + 1000) + bytes(2 * BLOCK_SIZE)
     outputs = []

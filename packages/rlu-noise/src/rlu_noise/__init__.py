@@ -1,7 +1,7 @@
 """rlu-noise: exploration noise and schedules for RL agents (numpy only; JAX-aware schedules)."""
 
-from .__about__ import __version__
-from .ornstein_uhlenbeck import OrnsteinUhlenbeckNoise
-from .schedule import StepwiseLinearFunction
+from rlu_noise.__about__ import __version__ as __version__
+from rlu_noise._ornstein_uhlenbeck import OrnsteinUhlenbeckNoise as OrnsteinUhlenbeckNoise
+from rlu_noise._schedule import StepwiseLinearFunction as StepwiseLinearFunction
 
 __all__ = ["OrnsteinUhlenbeckNoise", "StepwiseLinearFunction", "__version__"]

@@ -5,8 +5,9 @@ random sorted fractions (IQN style) and ``quantile_cos_embedding`` the cosine fe
 implicit quantile network feeds its fractions through. Depends on JAX only.
 """
 
-from .__about__ import __version__
-from .cos_embedding import quantile_cos_embedding
-from .quantile_fractions import quantiles, quantiles_uniform
+from rlu_quantiles.__about__ import __version__ as __version__
+from rlu_quantiles._cos_embedding import quantile_cos_embedding as quantile_cos_embedding
+from rlu_quantiles._quantile_fractions import quantiles as quantiles
+from rlu_quantiles._quantile_fractions import quantiles_uniform as quantiles_uniform
 
 __all__ = ["__version__", "quantile_cos_embedding", "quantiles", "quantiles_uniform"]

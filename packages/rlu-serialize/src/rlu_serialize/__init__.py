@@ -5,9 +5,13 @@ two exception types :class:`CorruptedDataError` and
 :class:`ForbiddenGlobalError`.
 """
 
-from .__about__ import __version__
-from .errors import CorruptedDataError, ForbiddenGlobalError
-from .serialize import dump, dumps, load, loads
+from rlu_serialize.__about__ import __version__ as __version__
+from rlu_serialize._errors import CorruptedDataError as CorruptedDataError
+from rlu_serialize._errors import ForbiddenGlobalError as ForbiddenGlobalError
+from rlu_serialize._serialize import dump as dump
+from rlu_serialize._serialize import dumps as dumps
+from rlu_serialize._serialize import load as load
+from rlu_serialize._serialize import loads as loads
 
 __all__ = [
     "CorruptedDataError",

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-__all__ = ["argmax", "argmin"]
+from rlu_jaxtools._checks import as_optional_int, check_axis, check_has_axis
 
 
 @functools.partial(jax.jit, static_argnames=("axis", "reduce"))
@@ -39,21 +39,17 @@ def _random_arg_extreme(
     reduce: Callable[..., jax.Array],
     name: str,
 ) -> jax.Array:
-    if axis is not None and (isinstance(axis, bool) or not isinstance(axis, int)):
-        raise TypeError(f"{name}: axis must be an int or None, got {axis!r}")
+    checked_axis = as_optional_int(axis, "axis", where=name)
     arr = jnp.asarray(arr)
-    if axis is None:
+    if checked_axis is None:
         arr = jnp.ravel(arr)
-        axis = 0
-    if arr.ndim == 0:
-        raise ValueError(f"{name}: arr must have at least one dimension, got a 0-d array")
-    if not -arr.ndim <= axis < arr.ndim:
-        raise ValueError(
-            f"{name}: axis {axis} is out of bounds for arr with {arr.ndim} dimension(s)"
-        )
-    if arr.shape[axis] == 0:
+        checked_axis = 0
+    check_has_axis(arr.ndim, "arr", where=name)
+    checked_axis = check_axis(checked_axis, arr.shape, where=name)
+    if arr.shape[checked_axis] == 0:
         raise ValueError(f"{name}: arr has no entries along axis {axis} (shape {arr.shape})")
-    return _pick_extreme(rng, arr, axis=axis % arr.ndim, reduce=reduce)
+    picked: jax.Array = _pick_extreme(rng, arr, axis=checked_axis, reduce=reduce)
+    return picked
 
 
 def argmax(rng: ArrayLike, arr: ArrayLike, axis: int | None = -1) -> jax.Array:

@@ -29,9 +29,13 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from .errors import CorruptedDataError
-
-__all__ = ["MAGIC", "BLOCK_SIZE", "FrameReader", "FrameWriter", "frame_header", "xxh32"]
+from rlu_serialize._checks import (
+    TruncatedDataError,
+    as_data_view,
+    as_workers,
+    check_header_sizes,
+)
+from rlu_serialize._errors import CorruptedDataError
 
 #: The four bytes every LZ4 frame starts with (magic number 0x184D2204, little-endian).
 MAGIC = b"\x04\x22\x4d\x18"
@@ -111,10 +115,7 @@ def xxh32(data: bytes | bytearray | memoryview) -> int:
     >>> hex(xxh32(b""))
     '0x2cc5d05'
     """
-    try:
-        view = memoryview(data)
-    except TypeError:
-        raise TypeError(f"data must be a bytes-like object, got {type(data).__name__}") from None
+    view = as_data_view(data)
     checksum = _Checksum()
     checksum.update(view)
     return checksum.digest()
@@ -149,10 +150,7 @@ def frame_header(content_size: int, largest_block: int = BLOCK_SIZE) -> bytes:
     >>> len(header), header[:4] == MAGIC
     (15, True)
     """
-    if not 0 <= content_size < 2**64:
-        raise ValueError(f"content_size must be in [0, 2**64), got {content_size}")
-    if not 0 <= largest_block <= BLOCK_SIZE:
-        raise ValueError(f"largest_block must be in [0, {BLOCK_SIZE}], got {largest_block}")
+    check_header_sizes(content_size, largest_block, BLOCK_SIZE)
     code = next(code for size, code in _BLOCK_CLASSES if largest_block <= size)
     descriptor = struct.pack("<BBQ", _FLG, code << 4, content_size)
     return MAGIC + descriptor + bytes([(xxh32(descriptor) >> 8) & 0xFF])
@@ -224,12 +222,8 @@ class FrameWriter:
     """
 
     def __init__(self, emit: Callable[[Any], Any], workers: int | None = None) -> None:
-        if workers is not None and (
-            not isinstance(workers, int) or isinstance(workers, bool) or workers < 1
-        ):
-            raise ValueError(f"workers must be a positive int, got {workers!r}")
         self._emit = emit
-        self._workers = workers
+        self._workers = as_workers(workers)
         self._pending = bytearray()
         self._history = b""  # the last 64 KiB of content handed to a block
         self._jobs: deque[Any] = deque()
@@ -376,8 +370,10 @@ class FrameReader:
         self._started = False
         self._input_done = False
 
-    def _fail(self, reason: str) -> CorruptedDataError:
-        return CorruptedDataError(f"{self._name} is not an intact checkpoint: {reason}")
+    def _fail(
+        self, reason: str, error: type[CorruptedDataError] = CorruptedDataError
+    ) -> CorruptedDataError:
+        return error(f"{self._name} is not an intact checkpoint: {reason}")
 
     def _refill(self) -> bool:
         """Decompress more content into the buffer; return False at the end of the frame."""
@@ -393,7 +389,10 @@ class FrameReader:
                     data = self._check_magic(data)
                 if not data:
                     self._input_done = True
-                    raise self._fail("the LZ4 frame is truncated (input ended before its end mark)")
+                    raise self._fail(
+                        "the LZ4 frame is truncated (input ended before its end mark)",
+                        TruncatedDataError,
+                    )
             try:
                 out = decompressor.decompress(data, max_length=_OUT_CHUNK)
             except RuntimeError as err:  # lz4 reports every frame error this way
@@ -412,7 +411,7 @@ class FrameReader:
             data = bytes(data) + bytes(more)
         if bytes(data[:4]) != MAGIC:
             if not data:
-                raise self._fail("it is empty")
+                raise self._fail("it is empty", TruncatedDataError)
             raise self._fail("it does not start with an LZ4 frame (wrong magic number)")
         return data
 

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-__all__ = ["clipped_logit", "double_relu"]
+from rlu_jaxtools._checks import check_has_axis, check_positive_if_concrete
 
 
 def double_relu(arr: ArrayLike) -> jax.Array:
@@ -44,9 +44,9 @@ def double_relu(arr: ArrayLike) -> jax.Array:
     [[-11, -8, 0, 0], [0, 0, 17, 5], [-13, 0, 0, 7], [0, -3, 19, 0]]
     """
     arr = jnp.asarray(arr)
-    if arr.ndim == 0:
-        raise ValueError("double_relu: arr must have at least one dimension, got a 0-d array")
-    return _double_relu(arr)
+    check_has_axis(arr.ndim, "arr", where="double_relu")
+    out: jax.Array = _double_relu(arr)
+    return out
 
 
 @jax.jit
@@ -84,6 +84,8 @@ def clipped_logit(x: ArrayLike, epsilon: float = 1e-15) -> jax.Array:
 
     Raises
     ------
+    TypeError
+        If ``epsilon`` is a bool.
     ValueError
         If ``epsilon`` is a concrete number that is not positive.
 
@@ -95,9 +97,9 @@ def clipped_logit(x: ArrayLike, epsilon: float = 1e-15) -> jax.Array:
     >>> np.round(np.asarray(z, dtype=np.float64), 4).tolist()
     [-34.5388, 0.0, 1.0986, 34.5388]
     """
-    if isinstance(epsilon, (int, float)) and not epsilon > 0:
-        raise ValueError(f"clipped_logit: epsilon must be positive, got {epsilon!r}")
-    return _clipped_logit(jnp.asarray(x), epsilon)
+    check_positive_if_concrete(epsilon, "epsilon", where="clipped_logit")
+    out: jax.Array = _clipped_logit(jnp.asarray(x), epsilon)
+    return out
 
 
 @jax.jit

@@ -13,9 +13,7 @@ from __future__ import annotations
 import pickle
 from typing import Any
 
-from .errors import ForbiddenGlobalError
-
-__all__ = ["ALLOWED_GLOBALS", "RestrictedUnpickler"]
+from rlu_serialize._errors import ForbiddenGlobalError
 
 _NUMPY_CORE = ("numpy._core", "numpy.core")  # numpy >= 2 and numpy 1.x
 
@@ -96,7 +94,7 @@ class RestrictedUnpickler(pickle.Unpickler):
     >>> RestrictedUnpickler(io.BytesIO(pickle.dumps(os.getcwd))).load()
     Traceback (most recent call last):
       ...
-    rlu_serialize.errors.ForbiddenGlobalError: restricted load (trusted=False) refuses the global 'posix.getcwd': ...
+    rlu_serialize.ForbiddenGlobalError: restricted load (trusted=False) refuses the global 'posix.getcwd': ...
     """
 
     def find_class(self, module: str, name: str) -> Any:

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-__all__ = ["quantiles", "quantiles_uniform"]
-
-
-def _check_positive_int(func: str, name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{func}: {name} must be a positive int, got {value!r}")
+from rlu_quantiles._checks import as_count
 
 
 def quantiles(batch_size: int, num_quantiles: int = 200) -> jax.Array:
@@ -38,8 +32,11 @@ def quantiles(batch_size: int, num_quantiles: int = 200) -> jax.Array:
 
     Raises
     ------
+    TypeError
+        If ``batch_size`` or ``num_quantiles`` is not an int (also a ValueError, as
+        rlu-quantiles 0.1.0 raised).
     ValueError
-        If ``batch_size`` or ``num_quantiles`` is not a positive int.
+        If ``batch_size`` or ``num_quantiles`` is smaller than 1.
 
     Examples
     --------
@@ -47,10 +44,10 @@ def quantiles(batch_size: int, num_quantiles: int = 200) -> jax.Array:
     >>> quantiles(batch_size=2, num_quantiles=4).tolist()
     [[0.0, 0.25, 0.5, 0.75], [0.0, 0.25, 0.5, 0.75]]
     """
-    _check_positive_int("quantiles", "batch_size", batch_size)
-    _check_positive_int("quantiles", "num_quantiles", num_quantiles)
-    row = jnp.asarray([i / num_quantiles for i in range(num_quantiles)], dtype=jnp.float32)
-    return jnp.broadcast_to(row, (batch_size, num_quantiles))
+    rows = as_count(batch_size, "batch_size", where="quantiles")
+    n = as_count(num_quantiles, "num_quantiles", where="quantiles")
+    row = jnp.asarray([i / n for i in range(n)], dtype=jnp.float32)
+    return jnp.broadcast_to(row, (rows, n))
 
 
 def quantiles_uniform(rng: ArrayLike, batch_size: int, num_quantiles: int = 32) -> jax.Array:
@@ -78,8 +75,11 @@ def quantiles_uniform(rng: ArrayLike, batch_size: int, num_quantiles: int = 32) 
 
     Raises
     ------
+    TypeError
+        If ``batch_size`` or ``num_quantiles`` is not an int (also a ValueError, as
+        rlu-quantiles 0.1.0 raised).
     ValueError
-        If ``batch_size`` or ``num_quantiles`` is not a positive int.
+        If ``batch_size`` or ``num_quantiles`` is smaller than 1.
 
     Examples
     --------
@@ -91,9 +91,10 @@ def quantiles_uniform(rng: ArrayLike, batch_size: int, num_quantiles: int = 32) 
     >>> bool(jnp.all(jnp.diff(tau, axis=-1) >= 0)), bool(jnp.all(tau > 0))
     (True, True)
     """
-    _check_positive_int("quantiles_uniform", "batch_size", batch_size)
-    _check_positive_int("quantiles_uniform", "num_quantiles", num_quantiles)
-    return _uniform_fractions(rng, batch_size, num_quantiles)
+    rows = as_count(batch_size, "batch_size", where="quantiles_uniform")
+    n = as_count(num_quantiles, "num_quantiles", where="quantiles_uniform")
+    fractions: jax.Array = _uniform_fractions(rng, rows, n)
+    return fractions
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2))

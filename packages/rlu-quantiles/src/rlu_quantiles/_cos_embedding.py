@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-__all__ = ["quantile_cos_embedding"]
+from rlu_quantiles._checks import as_count
 
 
 def quantile_cos_embedding(quantile_fractions: ArrayLike, n: int = 64) -> jax.Array:
@@ -39,8 +39,10 @@ def quantile_cos_embedding(quantile_fractions: ArrayLike, n: int = 64) -> jax.Ar
 
     Raises
     ------
+    TypeError
+        If ``n`` is not an int (also a ValueError, as rlu-quantiles 0.1.0 raised).
     ValueError
-        If ``n`` is not a positive int.
+        If ``n`` is smaller than 1.
 
     Examples
     --------
@@ -51,9 +53,9 @@ def quantile_cos_embedding(quantile_fractions: ArrayLike, n: int = 64) -> jax.Ar
     >>> [[round(v, 6) for v in row] for row in emb[1].tolist()]
     [[1.0, 0.5, -0.5], [1.0, -0.5, -0.5]]
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"quantile_cos_embedding: n must be a positive int, got {n!r}")
-    return _embed(jnp.asarray(quantile_fractions), n)
+    size = as_count(n, "n", where="quantile_cos_embedding")
+    embedding: jax.Array = _embed(jnp.asarray(quantile_fractions), size)
+    return embedding
 
 
 @functools.partial(jax.jit, static_argnums=1)

@@ -9,22 +9,15 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-__all__ = ["unvectorize"]
+from rlu_jaxtools._checks import (
+    Axes,
+    as_axes,
+    axes_per_item,
+    check_callable,
+    single_output_axis,
+)
 
-Axes = int | None | Sequence[int | None]
-
-
-def _check_axes(name: str, axes: Any) -> None:
-    def is_axis(a: Any) -> bool:
-        return a is None or (isinstance(a, int) and not isinstance(a, bool))
-
-    if is_axis(axes):
-        return
-    if isinstance(axes, (tuple, list)) and all(is_axis(a) for a in axes):
-        return
-    raise TypeError(
-        f"unvectorize: {name} must be an int, None, or a tuple of ints and Nones, got {axes!r}"
-    )
+AxesLike = int | None | Sequence[int | None]
 
 
 def _expand(tree: Any, axis: int) -> Any:
@@ -44,18 +37,9 @@ def _squeeze(tree: Any, axis: int, where: str) -> Any:
     return jax.tree.map(squeeze, tree)
 
 
-def _axes_per_item(kind: str, axes: Any, count: int) -> tuple[int | None, ...]:
-    """One axis per function input (``kind="in"``) or output (``kind="out"``)."""
-    per_item = (axes,) * count if axes is None or isinstance(axes, int) else tuple(axes)
-    if len(per_item) != count:
-        raise ValueError(
-            f"number of {kind}_axes must match the number of function {kind}puts; got "
-            f"{kind}_axes={axes} for {count} {kind}put(s)"
-        )
-    return per_item
-
-
-def unvectorize(f: Callable[..., Any], in_axes: Axes = 0, out_axes: Axes = 0) -> Callable[..., Any]:
+def unvectorize(
+    f: Callable[..., Any], in_axes: AxesLike = 0, out_axes: AxesLike = 0
+) -> Callable[..., Any]:
     """Turn a batched function into one that acts on a single instance.
 
     The returned function inserts a batch axis of size 1 into its inputs, calls ``f`` and
@@ -113,14 +97,13 @@ def unvectorize(f: Callable[..., Any], in_axes: Axes = 0, out_axes: Axes = 0) ->
     >>> y.tolist(), float(total)
     ([1.0, 2.0], 3.0)
     """
-    if not callable(f):
-        raise TypeError(f"unvectorize: f must be callable, got {type(f).__name__}")
-    _check_axes("in_axes", in_axes)
-    _check_axes("out_axes", out_axes)
+    check_callable(f, "f", where="unvectorize")
+    checked_in_axes: Axes = as_axes(in_axes, "in_axes", where="unvectorize")
+    checked_out_axes: Axes = as_axes(out_axes, "out_axes", where="unvectorize")
 
     @functools.wraps(f)
     def f_single(*args: Any) -> Any:
-        in_axes_ = _axes_per_item("in", in_axes, len(args))
+        in_axes_ = axes_per_item("in", checked_in_axes, len(args))
         batched_args = [
             arg if axis is None else _expand(arg, axis)
             for arg, axis in zip(args, in_axes_, strict=True)
@@ -128,20 +111,14 @@ def unvectorize(f: Callable[..., Any], in_axes: Axes = 0, out_axes: Axes = 0) ->
         out = f(*batched_args)
 
         if isinstance(out, tuple):
-            out_axes_ = _axes_per_item("out", out_axes, len(out))
+            out_axes_ = axes_per_item("out", checked_out_axes, len(out))
             items = [
                 y if axis is None else _squeeze(y, axis, f"output {i}")
                 for i, (y, axis) in enumerate(zip(out, out_axes_, strict=True))
             ]
             return type(out)(*items) if hasattr(out, "_fields") else tuple(items)
 
-        if out_axes is None:
-            return out
-        if not isinstance(out_axes, int):
-            raise TypeError(
-                "out_axes must be an int for functions with a single output; "
-                f"got: out_axes={out_axes}"
-            )
-        return _squeeze(out, out_axes, "the output")
+        axis = single_output_axis(checked_out_axes)
+        return out if axis is None else _squeeze(out, axis, "the output")
 
     return f_single

@@ -7,54 +7,29 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.typing import ArrayLike
 
-__all__ = ["sync_shared_params"]
+from rlu_jaxtools._checks import (
+    ValueAndAssertionError,
+    as_weights,
+    check_alike,
+    check_mappings,
+)
 
 
-def _checked_weights(weights: Any, count: int) -> jax.Array:
-    if weights is None:
-        return jnp.ones((count,))
-    w: jax.Array
-    if isinstance(weights, jax.core.Tracer):
-        w = weights
-    else:
-        w_np = np.asarray(weights, dtype=float)
-        if w_np.shape != (count,):
-            raise ValueError(
-                f"sync_shared_params: weights must hold one number per params dict "
-                f"({count}), got shape {w_np.shape}"
-            )
-        if not np.all(np.isfinite(w_np)) or not np.all(w_np > 0):
-            raise ValueError(
-                f"sync_shared_params: weights must be positive finite numbers, got {w_np.tolist()}"
-            )
-        w = jnp.asarray(w_np)
-    if w.shape != (count,):
-        raise ValueError(
-            f"sync_shared_params: weights must hold one number per params dict ({count}), "
-            f"got shape {w.shape}"
-        )
-    return w
-
-
-def _check_alike(name: str, subtrees: list[Any]) -> None:
-    treedef = jax.tree.structure(subtrees[0])
-    for i, subtree in enumerate(subtrees[1:], start=1):
-        other = jax.tree.structure(subtree)
-        if other != treedef:  # type: ignore[operator]  # PyTreeDef stub lacks __ne__
-            raise ValueError(
-                f"sync_shared_params: the shared entry {name!r} has structure {other} in "
-                f"params {i} but {treedef} in params 0"
-            )
-    for leaves in zip(*(jax.tree.leaves(subtree) for subtree in subtrees), strict=True):
-        shapes = [np.shape(leaf) for leaf in leaves]
-        if len(set(shapes)) > 1:
-            raise ValueError(
-                f"sync_shared_params: the shared entry {name!r} has leaves of different "
-                f"shapes across the params: {shapes}"
-            )
+def _check_shared_entry(name: str, subtrees: list[Any]) -> None:
+    check_alike(
+        subtrees,
+        structure_message=lambda i, other, first: (
+            f"sync_shared_params: the shared entry {name!r} has structure {other} in "
+            f"params {i} but {first} in params 0"
+        ),
+        shapes_message=lambda _, shapes: (
+            f"sync_shared_params: the shared entry {name!r} has leaves of different "
+            f"shapes across the params: {shapes}"
+        ),
+        error=ValueAndAssertionError,
+    )
 
 
 @jax.jit
@@ -100,10 +75,12 @@ def sync_shared_params(
     Raises
     ------
     TypeError
-        If no params are given or one of them is not a mapping.
+        If no params are given, one of them is not a mapping (also an AttributeError, as
+        coax raised), or ``weights`` is not numeric.
     ValueError
         If ``weights`` does not hold one positive number per params dict, or a shared entry
-        differs in structure or leaf shapes between the dicts.
+        differs in structure or leaf shapes between the dicts. Non-positive weights and
+        differing structures also raise AssertionError, as coax's ``assert`` did.
 
     Examples
     --------
@@ -117,22 +94,15 @@ def sync_shared_params(
     >>> actor["pi_head"]["w"].tolist(), sorted(critic)
     ([5.0], ['torso', 'v_head'])
     """
-    if not params:
-        raise TypeError("sync_shared_params: expected at least one params dict, got none")
-    for i, p in enumerate(params):
-        if not isinstance(p, Mapping):
-            raise TypeError(
-                f"sync_shared_params: params {i} must be a mapping (e.g. hk.Params), "
-                f"got {type(p).__name__}"
-            )
-    w = _checked_weights(weights, len(params))
+    check_mappings(params, where="sync_shared_params")
+    w = as_weights(weights, len(params), where="sync_shared_params")
     holders: dict[str, list[int]] = {}  # key -> indices of the dicts that hold it
     for i, p in enumerate(params):
         for key in p:
             holders.setdefault(key, []).append(i)
     shared = {key: idx for key, idx in holders.items() if len(idx) > 1}
     for key, idx in shared.items():
-        _check_alike(key, [params[i][key] for i in idx])
+        _check_shared_entry(key, [params[i][key] for i in idx])
     synced = {
         key: _weighted_average(w[jnp.asarray(idx)], [params[i][key] for i in idx])
         for key, idx in shared.items()

@@ -7,9 +7,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from .trees import tree_ravel
-
-__all__ = ["get_grads_diagnostics", "get_magnitude_quantiles"]
+from rlu_jaxtools._checks import check_str
+from rlu_jaxtools._trees import tree_ravel
 
 PyTree = Any
 
@@ -35,11 +34,6 @@ def _summary(flat: jax.Array, key_prefix: str, what: str, with_norm: bool) -> di
     if with_norm:
         summary[f"{key_prefix}norm"] = norm
     return summary
-
-
-def _check_prefix(key_prefix: Any, func: str) -> None:
-    if not isinstance(key_prefix, str):
-        raise TypeError(f"{func}: key_prefix must be a str, got {type(key_prefix).__name__}")
 
 
 def get_magnitude_quantiles(pytree: PyTree, key_prefix: str = "") -> dict[str, jax.Array]:
@@ -78,7 +72,7 @@ def get_magnitude_quantiles(pytree: PyTree, key_prefix: str = "") -> dict[str, j
     >>> {k: float(v) for k, v in q.items()}
     {'min': 0.0, 'p25': 1.0, 'p50': 2.0, 'p75': 3.0, 'max': 4.0}
     """
-    _check_prefix(key_prefix, "get_magnitude_quantiles")
+    check_str(key_prefix, "key_prefix", where="get_magnitude_quantiles")
     what = "get_magnitude_quantiles: pytree"
     return _summary(tree_ravel(pytree), key_prefix, what, with_norm=False)
 
@@ -88,8 +82,7 @@ def get_grads_diagnostics(
 ) -> dict[str, jax.Array] | PyTree:
     """Magnitude quantiles and the L2 norm of a pytree of gradients.
 
-    Like :func:`get_magnitude_quantiles`, all entries are flattened into one array and the
-    0/25/50/75/100 percent quantiles of their magnitudes are computed; in addition the
+    The quantiles are those of :func:`get_magnitude_quantiles` (see there); in addition the
     Euclidean norm of all entries is reported under ``norm``. With
     ``keep_tree_structure=True`` the same summary is computed for every leaf on its own.
 
@@ -128,7 +121,7 @@ def get_grads_diagnostics(
     >>> float(per_leaf["w"]["norm"]), float(per_leaf["b"]["max"])
     (5.0, 0.0)
     """
-    _check_prefix(key_prefix, "get_grads_diagnostics")
+    check_str(key_prefix, "key_prefix", where="get_grads_diagnostics")
     if keep_tree_structure:
         leaves_with_paths, treedef = jax.tree_util.tree_flatten_with_path(grads)
         summaries = [

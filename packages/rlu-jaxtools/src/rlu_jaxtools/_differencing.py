@@ -22,7 +22,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike, DTypeLike
 
-__all__ = ["diff_transform", "diff_transform_matrix"]
+from rlu_jaxtools._checks import (
+    TypeAndAssertionError,
+    ValueAndAssertionError,
+    ValueAndIndexError,
+    as_int,
+    check_has_axis,
+)
 
 
 def _matrix(num_frames: int) -> np.ndarray:
@@ -70,9 +76,9 @@ def diff_transform_matrix(num_frames: int, dtype: DTypeLike = "float32") -> jax.
     Raises
     ------
     TypeError
-        If ``num_frames`` is not an int.
+        If ``num_frames`` is not an int (also an AssertionError, as coax's ``assert`` was).
     ValueError
-        If ``num_frames`` is smaller than 1.
+        If ``num_frames`` is smaller than 1 (also an AssertionError).
 
     Examples
     --------
@@ -80,11 +86,15 @@ def diff_transform_matrix(num_frames: int, dtype: DTypeLike = "float32") -> jax.
     >>> diff_transform_matrix(4).astype(int).tolist()
     [[-1, 0, 0, 0], [3, 1, 0, 0], [-3, -2, -1, 0], [1, 1, 1, 1]]
     """
-    if isinstance(num_frames, bool) or not isinstance(num_frames, (int, np.integer)):
-        raise TypeError(f"diff_transform_matrix: num_frames must be an int, got {num_frames!r}")
-    if num_frames < 1:
-        raise ValueError(f"diff_transform_matrix: num_frames must be at least 1, got {num_frames}")
-    return jnp.asarray(_matrix(int(num_frames)), dtype=dtype)
+    n = as_int(
+        num_frames,
+        "num_frames",
+        where="diff_transform_matrix",
+        minimum=1,
+        type_error=TypeAndAssertionError,
+        value_error=ValueAndAssertionError,
+    )
+    return jnp.asarray(_matrix(n), dtype=dtype)
 
 
 def diff_transform(X: ArrayLike, dtype: DTypeLike = "float32") -> jax.Array:
@@ -111,7 +121,8 @@ def diff_transform(X: ArrayLike, dtype: DTypeLike = "float32") -> jax.Array:
     Raises
     ------
     ValueError
-        If ``X`` is 0-d or its last axis is empty.
+        If ``X`` is 0-d (also an IndexError, as coax raised) or its last axis is empty (also
+        an AssertionError, as coax's ``assert`` was).
 
     Examples
     --------
@@ -122,9 +133,8 @@ def diff_transform(X: ArrayLike, dtype: DTypeLike = "float32") -> jax.Array:
     [6.0, 18.0, 37.0, 64.0]
     """
     X = jnp.asarray(X)
-    if X.ndim == 0:
-        raise ValueError("diff_transform: X must have at least one dimension (the frame axis)")
+    check_has_axis(X.ndim, "X", where="diff_transform", error=ValueAndIndexError)
     if X.shape[-1] == 0:
-        raise ValueError("diff_transform: the last axis of X (the frames) is empty")
+        raise ValueAndAssertionError("diff_transform: the last axis of X (the frames) is empty")
     M = diff_transform_matrix(X.shape[-1], dtype=dtype)
     return jnp.matmul(X.astype(dtype), M, precision=jax.lax.Precision.HIGHEST)

@@ -6,37 +6,22 @@ arrays at the leaves, such as a batch of observations or the parameters of a hai
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.flatten_util import ravel_pytree
 from jax.typing import ArrayLike
 
-__all__ = ["batch_to_single", "single_to_batch", "stack_trees", "tree_ravel"]
+from rlu_jaxtools._checks import (
+    as_static_index,
+    check_alike,
+    check_batch_leaves,
+    check_tree_sequences,
+)
 
 PyTree = Any
-
-
-def _as_static_index(index: Any) -> int | None:
-    """Return ``index`` as a Python int if it is a concrete integer, None if it is traced."""
-    if isinstance(index, jax.core.Tracer):
-        return None
-    if isinstance(index, (bool, np.bool_)):
-        raise TypeError(f"batch_to_single: index must be an integer, got {index!r}")
-    try:
-        return operator.index(index)
-    except TypeError:
-        pass
-    if isinstance(index, (np.ndarray, jax.Array)) and index.ndim == 0:
-        if jnp.issubdtype(index.dtype, jnp.integer):
-            return int(index)
-    raise TypeError(
-        f"batch_to_single: index must be an integer or a 0-d integer array, got {index!r}"
-    )
 
 
 def batch_to_single(pytree: PyTree, index: ArrayLike = 0) -> PyTree:
@@ -65,7 +50,7 @@ def batch_to_single(pytree: PyTree, index: ArrayLike = 0) -> PyTree:
     TypeError
         If ``index`` is not an integer.
     ValueError
-        If a leaf has no batch axis (is 0-d).
+        If a leaf has no batch axis (is 0-d); also an IndexError, as coax raised.
     IndexError
         If a concrete ``index`` is out of range for the batch axis of some leaf.
 
@@ -78,21 +63,8 @@ def batch_to_single(pytree: PyTree, index: ArrayLike = 0) -> PyTree:
     >>> single["obs"].tolist(), bool(single["done"])
     ([4, 5], True)
     """
-    static_index = _as_static_index(index)
-    leaves_with_paths, _ = jax.tree_util.tree_flatten_with_path(pytree)
-    for path, leaf in leaves_with_paths:
-        shape = np.shape(leaf)
-        where = jax.tree_util.keystr(path) or "<root>"
-        if len(shape) == 0:
-            raise ValueError(
-                f"batch_to_single: the leaf at {where} is 0-d; every leaf needs a leading "
-                "batch axis"
-            )
-        if static_index is not None and not -shape[0] <= static_index < shape[0]:
-            raise IndexError(
-                f"batch_to_single: index {static_index} is out of range for the batch axis "
-                f"of size {shape[0]} of the leaf at {where}"
-            )
+    static_index = as_static_index(index, where="batch_to_single")
+    check_batch_leaves(pytree, static_index, where="batch_to_single")
     if static_index is not None:
         return jax.tree.map(lambda leaf: leaf[static_index], pytree)
     return jax.tree.map(lambda leaf: jnp.asarray(leaf)[index], pytree)
@@ -131,24 +103,19 @@ def single_to_batch(pytree: PyTree) -> PyTree:
 
 
 def _stack_sequence(trees: Sequence[PyTree], position: int) -> PyTree:
-    treedef = jax.tree.structure(trees[0])
-    for i, tree in enumerate(trees[1:], start=1):
-        other = jax.tree.structure(tree)
-        if other != treedef:  # type: ignore[operator]  # PyTreeDef stub lacks __ne__
-            raise ValueError(
-                f"stack_trees: in argument {position}, pytree {i} has structure {other}, "
-                f"which differs from pytree 0: {treedef}"
-            )
+    treedef = check_alike(
+        trees,
+        structure_message=lambda i, other, first: (
+            f"stack_trees: in argument {position}, pytree {i} has structure {other}, "
+            f"which differs from pytree 0: {first}"
+        ),
+        shapes_message=lambda leaf_number, shapes: (
+            f"stack_trees: in argument {position}, leaf {leaf_number} has different "
+            f"shapes across the pytrees: {sorted(set(shapes))}"
+        ),
+    )
     leaves_per_tree = [jax.tree.leaves(tree) for tree in trees]
-    stacked = []
-    for leaf_number, leaves in enumerate(zip(*leaves_per_tree, strict=True)):
-        shapes = {np.shape(leaf) for leaf in leaves}
-        if len(shapes) > 1:
-            raise ValueError(
-                f"stack_trees: in argument {position}, leaf {leaf_number} has different "
-                f"shapes across the pytrees: {sorted(shapes)}"
-            )
-        stacked.append(jnp.stack(leaves))
+    stacked = [jnp.stack(leaves) for leaves in zip(*leaves_per_tree, strict=True)]
     return jax.tree.unflatten(treedef, stacked)
 
 
@@ -181,8 +148,8 @@ def stack_trees(*trees: Sequence[PyTree]) -> tuple[PyTree, ...]:
     TypeError
         If no argument is given or an argument is not a sequence of pytrees.
     ValueError
-        If a sequence is empty, the sequences differ in length, or pytrees within a sequence
-        differ in structure or leaf shapes.
+        If a sequence is empty (also a TypeError, as coax raised), the sequences differ in
+        length, or pytrees within a sequence differ in structure or leaf shapes.
 
     Examples
     --------
@@ -194,21 +161,7 @@ def stack_trees(*trees: Sequence[PyTree]) -> tuple[PyTree, ...]:
     >>> params["w"].tolist(), states["count"].tolist()
     ([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]], [0, 1, 2])
     """
-    if not trees:
-        raise TypeError("stack_trees: expected at least one sequence of pytrees, got none")
-    for position, sequence in enumerate(trees):
-        if not isinstance(sequence, Sequence) or isinstance(sequence, (str, bytes)):
-            raise TypeError(
-                f"stack_trees: argument {position} must be a sequence (list or tuple) of "
-                f"pytrees, got {type(sequence).__name__}"
-            )
-        if len(sequence) == 0:
-            raise ValueError(f"stack_trees: argument {position} is an empty sequence")
-    lengths = [len(sequence) for sequence in trees]
-    if len(set(lengths)) > 1:
-        raise ValueError(
-            f"stack_trees: all arguments must have the same length, got lengths {lengths}"
-        )
+    check_tree_sequences(trees, where="stack_trees")
     return tuple(_stack_sequence(sequence, position) for position, sequence in enumerate(trees))
 
 

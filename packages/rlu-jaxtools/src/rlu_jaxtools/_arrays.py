@@ -11,7 +11,14 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import DTypeLike
 
-__all__ = ["check_array", "idx", "isscalar"]
+from rlu_jaxtools._checks import (
+    TypeAndIndexError,
+    ValueAndIndexError,
+    ValueAndTypeError,
+    as_int,
+    check_axis,
+    check_has_axis,
+)
 
 
 def _as_options(value: Any) -> list[Any]:
@@ -67,7 +74,7 @@ def check_array(
     ------
     TypeError
         If ``arr`` fails one of the requested checks (the message says which and what was
-        found).
+        found). For an ``axis`` that ``arr`` does not have, also an IndexError, as coax raised.
     ValueError
         If only one of ``axis_size`` and ``axis`` is given.
 
@@ -112,7 +119,7 @@ def check_array(
         raise TypeError(f"expected input with shape {tuple(shape)}, got shape: {arr.shape}")
     if axis is not None:
         if not -arr.ndim <= axis < arr.ndim:
-            raise TypeError(f"expected input with an axis {axis}, got shape: {arr.shape}")
+            raise TypeAndIndexError(f"expected input with an axis {axis}, got shape: {arr.shape}")
         sizes = _as_options(axis_size)
         if arr.shape[axis] not in sizes:
             raise TypeError(
@@ -177,7 +184,8 @@ def idx(arr: Any, axis: int = 0) -> jax.Array:
     TypeError
         If ``axis`` is not an int.
     ValueError
-        If ``arr`` is 0-d or ``axis`` is out of bounds.
+        If ``arr`` is 0-d (also a TypeError, as coax raised) or ``axis`` is out of bounds
+        (also an IndexError, as coax raised).
 
     Examples
     --------
@@ -186,11 +194,8 @@ def idx(arr: Any, axis: int = 0) -> jax.Array:
     >>> idx(np.zeros((2, 5)), axis=1).tolist()
     [0, 1, 2, 3, 4]
     """
-    if isinstance(axis, bool) or not isinstance(axis, int):
-        raise TypeError(f"idx: axis must be an int, got {axis!r}")
+    checked_axis = as_int(axis, "axis", where="idx")
     shape = np.shape(arr)
-    if len(shape) == 0:
-        raise ValueError("idx: arr must have at least one dimension, got a 0-d input")
-    if not -len(shape) <= axis < len(shape):
-        raise ValueError(f"idx: axis {axis} is out of bounds for arr with shape {shape}")
-    return jnp.arange(shape[axis])
+    check_has_axis(len(shape), "arr", where="idx", error=ValueAndTypeError)
+    checked_axis = check_axis(checked_axis, shape, where="idx", error=ValueAndIndexError)
+    return jnp.arange(shape[checked_axis])

@@ -19,11 +19,10 @@ import os
 import pickle
 from typing import Any
 
-from .atomic import BackgroundSync, atomic_write
-from .errors import CorruptedDataError
-from .frame import HEADER_SIZE, FrameReader, FrameWriter, frame_header
-
-__all__ = ["dump", "dumps", "load", "loads"]
+from rlu_serialize._atomic import BackgroundSync, atomic_write
+from rlu_serialize._checks import as_byte_view, as_path, check_trusted
+from rlu_serialize._errors import CorruptedDataError
+from rlu_serialize._frame import HEADER_SIZE, FrameReader, FrameWriter, frame_header
 
 _PROTOCOL = 5
 
@@ -39,30 +38,11 @@ def _pickle_into(obj: Any, writer: FrameWriter) -> None:
         raise
 
 
-def _check_trusted(trusted: Any) -> None:
-    if not isinstance(trusted, bool):
-        raise TypeError(f"trusted must be a bool, got {type(trusted).__name__}")
-
-
-def _fspath(filepath: Any) -> str:
-    try:
-        path = os.fspath(filepath)
-    except TypeError:
-        raise TypeError(
-            f"filepath must be a str or os.PathLike, got {type(filepath).__name__}"
-        ) from None
-    if not isinstance(path, str):
-        path = os.fsdecode(path)
-    if not path:
-        raise ValueError("filepath must not be empty")
-    return os.path.expanduser(path)
-
-
 def _unpickle(reader: FrameReader, trusted: bool) -> Any:
     if trusted:
         unpickler: pickle.Unpickler = pickle.Unpickler(reader)
     else:
-        from .restricted import RestrictedUnpickler
+        from rlu_serialize._restricted import RestrictedUnpickler
 
         unpickler = RestrictedUnpickler(reader)
     try:
@@ -110,6 +90,7 @@ def dumps(obj: Any) -> bytes:
 
     Examples
     --------
+    >>> from rlu_serialize import dumps, loads
     >>> a = [13]
     >>> b = {"a": a}
     >>> a_new, b_new = loads(dumps((a, b)))
@@ -161,6 +142,8 @@ def dump(obj: Any, filepath: str | os.PathLike[str]) -> None:
     ------
     TypeError
         If ``filepath`` is not a path.
+    ValueError
+        If ``filepath`` is empty (also a FileNotFoundError, as coax raised).
     pickle.PicklingError, TypeError
         If ``obj`` cannot be pickled; ``filepath`` is then unchanged.
     OSError
@@ -169,6 +152,7 @@ def dump(obj: Any, filepath: str | os.PathLike[str]) -> None:
     Examples
     --------
     >>> import os, tempfile
+    >>> from rlu_serialize import dump, load
     >>> path = os.path.join(tempfile.mkdtemp(), "checkpoints", "state.pkl.lz4")
     >>> a = [13]
     >>> dump((a, {"a": a}), path)
@@ -177,7 +161,7 @@ def dump(obj: Any, filepath: str | os.PathLike[str]) -> None:
     >>> a_new
     [13, 7]
     """
-    path = _fspath(filepath)
+    path = as_path(filepath)
     with atomic_write(path) as file:
         sync = BackgroundSync(file.fileno())
 
@@ -236,21 +220,14 @@ def loads(s: bytes | bytearray | memoryview, trusted: bool = True) -> Any:
     Examples
     --------
     >>> import cloudpickle, lz4.frame
+    >>> from rlu_serialize import dumps, loads
     >>> loads(lz4.frame.compress(cloudpickle.dumps({"step": 3})))
     {'step': 3}
     >>> loads(dumps({"rewards": [1.0, 0.5]}), trusted=False)
     {'rewards': [1.0, 0.5]}
     """
-    if isinstance(s, str):
-        raise TypeError("s must be a bytes-like object (the output of dumps), got str")
-    try:
-        view = memoryview(s)
-    except TypeError:
-        raise TypeError(
-            f"s must be a bytes-like object (the output of dumps), got {type(s).__name__}"
-        ) from None
-    _check_trusted(trusted)
-    view = view.cast("B") if (view.ndim != 1 or view.itemsize != 1) else view
+    view = as_byte_view(s)
+    check_trusted(trusted)
     position = 0
 
     def read(size: int) -> memoryview:
@@ -290,6 +267,8 @@ def load(filepath: str | os.PathLike[str], trusted: bool = True) -> Any:
     ------
     TypeError
         If ``filepath`` is not a path or ``trusted`` is not a bool.
+    ValueError
+        If ``filepath`` is empty (also a FileNotFoundError, as coax raised).
     FileNotFoundError
         If there is no such file.
     CorruptedDataError
@@ -300,12 +279,13 @@ def load(filepath: str | os.PathLike[str], trusted: bool = True) -> Any:
     Examples
     --------
     >>> import os, tempfile
+    >>> from rlu_serialize import dump, load
     >>> path = os.path.join(tempfile.mkdtemp(), "state.pkl.lz4")
     >>> dump({"episode": 7, "returns": [1.5, 2.0]}, path)
     >>> load(path, trusted=False)
     {'episode': 7, 'returns': [1.5, 2.0]}
     """
-    path = _fspath(filepath)
-    _check_trusted(trusted)
+    path = as_path(filepath)
+    check_trusted(trusted)
     with open(path, "rb", buffering=0) as file:
         return _unpickle(FrameReader(file.read, repr(path)), trusted)

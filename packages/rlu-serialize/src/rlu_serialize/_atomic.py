@@ -15,8 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
 
-__all__ = ["BackgroundSync", "atomic_write"]
-
 _umask: int | None = None
 
 

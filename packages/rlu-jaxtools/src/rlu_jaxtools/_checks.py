@@ -1,0 +1,301 @@
+"""The argument checks of rlu_jaxtools, in one place.
+
+House behaviour: integers accept ``int`` and numpy integers and refuse ``bool``; a wrong type
+raises ``TypeError``, a wrong value ``ValueError``; the message names the argument and what was
+expected (``num_frames must be an int >= 1, got 0``). A rejected call changes nothing.
+
+Where ``coax.utils`` raised another exception class for the same mistake, the error raised here
+is an instance of both classes (the exception classes below), so that ``except`` clauses written
+for coax still catch it.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.core import Tracer
+
+PyTree = Any
+Axes = int | None | tuple[int | None, ...]
+
+
+class ValueAndTypeError(ValueError, TypeError):
+    """A ValueError where coax raised TypeError for the same mistake."""
+
+
+class ValueAndIndexError(ValueError, IndexError):
+    """A ValueError where coax raised IndexError for the same mistake."""
+
+
+class TypeAndIndexError(TypeError, IndexError):
+    """A TypeError where coax raised IndexError for the same mistake."""
+
+
+class ValueAndAssertionError(ValueError, AssertionError):
+    """A ValueError where coax failed an ``assert`` for the same mistake."""
+
+
+class TypeAndAssertionError(TypeError, AssertionError):
+    """A TypeError where coax failed an ``assert`` for the same mistake."""
+
+
+class TypeAndAttributeError(TypeError, AttributeError):
+    """A TypeError where coax raised AttributeError for the same mistake."""
+
+
+def _prefix(where: str) -> str:
+    return f"{where}: " if where else ""
+
+
+def _int_or_none(value: Any) -> int | None:
+    """``value`` as an int if it is an integer (not a bool), else None."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
+
+
+def as_int(
+    value: Any,
+    name: str,
+    *,
+    where: str = "",
+    minimum: int | None = None,
+    type_error: type[Exception] = TypeError,
+    value_error: type[Exception] = ValueError,
+) -> int:
+    """``value`` as a Python int, checked to be an integer (and at least ``minimum``)."""
+    expected = "an int" if minimum is None else f"an int >= {minimum}"
+    number = _int_or_none(value)
+    if number is None:
+        raise type_error(f"{_prefix(where)}{name} must be {expected}, got {value!r}")
+    if minimum is not None and number < minimum:
+        raise value_error(f"{_prefix(where)}{name} must be {expected}, got {number}")
+    return number
+
+
+def as_optional_int(value: Any, name: str, *, where: str = "") -> int | None:
+    """``value`` as a Python int, or None."""
+    if value is None:
+        return None
+    number = _int_or_none(value)
+    if number is None:
+        raise TypeError(f"{_prefix(where)}{name} must be an int or None, got {value!r}")
+    return number
+
+
+def check_axis(
+    axis: int,
+    shape: tuple[int, ...],
+    *,
+    where: str = "",
+    error: type[Exception] = ValueError,
+) -> int:
+    """``axis`` normalised to ``[0, len(shape))``, checked to be a valid axis of ``shape``."""
+    if not -len(shape) <= axis < len(shape):
+        raise error(
+            f"{_prefix(where)}axis {axis} is out of bounds for arr with shape {tuple(shape)}"
+        )
+    return axis % len(shape)
+
+
+def check_has_axis(
+    ndim: int, name: str, *, where: str = "", error: type[Exception] = ValueError
+) -> None:
+    """Refuse a 0-d array: the function works along an axis."""
+    if ndim == 0:
+        raise error(f"{_prefix(where)}{name} must have at least one dimension, got a 0-d array")
+
+
+def check_callable(value: Any, name: str, *, where: str = "") -> None:
+    if not callable(value):
+        raise TypeError(f"{_prefix(where)}{name} must be callable, got {type(value).__name__}")
+
+
+def check_str(value: Any, name: str, *, where: str = "") -> None:
+    if not isinstance(value, str):
+        raise TypeError(f"{_prefix(where)}{name} must be a str, got {type(value).__name__}")
+
+
+def check_positive_if_concrete(value: Any, name: str, *, where: str = "") -> None:
+    """Check a concrete real number to be positive; arrays and traced values pass unchecked."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{_prefix(where)}{name} must be a real number, got {value!r}")
+    if isinstance(value, (int, float, np.integer, np.floating)) and not value > 0:
+        raise ValueError(f"{_prefix(where)}{name} must be positive, got {value!r}")
+
+
+def as_argnums(value: Any, name: str, *, where: str = "") -> tuple[int, ...]:
+    """An int or a tuple/list of ints (``static_argnums``, ``donate_argnums``) as a tuple."""
+    single = _int_or_none(value)
+    if single is not None:
+        return (single,)
+    if isinstance(value, (tuple, list)):
+        numbers = [_int_or_none(a) for a in value]
+        if all(n is not None for n in numbers):
+            return tuple(n for n in numbers if n is not None)
+    raise TypeError(f"{_prefix(where)}{name} must be an int or a tuple of ints, got {value!r}")
+
+
+def as_axes(value: Any, name: str, *, where: str = "") -> Axes:
+    """An axis spec of ``unvectorize``: an int, None, or a tuple/list of ints and Nones."""
+    if value is None:
+        return None
+    single = _int_or_none(value)
+    if single is not None:
+        return single
+    if isinstance(value, (tuple, list)):
+        axes = [None if a is None else _int_or_none(a) for a in value]
+        if all(a is not None or b is None for a, b in zip(axes, value, strict=True)):
+            return tuple(axes)
+    raise TypeError(
+        f"{_prefix(where)}{name} must be an int, None, or a tuple of ints and Nones, got {value!r}"
+    )
+
+
+def as_static_index(index: Any, *, where: str = "") -> int | None:
+    """``index`` as a Python int if it is a concrete integer, None if it is traced."""
+    if isinstance(index, Tracer):
+        return None
+    number = _int_or_none(index)
+    if number is not None:
+        return number
+    if isinstance(index, (np.ndarray, jax.Array)) and index.ndim == 0:
+        if jnp.issubdtype(index.dtype, jnp.integer):
+            return int(index)
+    raise TypeError(
+        f"{_prefix(where)}index must be an integer or a 0-d integer array, got {index!r}"
+    )
+
+
+def check_batch_leaves(pytree: PyTree, index: int | None, *, where: str = "") -> None:
+    """Every leaf has a leading batch axis, and a concrete ``index`` lies within it."""
+    leaves_with_paths, _ = jax.tree_util.tree_flatten_with_path(pytree)
+    for path, leaf in leaves_with_paths:
+        shape = np.shape(leaf)
+        at = jax.tree_util.keystr(path) or "<root>"
+        if len(shape) == 0:
+            raise ValueAndIndexError(
+                f"{_prefix(where)}the leaf at {at} is 0-d; every leaf needs a leading batch axis"
+            )
+        if index is not None and not -shape[0] <= index < shape[0]:
+            raise IndexError(
+                f"{_prefix(where)}index {index} is out of range for the batch axis of size "
+                f"{shape[0]} of the leaf at {at}"
+            )
+
+
+def check_tree_sequences(trees: tuple[Any, ...], *, where: str = "") -> None:
+    """One or more non-empty sequences of pytrees, all of the same length."""
+    if not trees:
+        raise TypeError(f"{_prefix(where)}expected at least one sequence of pytrees, got none")
+    for position, sequence in enumerate(trees):
+        if not isinstance(sequence, Sequence) or isinstance(sequence, (str, bytes)):
+            raise TypeError(
+                f"{_prefix(where)}argument {position} must be a sequence (list or tuple) of "
+                f"pytrees, got {type(sequence).__name__}"
+            )
+        if len(sequence) == 0:
+            raise ValueAndTypeError(f"{_prefix(where)}argument {position} is an empty sequence")
+    lengths = [len(sequence) for sequence in trees]
+    if len(set(lengths)) > 1:
+        raise ValueError(
+            f"{_prefix(where)}all arguments must have the same length, got lengths {lengths}"
+        )
+
+
+def check_alike(
+    trees: Sequence[PyTree],
+    *,
+    structure_message: Callable[[int, Any, Any], str],
+    shapes_message: Callable[[int, list[tuple[int, ...]]], str],
+    error: type[Exception] = ValueError,
+) -> Any:
+    """Check that pytrees share their structure and leaf shapes; return the common treedef.
+
+    ``structure_message(i, treedef_i, treedef_0)`` and ``shapes_message(leaf_number, shapes)``
+    word the error for the caller.
+    """
+    treedef = jax.tree.structure(trees[0])
+    for i, tree in enumerate(trees[1:], start=1):
+        other = jax.tree.structure(tree)
+        if other != treedef:  # type: ignore[operator]  # jaxlib's PyTreeDef stub lacks __ne__
+            raise error(structure_message(i, other, treedef))
+    for leaf_number, leaves in enumerate(zip(*(jax.tree.leaves(t) for t in trees), strict=True)):
+        shapes = [tuple(np.shape(leaf)) for leaf in leaves]
+        if len(set(shapes)) > 1:
+            raise error(shapes_message(leaf_number, shapes))
+    return treedef
+
+
+def check_mappings(params: tuple[Any, ...], *, where: str = "") -> None:
+    """One or more mappings (haiku params dicts)."""
+    if not params:
+        raise TypeError(f"{_prefix(where)}expected at least one params dict, got none")
+    for i, p in enumerate(params):
+        if not isinstance(p, Mapping):
+            raise TypeAndAttributeError(
+                f"{_prefix(where)}params {i} must be a mapping (e.g. hk.Params), "
+                f"got {type(p).__name__}"
+            )
+
+
+def as_weights(weights: Any, count: int, *, where: str = "") -> jax.Array:
+    """``count`` positive finite weights (default: all 1) as a float array."""
+    if weights is None:
+        return jnp.ones((count,))
+    if isinstance(weights, Tracer):
+        w: jax.Array = weights
+    else:
+        try:
+            w_np = np.asarray(weights)
+        except (TypeError, ValueError):  # e.g. ragged nested lists
+            w_np = np.asarray(None)
+        if w_np.dtype.kind not in "iuf":
+            raise TypeError(
+                f"{_prefix(where)}weights must be a sequence of positive numbers, got {weights!r}"
+            )
+        w_np = w_np.astype(float)
+        if w_np.shape != (count,):
+            raise ValueError(
+                f"{_prefix(where)}weights must hold one number per params dict ({count}), "
+                f"got shape {w_np.shape}"
+            )
+        if not np.all(np.isfinite(w_np)) or not np.all(w_np > 0):
+            raise ValueAndAssertionError(
+                f"{_prefix(where)}weights must be positive finite numbers, got {w_np.tolist()}"
+            )
+        w = jnp.asarray(w_np)
+    if w.shape != (count,):
+        raise ValueError(
+            f"{_prefix(where)}weights must hold one number per params dict ({count}), "
+            f"got shape {w.shape}"
+        )
+    return w
+
+
+def single_output_axis(out_axes: Axes) -> int | None:
+    """The axis to drop from a function's single (non-tuple) output."""
+    if isinstance(out_axes, tuple):
+        raise TypeError(
+            f"out_axes must be an int for functions with a single output; got: out_axes={out_axes}"
+        )
+    return out_axes
+
+
+def axes_per_item(kind: str, axes: Axes, count: int) -> tuple[int | None, ...]:
+    """One axis per function input (``kind="in"``) or output (``kind="out"``)."""
+    per_item = axes if isinstance(axes, tuple) else (axes,) * count
+    if len(per_item) != count:
+        raise ValueError(
+            f"number of {kind}_axes must match the number of function {kind}puts; got "
+            f"{kind}_axes={axes} for {count} {kind}put(s)"
+        )
+    return per_item
