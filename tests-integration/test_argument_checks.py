@@ -27,16 +27,14 @@ def _key() -> Any:
 
 
 def _call(target: str, **fixed: Any) -> Callable[[str, Any], Any]:
-    """Call ``rlu.<target>`` with ``fixed`` arguments plus one argument under test."""
+    """Call ``rlu.<target>`` with ``fixed`` arguments plus one argument under test; a callable
+    among ``fixed`` is called for a fresh value each time."""
 
     def call(name: str, value: Any) -> Any:
         import rlu
 
-        obj: Any = rlu
-        for part in target.split("."):
-            obj = getattr(obj, part)
         kwargs = {k: (v() if callable(v) else v) for k, v in fixed.items()}
-        return obj(**kwargs, **{name: value})
+        return getattr(rlu, target)(**kwargs, **{name: value})
 
     return call
 
@@ -47,6 +45,15 @@ def _sample(name: str, value: Any) -> Any:
     tree = rlu.SumTree(capacity=4)
     tree.set_values(..., np.ones(4))
     return tree.sample(**{name: value})
+
+
+def _check_preprocessors(name: str, value: Any) -> Any:
+    import rlu
+
+    def identity(rng: Any, x: Any) -> Any:
+        return x
+
+    return rlu.check_preprocessors(_env().observation_space, identity, identity, **{name: value})
 
 
 # (entry point, argument, a valid value, an invalid value of the right type)
@@ -60,7 +67,7 @@ COUNTS = [
     ("quantile_cos_embedding", _call("quantile_cos_embedding", quantile_fractions=np.full((2, 3), 0.5)), "n", 4, 0),
     ("diff_transform_matrix", _call("diff_transform_matrix"), "num_frames", 3, 0),
     ("get_transition_batch", _call("get_transition_batch", env=_env), "batch_size", 2, 0),
-    ("check_preprocessors", _call("check_preprocessors", space=lambda: _env().observation_space), "num_samples", 2, 0),
+    ("check_preprocessors", _check_preprocessors, "num_samples", 2, 0),
 ]
 
 REALS = [

@@ -56,7 +56,8 @@ def as_float_array(name: str, value: Any, bound: bool = False) -> FloatArray:
         arr = np.asarray(value)
     except (TypeError, ValueError):  # e.g. ragged nested lists
         arr = np.asarray(None)
-    if arr.dtype.kind not in "biuf":  # numbers only: numpy would even parse the string "0.1"
+    # Numbers only: numpy would even parse the string "0.1", and a bool is no number here.
+    if arr.dtype.kind not in "iuf":
         raise TypeError(f"{_OU}: '{name}' must be a number or an array of numbers, got {value!r}")
     floats = arr.astype(np.float64)
     bad = np.isnan(floats) if bound else ~np.isfinite(floats)
