@@ -1,0 +1,669 @@
+"""JaxSegmentTree, JaxSumTree, JaxMinTree, JaxMaxTree: functional segment trees as pytrees."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, TypeVar
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpy.typing as npt
+
+from rlu_trees.jax import _checks, _kernels
+
+_T = TypeVar("_T", bound="JaxSegmentTree")
+
+
+@functools.partial(jax.jit, static_argnames=("lay", "clamp"))
+def _set_values(
+    nodes: jax.Array, idx: jax.Array, values: jax.Array, lay: _kernels.Layout, clamp: bool
+) -> jax.Array:
+    return _kernels.set_values(nodes, idx, values, lay, clamp)
+
+
+@functools.partial(jax.jit, static_argnames=("lay", "clamp"))
+def _set_all(nodes: jax.Array, values: jax.Array, lay: _kernels.Layout, clamp: bool) -> jax.Array:
+    return _kernels.set_all(nodes, values, lay, clamp)
+
+
+@functools.partial(jax.jit, static_argnames=("lay",))
+def _partial_reduce(
+    nodes: jax.Array, starts: jax.Array, stops: jax.Array, lay: _kernels.Layout
+) -> jax.Array:
+    return _kernels.partial_reduce(nodes, starts, stops, lay)
+
+
+@functools.partial(jax.jit, static_argnames=("lay",))
+def _inverse_cdf(nodes: jax.Array, u: jax.Array, lay: _kernels.Layout) -> jax.Array:
+    u = jnp.clip(jnp.nan_to_num(u, nan=0.0), 0.0, 1.0)
+    return _kernels.descend(nodes, u * nodes[0].astype(u.dtype), lay)
+
+
+@functools.partial(jax.jit, static_argnames=("lay", "n", "stratified", "dtype"))
+def _sample(
+    nodes: jax.Array, key: jax.Array, lay: _kernels.Layout, n: int, stratified: bool, dtype: Any
+) -> jax.Array:
+    u = jax.random.uniform(key, (n,), dtype=dtype)
+    if stratified:
+        u = jnp.minimum((jnp.arange(n, dtype=dtype) + u) / n, 1.0)
+    return _kernels.descend(nodes, u * nodes[0].astype(dtype), lay)
+
+
+@jax.tree_util.register_pytree_node_class
+class JaxSegmentTree:
+    r"""A functional segment tree that runs inside ``jax.jit``, ``lax.scan`` and ``jax.vmap``.
+
+    The JAX twin of :class:`rlu_trees.SegmentTree`: the tree is a pytree whose one array leaf
+    holds all its nodes and whose capacity and reducer are static, so it can be an argument
+    of a jitted function, a ``scan`` carry, a ``vmap``\ ped batch of trees, a donated buffer
+    or part of a checkpoint (``rlu.dump``). Operations never change a tree: they return a
+    new one. Updates cost O(B log N) for a batch of B, whatever the capacity N; inside
+    ``jit`` with the tree donated (or as a ``scan`` carry) they write in place.
+
+    Values live on ``P = 2**ceil(log2(capacity))`` leaves as on the host tree; the inner
+    levels are stored every fourth binary level (nodes of 16 children, 5 levels for 2**20
+    values), each node holding the pairwise (binary) reduction of its children, so every
+    stored sum equals the host tree's bit for bit.
+
+    Parameters
+    ----------
+    capacity : int
+        Number of values, from 1 to ``2**30``.
+    reducer : {'add', 'min', 'max'} or numpy.add, numpy.minimum, numpy.maximum
+        How two children combine. Leaves start at its identity (``init_value``).
+    dtype : {None, numpy.float32, numpy.float64}, optional
+        Storage type, keyword only. None is JAX's default float (float32 unless 64-bit mode
+        is on); float64 needs ``jax.config.update('jax_enable_x64', True)``.
+
+    Raises
+    ------
+    TypeError
+        If ``capacity`` is not an int or ``reducer`` is not a str or a known function.
+    ValueError
+        If ``capacity`` is out of range, ``reducer`` is unknown or ``dtype`` is not float32
+        or float64 (or float64 without 64-bit mode).
+
+    Notes
+    -----
+    Bad input. Outside ``jit`` (concrete arrays) the tree checks its arguments as the host
+    tree does: an index outside ``[-capacity, capacity)`` raises ``IndexError``, a NaN value
+    ``ValueError`` (a :class:`JaxSumTree` also refuses negative and infinite values and a
+    total that overflows). Inside ``jit`` nothing can raise: such entries are skipped (their
+    leaf keeps its old value), a :class:`JaxSumTree` lowers finite values above
+    ``finfo(dtype).max / P`` to that bound so that no sum can overflow, and ``u`` outside
+    ``[0, 1]`` is clipped (NaN counts as 0). Subnormal values are stored as 0 in a
+    :class:`JaxSumTree`: XLA flushes them on the CPU.
+
+    Batches of trees: build or update them under ``jax.vmap``; the methods act on one tree.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from rlu_trees.jax import JaxSegmentTree
+    >>> tree = JaxSegmentTree(8, "min")
+    >>> tree = tree.set_values(..., [13, 7, 11, 17, 19, 5, 3, 23])
+    >>> float(tree.root_value), float(tree.partial_reduce(0, 4))
+    (3.0, 7.0)
+    >>> leaves, treedef = jax.tree_util.tree_flatten(tree)
+    >>> len(leaves)
+    1
+    """
+
+    _nonneg = False
+
+    def __init__(self, capacity: int, reducer: Any, *, dtype: npt.DTypeLike | None = None) -> None:
+        self._capacity = _checks.as_capacity(capacity)
+        self._reducer = _checks.as_reducer(reducer)
+        dt = _checks.as_dtype(dtype)
+        self._nodes = _kernels.empty(self._layout, dt)
+
+    # ------------------------------------------------------------------ pytree
+
+    def tree_flatten(self) -> tuple[tuple[jax.Array], tuple[int, str]]:
+        """Children and static data for ``jax.tree_util`` (the node array; capacity, reducer)."""
+        return (self._nodes,), (self._capacity, self._reducer)
+
+    @classmethod
+    def tree_unflatten(cls: type[_T], aux: tuple[int, str], children: Any) -> _T:
+        """Rebuild a tree from :meth:`tree_flatten`'s output (no checks: leaves may be tracers)."""
+        tree = object.__new__(cls)
+        tree._capacity, tree._reducer = aux
+        (tree._nodes,) = children
+        return tree
+
+    def _replace(self: _T, nodes: jax.Array) -> _T:
+        return type(self).tree_unflatten((self._capacity, self._reducer), (nodes,))
+
+    @property
+    def _layout(self) -> _kernels.Layout:
+        return _kernels.layout(self._capacity, self._reducer, self._nonneg)
+
+    def _traced(self, *args: Any) -> bool:
+        return any(_checks.is_traced(a) for a in (self._nodes, *args))
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def capacity(self) -> int:
+        """Number of values (leaves) the tree holds."""
+        return self._capacity
+
+    @property
+    def reducer(self) -> str:
+        """``'add'``, ``'min'`` or ``'max'``."""
+        return self._reducer
+
+    @property
+    def init_value(self) -> float:
+        """The identity of the reducer: the value of leaves never set."""
+        return _kernels.IDENTITY[self._reducer]
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """Storage dtype (float32 or float64)."""
+        return np.dtype(self._nodes.dtype)
+
+    @property
+    def nodes(self) -> jax.Array:
+        """The flat node array (the pytree's leaf); its layout is private."""
+        return self._nodes
+
+    @property
+    def root_value(self) -> jax.Array:
+        """The reduction of all values, as a 0-d array."""
+        return self._nodes[0]
+
+    @property
+    def values(self) -> jax.Array:
+        """The ``capacity`` values, shape ``(capacity,)``."""
+        return _kernels.leaves_of(self._nodes, self._layout)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(capacity={self._capacity}, reducer={self._reducer!r}, dtype={self._nodes.dtype})"
+
+    # ------------------------------------------------------------------ operations
+
+    def set_values(self: _T, idx: Any, values: Any) -> _T:
+        """A new tree with some or all values replaced; O(B log N) for B positions.
+
+        Parameters
+        ----------
+        idx : int, 1-d array of ints, ``...`` or None
+            Positions to write (negative counts from the end); ``...`` or None writes all
+            ``capacity`` values (O(N)). With repeated positions the last write wins, on
+            every backend.
+        values : float or 1-d array of floats
+            One value per position, or a single value for all of them.
+
+        Returns
+        -------
+        JaxSegmentTree
+            A tree of the same type; ``self`` is unchanged.
+
+        Raises
+        ------
+        IndexError
+            Outside ``jit``: a position outside ``[-capacity, capacity)``.
+        TypeError
+            If ``idx`` is not integer or ``values`` not numeric.
+        ValueError
+            If the shapes differ; outside ``jit``, a value the tree refuses (see the class
+            notes). Inside ``jit`` such entries are skipped instead.
+
+        Examples
+        --------
+        >>> from rlu_trees.jax import JaxMaxTree
+        >>> tree = JaxMaxTree(5).set_values([0, 3, 3], [2.0, 9.0, 4.0])
+        >>> tree.values.tolist()
+        [2.0, -inf, -inf, 4.0, -inf]
+        """
+        lay = self._layout
+        dtype = self.dtype
+        if idx is None or idx is Ellipsis:
+            vals = _checks.as_value_array("values", values, self._capacity, dtype)
+            if self._traced(vals):
+                return self._replace(_set_all(self._nodes, vals, lay, True))
+            _checks.check_values("values", vals, self._reducer if self._nonneg else "")
+            return self._checked(_set_all(self._nodes, vals, lay, False))
+        index = _checks.as_index_array("idx", idx)
+        vals = _checks.as_value_array("values", values, index.shape[0], dtype)
+        if self._traced(index, vals):
+            return self._replace(_set_values(self._nodes, index, vals, lay, True))
+        _checks.check_indices("idx", index, self._capacity)
+        _checks.check_values("values", vals, self._reducer if self._nonneg else "")
+        if index.shape[0] == 0:
+            return self
+        return self._checked(_set_values(self._nodes, index, vals, lay, False))
+
+    def _checked(self: _T, nodes: jax.Array) -> _T:
+        if self._nonneg and not bool(jnp.isfinite(nodes[0])):
+            raise ValueError(
+                f"these values would make the total overflow {self.dtype}; "
+                "use smaller values or dtype=float64"
+            )
+        return self._replace(nodes)
+
+    def partial_reduce(self, start: Any = 0, stop: Any = None) -> jax.Array:
+        """Reduce the values over ranges ``[start, stop)``, O(log N) per range.
+
+        Same results as :meth:`rlu_trees.SegmentTree.partial_reduce` (bit for bit: the same
+        order of operations).
+
+        Parameters
+        ----------
+        start : int or 1-d array of ints, optional
+            First position of each range, default 0; negative counts from the end.
+        stop : int or 1-d array of ints, optional
+            End of each range (exclusive), default ``capacity``. Broadcasts with ``start``.
+
+        Returns
+        -------
+        jax.Array
+            0-d when both bounds are scalars, else one result per range; an empty range
+            gives ``init_value``.
+
+        Raises
+        ------
+        TypeError
+            If a bound is not integer.
+        IndexError
+            Outside ``jit``: a bound outside ``[-capacity, capacity]`` or ``start > stop``.
+            Inside ``jit`` bounds are clipped and a backward range reduces to ``init_value``.
+
+        Examples
+        --------
+        >>> from rlu_trees.jax import JaxMinTree
+        >>> tree = JaxMinTree(8).set_values(..., [13, 7, 11, 17, 19, 5, 3, 23])
+        >>> float(tree.partial_reduce(1, 5))
+        7.0
+        >>> tree.partial_reduce([0, 2, 7], [8, 4, 8]).tolist()
+        [3.0, 11.0, 23.0]
+        """
+        cap = self._capacity
+        scalar = np.ndim(start) == 0 and (stop is None or np.ndim(stop) == 0)
+        starts = _checks.as_index_array("start", start)
+        stops = _checks.as_index_array("stop", cap if stop is None else stop)
+        starts, stops = jnp.broadcast_arrays(starts, stops)
+        if not self._traced(starts, stops):
+            for name, arr in (("start", np.asarray(starts)), ("stop", np.asarray(stops))):
+                bad = (arr < -cap) | (arr > cap)
+                if bad.any():
+                    k = int(np.argmax(bad))
+                    raise IndexError(
+                        f"{name}[{k}] = {int(arr[k])} is out of range; "
+                        f"expected -{cap} <= {name} <= {cap}"
+                    )
+        starts = jnp.clip(jnp.where(starts < 0, starts + cap, starts), 0, cap)
+        stops = jnp.clip(jnp.where(stops < 0, stops + cap, stops), 0, cap)
+        if not self._traced(starts, stops):
+            backwards = np.asarray(starts > stops)
+            if backwards.any():
+                k = int(np.argmax(backwards))
+                raise IndexError(
+                    f"range {k} runs backwards: start {int(starts[k])} > stop {int(stops[k])}"
+                )
+        stops = jnp.maximum(starts, stops)
+        out = _partial_reduce(self._nodes, starts, stops, self._layout)
+        result: jax.Array = out[0] if scalar else out
+        return result
+
+    # ------------------------------------------------------------------ host trees
+
+    def to_host(self) -> Any:
+        """A host tree (``rlu_trees.SegmentTree`` and kin) holding the same values.
+
+        Returns
+        -------
+        rlu_trees.SegmentTree
+            :class:`rlu_trees.SumTree`, :class:`rlu_trees.MinTree`,
+            :class:`rlu_trees.MaxTree` for the matching JAX trees, else a
+            :class:`rlu_trees.SegmentTree`; same capacity and dtype. One O(N) transfer.
+
+        Examples
+        --------
+        >>> from rlu_trees.jax import JaxSegmentTree
+        >>> host = JaxSegmentTree(3, "max").set_values(..., [1.0, 5.0, 2.0]).to_host()
+        >>> type(host).__name__, host.root_value
+        ('SegmentTree', 5.0)
+        """
+        import rlu_trees
+
+        functions = {"add": np.add, "min": np.minimum, "max": np.maximum}
+        host = rlu_trees.SegmentTree(
+            self._capacity, functions[self._reducer], self.init_value, dtype=self.dtype
+        )
+        host.set_values(..., np.asarray(self.values))
+        return host
+
+    @classmethod
+    def from_host(cls, tree: Any, *, dtype: npt.DTypeLike | None = None) -> JaxSegmentTree:
+        """The JAX tree holding the same values as a host tree; O(N), no Python loop.
+
+        Parameters
+        ----------
+        tree : rlu_trees.SegmentTree
+            A host tree whose reducer is add, minimum or maximum with its identity as
+            ``init_value``. A :class:`rlu_trees.SumTree` gives a :class:`JaxSumTree`, a
+            :class:`rlu_trees.MinTree` a :class:`JaxMinTree`, a :class:`rlu_trees.MaxTree`
+            a :class:`JaxMaxTree`, any other a :class:`JaxSegmentTree`.
+        dtype : {None, numpy.float32, numpy.float64}, optional
+            None keeps the host tree's dtype where JAX allows it (float64 needs 64-bit mode;
+            without it the values are rounded to float32).
+
+        Returns
+        -------
+        JaxSegmentTree
+
+        Raises
+        ------
+        TypeError
+            If ``tree`` is not a host segment tree.
+        ValueError
+            If its reducer is not add, minimum or maximum with the matching identity.
+
+        Examples
+        --------
+        >>> from rlu_trees import SumTree
+        >>> from rlu_trees.jax import JaxSegmentTree
+        >>> host = SumTree(4)
+        >>> host.set_values(..., [1.0, 2.0, 3.0, 4.0])
+        >>> tree = JaxSegmentTree.from_host(host)
+        >>> type(tree).__name__, float(tree.root_value)
+        ('JaxSumTree', 10.0)
+        """
+        import rlu_trees
+
+        if not isinstance(tree, rlu_trees.SegmentTree):
+            raise TypeError(f"tree must be a rlu_trees.SegmentTree, got {type(tree).__name__}")
+        if dtype is None:
+            host_dtype = np.dtype(tree.dtype)
+            dtype = host_dtype if _checks.x64_enabled() else np.dtype(np.float32)
+        new: JaxSegmentTree
+        if isinstance(tree, rlu_trees.SumTree):
+            new = JaxSumTree(tree.capacity, dtype=dtype)
+        elif isinstance(tree, rlu_trees.MinTree):
+            new = JaxMinTree(tree.capacity, dtype=dtype)
+        elif isinstance(tree, rlu_trees.MaxTree):
+            new = JaxMaxTree(tree.capacity, dtype=dtype)
+        else:
+            reducer = _checks.as_reducer(tree.reducer)
+            if tree.init_value != _kernels.IDENTITY[reducer]:
+                raise ValueError(
+                    f"tree's init_value {tree.init_value!r} is not the identity of {reducer}"
+                )
+            new = JaxSegmentTree(tree.capacity, reducer, dtype=dtype)
+        values = jnp.asarray(np.asarray(tree.values, dtype=new.dtype))
+        return new._replace(_set_all(new._nodes, values, new._layout, False))
+
+
+@jax.tree_util.register_pytree_node_class
+class JaxSumTree(JaxSegmentTree):
+    r"""A functional sum tree: non-negative values and weighted sampling inside ``jax.jit``.
+
+    The JAX twin of :class:`rlu_trees.SumTree` (see :class:`JaxSegmentTree` for the pytree,
+    the layout and what happens to bad input). ``sample(key, n)`` draws index ``i`` with
+    probability ``values[i] / root_value``; every index returned lies in ``[0, capacity)``
+    and has a positive value, for any ``u`` in ``[0, 1]`` and any state reachable through
+    the methods, in float32 as in float64. In 64-bit mode the results equal the host tree's
+    exactly.
+
+    Parameters
+    ----------
+    capacity : int
+        Number of values, from 1 to ``2**30``.
+    dtype : {None, numpy.float32, numpy.float64}, optional
+        Storage type, keyword only (see :class:`JaxSegmentTree`).
+
+    Raises
+    ------
+    TypeError
+        If ``capacity`` is not an int.
+    ValueError
+        If ``capacity`` is out of range or ``dtype`` is not allowed.
+
+    Examples
+    --------
+    >>> import jax
+    >>> from rlu_trees.jax import JaxSumTree
+    >>> tree = JaxSumTree(8).set_values(..., [13, 7, 11, 17, 19, 5, 3, 23])
+    >>> float(tree.root_value)
+    98.0
+    >>> tree.inverse_cdf([0.0, 13 / 98, 0.5, 1.0]).tolist()
+    [0, 1, 4, 7]
+    >>> @jax.jit
+    ... def step(tree, key, priorities):
+    ...     idx = tree.sample(key, 4, stratified=True)
+    ...     return tree.set_values(idx, priorities), idx
+    >>> tree, idx = step(tree, jax.random.key(0), jax.numpy.ones(4))
+    >>> idx.shape
+    (4,)
+    """
+
+    _nonneg = True
+
+    def __init__(self, capacity: int, *, dtype: npt.DTypeLike | None = None) -> None:
+        super().__init__(capacity, "add", dtype=dtype)
+
+    def _require_mass(self) -> None:
+        if not self._traced() and not bool(self._nodes[0] > 0):
+            raise RuntimeError(
+                "cannot sample from a JaxSumTree whose values are all zero (root_value == 0); "
+                "set some positive values first"
+            )
+
+    def inverse_cdf(self, u: Any) -> jax.Array:
+        r"""Map numbers ``u`` in ``[0, 1]`` to indices through the cumulative distribution.
+
+        Index ``i`` for ``cumsum[i-1] <= u * total < cumsum[i]``; indices of value 0 are
+        never returned (``u = 1`` gives the last positive index). Same rule and, in 64-bit
+        mode, same results as :meth:`rlu_trees.SumTree.inverse_cdf`.
+
+        Parameters
+        ----------
+        u : float or 1-d array of floats
+            Numbers in ``[0, 1]``.
+
+        Returns
+        -------
+        jax.Array
+            int32 indices, 0-d for a scalar ``u``. With all values zero (possible only
+            inside ``jit``) every index is ``capacity - 1``.
+
+        Raises
+        ------
+        TypeError
+            If ``u`` is not numeric.
+        ValueError
+            Outside ``jit``: ``u`` is not 0-d or 1-d or lies outside ``[0, 1]``.
+        RuntimeError
+            Outside ``jit``: all values are zero.
+
+        Examples
+        --------
+        >>> from rlu_trees.jax import JaxSumTree
+        >>> tree = JaxSumTree(3).set_values(..., [1.0, 0.0, 1.0])
+        >>> int(tree.inverse_cdf(0.5))
+        2
+        >>> tree.inverse_cdf([0.0, 0.49, 1.0]).tolist()
+        [0, 0, 2]
+        """
+        acc = _checks.accumulator_dtype(self.dtype)
+        arr, scalar = _checks.as_unit_array("u", u, acc)
+        self._require_mass()
+        out = _inverse_cdf(self._nodes, arr, self._layout)
+        result: jax.Array = out[0] if scalar else out
+        return result
+
+    def sample(self, key: jax.Array, n: int, stratified: bool = False) -> jax.Array:
+        """Draw ``n`` indices, each with probability proportional to its value.
+
+        Parameters
+        ----------
+        key : jax.Array
+            A PRNG key (``jax.random.key`` or ``jax.random.PRNGKey``); split it yourself.
+        n : int
+            Number of draws (static), at least 1.
+        stratified : bool, optional
+            Cut the total into ``n`` equal slices and draw one index from each (the
+            prioritized-replay scheme). Default False: independent draws.
+
+        Returns
+        -------
+        jax.Array
+            int32 indices of shape ``(n,)``, each in ``[0, capacity)`` with a positive value.
+
+        Raises
+        ------
+        TypeError
+            If ``n`` is not an int or ``stratified`` not a bool.
+        ValueError
+            If ``n < 1``.
+        RuntimeError
+            Outside ``jit``: all values are zero.
+
+        Examples
+        --------
+        >>> import jax
+        >>> from rlu_trees.jax import JaxSumTree
+        >>> tree = JaxSumTree(4).set_values(..., [0.0, 1.0, 0.0, 3.0])
+        >>> sorted(set(tree.sample(jax.random.key(0), 100).tolist()))
+        [1, 3]
+        """
+        n = _checks.as_positive_int("n", n)
+        stratified = _checks.as_bool("stratified", stratified)
+        self._require_mass()
+        acc = _checks.accumulator_dtype(self.dtype)
+        drawn: jax.Array = _sample(self._nodes, key, self._layout, n, stratified, acc)
+        return drawn
+
+    def to_host(self, random_seed: int | None = None) -> Any:
+        """A :class:`rlu_trees.SumTree` holding the same values (see :meth:`JaxSegmentTree.to_host`).
+
+        Parameters
+        ----------
+        random_seed : int or None, optional
+            Seed of the host tree's own random stream.
+
+        Returns
+        -------
+        rlu_trees.SumTree
+
+        Examples
+        --------
+        >>> from rlu_trees.jax import JaxSumTree
+        >>> host = JaxSumTree(3).set_values(..., [1.0, 0.0, 2.0]).to_host(random_seed=0)
+        >>> host.root_value
+        3.0
+        """
+        import rlu_trees
+
+        host = rlu_trees.SumTree(self._capacity, random_seed, dtype=self.dtype)
+        host.set_values(..., np.asarray(self.values))
+        return host
+
+
+@jax.tree_util.register_pytree_node_class
+class JaxMinTree(JaxSegmentTree):
+    """A :class:`JaxSegmentTree` whose reducer is the minimum (identity ``+inf``).
+
+    The JAX twin of :class:`rlu_trees.MinTree`, e.g. the smallest priority for the
+    importance weights of prioritized replay.
+
+    Parameters
+    ----------
+    capacity : int
+        Number of values, from 1 to ``2**30``.
+    dtype : {None, numpy.float32, numpy.float64}, optional
+        Storage type, keyword only.
+
+    Raises
+    ------
+    TypeError
+        If ``capacity`` is not an int.
+    ValueError
+        If ``capacity`` is out of range or ``dtype`` is not allowed.
+
+    Examples
+    --------
+    >>> from rlu_trees.jax import JaxMinTree
+    >>> tree = JaxMinTree(4)
+    >>> float(tree.root_value)
+    inf
+    >>> float(tree.set_values([1, 2], [0.5, 0.25]).root_value)
+    0.25
+    """
+
+    def __init__(self, capacity: int, *, dtype: npt.DTypeLike | None = None) -> None:
+        super().__init__(capacity, "min", dtype=dtype)
+
+    def to_host(self) -> Any:
+        """A :class:`rlu_trees.MinTree` holding the same values.
+
+        Returns
+        -------
+        rlu_trees.MinTree
+
+        Examples
+        --------
+        >>> from rlu_trees.jax import JaxMinTree
+        >>> JaxMinTree(2).set_values(..., [3.0, 2.0]).to_host().root_value
+        2.0
+        """
+        import rlu_trees
+
+        host = rlu_trees.MinTree(self._capacity, dtype=self.dtype)
+        host.set_values(..., np.asarray(self.values))
+        return host
+
+
+@jax.tree_util.register_pytree_node_class
+class JaxMaxTree(JaxSegmentTree):
+    """A :class:`JaxSegmentTree` whose reducer is the maximum (identity ``-inf``).
+
+    The JAX twin of :class:`rlu_trees.MaxTree`, e.g. the largest priority, given to new
+    transitions in prioritized replay.
+
+    Parameters
+    ----------
+    capacity : int
+        Number of values, from 1 to ``2**30``.
+    dtype : {None, numpy.float32, numpy.float64}, optional
+        Storage type, keyword only.
+
+    Raises
+    ------
+    TypeError
+        If ``capacity`` is not an int.
+    ValueError
+        If ``capacity`` is out of range or ``dtype`` is not allowed.
+
+    Examples
+    --------
+    >>> from rlu_trees.jax import JaxMaxTree
+    >>> tree = JaxMaxTree(4).set_values(..., [3.0, 1.0, 4.0, 1.5])
+    >>> float(tree.root_value), float(tree.partial_reduce(-2))
+    (4.0, 4.0)
+    """
+
+    def __init__(self, capacity: int, *, dtype: npt.DTypeLike | None = None) -> None:
+        super().__init__(capacity, "max", dtype=dtype)
+
+    def to_host(self) -> Any:
+        """A :class:`rlu_trees.MaxTree` holding the same values.
+
+        Returns
+        -------
+        rlu_trees.MaxTree
+
+        Examples
+        --------
+        >>> from rlu_trees.jax import JaxMaxTree
+        >>> JaxMaxTree(2).set_values(..., [3.0, 2.0]).to_host().root_value
+        3.0
+        """
+        import rlu_trees
+
+        host = rlu_trees.MaxTree(self._capacity, dtype=self.dtype)
+        host.set_values(..., np.asarray(self.values))
+        return host

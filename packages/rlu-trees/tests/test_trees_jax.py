@@ -1,0 +1,299 @@
+"""rlu_trees.jax against independent truths: the host numba trees and brute force."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+jax = pytest.importorskip("jax")
+import jax.numpy as jnp  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from rlu_trees import MaxTree, MinTree, SegmentTree, SumTree  # noqa: E402
+from rlu_trees.jax import JaxMaxTree, JaxMinTree, JaxSegmentTree, JaxSumTree  # noqa: E402
+
+CAPACITIES = [1, 2, 3, 5, 8, 13, 100, 4097]
+BATCH = 16  # one batch shape for every test: JAX compiles once per shape
+
+
+def _updates(rng: np.random.Generator, capacity: int, steps: int, scale: str = "uniform"):
+    for _ in range(steps):
+        idx = rng.integers(0, capacity, BATCH)
+        idx[: BATCH // 4] = idx[BATCH // 4 : BATCH // 2]  # duplicates in every batch
+        if scale == "wide":
+            vals = 10.0 ** rng.uniform(-30, 30, BATCH)
+        else:
+            vals = rng.uniform(0, 10, BATCH)
+        vals[rng.random(BATCH) < 0.2] = 0.0
+        yield idx, vals
+
+
+# ---------------------------------------------------------------------- exact against the host
+
+
+@pytest.mark.parametrize("capacity", CAPACITIES)
+def test_float64_equals_host_bit_for_bit(capacity: int) -> None:
+    with jax.enable_x64(True):
+        rng = np.random.default_rng(capacity)
+        host = SumTree(capacity)
+        tree = JaxSumTree(capacity, dtype=np.float64)
+        for idx, vals in _updates(rng, capacity, 6, "wide"):
+            host.set_values(idx, vals)
+            tree = tree.set_values(idx, vals)
+        np.testing.assert_array_equal(np.asarray(tree.values), host.values)
+        assert float(tree.root_value) == host.root_value
+        u = np.concatenate([[0.0, 1.0, 0.5], rng.uniform(size=BATCH - 3)])
+        np.testing.assert_array_equal(np.asarray(tree.inverse_cdf(u)), host.inverse_cdf(u))
+        starts = rng.integers(0, capacity + 1, BATCH)
+        stops = np.maximum(starts, rng.integers(0, capacity + 1, BATCH))
+        np.testing.assert_array_equal(
+            np.asarray(tree.partial_reduce(starts, stops)), host.partial_reduce(starts, stops)
+        )
+
+
+@pytest.mark.parametrize(("jax_cls", "host_cls"), [(JaxMinTree, MinTree), (JaxMaxTree, MaxTree)])
+def test_min_max_match_host(jax_cls, host_cls) -> None:
+    rng = np.random.default_rng(0)
+    for capacity in (1, 5, 100):
+        host = host_cls(capacity, dtype=np.float32)
+        tree = jax_cls(capacity, dtype=np.float32)
+        for idx, vals in _updates(rng, capacity, 4):
+            vals = vals - 5.0  # negative values are fine here
+            host.set_values(idx, vals)
+            tree = tree.set_values(idx, vals)
+        np.testing.assert_array_equal(np.asarray(tree.values), host.values)
+        assert float(tree.root_value) == host.root_value
+        starts = rng.integers(0, capacity + 1, BATCH)
+        stops = np.maximum(starts, rng.integers(0, capacity + 1, BATCH))
+        np.testing.assert_array_equal(
+            np.asarray(tree.partial_reduce(starts, stops)), host.partial_reduce(starts, stops)
+        )
+
+
+# ---------------------------------------------------------------------- properties (hypothesis)
+
+
+@st.composite
+def _batches(draw):
+    capacity = draw(st.sampled_from(CAPACITIES))
+    steps = draw(st.integers(1, 4))
+    batches = []
+    for _ in range(steps):
+        idx = draw(st.lists(st.integers(0, capacity - 1), min_size=BATCH, max_size=BATCH))
+        vals = draw(
+            st.lists(
+                st.one_of(st.just(0.0), st.floats(1e-30, 1e30, allow_nan=False)),
+                min_size=BATCH,
+                max_size=BATCH,
+            )
+        )
+        batches.append((np.array(idx), np.array(vals, dtype=np.float32)))
+    return capacity, batches
+
+
+@settings(max_examples=25, deadline=None)
+@given(_batches(), st.lists(st.floats(0, 1), min_size=BATCH, max_size=BATCH))
+def test_float32_jit_matches_brute_force_and_never_samples_zero(case, us) -> None:
+    capacity, batches = case
+    tree = JaxSumTree(capacity, dtype=np.float32)
+    truth = np.zeros(capacity, np.float32)
+    update = jax.jit(lambda t, i, v: t.set_values(i, v))
+    for idx, vals in batches:
+        tree = update(tree, idx, vals)
+        truth[idx] = vals  # numpy: the last write wins
+    np.testing.assert_array_equal(np.asarray(tree.values), truth)
+    if truth.sum() > 0:
+        u = np.array(us, dtype=np.float32)
+        got = np.asarray(jax.jit(lambda t, u: t.inverse_cdf(u))(tree, u))
+        assert ((got >= 0) & (got < capacity)).all()
+        assert (truth[got] > 0).all()
+
+
+def test_descent_is_safe_at_the_edges_in_float32() -> None:
+    # float32 totals round: u = 1 and u * total above the true sum must still land on a
+    # positive index, also when the last positive value is tiny beside the others
+    tree = JaxSumTree(13, dtype=np.float32)
+    vals = np.zeros(13, np.float32)
+    vals[[0, 4, 7]] = [1e30, 3.0, 1e-30]
+    tree = tree.set_values(..., vals)
+    u = jnp.array([0.0, 1.0, np.nextafter(np.float32(1), np.float32(0)), 0.5], jnp.float32)
+    got = np.asarray(jax.jit(lambda t, u: t.inverse_cdf(u))(tree, u))
+    assert (vals[got] > 0).all()
+    assert got[1] in (0, 4, 7)
+
+
+def test_stratified_sampling_lands_one_index_per_slice() -> None:
+    rng = np.random.default_rng(1)
+    vals = rng.uniform(0, 1, 100) * (rng.random(100) < 0.7)
+    host = SumTree(100)
+    host.set_values(..., vals)
+    tree = JaxSumTree.from_host(host)
+    n = BATCH
+    idx = np.asarray(tree.sample(jax.random.key(3), n, stratified=True))
+    lo = host.inverse_cdf(np.arange(n) / n)
+    hi = host.inverse_cdf(np.minimum((np.arange(n) + 1) / n, 1.0))
+    assert ((lo <= idx) & (idx <= hi)).all()
+    assert (vals[idx] > 0).all()
+
+
+def test_sample_frequencies_follow_the_values() -> None:
+    tree = JaxSumTree(4).set_values(..., [1.0, 0.0, 3.0, 4.0])
+    idx = np.asarray(tree.sample(jax.random.key(0), 8000))
+    freq = np.bincount(idx, minlength=4) / idx.size
+    np.testing.assert_allclose(freq, [0.125, 0.0, 0.375, 0.5], atol=0.03)
+
+
+# ---------------------------------------------------------------------- transformations
+
+
+def test_vmap_over_eight_different_trees() -> None:
+    rng = np.random.default_rng(2)
+    capacity = 13
+    idx = rng.integers(0, capacity, (8, BATCH))
+    vals = rng.uniform(0, 1, (8, BATCH)).astype(np.float32)
+    u = rng.uniform(size=(8, BATCH)).astype(np.float32)
+
+    def one(i, v, u):
+        tree = JaxSumTree(capacity, dtype=np.float32).set_values(i, v)
+        return tree, tree.inverse_cdf(u)
+
+    trees, got = jax.jit(jax.vmap(one))(idx, vals, u)
+    assert trees.nodes.shape[0] == 8
+    for k in range(8):
+        host = SumTree(capacity, dtype=np.float32)
+        host.set_values(idx[k], vals[k])
+        tree_k = jax.tree_util.tree_map(lambda x, k=k: x[k], trees)
+        np.testing.assert_array_equal(np.asarray(tree_k.values), host.values)
+        assert (host.values[np.asarray(got[k])] > 0).all()
+
+
+def test_scan_carry_and_donation() -> None:
+    rng = np.random.default_rng(3)
+    capacity = 100
+    steps = 5
+    idx = rng.integers(0, capacity, (steps, BATCH))
+    vals = rng.uniform(0.1, 1, (steps, BATCH)).astype(np.float32)
+
+    def body(tree, x):
+        return tree.set_values(*x), tree.root_value
+
+    tree0 = JaxSumTree(capacity, dtype=np.float32)
+    tree, _ = jax.jit(lambda t: jax.lax.scan(body, t, (idx, vals)))(tree0)
+    truth = np.zeros(capacity, np.float32)
+    for i, v in zip(idx, vals, strict=True):
+        truth[i] = v
+    np.testing.assert_array_equal(np.asarray(tree.values), truth)
+    donated = jax.jit(lambda t, i, v: t.set_values(i, v), donate_argnums=0)
+    again = donated(JaxSumTree(capacity, dtype=np.float32), idx[0], vals[0])
+    assert again.capacity == capacity
+
+
+def test_duplicates_last_write_wins() -> None:
+    tree = JaxSumTree(4).set_values([1, 1, 2, 1], [5.0, 6.0, 1.0, 7.0])
+    assert np.asarray(tree.values).tolist() == [0.0, 7.0, 1.0, 0.0]
+    traced = jax.jit(lambda t: t.set_values(jnp.array([3, 3, 3]), jnp.array([1.0, 2.0, 3.0])))
+    assert float(traced(JaxSumTree(4)).values[3]) == 3.0
+
+
+# ---------------------------------------------------------------------- bad input
+
+
+def test_bad_input_raises_outside_jit_and_leaves_the_tree() -> None:
+    tree = JaxSumTree(4).set_values(..., [1.0, 2.0, 3.0, 4.0])
+    with pytest.raises(IndexError, match="idx"):
+        tree.set_values([4], [1.0])
+    for bad in (-1.0, np.nan, np.inf):
+        with pytest.raises(ValueError, match="values"):
+            tree.set_values([0], [bad])
+    with pytest.raises(ValueError, match="u"):
+        tree.inverse_cdf([1.5])
+    with pytest.raises(RuntimeError):
+        JaxSumTree(4).sample(jax.random.key(0), 2)
+    with pytest.raises(ValueError, match="NaN"):
+        JaxMinTree(3).set_values([0], [np.nan])
+    with pytest.raises(IndexError):
+        tree.partial_reduce(3, 1)
+    np.testing.assert_array_equal(np.asarray(tree.values), [1.0, 2.0, 3.0, 4.0])
+    with pytest.raises(TypeError, match="capacity"):
+        JaxSumTree(2.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="capacity"):
+        JaxSumTree(0)
+    with pytest.raises(ValueError, match="reducer"):
+        JaxSegmentTree(4, "mul")
+    with pytest.raises(TypeError, match="n"):
+        tree.sample(jax.random.key(0), 2.0)  # type: ignore[arg-type]
+    big = np.finfo(np.float32).max
+    with pytest.raises(ValueError, match="overflow"):
+        JaxSumTree(2, dtype=np.float32).set_values(..., [big, big])
+
+
+def test_bad_input_inside_jit_is_skipped_or_clamped() -> None:
+    tree = JaxSumTree(4, dtype=np.float32).set_values(..., [1.0, 2.0, 3.0, 4.0])
+    update = jax.jit(lambda t, i, v: t.set_values(i, v))
+    idx = np.array([0, 1, 2, 9, -1, 3], np.int32)
+    vals = np.array([-1.0, np.nan, np.inf, 5.0, 6.0, 7.0], np.float32)
+    new = update(tree, idx, vals)
+    # negative, NaN, inf and out-of-range entries are skipped; -1 is the last index
+    assert np.asarray(new.values).tolist() == [1.0, 2.0, 3.0, 7.0]
+    big = np.finfo(np.float32).max
+    huge = update(tree, np.array([0, 1, 2, 3, 0, 0], np.int32), np.full(6, big, np.float32))
+    assert np.isfinite(float(huge.root_value))
+    got = jax.jit(lambda t, u: t.inverse_cdf(u))(tree, jnp.array([-3.0, np.nan, 7.0]))
+    assert np.asarray(got).tolist() == [0, 0, 3]
+    empty = jax.jit(lambda t, k: t.sample(k, 3))(JaxSumTree(5), jax.random.key(0))
+    assert np.asarray(empty).tolist() == [4, 4, 4]
+    mins = jax.jit(lambda t, v: t.set_values(jnp.array([0, 1]), v))(
+        JaxMinTree(2), jnp.array([np.nan, 2.0])
+    )
+    assert np.asarray(mins.values).tolist() == [np.inf, 2.0]
+
+
+# ---------------------------------------------------------------------- conversion, pytree, checkpoint
+
+
+@pytest.mark.parametrize(
+    ("jax_cls", "host_cls"), [(JaxSumTree, SumTree), (JaxMinTree, MinTree), (JaxMaxTree, MaxTree)]
+)
+def test_conversion_both_ways(jax_cls, host_cls) -> None:
+    rng = np.random.default_rng(4)
+    host = host_cls(4097, dtype=np.float32)
+    host.set_values(..., rng.uniform(0, 1, 4097))
+    tree = JaxSegmentTree.from_host(host)
+    assert type(tree) is jax_cls and tree.dtype == np.float32
+    np.testing.assert_array_equal(np.asarray(tree.values), host.values)
+    assert float(tree.root_value) == host.root_value
+    back = tree.to_host()
+    assert type(back) is host_cls
+    np.testing.assert_array_equal(back.values, host.values)
+    assert back.root_value == host.root_value
+    generic = SegmentTree(5, np.add, 0.0, dtype=np.float32)
+    generic.set_values(..., [-1.0, 2.0, 3.0, 4.0, 5.0])
+    g = JaxSegmentTree.from_host(generic)
+    assert type(g) is JaxSegmentTree and float(g.root_value) == 13.0
+    assert g.to_host().root_value == 13.0
+    with pytest.raises(TypeError):
+        JaxSegmentTree.from_host(np.zeros(3))
+
+
+def test_pytree_and_checkpoint_round_trip(tmp_path) -> None:
+    rlu_serialize = pytest.importorskip("rlu_serialize")
+    tree = JaxSumTree(13).set_values(..., np.arange(13.0))
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    assert len(leaves) == 1
+    assert jax.tree_util.tree_unflatten(treedef, leaves).capacity == 13
+    path = tmp_path / "tree.pkl.lz4"
+    rlu_serialize.dump({"tree": tree, "min": JaxMinTree(3)}, path)
+    loaded = rlu_serialize.load(path)
+    assert type(loaded["tree"]) is JaxSumTree
+    np.testing.assert_array_equal(np.asarray(loaded["tree"].nodes), np.asarray(tree.nodes))
+    assert float(loaded["min"].root_value) == np.inf
+    assert int(loaded["tree"].inverse_cdf(1.0)) == 12
+
+
+def test_import_rlu_trees_does_not_load_jax() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, rlu_trees; print('jax' in sys.modules, 'numba' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
