@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from workspace import DISTRIBUTIONS, release_tool
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from workspace import DISTRIBUTIONS, release_tool
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +37,7 @@ NEVER = {
 }
 
 PROBE = r"""
-import importlib, importlib.metadata as md, json, sys, sysconfig, time
+import importlib, importlib.metadata as md, inspect, json, sys, sysconfig, time
 before = set(sys.modules)
 t0 = time.perf_counter()
 importlib.import_module(sys.argv[1])
@@ -49,13 +49,24 @@ new_top = sorted({
     if (getattr(sys.modules[name], "__file__", None) or "").startswith(site)
 })
 dists = {d.metadata["Name"]: (d.requires or []) for d in md.distributions()}
+# Who owns each top-level module, as md.packages_distributions() says on Python 3.11+: a wheel's
+# top_level.txt, else (hatchling writes none) the top names in its RECORD. On 3.10 that function
+# reads top_level.txt only, and so misses every hatchling-built wheel.
+owners = {}
+for d in md.distributions():
+    tops = (d.read_text("top_level.txt") or "").split() or [
+        f.parts[0] if len(f.parts) > 1 else inspect.getmodulename(f.name) or f.name
+        for f in d.files or ()
+    ]
+    for top in dict.fromkeys(t for t in tops if "." not in t):
+        owners.setdefault(top, []).append(d.metadata["Name"])
 versions = {d.metadata["Name"]: d.version for d in md.distributions()}
 editable = sorted(
     d.metadata["Name"] for d in md.distributions()
     if json.loads(d.read_text("direct_url.json") or "{}").get("dir_info", {}).get("editable")
 )
 print(json.dumps({"seconds": seconds, "new_top": new_top, "dists": dists,
-                  "owners": md.packages_distributions(), "versions": versions,
+                  "owners": owners, "versions": versions,
                   "editable": editable}))
 """
 

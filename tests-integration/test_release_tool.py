@@ -10,7 +10,10 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from workspace import REPO, release_tool
 
-
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10, where pytest itself requires tomli
+    import tomli as tomllib
 
 
 @pytest.fixture
@@ -20,7 +23,12 @@ def sandbox(tmp_path) -> Path:
         dist = pyproject.parent.name
         src_dir = pyproject.parent / "src" / dist.replace("-", "_")
         copied = (src_dir / "__about__.py", src_dir / "py.typed")
-        for src in (pyproject, pyproject.parent / "README.md", pyproject.parent / "LICENSE", *copied):
+        for src in (
+            pyproject,
+            pyproject.parent / "README.md",
+            pyproject.parent / "LICENSE",
+            *copied,
+        ):
             dst = tmp_path / src.relative_to(REPO)
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(src, dst)
@@ -35,8 +43,6 @@ def test_repository_agrees_with_itself():
 def test_meta_pins_admit_current_versions_by_packaging():
     tool = release_tool(REPO)
     text = (REPO / "packages" / "rlu" / "pyproject.toml").read_text()
-    import tomllib
-
     deps = [Requirement(d) for d in tomllib.loads(text)["project"]["dependencies"]]
     for req in deps:
         version = tool.fmt(tool.read_version(req.name))

@@ -53,7 +53,11 @@ STUBS = {"rlu": SRC / "__init__.pyi", "rlu.utils": SRC / "utils.pyi"}
 
 
 def main(argv: list[str]) -> int:
-    stale = [path for module, path in STUBS.items() if not path.exists() or path.read_text() != render(module)]
+    stale = [
+        path
+        for module, path in STUBS.items()
+        if not path.exists() or path.read_text() != render(module)
+    ]
     if "--check" in argv:
         for path in stale:
             print(f"{path} is out of date: run python tools/meta_stubs.py", file=sys.stderr)
