@@ -63,8 +63,20 @@ COUNTS = [
     ("MaxTree", _call("MaxTree"), "capacity", 4, 0),
     ("SumTree.sample", _sample, "n", 2, -1),
     ("quantiles", _call("quantiles", batch_size=2), "num_quantiles", 4, 0),
-    ("quantiles_uniform", _call("quantiles_uniform", rng=_key, batch_size=2), "num_quantiles", 4, 0),
-    ("quantile_cos_embedding", _call("quantile_cos_embedding", quantile_fractions=np.full((2, 3), 0.5)), "n", 4, 0),
+    (
+        "quantiles_uniform",
+        _call("quantiles_uniform", rng=_key, batch_size=2),
+        "num_quantiles",
+        4,
+        0,
+    ),
+    (
+        "quantile_cos_embedding",
+        _call("quantile_cos_embedding", quantile_fractions=np.full((2, 3), 0.5)),
+        "n",
+        4,
+        0,
+    ),
     ("diff_transform_matrix", _call("diff_transform_matrix"), "num_frames", 3, 0),
     ("get_transition_batch", _call("get_transition_batch", env=_env), "batch_size", 2, 0),
     ("check_preprocessors", _check_preprocessors, "num_samples", 2, 0),
@@ -97,7 +109,9 @@ def test_numpy_integers_are_integers(entry, call, arg, valid, bad_value, to):
     call(arg, to(valid))
 
 
-@pytest.mark.parametrize(("entry", "call", "arg", "valid", "bad_value"), REALS, ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    ("entry", "call", "arg", "valid", "bad_value"), REALS, ids=lambda v: str(v)
+)
 def test_reals_refuse_bools_and_strings_and_bad_values(entry, call, arg, valid, bad_value):
     call(arg, valid)
     call(arg, np.float32(valid))

@@ -18,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-USER_SCRIPT = '''\
+USER_SCRIPT = """\
 import rlu
 import rlu.utils
 
@@ -31,7 +31,7 @@ rlu.SumTre(8)  # line 9: a misspelt name
 rlu.SumTree("big")  # line 10: a wrong argument type
 rlu.utils.pretty_repr(1, indent="two")  # line 11: no such keyword / wrong type
 rlu.utils.no_such_function()  # line 12: not in rlu.utils
-'''
+"""
 ERROR_LINES = {9, 10, 11, 12}
 
 
@@ -44,7 +44,15 @@ def _script(tmp_path: Path) -> Path:
 def test_mypy_reports_each_mistake_and_nothing_else(tmp_path: Path) -> None:
     script = _script(tmp_path)
     out = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--config-file=", str(script)],
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-incremental",
+            "--config-file=",
+            str(script),
+        ],
         capture_output=True,
         text=True,
         cwd=tmp_path,
