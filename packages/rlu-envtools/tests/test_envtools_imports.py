@@ -52,16 +52,22 @@ def test_import_loads_neither_jax_nor_dm_control():
     assert out.strip() == "[]"
 
 
-def test_missing_dmc_extra_names_it():
-    out = _run("""
-        import sys
-        sys.modules["dm_control"] = None  # as if dm-control were not installed
+def _make_dmc_error(setup, error):
+    """The ``error`` make_dmc raises in a fresh interpreter after the line ``setup`` ran."""
+    return _run(f"""
+        import os, sys
+        {setup}
         import rlu_envtools
         try:
             rlu_envtools.make_dmc("cartpole", "swingup")
-        except ImportError as e:
+        except {error} as e:
             print(e)
     """)
+
+
+def test_missing_dmc_extra_names_it():
+    # as if dm-control were not installed
+    out = _make_dmc_error('sys.modules["dm_control"] = None', "ImportError")
     assert 'pip install "rlu-envtools[dmc]"' in out
     assert "make_dmc" in out
 
@@ -89,15 +95,8 @@ def test_missing_jax_extra_names_it(func):
 
 def test_unusable_gl_backend_is_explained():
     pytest.importorskip("dm_control", reason='needs the dmc extra: pip install "rlu-envtools[dmc]"')
-    out = _run("""
-        import os
-        os.environ["MUJOCO_GL"] = "no-such-backend"  # dm_control refuses this at import
-        import rlu_envtools
-        try:
-            rlu_envtools.make_dmc("cartpole", "swingup")
-        except RuntimeError as e:
-            print(e)
-    """)
+    # dm_control refuses this backend at import
+    out = _make_dmc_error('os.environ["MUJOCO_GL"] = "no-such-backend"', "RuntimeError")
     assert "MUJOCO_GL='no-such-backend'" in out
     assert "libegl1 libgl1-mesa-dri" in out
 

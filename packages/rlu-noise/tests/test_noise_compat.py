@@ -37,10 +37,15 @@ SCHEDULE_PICKLE = (
 )
 
 
+def load_0_1_0(blob, module):
+    """Unpickle the base64 ``blob``, first checking that it records the 0.1.0 ``module``."""
+    data = base64.b64decode(blob)
+    assert module.encode() in data
+    return pickle.loads(data)
+
+
 def test_ornstein_uhlenbeck_pickle_of_rlu_noise_0_1_0_loads_and_continues():
-    data = base64.b64decode(OU_NOISE_PICKLE)
-    assert b"rlu_noise.ornstein_uhlenbeck" in data
-    noise = pickle.loads(data)
+    noise = load_0_1_0(OU_NOISE_PICKLE, "rlu_noise.ornstein_uhlenbeck")
     assert isinstance(noise, OrnsteinUhlenbeckNoise)
     assert (noise.mu, noise.sigma, noise.theta) == ([0.1, -0.1], 0.2, 0.15)
     assert (noise.min_value, noise.max_value, noise.random_seed) == (-1.0, 1.0, 7)
@@ -57,9 +62,7 @@ def test_ornstein_uhlenbeck_pickle_of_rlu_noise_0_1_0_loads_and_continues():
 
 
 def test_schedule_pickle_of_rlu_noise_0_1_0_loads():
-    data = base64.b64decode(SCHEDULE_PICKLE)
-    assert b"rlu_noise.schedule" in data
-    schedule = pickle.loads(data)
+    schedule = load_0_1_0(SCHEDULE_PICKLE, "rlu_noise.schedule")
     assert isinstance(schedule, StepwiseLinearFunction)
     assert schedule.steps == ((0, 1.0), (1000, 0.1))
     assert schedule(500) == pytest.approx(0.55)

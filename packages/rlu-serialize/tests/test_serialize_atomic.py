@@ -32,19 +32,25 @@ class ExplodesWhilePickled:
         raise RuntimeError("boom while pickling")
 
 
-@pytest.mark.parametrize("big_prefix", [False, True], ids=["small", "after-several-blocks"])
-def test_unpicklable_object_keeps_previous_checkpoint(tmp_path, big_prefix):
+@pytest.fixture
+def checkpoint(tmp_path):
+    """The file tmp_path/ckpt.lz4 holding PREVIOUS: the checkpoint a failed dump must keep."""
     path = tmp_path / "ckpt.lz4"
     dump(PREVIOUS, path)
-    before = path.read_bytes()
+    return path
+
+
+@pytest.mark.parametrize("big_prefix", [False, True], ids=["small", "after-several-blocks"])
+def test_unpicklable_object_keeps_previous_checkpoint(tmp_path, checkpoint, big_prefix):
+    before = checkpoint.read_bytes()
     prefix = np.zeros(3 * BLOCK_SIZE // 4) if big_prefix else None  # blocks already written
     with pytest.raises(RuntimeError, match="boom"):
-        dump({"prefix": prefix, "bad": ExplodesWhilePickled()}, path)
+        dump({"prefix": prefix, "bad": ExplodesWhilePickled()}, checkpoint)
     with pytest.raises((TypeError, pickle.PicklingError)):
-        dump({"lock": threading.Lock()}, path)
-    assert path.read_bytes() == before
+        dump({"lock": threading.Lock()}, checkpoint)
+    assert checkpoint.read_bytes() == before
     assert listing(tmp_path) == ["ckpt.lz4"]
-    assert_previous_intact(path)
+    assert_previous_intact(checkpoint)
 
 
 def test_target_that_is_a_directory_leaves_nothing_behind(tmp_path):
@@ -56,12 +62,10 @@ def test_target_that_is_a_directory_leaves_nothing_behind(tmp_path):
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs RLIMIT_FSIZE (POSIX)")
-def test_full_disk_keeps_previous_checkpoint(tmp_path, python_runner):
+def test_full_disk_keeps_previous_checkpoint(tmp_path, checkpoint, python_runner):
     # The child may write at most 1 MiB per file: the 8 MiB dump fails the way a
     # full disk does (an OSError from write), after some data has been written.
-    path = tmp_path / "ckpt.lz4"
-    dump(PREVIOUS, path)
-    before = path.read_bytes()
+    before = checkpoint.read_bytes()
     proc = python_runner(
         textwrap.dedent(f"""
         import errno, resource, signal, numpy as np, rlu_serialize
@@ -69,7 +73,7 @@ def test_full_disk_keeps_previous_checkpoint(tmp_path, python_runner):
         resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
         data = np.random.default_rng(0).random(1 << 20)  # 8 MiB, barely compressible
         try:
-            rlu_serialize.dump({{"big": data}}, {str(path)!r})
+            rlu_serialize.dump({{"big": data}}, {str(checkpoint)!r})
         except OSError as err:
             print("failed", errno.errorcode[err.errno])
         else:
@@ -78,15 +82,13 @@ def test_full_disk_keeps_previous_checkpoint(tmp_path, python_runner):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "failed EFBIG"
-    assert path.read_bytes() == before
+    assert checkpoint.read_bytes() == before
     assert listing(tmp_path) == ["ckpt.lz4"]
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs SIGKILL")
-def test_killed_process_keeps_previous_checkpoint(tmp_path, python_runner):
-    path = tmp_path / "ckpt.lz4"
-    dump(PREVIOUS, path)
-    before = path.read_bytes()
+def test_killed_process_keeps_previous_checkpoint(tmp_path, checkpoint, python_runner):
+    before = checkpoint.read_bytes()
     proc = python_runner(
         textwrap.dedent(f"""
         import os, signal, numpy as np, rlu_serialize
@@ -96,12 +98,12 @@ def test_killed_process_keeps_previous_checkpoint(tmp_path, python_runner):
                 os.kill(os.getpid(), signal.SIGKILL)
 
         big = np.zeros(3 * (1 << 20))  # 24 MiB: several blocks reach the file first
-        rlu_serialize.dump([big, DieHalfway()], {str(path)!r})
+        rlu_serialize.dump([big, DieHalfway()], {str(checkpoint)!r})
     """)
     )
     assert proc.returncode == -signal.SIGKILL
-    assert path.read_bytes() == before
-    assert_previous_intact(path)
+    assert checkpoint.read_bytes() == before
+    assert_previous_intact(checkpoint)
     from rlu_serialize._atomic import _unnamed_supported
 
     if _unnamed_supported(str(tmp_path)):  # O_TMPFILE: a killed writer leaves no file at all

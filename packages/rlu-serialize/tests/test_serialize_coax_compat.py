@@ -32,15 +32,18 @@ FORBIDDEN_PICKLE = (
 )
 
 
+def load_0_1_0(blob, module):
+    """Unpickle the base64 ``blob``, first checking that it records the 0.1.0 ``module``."""
+    data = base64.b64decode(blob)
+    assert module.encode() in data
+    return pickle.loads(data)
+
+
 def test_error_pickles_of_rlu_serialize_0_1_0_load():
-    data = base64.b64decode(CORRUPTED_PICKLE)
-    assert b"rlu_serialize.errors" in data
-    err = pickle.loads(data)
+    err = load_0_1_0(CORRUPTED_PICKLE, "rlu_serialize.errors")
     assert type(err) is CorruptedDataError
     assert str(err) == "ckpt.lz4 is not an intact checkpoint: it is empty"
-    data = base64.b64decode(FORBIDDEN_PICKLE)
-    assert b"rlu_serialize.errors" in data
-    err = pickle.loads(data)
+    err = load_0_1_0(FORBIDDEN_PICKLE, "rlu_serialize.errors")
     assert type(err) is ForbiddenGlobalError
     assert err.global_name == "builtins.print"
     assert str(err) == str(ForbiddenGlobalError("builtins.print"))  # 0.1.0 wrapped it twice

@@ -41,6 +41,14 @@ class Unavailable(Exception):
     """An anchor that cannot run here; the message says why."""
 
 
+def _import_anchor(module: str, name: str, failure: str) -> Any:
+    """``from module import name``; if that fails, Unavailable("{failure}: {error}")."""
+    try:
+        return getattr(__import__(module, fromlist=[name]), name)
+    except Exception as exc:
+        raise Unavailable(f"{failure}: {exc!r}") from exc
+
+
 def _median_us(fn: Step, inner: int, repeats: int) -> float:
     """Median over ``repeats`` of the mean time per call (µs) of ``inner`` calls."""
     for i in range(min(inner, 20)):  # warm-up (JIT, caches)
@@ -107,12 +115,10 @@ def coax_step(values: np.ndarray, new: np.ndarray, b: int) -> Step:
 
 
 def flashbax_step(values: np.ndarray, new: np.ndarray, b: int) -> Step:
-    try:
-        import jax
-        import jax.numpy as jnp
-        from flashbax.buffers import sum_tree
-    except Exception as exc:
-        raise Unavailable(f"flashbax/jax import failed: {exc!r}") from exc
+    sum_tree = _import_anchor("flashbax.buffers", "sum_tree", "flashbax/jax import failed")
+    import jax  # flashbax imported it
+    import jax.numpy as jnp
+
     state = sum_tree.init(values.size)
     state = sum_tree.set_batch_scan(state, jnp.arange(values.size), jnp.asarray(values))
 
@@ -133,10 +139,9 @@ def flashbax_step(values: np.ndarray, new: np.ndarray, b: int) -> Step:
 
 
 def cpprb_step(values: np.ndarray, new: np.ndarray, b: int) -> Step:
-    try:
-        from cpprb import PrioritizedReplayBuffer
-    except Exception as exc:
-        raise Unavailable(f"cpprb import failed: {exc!r}") from exc
+    PrioritizedReplayBuffer = _import_anchor(
+        "cpprb", "PrioritizedReplayBuffer", "cpprb import failed"
+    )
     n = values.size
     rb = PrioritizedReplayBuffer(n, {"obs": {"shape": 1}})
     chunk = 1 << 16
@@ -152,10 +157,9 @@ def cpprb_step(values: np.ndarray, new: np.ndarray, b: int) -> Step:
 
 
 def torchrl_step(values: np.ndarray, new: np.ndarray, b: int) -> Step:
-    try:
-        from torchrl._torchrl import SumSegmentTreeFp32
-    except Exception as exc:
-        raise Unavailable(f"torchrl C++ extension unavailable: {exc!r}") from exc
+    SumSegmentTreeFp32 = _import_anchor(
+        "torchrl._torchrl", "SumSegmentTreeFp32", "torchrl C++ extension unavailable"
+    )
     n = values.size
     tree = SumSegmentTreeFp32(n)
     tree.update(np.arange(n), values.astype(np.float32))
@@ -171,10 +175,9 @@ def torchrl_step(values: np.ndarray, new: np.ndarray, b: int) -> Step:
 
 
 def tianshou_step(values: np.ndarray, new: np.ndarray, b: int) -> Step:
-    try:
-        from tianshou.data.utils.segtree import SegmentTree
-    except Exception as exc:
-        raise Unavailable(f"tianshou import failed: {exc!r}") from exc
+    SegmentTree = _import_anchor(
+        "tianshou.data.utils.segtree", "SegmentTree", "tianshou import failed"
+    )
     n = values.size
     tree = SegmentTree(n)
     tree[np.arange(n)] = values

@@ -289,11 +289,7 @@ class TransitionBatch(_Fields):
         [array([1.]), array([2.]), array([3.])]
         """
         for i in range(self.batch_size):
-
-            def take(leaf: Any, i: int = i) -> Any:
-                return leaf[i : i + 1] if np.ndim(leaf) >= 1 else leaf
-
-            yield type(self)(*(_tree_map(take, field) for field in self))
+            yield _rows(self, i, i + 1)
 
     def items(self) -> Iterator[tuple[str, Any]]:
         """Iterate over ``(field name, value)`` pairs.
@@ -406,16 +402,21 @@ def chunks_pow2(transition_batch: TransitionBatch) -> Iterator[TransitionBatch]:
     return _chunks_pow2(tb)
 
 
+def _rows(tb: TransitionBatch, start: int, stop: int) -> TransitionBatch:
+    """Transitions ``start:stop``: each leaf sliced along its leading axis (if it has one)."""
+
+    def take(leaf: Any) -> Any:
+        return leaf[start:stop] if np.ndim(leaf) >= 1 else leaf
+
+    return type(tb)(*(_tree_map(take, field) for field in tb))
+
+
 def _chunks_pow2(tb: TransitionBatch) -> Iterator[TransitionBatch]:
     start, size = 0, tb.batch_size
     for bit in reversed(range(size.bit_length())):
         if size & (1 << bit):
             stop = start + (1 << bit)
-
-            def take(leaf: Any, start: int = start, stop: int = stop) -> Any:
-                return leaf[start:stop] if np.ndim(leaf) >= 1 else leaf
-
-            yield type(tb)(*(_tree_map(take, field) for field in tb))
+            yield _rows(tb, start, stop)
             start = stop
 
 

@@ -248,37 +248,33 @@ def check_mappings(params: tuple[Any, ...], *, where: str = "") -> None:
 
 
 def as_weights(weights: Any, count: int, *, where: str = "") -> jax.Array:
-    """``count`` positive finite weights (default: all 1) as a float array."""
+    """``count`` positive finite weights (default: all 1) as a float array.
+
+    Traced weights are checked for their shape only: their values are not known yet.
+    """
     if weights is None:
         return jnp.ones((count,))
-    if isinstance(weights, Tracer):
-        w: jax.Array = weights
-    else:
+    w: Any = weights
+    if not isinstance(weights, Tracer):
         try:
-            w_np = np.asarray(weights)
+            w = np.asarray(weights)
         except (TypeError, ValueError):  # e.g. ragged nested lists
-            w_np = np.asarray(None)
-        if w_np.dtype.kind not in "iuf":
+            w = np.asarray(None)
+        if w.dtype.kind not in "iuf":
             raise TypeError(
                 f"{_prefix(where)}weights must be a sequence of positive numbers, got {weights!r}"
             )
-        w_np = w_np.astype(float)
-        if w_np.shape != (count,):
-            raise ValueError(
-                f"{_prefix(where)}weights must hold one number per params dict ({count}), "
-                f"got shape {w_np.shape}"
-            )
-        if not np.all(np.isfinite(w_np)) or not np.all(w_np > 0):
-            raise ValueAndAssertionError(
-                f"{_prefix(where)}weights must be positive finite numbers, got {w_np.tolist()}"
-            )
-        w = jnp.asarray(w_np)
+        w = w.astype(float)
     if w.shape != (count,):
         raise ValueError(
             f"{_prefix(where)}weights must hold one number per params dict ({count}), "
             f"got shape {w.shape}"
         )
-    return w
+    if isinstance(w, np.ndarray) and not (np.all(np.isfinite(w)) and np.all(w > 0)):
+        raise ValueAndAssertionError(
+            f"{_prefix(where)}weights must be positive finite numbers, got {w.tolist()}"
+        )
+    return jnp.asarray(w)
 
 
 def single_output_axis(out_axes: Axes) -> int | None:

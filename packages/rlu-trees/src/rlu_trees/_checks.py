@@ -174,14 +174,8 @@ def as_ranges(
                 f"start and stop must have the same length (or one of them length 1), got "
                 f"{starts.shape[0]} and {stops.shape[0]}"
             )
-    for name, arr in (("start", starts), ("stop", stops)):
-        bad = (arr < -capacity) | (arr > capacity)
-        if bad.any():
-            k = int(np.argmax(bad))
-            raise IndexError(
-                f"{name}[{k}] = {int(arr[k])} is out of range; expected "
-                f"-{capacity} <= {name} <= {capacity}"
-            )
+    check_bounds("start", starts, capacity)
+    check_bounds("stop", stops, capacity)
     starts = np.where(starts < 0, starts + capacity, starts)
     stops = np.where(stops < 0, stops + capacity, stops)
     backwards = starts > stops
@@ -189,6 +183,17 @@ def as_ranges(
         k = int(np.argmax(backwards))
         raise IndexError(f"range {k} runs backwards: start {int(starts[k])} > stop {int(stops[k])}")
     return starts, stops
+
+
+def check_bounds(name: str, bounds: npt.NDArray[Any], capacity: int) -> None:
+    """Raise ``IndexError`` for a range bound outside ``[-capacity, capacity]``."""
+    bad = (bounds < -capacity) | (bounds > capacity)
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise IndexError(
+            f"{name}[{k}] = {int(bounds[k])} is out of range; expected "
+            f"-{capacity} <= {name} <= {capacity}"
+        )
 
 
 def _real_array(name: str, x: object, expected: str) -> npt.NDArray[Any]:
