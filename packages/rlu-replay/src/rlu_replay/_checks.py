@@ -1,0 +1,166 @@
+"""Argument checks of rlu-replay: the distribution's one home for them.
+
+Each check takes the argument's name and what the caller passed, and returns it in the form the
+buffers use, or raises: ``TypeError`` for a wrong type, ``ValueError`` for a wrong value. The
+message names the argument and what was expected.
+
+Integers are ``int`` and numpy integers, never ``bool``; reals are ``int``, ``float`` and numpy
+reals, never ``bool``.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Any, SupportsIndex, cast
+
+import numpy as np
+
+Schedule = Callable[[int], float]
+
+
+def _index(x: object) -> int | None:
+    if isinstance(x, (bool, np.bool_)):
+        return None
+    try:
+        return operator.index(cast(SupportsIndex, x))
+    except TypeError:
+        return None
+
+
+def check_int(name: str, x: object, *, minimum: int | None = None) -> int:
+    """Return ``x`` as an ``int`` after checking that it is an integer (``>= minimum``)."""
+    expected = "an int" if minimum is None else f"an int >= {minimum}"
+    value = _index(x)
+    if value is None:
+        raise TypeError(f"{name} must be {expected}, got {type(x).__name__}: {x!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be {expected}, got {value}")
+    return value
+
+
+def check_optional_int(name: str, x: object, *, minimum: int | None = None) -> int | None:
+    """``check_int``, or None for None."""
+    return None if x is None else check_int(name, x, minimum=minimum)
+
+
+def check_real(
+    name: str,
+    x: object,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+) -> float:
+    """Return ``x`` as a finite ``float`` in ``[low, high]`` (``(low, high]`` if ``low_open``)."""
+    lo = "" if low is None else (f" > {low:g}" if low_open else f" >= {low:g}")
+    hi = "" if high is None else f" <= {high:g}"
+    expected = f"a real number{lo}{' and' if lo and hi else ''}{hi}"
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be {expected}, got {type(x).__name__}: {x!r}")
+    value = float(x)
+    if (
+        not np.isfinite(value)
+        or (low is not None and (value <= low if low_open else value < low))
+        or (high is not None and value > high)
+    ):
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+    return value
+
+
+def check_bool(name: str, x: object) -> bool:
+    """Return ``x`` as a ``bool`` after checking that it is one (Python or numpy)."""
+    if not isinstance(x, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {type(x).__name__}: {x!r}")
+    return bool(x)
+
+
+def check_schedule(name: str, x: object, *, low: float, high: float) -> float | Schedule:
+    """A real number in ``[low, high]``, or a callable of the step count (checked at step 0)."""
+    if callable(x):
+        schedule = cast(Schedule, x)
+        check_real(f"{name}(0)", schedule(0), low=low, high=high)
+        return schedule
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
+        raise TypeError(
+            f"{name} must be a real number in [{low:g}, {high:g}] or a callable of the step "
+            f"count, got {type(x).__name__}: {x!r}"
+        )
+    return check_real(name, x, low=low, high=high)
+
+
+def evaluate_schedule(
+    name: str, schedule: float | Schedule, step: int, *, low: float, high: float
+) -> float:
+    """The value of a checked schedule at ``step`` (a callable's value is checked too)."""
+    if callable(schedule):
+        return check_real(f"{name}({step})", schedule(step), low=low, high=high)
+    return schedule
+
+
+def check_generator(name: str, rng: object) -> np.random.Generator:
+    """A ``numpy.random.Generator`` from a Generator, an int seed or a JAX PRNG key."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if _index(rng) is not None:
+        return np.random.default_rng(check_int(name, rng, minimum=0))
+    if type(rng).__module__.split(".")[0] in ("jax", "jaxlib"):
+        import jax  # only reached with a JAX key, so jax is there
+
+        key = cast(Any, rng)
+        typed = jax.numpy.issubdtype(key.dtype, jax.dtypes.prng_key)
+        data = jax.random.key_data(key) if typed else key
+        words = np.asarray(data, dtype=np.uint32).ravel()
+        return np.random.default_rng([int(w) for w in words])
+    raise TypeError(
+        f"{name} must be a numpy.random.Generator, an int seed >= 0 or a JAX PRNG key, "
+        f"got {type(rng).__name__}: {rng!r}"
+    )
+
+
+def check_priorities(name: str, x: object, n: int) -> np.ndarray:
+    """A float64 array of shape ``(n,)`` of finite, non-negative priorities."""
+    try:
+        arr = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{name} must be an array of {n} non-negative real numbers, got {type(x).__name__}"
+        ) from None
+    if arr.ndim == 0:
+        arr = np.full(n, float(arr))
+    if arr.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},), got shape {arr.shape}")
+    if arr.size and not ((arr >= 0).all() and arr.max() < np.inf):  # NaN fails ``>= 0``
+        bad = ~np.isfinite(arr) | (arr < 0)
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{name} must be finite and non-negative, got {float(arr[i])!r} at position {i} "
+            f"({int(bad.sum())} of {n} rejected)"
+        )
+    return arr
+
+
+def check_indices(name: str, x: object) -> np.ndarray:
+    """A 1-d int64 array of non-negative indices (as ``sample`` returns them)."""
+    arr = np.asarray(x)
+    if arr.dtype == np.int64 and arr.ndim == 1:
+        if arr.size and arr.min() < 0:
+            raise ValueError(
+                f"{name} must hold indices >= 0 (as sample returns them), got {arr.min()}"
+            )
+        return arr
+    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"{name} must be a 1-d array of ints, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64, copy=False).reshape(-1) if arr.ndim == 0 else arr
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-d array of ints, got shape {arr.shape}")
+    if arr.size and int(arr.min()) < 0:
+        raise ValueError(f"{name} must hold indices >= 0 (as sample returns them), got {arr.min()}")
+    return arr.astype(np.int64, copy=False)
+
+
+def check_callable_or_none(name: str, x: object) -> Any:
+    """``x`` when it is callable or None."""
+    if x is not None and not callable(x):
+        raise TypeError(f"{name} must be callable or None, got {type(x).__name__}: {x!r}")
+    return x

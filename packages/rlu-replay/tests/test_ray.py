@@ -1,0 +1,230 @@
+"""rlu_replay.ray on a local Ray: the sampling law over shards, nothing lost, failures, limits."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import ray
+from rlu_envtools import TransitionBatch
+from rlu_replay.ray import RateLimiter, ShardedPrioritizedReplay, ShardError
+from rlu_serialize import load
+
+pytestmark = pytest.mark.usefixtures("ray_session")
+
+# the test modules are not importable by Ray's workers: ship this one's functions by value
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+def chi_square_ok(counts: np.ndarray, probs: np.ndarray) -> bool:
+    """Pearson's test at the 0.1% level (statistic below the quantile, via Wilson-Hilferty)."""
+    expected = counts.sum() * probs
+    stat = float(((counts - expected) ** 2 / expected).sum())
+    k = len(probs) - 1
+    return stat < k * (1 - 2 / (9 * k) + 3.09 * np.sqrt(2 / (9 * k))) ** 3
+
+
+def make_tb(n: int, start: int = 0) -> TransitionBatch:
+    x = np.arange(start, start + n)
+    s = x[:, None].astype(np.float32).repeat(4, axis=1)
+    zeros = np.zeros(n, np.float32)
+    return TransitionBatch(S=s, A=x, logP=zeros, Rn=zeros, In=zeros + 0.9, S_next=s + 1)
+
+
+@pytest.fixture
+def make_replay():
+    made = []
+
+    def make(**kwargs):
+        replay = ShardedPrioritizedReplay(**kwargs)
+        made.append(replay)
+        return replay
+
+    yield make
+    for replay in made:
+        replay.close()
+
+
+def test_sampling_is_proportional_over_the_union_of_shards(make_replay):
+    replay = make_replay(
+        capacity=300, num_shards=3, alpha=0.8, beta=0.6, epsilon=0.01, random_seed=0
+    )
+    rng = np.random.default_rng(0)
+    prios = rng.random(60) * 2
+    prios[:20] *= 5  # the first shard gets much more mass than the others
+    for k in range(3):  # the driver's adds take turns: batch k goes to shard k
+        replay.add({"i": np.arange(20 * k, 20 * k + 20)}, priorities=prios[20 * k : 20 * k + 20])
+    assert [s["size"] for s in replay.stats()] == [20, 20, 20]
+    p = (prios + 0.01) ** 0.8
+    counts = np.zeros(60, dtype=np.int64)
+    for _ in range(10):
+        batch, idx, weights = replay.sample(4000)
+        counts += np.bincount(batch["i"], minlength=60)
+        w = (60 * p / p.sum()) ** -0.6
+        np.testing.assert_allclose(weights, w[batch["i"]] / w.max(), rtol=1e-9)
+        assert np.array_equal(idx % 3, batch["i"] // 20)  # identifiers name the shard
+    assert chi_square_ok(counts, p / p.sum())
+
+
+def test_priority_updates_go_to_the_owning_shard(make_replay):
+    replay = make_replay(capacity=40, num_shards=2, alpha=1.0, epsilon=0.0, random_seed=1)
+    replay.add({"i": np.arange(5)}, priorities=1.0)
+    replay.add({"i": np.arange(5, 10)}, priorities=1.0)
+    batch, idx, _ = replay.sample(64)
+    first = {int(i): int(j) for i, j in zip(batch["i"], idx, strict=True)}
+    replay.update_priorities(np.array(list(first.values())), 3.0)
+    totals = [s["total"] for s in replay.stats()]
+    on_0 = sum(1 for i in first if i < 5)
+    np.testing.assert_allclose(totals, [5 + 2 * on_0, 5 + 2 * (len(first) - on_0)])
+    with pytest.raises(ValueError, match="priorities must be finite"):
+        replay.update_priorities(idx[:1], [np.nan])
+
+
+def test_transition_batches_get_w_and_idx(make_replay):
+    replay = make_replay(capacity=100, num_shards=2, random_seed=2)
+    writer = replay.writer(flush_every=8)
+    for start in range(0, 32, 4):
+        writer.add(make_tb(4, start))
+    writer.flush()
+    tb = replay.sample(16)
+    assert isinstance(tb, TransitionBatch) and tb.W.shape == (16,) and tb.idx.dtype == np.int64
+    assert np.array_equal(tb.S[:, 0], tb.A.astype(np.float32))
+
+
+@ray.remote(num_cpus=0)
+def produce(writer, producer: int, count: int, chunk: int) -> int:
+    for start in range(0, count, chunk):
+        ids = producer * 1_000_000 + np.arange(start, min(start + chunk, count))
+        writer.add({"id": ids, "obs": np.zeros((len(ids), 4), np.float32)})
+    writer.flush()
+    return writer.added
+
+
+def _stored_ids(replay, tmp_path) -> np.ndarray:
+    folder = replay.checkpoint(tmp_path / "ckpt")
+    ids = []
+    for k in range(replay.num_shards):
+        buffer = load(folder / f"shard-{k}.lz4")["buffer"]
+        if len(buffer):
+            ids.append(buffer._storage[buffer._treedef.paths.index("['id']")][: len(buffer)])
+    return np.concatenate(ids)
+
+
+def test_concurrent_producers_lose_nothing(make_replay, tmp_path):
+    replay = make_replay(capacity=20_000, num_shards=2, random_seed=3)
+    refs = [
+        produce.remote(replay.writer(flush_every=64, max_in_flight=2), p, 3000, 7) for p in (1, 2)
+    ]
+    assert ray.get(refs, timeout=120) == [3000, 3000]
+    assert len(replay) == 6000
+    ids = _stored_ids(replay, tmp_path)
+    expected = np.concatenate([p * 1_000_000 + np.arange(3000) for p in (1, 2)])
+    assert len(ids) == 6000 and np.array_equal(np.sort(ids), np.sort(expected))
+
+
+def test_concurrent_producers_overwrite_by_capacity_only(make_replay, tmp_path):
+    replay = make_replay(capacity=1000, num_shards=2, random_seed=4)
+    refs = [
+        produce.remote(replay.writer(flush_every=50, first_shard=p), p, 1500, 10) for p in (0, 1)
+    ]
+    ray.get(refs, timeout=120)
+    stats = replay.stats()
+    assert len(replay) == 1000 and sum(s["inserted"] for s in stats) == 3000
+    ids = _stored_ids(replay, tmp_path)
+    assert len(np.unique(ids)) == 1000  # stored exactly once each
+    assert set(ids.tolist()) <= {p * 1_000_000 + i for p in (0, 1) for i in range(1500)}
+
+
+def test_rate_limiter_holds_a_fast_learner_back(make_replay):
+    limiter = RateLimiter(samples_per_insert=1.0, min_size=100)
+    replay = make_replay(capacity=1000, num_shards=2, rate_limiter=limiter, random_seed=5)
+    replay.add({"x": np.zeros(50)})
+    with pytest.raises(TimeoutError, match="rate limiter"):
+        replay.sample(32, timeout=0.2)
+    replay.add({"x": np.zeros(100)})  # 150 inserted: 50 * 1.0 + 32 of slack
+    replay.sample(32)
+    replay.sample(32)
+    with pytest.raises(TimeoutError, match="64 sampled"):
+        replay.sample(32, timeout=0.2)
+    replay.add({"x": np.zeros(40)})
+    replay.sample(32)
+
+
+def test_dead_shard_is_named_quickly_and_restore_brings_the_service_back(make_replay, tmp_path):
+    replay = make_replay(capacity=1000, num_shards=2, timeout=5.0, random_seed=6)
+    writer = replay.writer(flush_every=10)
+    for i in range(10):
+        writer.add({"x": np.full(10, float(i))})
+    writer.flush()
+    folder = replay.checkpoint(tmp_path / "ckpt")
+    ray.kill(replay.shards[1])
+    started = time.monotonic()
+    with pytest.raises(ShardError, match="replay shard 1 died") as info:
+        replay.sample(8)
+    assert info.value.shard == 1
+    with pytest.raises(ShardError, match="replay shard 1"):
+        for _ in range(10):
+            writer.add({"x": np.full(10, 0.0)})
+        writer.flush()
+    assert time.monotonic() - started < 30
+    replay.restore(folder)
+    assert len(replay) == 100
+    batch, idx, weights = replay.sample(8)
+    assert batch["x"].shape == (8,)
+    writer = replay.writer(flush_every=5)
+    writer.add({"x": np.zeros(5)})
+    writer.flush()
+    assert len(replay) == 105
+
+
+def test_argument_checks(make_replay):
+    with pytest.raises(ValueError, match="num_shards must be an int >= 1"):
+        ShardedPrioritizedReplay(capacity=10, num_shards=0)
+    with pytest.raises(ValueError, match="capacity must be an int >= 3"):
+        ShardedPrioritizedReplay(capacity=2, num_shards=3)
+    with pytest.raises(TypeError, match="rate_limiter must be"):
+        ShardedPrioritizedReplay(capacity=10, rate_limiter=5)
+    with pytest.raises(ValueError, match="samples_per_insert must be"):
+        RateLimiter(samples_per_insert=0.0)
+    with pytest.raises(ValueError, match="min_size must be an int >= 1"):
+        RateLimiter(min_size=0)
+    replay = make_replay(capacity=10, num_shards=2)
+    with pytest.raises(ValueError, match="flush_every must be an int >= 1"):
+        replay.writer(flush_every=0)
+    writer = replay.writer()
+    writer.add({"x": np.zeros(2)})
+    with pytest.raises(ValueError, match="different structure"):
+        writer.add({"y": np.zeros(2)})
+
+
+def test_import_rlu_replay_loads_neither_ray_nor_gymnasium_nor_numba():
+    code = (
+        "import sys, rlu_replay\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'ray', 'gymnasium', 'numba', 'jax'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_missing_ray_names_the_extra():
+    code = (
+        "import sys\nsys.modules['ray'] = None\n"
+        "try:\n    import rlu_replay.ray\nexcept ImportError as e:\n    print(e)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert 'pip install "rlu-replay[ray]"' in out.stdout
+
+
+def test_a_writer_with_buffered_items_refuses_to_be_pickled(make_replay):
+    import pickle
+
+    replay = make_replay(capacity=10, num_shards=2)
+    writer = replay.writer(flush_every=100)
+    writer.add({"x": np.zeros(2)})
+    with pytest.raises(RuntimeError, match="2 items buffered.*flush"):
+        pickle.dumps(writer)
+    writer.flush()
+    assert pickle.loads(pickle.dumps(writer)).added == 2
