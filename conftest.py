@@ -12,6 +12,11 @@ import os
 
 import pytest
 
+# Ray replaces builtins.print with its own (tqdm_ray.safe_print) the first time a progress bar
+# manager starts, and ray.shutdown() does not put it back; tests that come after the Ray tests
+# in the same session (doctests naming builtins.print) would see Ray's. Keep print the builtin.
+os.environ.setdefault("RAY_TQDM_PATCH_PRINT", "0")
+
 
 def _fail_skips_under_ci(report) -> None:
     if os.environ.get("CI") == "true" and report.skipped and not hasattr(report, "wasxfail"):

@@ -4,8 +4,10 @@ A double DQN agent with n-step returns and proportional prioritized experience r
 to balance the pole of gymnasium's ``CartPole-v1``. rlu supplies the pieces around the
 learning rule:
 
-* ``rlu.SumTree`` and ``rlu.MinTree`` hold the replay priorities (sampling and the
-  importance weights), ``rlu.StepwiseLinearFunction`` anneals epsilon, alpha and beta;
+* ``rlu_replay.NStepTracer`` turns the steps into 3-step transitions and
+  ``rlu_replay.PrioritizedReplayBuffer`` (on ``rlu.SumTree`` and ``rlu.MinTree``) replays them
+  by priority, with importance weights; ``rlu.StepwiseLinearFunction`` anneals epsilon, alpha
+  and beta;
 * ``rlu.argmax`` picks greedy actions, ``rlu.jit`` compiles the acting and update steps;
 * ``rlu.TransitionBatch`` carries the sampled transitions, ``rlu.pretty_print`` shows one;
 * ``rlu.dump`` / ``rlu.load`` write and read back the checkpoint that is evaluated at the end,
@@ -27,8 +29,7 @@ import argparse
 import logging
 import os
 import time
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -43,6 +44,7 @@ import matplotlib
 import numpy as np
 import optax
 import rlu
+from rlu_replay import NStepTracer, PrioritizedReplayBuffer
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -168,125 +170,6 @@ def make_update(q_network: hk.Transformed, optimizer: optax.GradientTransformati
 
 
 # --------------------------------------------------------------------------------------------
-# Experience: n-step transitions in a prioritized replay buffer
-# --------------------------------------------------------------------------------------------
-
-
-class NStepTracer:
-    """Turns the steps of an episode into n-step transitions.
-
-    Each transition starts at state ``s`` with action ``a`` and carries the discounted sum
-    ``Rn`` of the next (up to) ``n`` rewards, the state ``s_next`` to bootstrap from and the
-    bootstrap factor ``In``: ``gamma ** k`` after ``k`` rewards, or 0 if the episode
-    terminated in between (a time-limit truncation is still bootstrapped).
-    """
-
-    def __init__(self, n: int, gamma: float) -> None:
-        self.n = n
-        self.gamma = gamma
-        self._pending: deque[tuple[np.ndarray, int, float, float]] = deque()
-
-    def add(
-        self,
-        s: np.ndarray,
-        a: int,
-        logp: float,
-        r: float,
-        s_next: np.ndarray,
-        terminated: bool,
-        truncated: bool,
-    ) -> Iterator[tuple[np.ndarray, int, float, float, float, np.ndarray]]:
-        """Record one step; yield ``(s, a, logp, Rn, In, s_next)`` for each completed one."""
-        self._pending.append((s, a, logp, r))
-        episode_over = terminated or truncated
-        while self._pending and (episode_over or len(self._pending) == self.n):
-            rewards = [reward for *_, reward in self._pending]
-            rn = sum(self.gamma**k * reward for k, reward in enumerate(rewards))
-            bootstrap = 0.0 if terminated else self.gamma ** len(rewards)
-            s0, a0, logp0, _ = self._pending.popleft()
-            yield s0, a0, logp0, rn, bootstrap, s_next
-
-
-class PrioritizedReplayBuffer:
-    """Proportional prioritized experience replay (Schaul et al., 2016).
-
-    Transition ``i`` is sampled with probability ``P(i) = p_i / sum_k p_k``, where
-    ``p_i = (|TD error_i| + epsilon) ** alpha`` lives in a ``rlu.SumTree``. The importance
-    weights ``w_i = (N P(i)) ** -beta``, scaled so that the largest possible one is 1, need
-    the smallest ``p_i``: a ``rlu.MinTree`` holding the same values keeps it at its root.
-    New transitions get the largest priority seen so far, so each is replayed at least once.
-    """
-
-    def __init__(
-        self, capacity: int, observation_shape: tuple[int, ...], alpha: float, seed: int
-    ) -> None:
-        self.capacity = capacity
-        self._sum_tree = rlu.SumTree(capacity, random_seed=seed)
-        self._min_tree = rlu.MinTree(capacity)
-        self._td_magnitude = np.zeros(capacity)  # |TD error| + epsilon, before the power alpha
-        self._alpha = alpha
-        self._max_td_magnitude = 1.0
-        self._s = np.zeros((capacity, *observation_shape), dtype=np.float32)
-        self._a = np.zeros(capacity, dtype=np.int32)
-        self._logp = np.zeros(capacity, dtype=np.float32)
-        self._rn = np.zeros(capacity, dtype=np.float32)
-        self._in = np.zeros(capacity, dtype=np.float32)
-        self._s_next = np.zeros((capacity, *observation_shape), dtype=np.float32)
-        self._size = 0
-        self._cursor = 0
-
-    @property
-    def alpha(self) -> float:
-        """The priority exponent; setting it re-weights every stored priority."""
-        return self._alpha
-
-    @alpha.setter
-    def alpha(self, alpha: float) -> None:
-        self._alpha = alpha
-        if self._size:
-            self._set_priorities(np.arange(self._size), self._td_magnitude[: self._size])
-
-    def add(
-        self, s: np.ndarray, a: int, logp: float, rn: float, bootstrap: float, s_next: np.ndarray
-    ) -> None:
-        """Store one transition, overwriting the oldest once the buffer is full."""
-        i = self._cursor
-        self._s[i], self._a[i], self._logp[i] = s, a, logp
-        self._rn[i], self._in[i], self._s_next[i] = rn, bootstrap, s_next
-        self._set_priorities(np.array([i]), np.array([self._max_td_magnitude]))
-        self._cursor = (i + 1) % self.capacity
-        self._size = min(self._size + 1, self.capacity)
-
-    def sample(self, batch_size: int, beta: float) -> rlu.TransitionBatch:
-        """Draw a batch by priority, with importance weights ``W`` and buffer positions ``idx``."""
-        idx = self._sum_tree.sample(batch_size)
-        priorities = self._sum_tree.values[idx]
-        weights = (priorities / self._min_tree.root_value) ** -beta
-        return rlu.TransitionBatch(
-            S=self._s[idx],
-            A=self._a[idx],
-            logP=self._logp[idx],
-            Rn=self._rn[idx],
-            In=self._in[idx],
-            S_next=self._s_next[idx],
-            W=weights.astype(np.float32),
-            idx=idx,
-        )
-
-    def update(self, idx: np.ndarray, td_errors: np.ndarray) -> None:
-        """Give the transitions at ``idx`` priorities from their new TD errors."""
-        td_magnitude = np.abs(td_errors) + PRIORITY_EPSILON
-        self._max_td_magnitude = max(self._max_td_magnitude, float(td_magnitude.max()))
-        self._set_priorities(idx, td_magnitude)
-
-    def _set_priorities(self, idx: np.ndarray, td_magnitude: np.ndarray) -> None:
-        self._td_magnitude[idx] = td_magnitude
-        priorities = td_magnitude**self._alpha
-        self._sum_tree.set_values(idx, priorities)
-        self._min_tree.set_values(idx, priorities)
-
-
-# --------------------------------------------------------------------------------------------
 # Evaluation and reporting
 # --------------------------------------------------------------------------------------------
 
@@ -386,8 +269,13 @@ def train(
     init_rng, act_rng, update_rng = jax.random.split(jax.random.key(args.seed), 3)
     params = q_network.init(init_rng, jnp.zeros((1, *env.observation_space.shape)))
     state = TrainState(params, params, optimizer.init(params), update_rng)
+    # beta is a schedule of the sample calls: one per step after the warm-up
     buffer = PrioritizedReplayBuffer(
-        BUFFER_CAPACITY, env.observation_space.shape, schedule["alpha"](0), args.seed
+        BUFFER_CAPACITY,
+        alpha=schedule["alpha"](0),
+        beta=lambda calls: schedule["beta"](warmup_steps + 1 + calls),
+        epsilon=PRIORITY_EPSILON,
+        random_seed=args.seed,
     )
     tracer = NStepTracer(N_STEP, GAMMA)
     explore = np.random.default_rng(args.seed)
@@ -408,10 +296,11 @@ def train(
             action = int(explore.integers(num_actions)) if explore.random() < epsilon else greedy
             logp = np.log(epsilon / num_actions + (1 - epsilon) * (action == greedy))
             observation_next, reward, terminated, truncated, _ = env.step(action)
-            for transition in tracer.add(
-                observation, action, logp, reward, observation_next, terminated, truncated
-            ):
-                buffer.add(*transition)
+            transitions = tracer.add(
+                observation, action, float(reward), terminated, truncated, observation_next, logp
+            )
+            if transitions is not None:
+                buffer.add(transitions)
             observation = observation_next
             episode_return += float(reward)
             if terminated or truncated:
@@ -424,9 +313,9 @@ def train(
 
             # learn from a prioritized batch, then re-prioritize it by its new TD errors
             if step > warmup_steps:
-                batch = buffer.sample(BATCH_SIZE, beta=schedule["beta"](step))
+                batch = buffer.sample(BATCH_SIZE)
                 state, td_errors = update(state, batch)
-                buffer.update(batch.idx, np.asarray(td_errors))
+                buffer.update_priorities(batch.idx, np.abs(np.asarray(td_errors)))
             bar.update()
 
             # evaluate the greedy policy now and then; keep the best parameters
@@ -450,7 +339,7 @@ def train(
         episode_ends=episode_ends,
         episode_returns=episode_returns,
         evaluations=evaluations,
-        replay_batch=buffer.sample(BATCH_SIZE, beta=schedule["beta"](step)),
+        replay_batch=buffer.sample(BATCH_SIZE),
     )
 
 
