@@ -10,11 +10,6 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from workspace import REPO, release_tool
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10, where pytest itself requires tomli
-    import tomli as tomllib
-
 
 @pytest.fixture
 def sandbox(tmp_path) -> Path:
@@ -42,8 +37,7 @@ def test_repository_agrees_with_itself():
 
 def test_meta_pins_admit_current_versions_by_packaging():
     tool = release_tool(REPO)
-    text = (REPO / "packages" / "rlu" / "pyproject.toml").read_text()
-    deps = [Requirement(d) for d in tomllib.loads(text)["project"]["dependencies"]]
+    deps = [Requirement(d) for d in tool.pyproject("rlu")["project"]["dependencies"]]
     for req in deps:
         version = tool.fmt(tool.read_version(req.name))
         assert SpecifierSet(str(req.specifier)).contains(version), (req, version)

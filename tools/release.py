@@ -184,9 +184,14 @@ def entry_text(dist: str, version: str) -> str:
     return ""
 
 
+def pyproject(dist: str) -> dict[str, Any]:
+    """``packages/<dist>/pyproject.toml``, parsed."""
+    return tomllib.loads((PACKAGES / dist / "pyproject.toml").read_text())
+
+
 def template_problems(dist: str) -> list[str]:
     """How ``packages/<dist>/pyproject.toml`` departs from the one template."""
-    data = tomllib.loads((PACKAGES / dist / "pyproject.toml").read_text())
+    data = pyproject(dist)
     path = f"packages/{dist}/pyproject.toml"
     module = dist.replace("-", "_")
     found = []

@@ -55,6 +55,14 @@ from rlu_noise import StepwiseLinearFunction as StepwiseLinearFunction
 from rlu_quantiles import quantile_cos_embedding as quantile_cos_embedding
 from rlu_quantiles import quantiles as quantiles
 from rlu_quantiles import quantiles_uniform as quantiles_uniform
+from rlu_replay import NStepTracer as NStepTracer
+from rlu_replay import PrioritizedReplayBuffer as PrioritizedReplayBuffer
+from rlu_replay import ReplayBuffer as ReplayBuffer
+from rlu_replay import Sample as Sample
+from rlu_replay.ray import RateLimiter as RateLimiter
+from rlu_replay.ray import ReplayWriter as ReplayWriter
+from rlu_replay.ray import ShardError as ShardError
+from rlu_replay.ray import ShardedPrioritizedReplay as ShardedPrioritizedReplay
 from rlu_serialize import CorruptedDataError as CorruptedDataError
 from rlu_serialize import ForbiddenGlobalError as ForbiddenGlobalError
 from rlu_serialize import dump as dump
@@ -65,17 +73,33 @@ from rlu_trees import MaxTree as MaxTree
 from rlu_trees import MinTree as MinTree
 from rlu_trees import SegmentTree as SegmentTree
 from rlu_trees import SumTree as SumTree
+from rlu_trees.jax import JaxMaxTree as JaxMaxTree
+from rlu_trees.jax import JaxMinTree as JaxMinTree
+from rlu_trees.jax import JaxSegmentTree as JaxSegmentTree
+from rlu_trees.jax import JaxSumTree as JaxSumTree
 
 __all__ = [
     "CorruptedDataError",
     "ForbiddenGlobalError",
+    "JaxMaxTree",
+    "JaxMinTree",
+    "JaxSegmentTree",
+    "JaxSumTree",
     "MaxTree",
     "MinTree",
+    "NStepTracer",
     "OrnsteinUhlenbeckNoise",
     "Policy",
+    "PrioritizedReplayBuffer",
     "QFunction",
+    "RateLimiter",
+    "ReplayBuffer",
+    "ReplayWriter",
     "RewardFunction",
+    "Sample",
     "SegmentTree",
+    "ShardError",
+    "ShardedPrioritizedReplay",
     "StepwiseLinearFunction",
     "StochasticFunction",
     "SumTree",

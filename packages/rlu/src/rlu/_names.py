@@ -61,9 +61,10 @@ OWNERS: dict[str, tuple[str, ...]] = {
     ),
 }
 
-# Names that are not part of coax.utils but that users of these functions need beside them:
-# the vocabulary classes the predicates check against, the errors a checkpoint load raises,
-# and the type get_transition_batch returns.
+# Names that are not part of coax.utils: the vocabulary classes the predicates check against,
+# the errors a checkpoint load raises, the type get_transition_batch returns, the JAX trees
+# (extra rlu-trees[jax], which rlu brings), the replay buffers, and their Ray service (extra
+# rlu[ray]: the names load without Ray, and using them raises an ImportError that says so).
 EXTRAS: dict[str, tuple[str, ...]] = {
     "rlu_core": (
         "Policy",
@@ -75,6 +76,9 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     ),
     "rlu_serialize": ("CorruptedDataError", "ForbiddenGlobalError"),
     "rlu_envtools": ("TransitionBatch",),
+    "rlu_trees.jax": ("JaxSegmentTree", "JaxSumTree", "JaxMinTree", "JaxMaxTree"),
+    "rlu_replay": ("ReplayBuffer", "PrioritizedReplayBuffer", "NStepTracer", "Sample"),
+    "rlu_replay.ray": ("ShardedPrioritizedReplay", "ReplayWriter", "RateLimiter", "ShardError"),
 }
 
 UTILS_NAMES: dict[str, str] = {name: module for module, names in OWNERS.items() for name in names}
