@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -31,9 +33,19 @@ def _updates(rng: np.random.Generator, capacity: int, steps: int, scale: str = "
 # ---------------------------------------------------------------------- exact against the host
 
 
+def _x64() -> Any:
+    """64-bit mode for a block: ``jax.enable_x64`` where it exists, else (JAX before 0.7, e.g.
+    at the declared floor 0.4.26) ``jax.experimental.enable_x64``."""
+    if hasattr(jax, "enable_x64"):
+        return jax.enable_x64(True)
+    from jax.experimental import enable_x64
+
+    return enable_x64(True)
+
+
 @pytest.mark.parametrize("capacity", CAPACITIES)
 def test_float64_equals_host_bit_for_bit(capacity: int) -> None:
-    with jax.enable_x64(True):
+    with _x64():
         rng = np.random.default_rng(capacity)
         host = SumTree(capacity)
         tree = JaxSumTree(capacity, dtype=np.float64)
@@ -193,6 +205,76 @@ def test_duplicates_last_write_wins() -> None:
     assert np.asarray(tree.values).tolist() == [0.0, 7.0, 1.0, 0.0]
     traced = jax.jit(lambda t: t.set_values(jnp.array([3, 3, 3]), jnp.array([1.0, 2.0, 3.0])))
     assert float(traced(JaxSumTree(4)).values[3]) == 3.0
+
+
+def test_last_write_wins_with_many_repeats_and_the_sort_fallback(monkeypatch) -> None:
+    rng = np.random.default_rng(5)
+    update = jax.jit(lambda t, i, v: t.set_values(i, v))
+    cases = [(rng.integers(-13, 13, 512), rng.uniform(0, 1, 512)) for _ in range(3)]
+    cases.append((np.array([7]), np.array([0.5])))  # a batch of one skips the repeat rule
+
+    def check() -> None:
+        for idx, vals in cases:
+            tree = update(JaxSumTree(13, dtype=np.float32), idx, vals.astype(np.float32))
+            truth = np.zeros(13, np.float32)
+            truth[idx] = vals  # numpy: the last write wins
+            np.testing.assert_array_equal(np.asarray(tree.values), truth)
+            host = SumTree(13, dtype=np.float32)
+            host.set_values(..., truth)
+            assert float(tree.root_value) == host.root_value
+
+    check()
+    # batches too long for exact positions in the node dtype sort instead
+    from rlu_trees.jax import _kernels
+
+    monkeypatch.setattr(_kernels, "exact_positions", lambda dtype: 1)
+    update = jax.jit(lambda t, i, v: t.set_values(i, v))
+    check()
+
+
+def test_walks_that_switch_to_the_small_head_match_the_host(monkeypatch) -> None:
+    # large trees read their top levels from a small head of the node array: force the
+    # switch at depth 2 so that these small trees take both paths, in both walks
+    from rlu_trees.jax import _kernels
+
+    monkeypatch.setattr(_kernels, "_small_levels", lambda dtype: 2)
+    jax.clear_caches()
+    try:
+        with _x64():
+            rng = np.random.default_rng(6)
+            for capacity in (5, 100, 4097):
+                host = SumTree(capacity)
+                tree = JaxSumTree(capacity, dtype=np.float64)
+                for idx, vals in _updates(rng, capacity, 4, "wide"):
+                    host.set_values(idx, vals)
+                    tree = tree.set_values(idx, vals)
+                np.testing.assert_array_equal(np.asarray(tree.values), host.values)
+                assert float(tree.root_value) == host.root_value
+                u = np.concatenate([[0.0, 1.0, 0.5], rng.uniform(size=BATCH - 3)])
+                got = np.asarray(tree.inverse_cdf(u))
+                np.testing.assert_array_equal(got, host.inverse_cdf(u))
+    finally:
+        jax.clear_caches()
+
+
+def test_updates_write_in_place_inside_scan() -> None:
+    # the optimized HLO of a scan over sample-and-update steps holds no copy of the node
+    # array inside the loop (one copy of the input, outside the loop, is allowed)
+    capacity = 1 << 12
+    tree = JaxSumTree(capacity, dtype=np.float32).set_values(..., 1.0)
+
+    def body(tree, x):
+        u, v = x
+        return tree.set_values(tree.inverse_cdf(u), v), None
+
+    xs = (jnp.linspace(0, 1, 4 * BATCH).reshape(4, BATCH), jnp.ones((4, BATCH)))
+    scan = jax.jit(lambda t, xs: jax.lax.scan(body, t, xs)[0])
+    hlo = scan.lower(tree, xs).compile().as_text()
+    size = tree.nodes.shape[0]
+    loops = [c for c in hlo.split("\n\n") if not c.startswith("ENTRY")]
+    copies = [line for c in loops for line in c.splitlines() if f"f32[{size}]{{0}} copy(" in line]
+    assert not copies, copies
+    assert f"f32[{size}]" in hlo
 
 
 # ---------------------------------------------------------------------- bad input

@@ -1,8 +1,13 @@
-"""Argument checks of the JAX trees: the one home for them in ``rlu_trees.jax``."""
+"""Argument checks that only the JAX trees need: traced arrays, JAX dtypes, 64-bit mode.
+
+The distribution's checks live in :mod:`rlu_trees._checks` (its one home for them); the
+checks of concrete arguments here call those and only add what JAX needs on top (tracers
+pass through unchecked, arrays become JAX arrays, ``capacity`` has JAX's int32 bound).
+Importing this module does not import numba.
+"""
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import jax
@@ -10,8 +15,11 @@ import jax.numpy as jnp
 import numpy as np
 from jax.core import Tracer
 
+from rlu_trees import _checks as _host
+
 _REDUCER_NAMES = {"add": "add", "sum": "add", "min": "min", "minimum": "min", "max": "max"}
 _MAX_CAPACITY = 1 << 30  # node numbers are int32
+_INT32_MIN, _INT32_MAX = -(1 << 31), (1 << 31) - 1
 
 
 def is_traced(x: Any) -> bool:
@@ -21,11 +29,9 @@ def is_traced(x: Any) -> bool:
 
 def as_capacity(x: Any) -> int:
     """``capacity`` as an int in ``[1, 2**30]``."""
-    if not isinstance(x, numbers.Integral) or isinstance(x, (bool, np.bool_)):
-        raise TypeError(f"capacity must be an int >= 1, got {type(x).__name__}: {x!r}")
-    value = int(x)
-    if not 1 <= value <= _MAX_CAPACITY:
-        raise ValueError(f"capacity must be an int in [1, 2**30], got {x!r}")
+    value = _host.check_int("capacity", x, minimum=1)
+    if value > _MAX_CAPACITY:
+        raise ValueError(f"capacity must be an int in [1, 2**30], got {value}")
     return value
 
 
@@ -68,32 +74,12 @@ def as_dtype(x: Any) -> np.dtype[Any]:
     """``dtype`` as float32 or float64 (None: JAX's default float); float64 needs x64."""
     if x is None:
         return np.dtype(np.float64) if _x64() else np.dtype(np.float32)
-    try:
-        dt: np.dtype[Any] = np.dtype(x)
-    except TypeError as exc:
-        raise TypeError(f"dtype must be float32 or float64, got {x!r}") from exc
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise ValueError(f"dtype must be float32 or float64, got {dt}")
+    dt: np.dtype[Any] = _host.check_dtype("dtype", x)
     if dt == np.dtype(np.float64) and not _x64():
         raise ValueError(
             "dtype float64 needs JAX's 64-bit mode: jax.config.update('jax_enable_x64', True)"
         )
     return dt
-
-
-def as_positive_int(name: str, x: Any) -> int:
-    """``x`` as an int >= 1."""
-    if not isinstance(x, numbers.Integral) or isinstance(x, (bool, np.bool_)):
-        raise TypeError(f"{name} must be an int >= 1, got {type(x).__name__}: {x!r}")
-    if x < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {x!r}")
-    return int(x)
-
-
-def as_bool(name: str, x: Any) -> bool:
-    if not isinstance(x, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool, got {type(x).__name__}: {x!r}")
-    return bool(x)
 
 
 def as_index_array(name: str, x: Any) -> jax.Array:
@@ -105,14 +91,16 @@ def as_index_array(name: str, x: Any) -> jax.Array:
             raise ValueError(f"{name} must be an int or 1-d, got shape {x.shape}")
         flat: jax.Array = jnp.reshape(x, (-1,))
         return flat
-    arr = np.asarray(x)
-    if arr.size == 0 and arr.dtype.kind == "f" and not isinstance(x, (np.ndarray, jax.Array)):
-        arr = arr.astype(np.int32)  # an empty list is an empty batch of indices
-    if arr.dtype.kind not in "iu":
-        raise TypeError(f"{name} must be an int or a 1-d array of ints, got dtype {arr.dtype}")
-    if arr.ndim > 1:
-        raise ValueError(f"{name} must be an int or 1-d, got shape {arr.shape}")
-    return jnp.asarray(arr.reshape(-1).astype(np.int64 if _x64() else np.int32, copy=False))
+    if isinstance(x, jax.Array):
+        x = np.asarray(x)
+    arr = _host.as_index_array(name, x)
+    if not _x64():
+        wide = (arr < _INT32_MIN) | (arr > _INT32_MAX)
+        if wide.any():
+            k = int(np.argmax(wide))
+            raise IndexError(f"{name}[{k}] = {int(arr[k])} is out of range")
+        arr = arr.astype(np.int32)
+    return jnp.asarray(arr)
 
 
 def check_indices(name: str, idx: jax.Array, capacity: int) -> None:
@@ -138,17 +126,9 @@ def as_value_array(name: str, x: Any, n: int, dtype: np.dtype[Any]) -> jax.Array
         if arr_t.shape != (n,):
             raise ValueError(f"{name} must be a scalar or have shape ({n},), got {arr_t.shape}")
         return arr_t
-    try:
-        arr = np.asarray(x)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be real numbers, got {type(x).__name__}") from exc
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be real numbers, got an array of dtype {arr.dtype}")
-    if arr.ndim == 0:
-        arr = np.full(n, arr)
-    if arr.shape != (n,):
-        raise ValueError(f"{name} must be a scalar or have shape ({n},), got shape {arr.shape}")
-    return jnp.asarray(arr.astype(dtype, copy=False))
+    if isinstance(x, jax.Array):
+        x = np.asarray(x)
+    return jnp.asarray(_host.as_value_array(name, x, n, dtype))
 
 
 def check_values(name: str, values: jax.Array, reducer: str) -> None:
@@ -171,20 +151,10 @@ def as_unit_array(name: str, x: Any, dtype: np.dtype[Any]) -> tuple[jax.Array, b
         if x.ndim > 1:
             raise ValueError(f"{name} must be a float or 1-d, got shape {x.shape}")
         return jnp.reshape(x, (-1,)).astype(dtype), x.ndim == 0
-    try:
-        arr = np.asarray(x)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a float or a 1-d array of floats, got {x!r}") from exc
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be a float or a 1-d array of floats, got dtype {arr.dtype}")
-    if arr.ndim > 1:
-        raise ValueError(f"{name} must be a float or 1-d, got shape {arr.shape}")
-    flat = arr.reshape(-1).astype(np.float64)
-    outside = ~((flat >= 0.0) & (flat <= 1.0))
-    if outside.any():
-        k = int(np.argmax(outside))
-        raise ValueError(f"{name}[{k}] = {flat[k]!r} lies outside the unit interval [0, 1]")
-    return jnp.asarray(flat.astype(dtype)), arr.ndim == 0
+    if isinstance(x, jax.Array):
+        x = np.asarray(x)
+    flat = _host.as_unit_array(name, x)
+    return jnp.asarray(flat.astype(dtype)), np.ndim(x) == 0
 
 
 def _x64() -> bool:

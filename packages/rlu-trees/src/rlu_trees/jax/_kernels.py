@@ -3,13 +3,34 @@
 Layout
 ------
 The values sit on ``P = 2**h`` leaves (``h = ceil(log2(capacity))``, the padding holds the
-identity), exactly like the host trees. The host keeps every binary level; here only every
-``k``-th one is stored (heights ``0, k, 2k, ..., h``, fanout ``F = 2**k``), all in one flat
-array, root first. A stored node is the *pairwise* (binary, left to right in halves)
-reduction of its ``F`` children, so every stored node holds bit for bit the value of the
-host's binary node at the same height, and the descent replays the host's binary decisions
-inside each block of ``F`` children. All loops over levels are static Python loops, so a
-tree compiles to a fixed, short sequence of XLA operations.
+identity), exactly like the host trees, and every binary level is stored: one flat array
+in heap order with the root first (node ``i`` has children ``2i + 1`` and ``2i + 2``, the
+leaves are ``P - 1 .. 2P - 2``). Each inner node is its two children combined, so every sum
+equals the host tree's bit for bit by construction, and the descent takes the host's
+decisions on the host's numbers.
+
+How the work maps onto XLA (measured on the CPU, see ``benchmarks/bench_jaxtrees.py``):
+
+* the walks (descent, and the climb of an update) are ``lax.fori_loop`` s over the binary
+  levels, so each level is one small gather and one or two small fusions. Unrolled static
+  loops are slower: XLA fuses the chain of dependent levels into fusions that recompute
+  every level above (quadratic work), and the CPU pipeline drops optimization barriers;
+* XLA's CPU backend splits every operation that touches more than about 256 KiB over
+  several threads, and for ``B`` lookups the hand-offs cost more than the work. The levels
+  whose nodes fit in the first 128 KiB of the array (depth 14 in float32) are therefore
+  walked, down and up, with gathers from that head of the array, which stay on one thread:
+  at N = 2^20, B = 256 this halved the step on the 2-core development machine;
+* the levels with at most ``B`` nodes (the top of the tree) are recomputed whole from the
+  level below them, in one fusion and one scatter, instead of climbing;
+* repeated leaves: the last write wins on every backend without a sort. The leaf slots of
+  the batch first take the largest batch position that aims at them (in a sum tree, whose
+  leaves are >= 0, as the minimum of ``-1 - position``; in the others after setting the
+  slots to -1); an entry writes its value only if its position is the one stored there. All of it
+  touches ``B`` slots of the tree itself (no scratch array, no pass over the buffer), and
+  inner nodes never need it: duplicates among parents write identical values.
+
+Everything stays in place inside ``jit`` with the tree donated or as a ``scan`` carry: the
+benchmark checks that the optimized HLO of a ``scan`` step holds no copy of the node array.
 """
 
 from __future__ import annotations
@@ -24,8 +45,18 @@ from jax import lax
 
 # reducer names and their identity elements
 IDENTITY = {"add": 0.0, "min": float("inf"), "max": float("-inf")}
-# log2 of the fanout of the stored levels (16 children per node)
-FANOUT_BITS = 4
+
+_GATHER = lax.GatherDimensionNumbers(
+    offset_dims=(1,), collapsed_slice_dims=(), start_index_map=(0,)
+)
+_GATHER_ONE = lax.GatherDimensionNumbers(
+    offset_dims=(), collapsed_slice_dims=(0,), start_index_map=(0,)
+)
+_SCATTER_ONE = lax.ScatterDimensionNumbers(
+    update_window_dims=(), inserted_window_dims=(0,), scatter_dims_to_operand_dims=(0,)
+)
+_IN_BOUNDS = lax.GatherScatterMode.PROMISE_IN_BOUNDS
+_DROP = lax.GatherScatterMode.FILL_OR_DROP
 
 
 class Layout(NamedTuple):
@@ -35,24 +66,14 @@ class Layout(NamedTuple):
     reducer: str
     nonneg: bool  # sum-tree rules: only finite values >= 0
     height: int  # binary levels above the leaves: P = 2**height
-    heights: tuple[int, ...]  # stored binary heights, bottom (0, the leaves) to top (height)
-    offsets: tuple[int, ...]  # offset of each stored level in the flat array
-    size: int  # length of the flat array
+    size: int  # length of the flat array: 2P - 1
 
 
 @functools.cache
-def layout(capacity: int, reducer: str, nonneg: bool, fanout_bits: int = FANOUT_BITS) -> Layout:
+def layout(capacity: int, reducer: str, nonneg: bool) -> Layout:
     """The layout for ``capacity`` values (``capacity >= 1``)."""
     height = (capacity - 1).bit_length()
-    heights = list(range(0, height, fanout_bits)) + [height]
-    if len(heights) > 1 and heights[-2] == height:
-        heights.pop()
-    offsets = [0] * len(heights)
-    position = 0
-    for j in range(len(heights) - 1, -1, -1):  # root first
-        offsets[j] = position
-        position += 1 << (height - heights[j])
-    return Layout(capacity, reducer, nonneg, height, tuple(heights), tuple(offsets), position)
+    return Layout(capacity, reducer, nonneg, height, (2 << height) - 1)
 
 
 def combine(reducer: str, a: jax.Array, b: jax.Array) -> jax.Array:
@@ -63,40 +84,77 @@ def combine(reducer: str, a: jax.Array, b: jax.Array) -> jax.Array:
     return jnp.maximum(a, b)
 
 
-def pairwise(reducer: str, block: jax.Array) -> jax.Array:
-    """Reduce the last axis (a power of two long) in the host's binary order."""
-    while block.shape[-1] > 1:
-        block = combine(reducer, block[..., 0::2], block[..., 1::2])
-    return block[..., 0]
+def _pairs(nodes: jax.Array, starts: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``nodes[starts[b]]`` and ``nodes[starts[b] + 1]`` for every b (one gather)."""
+    both = lax.gather(nodes, starts[:, None], _GATHER, slice_sizes=(2,), mode=_IN_BOUNDS)
+    return both[:, 0], both[:, 1]
 
 
-def blocks(nodes: jax.Array, starts: jax.Array, width: int) -> jax.Array:
-    """``nodes[starts[b] : starts[b] + width]`` for every b, shape ``(B, width)``."""
-    dnums = lax.GatherDimensionNumbers(
-        offset_dims=(1,), collapsed_slice_dims=(), start_index_map=(0,)
-    )
+def _get(nodes: jax.Array, at: jax.Array, fill: float) -> jax.Array:
+    """``nodes[at]``, ``fill`` where ``at`` is out of bounds (negative included)."""
     return lax.gather(
-        nodes,
-        starts[:, None],
-        dnums,
-        slice_sizes=(width,),
-        mode=lax.GatherScatterMode.PROMISE_IN_BOUNDS,
+        nodes, at[:, None], _GATHER_ONE, slice_sizes=(1,), mode=_DROP, fill_value=fill
     )
 
 
-def level(nodes: jax.Array, lay: Layout, j: int) -> jax.Array:
-    """Stored level ``j`` (0 = leaves) as a slice."""
-    n = 1 << (lay.height - lay.heights[j])
-    return lax.slice_in_dim(nodes, lay.offsets[j], lay.offsets[j] + n)
+def _put(
+    nodes: jax.Array, at: jax.Array, values: jax.Array, *, drop: bool, unique: bool = False
+) -> jax.Array:
+    """``nodes[at] = values``; with ``drop``, entries out of bounds (negative too) are skipped."""
+    return lax.scatter(
+        nodes,
+        at[:, None],
+        values,
+        _SCATTER_ONE,
+        unique_indices=unique,
+        mode=_DROP if drop else _IN_BOUNDS,
+    )
+
+
+def _put_max(nodes: jax.Array, at: jax.Array, values: jax.Array) -> jax.Array:
+    """``nodes[at] = max(nodes[at], values)``, entries out of bounds skipped."""
+    return lax.scatter_max(nodes, at[:, None], values, _SCATTER_ONE, mode=_DROP)
+
+
+def exact_positions(dtype: Any) -> int:
+    """How many batch positions (0, 1, ...) the node dtype holds exactly, for last write wins."""
+    return 1 << int(np.finfo(dtype).nmant)
+
+
+def _small_levels(dtype: Any) -> int:
+    """Depth ``k`` such that the first ``2**(k + 1) - 1`` nodes (the levels 0 .. k) fill at
+    most 128 KiB.
+
+    XLA's CPU backend splits every operation that reads or writes more than about 256 KiB
+    over several threads; for the ``B`` lookups of one level the hand-off costs more than the
+    work (on a loaded machine, several times more). Gathers that read from a slice of this
+    head stay on one thread.
+    """
+    itemsize = int(np.dtype(dtype).itemsize)
+    return ((1 << 17) // itemsize + 1).bit_length() - 2
+
+
+def _head(nodes: jax.Array, size: int) -> jax.Array:
+    """The first ``size`` nodes (all of them if ``size`` is the whole array)."""
+    return nodes if size >= nodes.shape[-1] else lax.slice_in_dim(nodes, 0, size)
+
+
+def _put_min(nodes: jax.Array, at: jax.Array, values: jax.Array) -> jax.Array:
+    """``nodes[at] = min(nodes[at], values)``, entries out of bounds skipped."""
+    return lax.scatter_min(nodes, at[:, None], values, _SCATTER_ONE, mode=_DROP)
+
+
+def level(nodes: jax.Array, depth: int) -> jax.Array:
+    """The ``2**depth`` nodes at ``depth`` (0 = the root) as a slice."""
+    return lax.slice_in_dim(nodes, (1 << depth) - 1, (2 << depth) - 1)
 
 
 def build(leaves: jax.Array, lay: Layout) -> jax.Array:
     """The flat array for ``P`` leaf values (O(N), every level from its children)."""
     parts = [leaves]
-    for j in range(1, len(lay.heights)):
-        width = 1 << (lay.heights[j] - lay.heights[j - 1])
+    while parts[-1].shape[0] > 1:
         below = parts[-1]
-        parts.append(pairwise(lay.reducer, below.reshape(-1, width)))
+        parts.append(combine(lay.reducer, below[0::2], below[1::2]))
     return jnp.concatenate(parts[::-1])
 
 
@@ -105,7 +163,8 @@ def empty(lay: Layout, dtype: Any) -> jax.Array:
 
 
 def leaves_of(nodes: jax.Array, lay: Layout) -> jax.Array:
-    return lax.slice_in_dim(nodes, lay.offsets[0], lay.offsets[0] + lay.capacity)
+    first = (1 << lay.height) - 1
+    return lax.slice_in_dim(nodes, first, first + lay.capacity)
 
 
 def clean_values(values: jax.Array, lay: Layout, clamp: bool) -> tuple[jax.Array, jax.Array]:
@@ -132,51 +191,74 @@ def set_values(
     """Write ``values[b]`` to leaf ``idx[b]`` (last write wins), then repair the ancestors.
 
     Entries with an index outside ``[-capacity, capacity)`` or a value the tree refuses are
-    skipped. Work: a sort of the ``B`` indices, then per stored level one gather of ``B``
-    blocks and one scatter of ``B`` nodes (levels with at most ``B`` nodes are recomputed
-    whole, without gather or scatter).
+    skipped. Work: three or four operations on the ``B`` leaf slots (last write wins, see
+    the module docstring), then one gather and one scatter of ``B`` nodes per level with
+    more than ``B`` nodes, and one fusion and one scatter for all the levels above.
     """
     cap = lay.capacity
     n = idx.shape[0]
+    first = (1 << lay.height) - 1
     idx = idx.astype(jnp.int32)
     values = values.astype(nodes.dtype)
     ok, values = clean_values(values, lay, clamp)
     ok = ok & (idx >= -cap) & (idx < cap)
     idx = jnp.where(idx < 0, idx + cap, idx)
-    # last write wins, on every backend: a stable sort by index puts the duplicates of a leaf
-    # in batch order, and only the last of each run is written (the others, and the skipped
-    # entries, aim past the end and are dropped). The sort also orders every read of the old
-    # nodes (the descent that chose ``idx``) before the first write, which lets XLA write in
-    # place instead of copying the array.
-    size = nodes.shape[-1]
-    position = lax.iota(jnp.int32, n)
-    key = jnp.where(ok, idx, cap)  # skipped entries sort last and are never written
-    if (cap + 1) * n < 2**31:  # one packed key sorts faster than two
-        packed = lax.sort(key * n + position)
-        key, position = packed // n, packed % n
-    else:
-        key, position = lax.sort((key, position), num_keys=2)
-    last = jnp.concatenate([key[:-1] != key[1:], jnp.ones((1,), bool)])
-    write = last & (key < cap)
-    target = jnp.where(write, lay.offsets[0] + key, size + position)  # unique
-    nodes = nodes.at[target].set(values[position], mode="drop", unique_indices=True)
-    key = jnp.minimum(key, cap - 1)
-    child = key
-    for j in range(1, len(lay.heights)):
-        shift = lay.heights[j] - lay.heights[j - 1]
-        width = 1 << shift
-        count = 1 << (lay.height - lay.heights[j])
-        if count <= n:
-            below = lax.slice_in_dim(nodes, lay.offsets[j - 1], lay.offsets[j - 1] + count * width)
-            fresh = pairwise(lay.reducer, below.reshape(count, width))
-            nodes = lax.dynamic_update_slice_in_dim(nodes, fresh, lay.offsets[j], 0)
-        else:
-            parent = child >> shift
-            fresh = pairwise(lay.reducer, blocks(nodes, lay.offsets[j - 1] + parent * width, width))
-            nodes = nodes.at[lay.offsets[j] + parent].set(
-                fresh, indices_are_sorted=True, mode="promise_in_bounds"
-            )
-        child = child >> shift
+    leaf = jnp.where(ok, first + idx, -1)  # skipped entries aim at -1: dropped
+    if n > 1:
+        if n <= exact_positions(nodes.dtype):
+            position = lax.iota(nodes.dtype, n)
+            if lay.nonneg:  # leaves are >= 0: -1 - position is below all of them
+                nodes = _put_min(nodes, leaf, -1.0 - position)
+                last = _get(nodes, leaf, 1.0) == -1.0 - position
+            else:
+                nodes = _put(nodes, leaf, jnp.full_like(position, -1.0), drop=True)
+                nodes = _put_max(nodes, leaf, position)
+                last = _get(nodes, leaf, -2.0) == position
+        else:  # a stable sort by leaf puts repeated leaves in batch order
+            order = lax.iota(jnp.int32, n)
+            key, order = lax.sort((jnp.where(ok, idx, cap), order), num_keys=2)
+            last = jnp.concatenate([key[:-1] != key[1:], jnp.ones((1,), bool)])
+            last = jnp.zeros((n,), bool).at[order].set(last, unique_indices=True)
+        leaf = jnp.where(last, leaf, -1)
+    nodes = _put(nodes, leaf, values, drop=True, unique=True)
+    # climb from every written leaf (skipped entries climb harmlessly from leaf 0)
+    depth = lay.height
+    climb = 0  # parent levels with more than n nodes
+    while climb < depth and (1 << (depth - 1 - climb)) > n:
+        climb += 1
+
+    def up(head: int) -> Any:
+        def level_up(_: Any, carry: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
+            nodes, parent = carry  # the carry is the scatter's index as it is
+            left, right = _pairs(_head(nodes, head), 2 * parent + 1)
+            nodes = _put(nodes, parent, combine(lay.reducer, left, right), drop=False)
+            return nodes, (parent - 1) >> 1
+
+        return level_up
+
+    if climb:
+        parent = (jnp.where(ok, first + idx, first) - 1) >> 1
+        # parents deeper than the small head read their children from the whole array
+        split = min(depth, _small_levels(nodes.dtype))
+        deep = min(climb, depth - split)
+        carry = (nodes, parent)
+        if deep:
+            carry = lax.fori_loop(0, deep, up(lay.size), carry)
+        if climb > deep:
+            carry = lax.fori_loop(deep, climb, up((2 << split) - 1), carry)
+        nodes = carry[0]
+    below = level(nodes, depth - climb)
+    if below.shape[0] > 1:
+        # the levels above have at most n nodes: recompute them all from this level in one
+        # fusion (heap order puts them first, root to this level) and write them with one
+        # scatter, which stays in place under vmap too (a dynamic_update_slice per level
+        # made XLA copy the whole buffer of a vmapped batch of trees)
+        parts = []
+        while below.shape[0] > 1:
+            below = combine(lay.reducer, below[0::2], below[1::2])
+            parts.append(below)
+        top = jnp.concatenate(parts[::-1])
+        nodes = _put(nodes, lax.iota(jnp.int32, top.shape[0]), top, drop=False, unique=True)
     return nodes
 
 
@@ -185,32 +267,31 @@ def descend(nodes: jax.Array, x: jax.Array, lay: Layout) -> jax.Array:
 
     At each binary node: go left iff the left child is positive and either ``x < left`` or
     the right child is empty; otherwise go right with ``x = max(x - left, 0)``. From a
-    positive root this always ends on a positive leaf, and it takes the host's path.
+    positive root this always ends on a positive leaf, and it takes the host's path (the
+    host's plain rule differs only where it would enter an empty subtree, and the host then
+    walks again with this rule).
     """
-    n = x.shape[0]
-    node = jnp.zeros(n, jnp.int32)
-    for j in range(len(lay.heights) - 1, 0, -1):
-        shift = lay.heights[j] - lay.heights[j - 1]
-        width = 1 << shift
-        block = blocks(nodes, lay.offsets[j - 1] + node * width, width).astype(x.dtype)
-        pyramid = [block]
-        while pyramid[-1].shape[-1] > 2:
-            pyramid.append(pyramid[-1][:, 0::2] + pyramid[-1][:, 1::2])
-        q = jnp.zeros(n, jnp.int32)
-        for sums in reversed(pyramid):
-            if sums.shape[1] == 2:
-                left, right = sums[:, 0], sums[:, 1]
-            else:
-                lane = lax.broadcasted_iota(jnp.int32, (n, sums.shape[1] // 2), 1)
-                pick = lane == q[:, None]
-                zero = jnp.zeros((), sums.dtype)
-                left = jnp.where(pick, sums[:, 0::2], zero).sum(axis=1)
-                right = jnp.where(pick, sums[:, 1::2], zero).sum(axis=1)
+
+    def down(top: int) -> Any:
+        def level_down(_: Any, carry: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
+            node, x = carry
+            child = 2 * node + 1
+            left, right = _pairs(_head(nodes, top), child)
+            left = left.astype(x.dtype)
             go_left = (left > 0) & ((x < left) | ~(right > 0))
             x = jnp.where(go_left, x, jnp.maximum(x - left, 0))
-            q = 2 * q + (~go_left).astype(jnp.int32)
-        node = node * width + q
-    return jnp.minimum(node, lay.capacity - 1)
+            return child + (~go_left).astype(jnp.int32), x
+
+        return level_down
+
+    node = jnp.zeros(x.shape, jnp.int32)
+    # the levels whose children lie in the small head of the array read from that head
+    split = min(lay.height, _small_levels(nodes.dtype))
+    if split:
+        node, x = lax.fori_loop(0, split, down((2 << split) - 1), (node, x))
+    if lay.height > split:
+        node, x = lax.fori_loop(split, lay.height, down(lay.size), (node, x))
+    return jnp.minimum(node - ((1 << lay.height) - 1), lay.capacity - 1)
 
 
 def partial_reduce(nodes: jax.Array, starts: jax.Array, stops: jax.Array, lay: Layout) -> jax.Array:
@@ -218,29 +299,21 @@ def partial_reduce(nodes: jax.Array, starts: jax.Array, stops: jax.Array, lay: L
     op = lay.reducer
     init = jnp.asarray(IDENTITY[op], nodes.dtype)
     half = 1 << lay.height
+    # host heap numbers (root 1, leaves half .. 2 half - 1); node k sits at nodes[k - 1]
     lo = starts.astype(jnp.int32) + half
     hi = stops.astype(jnp.int32) + half
     acc_lo = jnp.full(lo.shape, init)
     acc_hi = jnp.full(lo.shape, init)
-    for ell in range(lay.height + 1):
-        base = half >> ell  # heap index of the level's first node
-        j = max(i for i, s in enumerate(lay.heights) if s <= ell)
-        width = 1 << (ell - lay.heights[j])
-
-        def node_value(
-            heap: jax.Array, base: int = base, j: int = j, width: int = width, ell: int = ell
-        ) -> jax.Array:
-            index = jnp.clip(heap - base, 0, (1 << (lay.height - ell)) - 1)
-            start = lay.offsets[j] + index * width
-            return pairwise(op, blocks(nodes, start, width))
-
+    for _ in range(lay.height + 1):
         active = lo < hi
         take_lo = active & ((lo & 1) == 1)
-        acc_lo = jnp.where(take_lo, combine(op, acc_lo, node_value(lo)), acc_lo)
+        value_lo = nodes.at[jnp.clip(lo - 1, 0, lay.size - 1)].get(mode="promise_in_bounds")
+        acc_lo = jnp.where(take_lo, combine(op, acc_lo, value_lo), acc_lo)
         lo = jnp.where(take_lo, lo + 1, lo)
         take_hi = active & ((hi & 1) == 1)
         hi = jnp.where(take_hi, hi - 1, hi)
-        acc_hi = jnp.where(take_hi, combine(op, node_value(hi), acc_hi), acc_hi)
+        value_hi = nodes.at[jnp.clip(hi - 1, 0, lay.size - 1)].get(mode="promise_in_bounds")
+        acc_hi = jnp.where(take_hi, combine(op, value_hi, acc_hi), acc_hi)
         lo = jnp.where(active, lo >> 1, lo)
         hi = jnp.where(active, hi >> 1, hi)
     return combine(op, acc_lo, acc_hi)

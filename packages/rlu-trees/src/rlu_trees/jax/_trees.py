@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import numpy.typing as npt
 
+from rlu_trees import _checks as _host_checks
 from rlu_trees.jax import _checks, _kernels
 
 _T = TypeVar("_T", bound="JaxSegmentTree")
@@ -61,10 +62,10 @@ class JaxSegmentTree:
     new one. Updates cost O(B log N) for a batch of B, whatever the capacity N; inside
     ``jit`` with the tree donated (or as a ``scan`` carry) they write in place.
 
-    Values live on ``P = 2**ceil(log2(capacity))`` leaves as on the host tree; the inner
-    levels are stored every fourth binary level (nodes of 16 children, 5 levels for 2**20
-    values), each node holding the pairwise (binary) reduction of its children, so every
-    stored sum equals the host tree's bit for bit.
+    Values live on ``P = 2**ceil(log2(capacity))`` leaves as on the host tree, and every
+    binary level above them is stored (one flat array of ``2P - 1`` nodes in heap order,
+    root first), each node the reduction of its two children, so every stored sum equals
+    the host tree's bit for bit.
 
     Parameters
     ----------
@@ -530,8 +531,8 @@ class JaxSumTree(JaxSegmentTree):
         >>> sorted(set(tree.sample(jax.random.key(0), 100).tolist()))
         [1, 3]
         """
-        n = _checks.as_positive_int("n", n)
-        stratified = _checks.as_bool("stratified", stratified)
+        n = _host_checks.check_int("n", n, minimum=1)
+        stratified = _host_checks.check_bool("stratified", stratified)
         self._require_mass()
         acc = _checks.accumulator_dtype(self.dtype)
         drawn: jax.Array = _sample(self._nodes, key, self._layout, n, stratified, acc)
