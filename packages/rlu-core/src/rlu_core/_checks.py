@@ -3,7 +3,7 @@
 One behaviour everywhere: integers accept ``int`` and numpy integers and refuse ``bool``; a wrong
 type raises TypeError, a wrong value ValueError; the message names the function, the argument
 and what was expected. rlu-core imports no third-party package, so numpy integers are recognised
-through :class:`numbers.Integral`, which numpy registers them with.
+through ``numbers.Integral``, which numpy registers them with.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def check_mapping(where: str, position: int, value: object) -> Mapping[Any, Any]
     """Return the ``position``-th positional argument after checking that it is a mapping.
 
     coax's ``merge_dicts`` raised TypeError or ValueError for a non-mapping, depending on what
-    it was; this raises :class:`TypeAndValueError`, which is both.
+    it was; this raises ``TypeAndValueError``, which is both.
     """
     if not isinstance(value, Mapping):
         raise TypeAndValueError(

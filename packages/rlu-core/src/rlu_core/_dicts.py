@@ -13,10 +13,10 @@ def merge_dicts(*dicts: Mapping[Any, Any], strict: bool = False) -> dict[Any, An
     """Merge dicts into a single new dict; a duplicate key is warned about, or refused.
 
     As in coax, a key that appears in more than one argument gets the value of the *last*
-    argument that has it, and a :class:`UserWarning` names the duplicate keys and the arguments
+    argument that has it, and a ``UserWarning`` names the duplicate keys and the arguments
     that share them (its message starts like coax's, ``merge_dicts found overlapping keys``, so
     warning filters written for coax still match). With ``strict=True`` a duplicate key raises
-    a :class:`ValueError` instead, which catches bugs such as two parameter groups that
+    a ``ValueError`` instead, which catches bugs such as two parameter groups that
     accidentally share a name; a key is a duplicate even where the values are equal.
 
     The arguments are never modified. Keys keep the order in which they first appear.

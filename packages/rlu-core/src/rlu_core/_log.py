@@ -21,10 +21,10 @@ def enable_logging(
 ) -> None:
     """Enable logging output on the root logger.
 
-    Installs a :class:`logging.StreamHandler` (to ``sys.stderr``) on the root logger at ``level``
+    Installs a ``logging.StreamHandler`` (to ``sys.stderr``) on the root logger at ``level``
     with the format ``[name|logger|LEVEL] message`` (``[logger|LEVEL] message`` without a
     ``name``), much like ``logging.basicConfig(level=level)``, and, if ``output_filepath`` is
-    given, a :class:`logging.FileHandler` with the same format at ``output_level``. The root
+    given, a ``logging.FileHandler`` with the same format at ``output_level``. The root
     logger's own level is set to the lower of the two, so that each handler sees everything it
     asks for.
 

@@ -1,6 +1,6 @@
 """Readable, multi-line representations of nested containers and arrays.
 
-:func:`pretty_repr` never imports numpy, jax or pandas. An array-like is recognised by its
+[`pretty_repr`][rlu_core.pretty_repr] never imports numpy, jax or pandas. An array-like is recognised by its
 ``shape`` and ``dtype`` attributes; when numpy is already imported (as it is whenever a numpy or
 JAX array exists), it is used to compute the min / median / max summary.
 """
@@ -18,7 +18,7 @@ _MAX_INLINE_WIDTH = 80  # a flat container is written on one line if it fits in 
 
 
 def pretty_repr(o: Any, d: int = 0) -> str:
-    """Generate a readable, multi-line :func:`repr` of ``o``.
+    """Generate a readable, multi-line ``repr`` of ``o``.
 
     What is summarised and how:
 
@@ -30,10 +30,10 @@ def pretty_repr(o: Any, d: int = 0) -> str:
       objects with an ``_asdict()`` method, pandas Series / DataFrames -- list one item per line,
       indented by two spaces per level of depth, each item followed by a comma. A container that
       holds no array and no non-empty container and fits on one line is written on one line.
-    * **anything else** is written with the builtin :func:`repr`.
+    * **anything else** is written with the builtin ``repr``.
 
     Containers that contain themselves are shown as ``...`` at the point of recursion, as the
-    builtin :func:`repr` does.
+    builtin ``repr`` does.
 
     Parameters
     ----------
@@ -76,7 +76,7 @@ def pretty_repr(o: Any, d: int = 0) -> str:
 
 
 def pretty_print(obj: Any) -> None:
-    """Print :func:`pretty_repr(obj) <pretty_repr>`.
+    """Print [`pretty_repr(obj)`][rlu_core.pretty_repr].
 
     Parameters
     ----------

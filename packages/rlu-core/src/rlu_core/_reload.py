@@ -18,7 +18,7 @@ def reload_recursive(module: ModuleType | str, reload_external_modules: bool = F
     The modules that ``module`` depends on are found among its attributes: attributes that are
     modules (``import x``, ``from . import sub``), the modules that its functions and classes
     come from (``from .sub import f``), and, for a package, its submodules that are already
-    imported. They are followed recursively and each is reloaded (:func:`importlib.reload`)
+    imported. They are followed recursively and each is reloaded (``importlib.reload``)
     before the modules that use it, so that ``from .sub import f`` picks up the new ``f``.
     Each module is reloaded once; import cycles are broken where they are met.
 
@@ -49,7 +49,7 @@ def reload_recursive(module: ModuleType | str, reload_external_modules: bool = F
     -----
     Python decides whether a source file changed from its modification time and size. After
     rewriting a file programmatically within the same second, call
-    :func:`importlib.invalidate_caches` and make sure the time stamp moved on (``os.utime``).
+    ``importlib.invalidate_caches`` and make sure the time stamp moved on (``os.utime``).
 
     Examples
     --------

@@ -8,7 +8,7 @@ names the roles. A class plays a role when it subclasses the ABC or is registere
 
     QFunction.register(SomeQClass)  # ... or register an existing class
 
-and the predicates (:func:`is_qfunction`, ...) then hold for its instances. coax's own classes
+and the predicates ([`is_qfunction`][rlu_core.is_qfunction], ...) then hold for its instances. coax's own classes
 (``coax.Q``, ``coax.Policy``, ...) play their roles too, without rlu importing coax: each ABC
 recognises them by the module and qualified name of a class in the instance's MRO, so a coax
 object counts exactly when coax is imported and its class derives from one of those classes.
@@ -63,7 +63,7 @@ class _Role(ABC):  # noqa: B024 -- StochasticFunction is a marker with no abstra
 class Policy(_Role):
     """A policy: maps a state observation to an action (or to a distribution over actions).
 
-    Subclasses implement ``__call__(s)``. An object is a policy (:func:`is_policy`) when its
+    Subclasses implement ``__call__(s)``. An object is a policy ([`is_policy`][rlu_core.is_policy]) when its
     class subclasses Policy or is registered with it (``Policy.register(cls)``), or derives
     from ``coax.Policy``, ``coax.EpsilonGreedy`` or ``coax.BoltzmannPolicy``. The coax classes
     are recognised by module and qualified name in the MRO, so rlu never imports coax; the
@@ -87,10 +87,10 @@ class Policy(_Role):
 
 
 class QFunction(_Role):
-    """A state-action value function :math:`q(s, a)`.
+    """A state-action value function ``q(s, a)``.
 
     Subclasses implement ``__call__(s, a=None)`` (all actions' values when ``a`` is None, for
-    discrete actions). Counts as well (see :class:`Policy` for how): ``coax.Q``,
+    discrete actions). Counts as well (see [`Policy`][rlu_core.Policy] for how): ``coax.Q``,
     ``coax.StochasticQ``, ``coax.SuccessorStateQ``, and coax's reward functions, which coax
     derives from its Q-functions.
 
@@ -115,9 +115,9 @@ class QFunction(_Role):
 
 
 class VFunction(_Role):
-    """A state value function :math:`v(s)`.
+    """A state value function ``v(s)``.
 
-    Subclasses implement ``__call__(s)``. Counts as well (see :class:`Policy` for how):
+    Subclasses implement ``__call__(s)``. Counts as well (see [`Policy`][rlu_core.Policy] for how):
     ``coax.V`` and ``coax.StochasticV``.
 
     Examples
@@ -138,9 +138,9 @@ class VFunction(_Role):
 
 
 class RewardFunction(_Role):
-    """A model of the immediate reward :math:`r(s, a)`.
+    """A model of the immediate reward ``r(s, a)``.
 
-    Subclasses implement ``__call__(s, a=None)``. Counts as well (see :class:`Policy` for
+    Subclasses implement ``__call__(s, a=None)``. Counts as well (see [`Policy`][rlu_core.Policy] for
     how): ``coax.RewardFunction`` and ``coax.StochasticRewardFunction``.
 
     Examples
@@ -161,9 +161,9 @@ class RewardFunction(_Role):
 
 
 class TransitionModel(_Role):
-    """A dynamics model: predicts the next state :math:`s'` from :math:`(s, a)`.
+    """A dynamics model: predicts the next state ``s'`` from ``(s, a)``.
 
-    Subclasses implement ``__call__(s, a=None)``. Counts as well (see :class:`Policy` for
+    Subclasses implement ``__call__(s, a=None)``. Counts as well (see [`Policy`][rlu_core.Policy] for
     how): ``coax.TransitionModel`` and ``coax.StochasticTransitionModel``.
 
     Examples
@@ -187,7 +187,7 @@ class StochasticFunction(_Role):
     """A marker for function approximators whose output is a probability distribution.
 
     It has no abstract methods: combine it with a role, ``class MyPi(Policy,
-    StochasticFunction)``, or register a class with it. Counts as well (see :class:`Policy`
+    StochasticFunction)``, or register a class with it. Counts as well (see [`Policy`][rlu_core.Policy]
     for how) what coax itself calls stochastic: ``coax.Policy``, ``coax.StochasticQ``,
     ``coax.StochasticV``, ``coax.StochasticRewardFunction`` and
     ``coax.StochasticTransitionModel`` (not ``coax.EpsilonGreedy`` or ``BoltzmannPolicy``).
@@ -222,7 +222,7 @@ del _cls
 
 
 def is_policy(obj: Any) -> bool:
-    """Check whether ``obj`` is a policy; see :class:`Policy` for what counts.
+    """Check whether ``obj`` is a policy; see [`Policy`][rlu_core.Policy] for what counts.
 
     Examples
     --------
@@ -237,7 +237,7 @@ def is_policy(obj: Any) -> bool:
 
 
 def is_qfunction(obj: Any) -> bool:
-    """Check whether ``obj`` is a Q-function; see :class:`QFunction` for what counts.
+    """Check whether ``obj`` is a Q-function; see [`QFunction`][rlu_core.QFunction] for what counts.
 
     Examples
     --------
@@ -252,7 +252,7 @@ def is_qfunction(obj: Any) -> bool:
 
 
 def is_vfunction(obj: Any) -> bool:
-    """Check whether ``obj`` is a V-function; see :class:`VFunction` for what counts.
+    """Check whether ``obj`` is a V-function; see [`VFunction`][rlu_core.VFunction] for what counts.
 
     Examples
     --------
@@ -270,7 +270,7 @@ def is_vfunction(obj: Any) -> bool:
 
 
 def is_reward_function(obj: Any) -> bool:
-    """Check whether ``obj`` is a reward function; see :class:`RewardFunction` for what counts.
+    """Check whether ``obj`` is a reward function; see [`RewardFunction`][rlu_core.RewardFunction] for what counts.
 
     Examples
     --------
@@ -285,7 +285,7 @@ def is_reward_function(obj: Any) -> bool:
 
 
 def is_transition_model(obj: Any) -> bool:
-    """Check whether ``obj`` is a transition model; see :class:`TransitionModel` for what counts.
+    """Check whether ``obj`` is a transition model; see [`TransitionModel`][rlu_core.TransitionModel] for what counts.
 
     Examples
     --------
@@ -300,7 +300,7 @@ def is_transition_model(obj: Any) -> bool:
 
 
 def is_stochastic(obj: Any) -> bool:
-    """Check whether ``obj`` is stochastic; see :class:`StochasticFunction` for what counts.
+    """Check whether ``obj`` is stochastic; see [`StochasticFunction`][rlu_core.StochasticFunction] for what counts.
 
     Examples
     --------

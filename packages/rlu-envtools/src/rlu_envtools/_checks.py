@@ -6,7 +6,7 @@ wrong value ValueError, and the message names the argument and what was expected
 (``frame_skip must be an int >= 1, got 0``).
 
 Where coax raised another class for the same mistake, the check raises a class that is both
-(:class:`TypeAndValueError`, :class:`TypeAndAttributeError`), so that ``except`` clauses written
+(``TypeAndValueError``, ``TypeAndAttributeError``), so that ``except`` clauses written
 for coax still catch it; pass ``error=`` to choose it.
 """
 
@@ -73,7 +73,7 @@ def check_int(
 
 
 def check_optional_int(name: str, value: object, minimum: int) -> int | None:
-    """Like :func:`check_int`, but None passes (and is returned)."""
+    """Like ``check_int``, but None passes (and is returned)."""
     return None if value is None else check_int(name, value, minimum)
 
 
@@ -164,7 +164,7 @@ def check_callable(name: str, value: object, expected: str = "callable") -> Call
 
 
 def check_optional_callable(name: str, value: object, expected: str) -> Callable[..., Any] | None:
-    """Like :func:`check_callable`, but None passes (and is returned)."""
+    """Like ``check_callable``, but None passes (and is returned)."""
     return None if value is None else check_callable(name, value, expected)
 
 
@@ -178,7 +178,7 @@ def check_path(name: str, value: object) -> str:
 def check_space(
     name: str, value: object, *, type_error: type[Exception] = TypeError
 ) -> gymnasium.Space[Any]:
-    """Return ``value`` after checking that it is a :class:`gymnasium.Space`."""
+    """Return ``value`` after checking that it is a ``gymnasium.Space``."""
     if not isinstance(value, gymnasium.Space):
         raise type_error(f"{name} must be a gymnasium.Space, got {_got(value)}")
     return value
@@ -227,7 +227,7 @@ def check_rng(name: str, value: object) -> np.random.Generator:
 def check_log_propensity(name: str, value: object) -> None:
     """Check that ``value`` is a non-positive number or array of them (a log-probability).
 
-    coax raised TypeError for a positive one: the error is a :class:`TypeAndValueError`.
+    coax raised TypeError for a positive one: the error is a ``TypeAndValueError``.
     """
     try:
         nonpositive = bool(np.all(np.asarray(value, dtype=np.float64) <= 0))
@@ -248,7 +248,7 @@ def check_numeric_array(name: str, value: object) -> np.ndarray:
 def check_transition_batch(name: str, value: object) -> TransitionBatch:
     """Return ``value`` after checking that it is a TransitionBatch.
 
-    coax read ``value.batch_size`` unchecked: the error is a :class:`TypeAndAttributeError`.
+    coax read ``value.batch_size`` unchecked: the error is a ``TypeAndAttributeError``.
     """
     from rlu_envtools._transition import TransitionBatch  # _transition imports this module
 

@@ -5,8 +5,8 @@ an environment is made. Rendering needs an OpenGL backend: on a headless machine
 ``MUJOCO_GL=egl`` (Debian packages ``libegl1 libgl1-mesa-dri``) or ``MUJOCO_GL=osmesa``
 (``libosmesa6``) before dm_control is first imported.
 
-:class:`DmcEnv` checks its arguments in its constructor, which every way of making one goes
-through: :func:`make_dmc`, ``gymnasium.make("rlu_dmc/<domain>-<task>-v0", ...)`` once
+``DmcEnv`` checks its arguments in its constructor, which every way of making one goes
+through: [`make_dmc`][rlu_envtools.make_dmc], ``gymnasium.make("rlu_dmc/<domain>-<task>-v0", ...)`` once
 make_dmc has registered that id, and ``DmcEnv(...)`` itself.
 """
 
@@ -90,7 +90,7 @@ def episode_end(timestep: Any) -> tuple[bool, bool]:
 class DmcEnv(gymnasium.Env[np.ndarray, np.ndarray]):
     """A dm_control suite task behind the gymnasium 1.x API.
 
-    Made by :func:`make_dmc`, which documents the behaviour and the parameters (all of them
+    Made by [`make_dmc`][rlu_envtools.make_dmc], which documents the behaviour and the parameters (all of them
     but ``max_episode_steps``, which is gymnasium's, and ``render_mode``, which can only be
     ``"rgb_array"``). The constructor checks every argument, so ``gymnasium.make`` with an id
     that make_dmc registered, or a direct call, refuses bad ones just as make_dmc does.
@@ -211,7 +211,7 @@ class DmcEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         Parameters
         ----------
         action : array_like
-            An element of :attr:`action_space`.
+            An element of ``action_space``.
 
         Returns
         -------
@@ -223,7 +223,7 @@ class DmcEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         Raises
         ------
         RuntimeError
-            If the episode has ended (or not started) and :meth:`reset` was not called.
+            If the episode has ended (or not started) and ``reset`` was not called.
         ValueError
             If ``action`` does not have the action space's shape.
         """
@@ -279,8 +279,8 @@ def make_dmc(
     """Make a DeepMind Control Suite task as a gymnasium environment.
 
     The task is registered with gymnasium as ``"rlu_dmc/{domain}-{task}-v0"`` (once) and made
-    with :func:`gymnasium.make`, so it comes with gymnasium's usual wrappers, a ``spec`` and,
-    if ``max_episode_steps`` is given, a :class:`~gymnasium.wrappers.TimeLimit`. Every call
+    with ``gymnasium.make``, so it comes with gymnasium's usual wrappers, a ``spec`` and,
+    if ``max_episode_steps`` is given, a ``TimeLimit``. Every call
     makes its own environment with its own settings.
 
     * Observations: the task's observations flattened into one float32 vector (a Box), or the
@@ -299,7 +299,7 @@ def make_dmc(
     Parameters
     ----------
     domain, task : str
-        A task of :data:`dm_control.suite.ALL_TASKS`, e.g. ``"cartpole", "swingup"``.
+        A task of ``dm_control.suite.ALL_TASKS``, e.g. ``"cartpole", "swingup"``.
     seed : int, optional
         Seed of the task's random state; None for fresh entropy.
     max_episode_steps : positive int, optional
@@ -317,7 +317,7 @@ def make_dmc(
         usually 10 s, i.e. 1000 steps of 0.01 s for cartpole). Shorthand for
         ``task_kwargs={"time_limit": ...}``.
     task_kwargs, environment_kwargs : dict, optional
-        Passed on to :func:`dm_control.suite.load` (``random`` is always set from ``seed``).
+        Passed on to ``dm_control.suite.load`` (``random`` is always set from ``seed``).
 
     Returns
     -------

@@ -53,7 +53,7 @@ def default_preprocessor(space: gymnasium.Space[Any]) -> Preprocessor:
     A single element is told from a batch by its number of dimensions (a scalar for
     ``Discrete``, ``shape`` for ``Box``, ``MultiBinary`` and ``MultiDiscrete``). For ``Tuple``
     and ``Dict`` spaces a batch is a tuple or dict of batches, as
-    :func:`gymnasium.vector.utils.concatenate` makes.
+    ``gymnasium.vector.utils.concatenate`` makes.
 
     Parameters
     ----------
@@ -160,7 +160,7 @@ def check_preprocessors(
     Draws ``num_samples`` elements from ``space`` (from a seeded copy, so the user's space is
     left alone and the draws are reproducible) and, for each element, calls every preprocessor
     with the *same* PRNG key and element. They match if all outputs have the same pytree
-    structure and leaves of equal shape whose values are close (:func:`numpy.allclose`).
+    structure and leaves of equal shape whose values are close (``numpy.allclose``).
 
     Parameters
     ----------

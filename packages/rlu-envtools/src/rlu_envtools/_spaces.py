@@ -59,7 +59,7 @@ def safe_sample(
 ) -> Any:
     """Draw one finite, moderate sample from a gymnasium space.
 
-    Unlike :meth:`gymnasium.Space.sample`, this never returns huge or infinite numbers for
+    Unlike ``gymnasium.Space.sample``, this never returns huge or infinite numbers for
     unbounded boxes, which makes it suitable for building dummy inputs (e.g. to initialise
     function approximators). What each space gives:
 
@@ -90,7 +90,7 @@ def safe_sample(
     Raises
     ------
     TypeError
-        If ``space`` is not a :class:`gymnasium.Space`, or ``seed`` is neither None, an int
+        If ``space`` is not a ``gymnasium.Space``, or ``seed`` is neither None, an int
         nor a numpy Generator or RandomState.
     ValueError
         If ``seed`` is a negative int.

@@ -98,31 +98,31 @@ class TransitionBatch(_Fields):
     importing this module never imports jax. Fields that are None have no leaves. Being a
     tuple it is immutable: ``tb._replace(W=new_weights)`` makes a changed copy. Two batches are
     equal (``==``) when all their fields have equal structure, shapes and close values. The
-    :func:`repr` is :func:`rlu_core.pretty_repr`'s summary of the fields. The constructor takes
+    ``repr`` is [`rlu_core.pretty_repr`][rlu_core.pretty_repr]'s summary of the fields. The constructor takes
     the fields below, by position or by name.
 
     Attributes
     ----------
     S : pytree of arrays
-        The states :math:`S_t`.
+        The states ``S_t``.
     A : pytree of arrays
-        The actions :math:`A_t`.
+        The actions ``A_t``.
     logP : array
-        The log-propensities :math:`\log\pi(A_t|S_t)`.
+        The log-propensities ``\log\pi(A_t|S_t)``.
     Rn : array
-        The partial returns :math:`R^{(n)}_t=\sum_{k=0}^{n-1}\gamma^kR_{t+k}`, i.e. the
-        :math:`n`-step return without its bootstrap term.
+        The partial returns ``R^{(n)}_t=\sum_{k=0}^{n-1}\gamma^kR_{t+k}``, i.e. the
+        ``n``-step return without its bootstrap term.
     In : array
-        The bootstrap factors: :math:`\gamma^n` where the value of :math:`S_{t+n}` is to be
+        The bootstrap factors: ``\gamma^n`` where the value of ``S_{t+n}`` is to be
         bootstrapped and 0 where the episode *terminated*. A truncated episode (time limit) is
-        bootstrapped, so its factor is :math:`\gamma^n`, not 0. The target is
-        :math:`G^{(n)}_t=R^{(n)}_t+I^{(n)}_t\,v(S_{t+n})`.
+        bootstrapped, so its factor is ``\gamma^n``, not 0. The target is
+        ``G^{(n)}_t=R^{(n)}_t+I^{(n)}_t\,v(S_{t+n})``.
     S_next : pytree of arrays
-        The states :math:`S_{t+n}` to bootstrap from.
+        The states ``S_{t+n}`` to bootstrap from.
     A_next : pytree of arrays, optional
-        The actions :math:`A_{t+n}` (for SARSA-type targets).
+        The actions ``A_{t+n}`` (for SARSA-type targets).
     logP_next : array, optional
-        The log-propensities :math:`\log\pi(A_{t+n}|S_{t+n})`.
+        The log-propensities ``\log\pi(A_{t+n}|S_{t+n})``.
     W : array, optional
         Importance weights of the sampling procedure (e.g. prioritized replay). Defaults to
         ones of shape ``(batch_size,)``.
@@ -195,23 +195,23 @@ class TransitionBatch(_Fields):
         Parameters
         ----------
         s : pytree of arrays
-            The state :math:`S_t`.
+            The state ``S_t``.
         a : pytree of arrays
-            The action :math:`A_t`.
+            The action ``A_t``.
         logp : non-positive float or array
-            The log-propensity :math:`\log\pi(A_t|S_t)`.
+            The log-propensity ``\log\pi(A_t|S_t)``.
         r : float or array
-            The reward :math:`R_t`.
+            The reward ``R_t``.
         terminated : bool
-            Whether :math:`S_{t+1}` is terminal (gymnasium's ``terminated``). Pass
+            Whether ``S_{t+1}`` is terminal (gymnasium's ``terminated``). Pass
             ``terminated``, **not** ``terminated or truncated``: a truncated transition is
             still bootstrapped. The bootstrap factor is ``gamma * (1 - terminated)``.
         gamma : float in [0, 1]
             The discount factor.
         s_next, a_next : pytree of arrays, optional
-            The next state :math:`S_{t+1}` and next action :math:`A_{t+1}`.
+            The next state ``S_{t+1}`` and next action ``A_{t+1}``.
         logp_next : non-positive float or array, optional
-            The log-propensity :math:`\log\pi(A_{t+1}|S_{t+1})`.
+            The log-propensity ``\log\pi(A_{t+1}|S_{t+1})``.
         w : positive float, optional
             The importance weight.
         idx : int, optional
@@ -316,8 +316,8 @@ class TransitionBatch(_Fields):
         Parameters
         ----------
         deep : bool, optional
-            Whether to copy the arrays too (:func:`copy.deepcopy`). By default the copy is a
-            new TransitionBatch holding the same arrays (:func:`copy.copy`), as in coax; since a
+            Whether to copy the arrays too (``copy.deepcopy``). By default the copy is a
+            new TransitionBatch holding the same arrays (``copy.copy``), as in coax; since a
             TransitionBatch is immutable, the difference shows only when an array is changed
             in place.
 
@@ -428,9 +428,9 @@ def get_transition_batch(
 ) -> TransitionBatch:
     """Make a dummy TransitionBatch whose states and actions are valid for ``env``.
 
-    Nothing is stepped: states and actions are drawn with :func:`safe_sample` from the
+    Nothing is stepped: states and actions are drawn with [`safe_sample`][rlu_envtools.safe_sample] from the
     environment's observation and action spaces and stacked with gymnasium's
-    :func:`gymnasium.vector.utils.concatenate`. The other fields get random values of the right
+    ``gymnasium.vector.utils.concatenate``. The other fields get random values of the right
     shape: ``logP`` and ``logP_next`` in ``[log 0.01, log 0.99]``, ``Rn`` standard normal
     clipped to ``[-5, 5]``, ``In`` either 0 or ``gamma``, ``W`` in ``[0.01, 100]``. This is
     meant for initialising and testing function approximators and updaters.

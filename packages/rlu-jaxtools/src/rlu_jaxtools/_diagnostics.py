@@ -39,7 +39,7 @@ def _summary(flat: jax.Array, key_prefix: str, what: str, with_norm: bool) -> di
 def get_magnitude_quantiles(pytree: PyTree, key_prefix: str = "") -> dict[str, jax.Array]:
     """Quantiles of the absolute values of all entries of a pytree.
 
-    All leaves are flattened and concatenated (see :func:`tree_ravel`), the elementwise
+    All leaves are flattened and concatenated (see [`tree_ravel`][rlu_jaxtools.tree_ravel]), the elementwise
     magnitudes ``|x|`` are taken, and their 0, 25, 50, 75 and 100 percent quantiles are
     computed with linear interpolation (as ``numpy.quantile`` does by default).
 
@@ -82,7 +82,7 @@ def get_grads_diagnostics(
 ) -> dict[str, jax.Array] | PyTree:
     """Magnitude quantiles and the L2 norm of a pytree of gradients.
 
-    The quantiles are those of :func:`get_magnitude_quantiles` (see there); in addition the
+    The quantiles are those of [`get_magnitude_quantiles`][rlu_jaxtools.get_magnitude_quantiles] (see there); in addition the
     Euclidean norm of all entries is reported under ``norm``. With
     ``keep_tree_structure=True`` the same summary is computed for every leaf on its own.
 

@@ -4,7 +4,7 @@ The object ``jax.jit`` returns holds compiled executables and cannot be pickled.
 wrapper here remembers only what is needed to build it again (the Python function and its
 static and donated argument numbers) and compiles anew after unpickling.
 
-Pickles record where :class:`JittedFunc` lives: ``rlu_jaxtools._jit.JittedFunc`` now (so
+Pickles record where ``JittedFunc`` lives: ``rlu_jaxtools._jit.JittedFunc`` now (so
 this module and the class keep their names), ``rlu_jaxtools.picklable_jit.JittedFunc`` in
 rlu-jaxtools 0.1.0, which the compatibility module ``rlu_jaxtools.picklable_jit`` keeps
 loading.
@@ -23,11 +23,11 @@ from rlu_jaxtools._checks import as_argnums, check_callable
 
 
 class JittedFunc:
-    """A JIT-compiled function that survives pickling; create it with :func:`jit`.
+    """A JIT-compiled function that survives pickling; create it with [`jit`][rlu_jaxtools.jit].
 
     Calling it calls ``jax.jit(func, static_argnums=..., donate_argnums=...)``. Pickling
     stores ``func``, ``static_argnums`` and ``donate_argnums``; unpickling compiles again.
-    ``func`` must itself be picklable by the pickler in use: plain :mod:`pickle` handles
+    ``func`` must itself be picklable by the pickler in use: plain ``pickle`` handles
     module-level functions, ``cloudpickle`` also lambdas and closures.
 
     Parameters
@@ -120,7 +120,7 @@ def jit(
     Parameters
     ----------
     func : callable
-        The function to compile. To pickle the result with the standard :mod:`pickle`,
+        The function to compile. To pickle the result with the standard ``pickle``,
         ``func`` must be importable (a module-level function); ``cloudpickle`` (used by
         ``rlu.dumps``) also handles lambdas and closures.
     static_argnums : int or tuple of ints, optional

@@ -103,7 +103,7 @@ def argmax(rng: ArrayLike, arr: ArrayLike, axis: int | None = -1) -> jax.Array:
 def argmin(rng: ArrayLike, arr: ArrayLike, axis: int | None = -1) -> jax.Array:
     """Index of the minimum along an axis, breaking ties uniformly at random.
 
-    The mirror image of :func:`argmax`: without ties the result equals
+    The mirror image of [`argmax`][rlu_jaxtools.argmax]: without ties the result equals
     ``jnp.argmin(arr, axis)``; tied minima are chosen with equal probability along any axis
     and for arrays of any rank. The minimum is found directly (not as the maximum of
     ``-arr``), so unsigned and boolean arrays give correct results.

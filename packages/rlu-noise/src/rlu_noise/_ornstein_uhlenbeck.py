@@ -20,7 +20,7 @@ from rlu_noise._checks import (
 class OrnsteinUhlenbeckNoise:
     r"""Add Ornstein-Uhlenbeck noise to continuous actions.
 
-    Each call maps an action :math:`A_t` to :math:`\widetilde{A}_t = A_t + X_t`, clipped to
+    Each call maps an action ``A_t`` to ``\widetilde{A}_t = A_t + X_t``, clipped to
     ``[min_value, max_value]``, and advances the noise process
 
     .. math::
@@ -29,14 +29,14 @@ class OrnsteinUhlenbeckNoise:
         \qquad \varepsilon_t \sim \mathcal{N}(0, \mathbb{I}),
         \qquad X_0 = \mu.
 
-    The process reverts to :math:`\mu`; its successive values are correlated, which explores
+    The process reverts to ``\mu``; its successive values are correlated, which explores
     better than white noise in physical environments with momentum (the reason the DDPG paper
-    chose it). Its stationary distribution has mean :math:`\mu` and variance
-    :math:`\sigma^2 / (1 - (1 - \theta)^2)`.
+    chose it). Its stationary distribution has mean ``\mu`` and variance
+    ``\sigma^2 / (1 - (1 - \theta)^2)``.
 
     **Batches.** The noise state has the shape of the action, and every element gets its own
     white noise, so a batch of actions of shape ``(num_envs, action_dim)`` from a vector
-    environment gets an independent process per row. :meth:`reset` with a boolean mask restarts
+    environment gets an independent process per row. [`reset`][rlu_noise.OrnsteinUhlenbeckNoise.reset] with a boolean mask restarts
     the processes of only the envs whose episode ended.
 
     **dtype.** The noise state and the output have the action's dtype (float32 in, float32
@@ -54,13 +54,13 @@ class OrnsteinUhlenbeckNoise:
     Parameters
     ----------
     mu : float or array_like, optional
-        The mean :math:`\mu` the process reverts to; must broadcast to the action's shape.
+        The mean ``\mu`` the process reverts to; must broadcast to the action's shape.
     sigma : positive float or array_like, optional
-        The spread :math:`\sigma > 0` of the noise; must broadcast to the action's shape.
+        The spread ``\sigma > 0`` of the noise; must broadcast to the action's shape.
     theta : float or array_like in (0, 2), optional
-        The (element-wise) dissipation rate :math:`\theta`; must broadcast to the action's
-        shape. :math:`\theta \ge 2` is refused because the process then diverges;
-        :math:`\theta = 1` gives white noise around :math:`\mu`.
+        The (element-wise) dissipation rate ``\theta``; must broadcast to the action's
+        shape. ``\theta \ge 2`` is refused because the process then diverges;
+        ``\theta = 1`` gives white noise around ``\mu``.
     min_value : float or array_like, optional
         The lower bound of the output action (not of the noise); no bound if None.
     max_value : float or array_like, optional
@@ -196,7 +196,7 @@ class OrnsteinUhlenbeckNoise:
 
     @property
     def state(self) -> FloatArray | None:
-        """A copy of the current noise :math:`X_t`, or None before the first call after a reset."""
+        """A copy of the current noise ``X_t``, or None before the first call after a reset."""
         return None if self._state is None else self._state.copy()
 
     def __call__(self, a: npt.ArrayLike) -> Any:
@@ -205,13 +205,13 @@ class OrnsteinUhlenbeckNoise:
         Parameters
         ----------
         a : float or array_like
-            A single action :math:`A_t`, or a batch of actions of shape
+            A single action ``A_t``, or a batch of actions of shape
             ``(num_envs, action_dim)`` (any shape works: the noise has the action's shape).
 
         Returns
         -------
         a_noisy : numpy scalar or ndarray
-            :math:`\widetilde{A}_t = A_t + X_t`, clipped to ``[min_value, max_value]``, with
+            ``\widetilde{A}_t = A_t + X_t``, clipped to ``[min_value, max_value]``, with
             the shape of ``a`` and its dtype (float64 for integer or boolean actions).
 
         Raises
@@ -220,7 +220,7 @@ class OrnsteinUhlenbeckNoise:
             If ``a`` is not numeric.
         ValueError
             If the parameters don't broadcast to the shape of ``a``, or the shape of ``a``
-            differs from the previous call's without a :meth:`reset` in between. The noise
+            differs from the previous call's without a [`reset`][rlu_noise.OrnsteinUhlenbeckNoise.reset] in between. The noise
             state and the random stream are left untouched.
         """
         action = np.asarray(a)
@@ -243,7 +243,7 @@ class OrnsteinUhlenbeckNoise:
         Parameters
         ----------
         mask : array_like of bool, optional
-            Which processes to restart at :math:`\\mu`. Its shape must equal the leading
+            Which processes to restart at ``\\mu``. Its shape must equal the leading
             dimensions of the action's shape, typically ``(num_envs,)`` for actions of shape
             ``(num_envs, action_dim)``. If None, everything is reset, and the next action may
             have a new shape. Before the first call there is nothing to reset.

@@ -28,7 +28,7 @@ _FLOAT64 = np.dtype(np.float64)
 class Sample(NamedTuple):
     """A sampled batch of any pytree, with the indices and importance weights of its items.
 
-    :meth:`ReplayBuffer.sample` returns this for every pytree except a ``TransitionBatch``, which
+    [`ReplayBuffer.sample`][rlu_replay.ReplayBuffer.sample] returns this for every pytree except a ``TransitionBatch``, which
     carries its indices and weights in its own ``idx`` and ``W`` fields.
 
     Attributes
@@ -37,7 +37,7 @@ class Sample(NamedTuple):
         The sampled items, stacked on a leading axis, in the structure they were added in.
     idx : numpy.ndarray
         int64 array of shape ``(n,)``: the identifiers to pass to
-        :meth:`PrioritizedReplayBuffer.update_priorities`.
+        [`PrioritizedReplayBuffer.update_priorities`][rlu_replay.PrioritizedReplayBuffer.update_priorities].
     weights : numpy.ndarray
         float64 array of shape ``(n,)``: the importance weights (ones for uniform replay).
 
@@ -67,14 +67,14 @@ class ReplayBuffer:
     tuples and lists with arrays or numbers at the leaves; None is an empty node. jax is not
     needed (nor imported).
 
-    A ``TransitionBatch`` (from ``rlu_envtools`` or :class:`NStepTracer`) is stored without its
+    A ``TransitionBatch`` (from ``rlu_envtools`` or [`NStepTracer`][rlu_replay.NStepTracer]) is stored without its
     ``W`` and ``idx`` fields, which sampling fills in: ``idx`` with the items' identifiers and
     ``W`` with their importance weights (ones here). Any other pytree is sampled as a
-    :class:`Sample` ``(batch, idx, weights)``.
+    [`Sample`][rlu_replay.Sample] ``(batch, idx, weights)``.
 
     Each stored item has an identifier: its insertion number, counted from 0 over the buffer's
     life. The slot it lives in is ``idx % capacity``; an identifier whose slot has been
-    overwritten since is stale (see :meth:`PrioritizedReplayBuffer.update_priorities`).
+    overwritten since is stale (see [`PrioritizedReplayBuffer.update_priorities`][rlu_replay.PrioritizedReplayBuffer.update_priorities]).
 
     The buffer pickles (``rlu_serialize.dump`` / ``load``, ``pickle``) with its items, counters
     and random stream, but without the unused part of its item storage (a prioritized buffer's
@@ -85,7 +85,7 @@ class ReplayBuffer:
     capacity : int
         The most items the buffer holds, at least 1.
     random_seed : int, optional
-        Seed of the buffer's own random stream, used by :meth:`sample` when no ``rng`` is given.
+        Seed of the buffer's own random stream, used by [`sample`][rlu_replay.ReplayBuffer.sample] when no ``rng`` is given.
 
     Raises
     ------
@@ -422,16 +422,16 @@ class ReplayBuffer:
 class PrioritizedReplayBuffer(ReplayBuffer):
     r"""Proportional prioritized experience replay (Schaul et al., 2016) for any pytree of arrays.
 
-    Item ``i`` is drawn with probability :math:`P(i) = p_i / \sum_k p_k`, where
-    :math:`p_i = (\text{priority}_i + \epsilon)^\alpha`; :math:`p_i` lives in a
-    ``rlu_trees.SumTree`` (sampling) and a ``rlu_trees.MinTree`` (the smallest :math:`p`), and
+    Item ``i`` is drawn with probability ``P(i) = p_i / \sum_k p_k``, where
+    ``p_i = (\text{priority}_i + \epsilon)^\alpha``; ``p_i`` lives in a
+    ``rlu_trees.SumTree`` (sampling) and a ``rlu_trees.MinTree`` (the smallest ``p``), and
     every read and write of them is one batched call. The importance weights are
-    :math:`w_i = (N\,P(i))^{-\beta} / \max_j (N\,P(j))^{-\beta}` over the :math:`N` stored items,
+    ``w_i = (N\,P(i))^{-\beta} / \max_j (N\,P(j))^{-\beta}`` over the ``N`` stored items,
     so the largest possible weight is 1. New items get the largest priority given so far (1
     before any), so each is likely to be replayed soon.
 
     Storage, identifiers, overwriting, pickling and the form of samples are those of
-    :class:`ReplayBuffer`; a sampled ``TransitionBatch`` carries the weights in ``W``.
+    [`ReplayBuffer`][rlu_replay.ReplayBuffer]; a sampled ``TransitionBatch`` carries the weights in ``W``.
 
     Parameters
     ----------
@@ -439,15 +439,15 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         The most items the buffer holds, at least 1.
     alpha : float, optional
         How strongly priorities skew sampling, in ``[0, 1]`` (0 is uniform). Assigning to
-        :attr:`alpha` later re-weights every stored item.
+        [`alpha`][rlu_replay.PrioritizedReplayBuffer.alpha] later re-weights every stored item.
     beta : float or callable, optional
         How fully the importance weights correct that skew, in ``[0, 1]``; or a schedule: any
         callable of the step count, such as ``rlu_noise.StepwiseLinearFunction``, called with the
-        number of :meth:`sample` calls made so far.
+        number of [`sample`][rlu_replay.PrioritizedReplayBuffer.sample] calls made so far.
     epsilon : float, optional
         Added to every priority (``>= 0``), so that no item's probability is 0.
     random_seed : int, optional
-        Seed of the buffer's own random stream, used by :meth:`sample` when no ``rng`` is given.
+        Seed of the buffer's own random stream, used by [`sample`][rlu_replay.PrioritizedReplayBuffer.sample] when no ``rng`` is given.
 
     Raises
     ------
@@ -525,12 +525,12 @@ class PrioritizedReplayBuffer(ReplayBuffer):
 
     @property
     def sample_calls(self) -> int:
-        """int: How many times :meth:`sample` has drawn (the step a ``beta`` schedule sees)."""
+        """int: How many times [`sample`][rlu_replay.PrioritizedReplayBuffer.sample] has drawn (the step a ``beta`` schedule sees)."""
         return self._sample_calls
 
     @property
     def total_priority(self) -> float:
-        r"""float: :math:`\sum_i p_i` over the stored items."""
+        r"""float: ``\sum_i p_i`` over the stored items."""
         self._flush_queue()
         return float(self._sum_tree.root_value)
 
@@ -542,7 +542,7 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         Parameters
         ----------
         batch : pytree of arrays
-            See :meth:`ReplayBuffer.add`.
+            See [`ReplayBuffer.add`][rlu_replay.ReplayBuffer.add].
         priorities : array_like, optional
             One finite, non-negative priority per item (e.g. ``|TD error|``), or one number for
             all. Default: the largest priority given so far (1 before any).
@@ -555,10 +555,10 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         Raises
         ------
         ValueError
-            As :meth:`ReplayBuffer.add`, and for a NaN, infinite or negative priority or a
+            As [`ReplayBuffer.add`][rlu_replay.ReplayBuffer.add], and for a NaN, infinite or negative priority or a
             ``priorities`` of the wrong length. A rejected call leaves the buffer as it was.
         TypeError
-            As :meth:`ReplayBuffer.add`, and for non-numeric ``priorities``.
+            As [`ReplayBuffer.add`][rlu_replay.ReplayBuffer.add], and for non-numeric ``priorities``.
 
         Examples
         --------
@@ -635,7 +635,7 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         Parameters
         ----------
         idx : 1-d array_like of ints
-            Identifiers, as :meth:`sample` returned them (``Sample.idx`` or
+            Identifiers, as [`sample`][rlu_replay.PrioritizedReplayBuffer.sample] returned them (``Sample.idx`` or
             ``TransitionBatch.idx``). With repeats, the last one wins.
         priorities : array_like
             One finite, non-negative priority per identifier (e.g. ``|TD error|``), or one
@@ -704,7 +704,7 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         self._min_tree.set_values(slots, values)
 
     def clear(self) -> None:
-        """Forget every item and priority; see :meth:`ReplayBuffer.clear`.
+        """Forget every item and priority; see [`ReplayBuffer.clear`][rlu_replay.ReplayBuffer.clear].
 
         Examples
         --------
@@ -755,12 +755,12 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         n : int
             How many items to draw, at least 1.
         rng : numpy.random.Generator, int or JAX PRNG key, optional
-            See :meth:`ReplayBuffer.sample`.
+            See [`ReplayBuffer.sample`][rlu_replay.ReplayBuffer.sample].
 
         Returns
         -------
         TransitionBatch or Sample
-            As :meth:`ReplayBuffer.sample`, with the importance weights (float64, largest
+            As [`ReplayBuffer.sample`][rlu_replay.ReplayBuffer.sample], with the importance weights (float64, largest
             possible 1) in ``W`` / ``weights``.
 
         Raises

@@ -22,17 +22,17 @@ class NStepTracer:
     r"""Turn a stream of environment steps into n-step transitions.
 
     Each step of an episode, ``add(s, a, r, terminated, truncated, s_next)`` records the state
-    :math:`S_t`, the action :math:`A_t`, the reward :math:`R_t`, gymnasium's two end flags and
-    the next state :math:`S_{t+1}`. Once ``n`` steps follow a state, or the episode ends, the
+    ``S_t``, the action ``A_t``, the reward ``R_t``, gymnasium's two end flags and
+    the next state ``S_{t+1}``. Once ``n`` steps follow a state, or the episode ends, the
     transitions that are complete come out as one ``rlu_envtools.TransitionBatch`` with
 
-    * ``Rn`` :math:`= \sum_{k=0}^{m-1} \gamma^k R_{t+k}`, over the :math:`m = n` rewards that
-      follow, or the :math:`m < n` left when the episode ends first;
-    * ``In`` :math:`= \gamma^m (1 - \text{terminated})`: 0 when the episode terminated within
-      those :math:`m` steps, :math:`\gamma^m` otherwise, a time-limit truncation included (it is
+    * ``Rn`` ``= \sum_{k=0}^{m-1} \gamma^k R_{t+k}``, over the ``m = n`` rewards that
+      follow, or the ``m < n`` left when the episode ends first;
+    * ``In`` ``= \gamma^m (1 - \text{terminated})``: 0 when the episode terminated within
+      those ``m`` steps, ``\gamma^m`` otherwise, a time-limit truncation included (it is
       bootstrapped);
-    * ``S_next`` :math:`= S_{t+m}`, the state to bootstrap from;
-    * ``S``, ``A`` and ``logP`` of step :math:`t`; ``W`` ones and ``idx`` positions (a replay
+    * ``S_next`` ``= S_{t+m}``, the state to bootstrap from;
+    * ``S``, ``A`` and ``logP`` of step ``t``; ``W`` ones and ``idx`` positions (a replay
       buffer fills in its own); ``A_next`` and ``logP_next`` are None.
 
     States and actions may be any pytree of arrays (a dict observation, say). ``Rn``, ``In`` and
@@ -113,20 +113,20 @@ class NStepTracer:
         Parameters
         ----------
         s : pytree of arrays
-            The state :math:`S_t` the action was taken in.
+            The state ``S_t`` the action was taken in.
         a : pytree of arrays
-            The action :math:`A_t`.
+            The action ``A_t``.
         r : float
-            The reward :math:`R_t`.
+            The reward ``R_t``.
         terminated : bool
-            Whether :math:`S_{t+1}` is terminal (gymnasium's ``terminated``).
+            Whether ``S_{t+1}`` is terminal (gymnasium's ``terminated``).
         truncated : bool
-            Whether the episode was cut off at :math:`S_{t+1}` (gymnasium's ``truncated``): the
+            Whether the episode was cut off at ``S_{t+1}`` (gymnasium's ``truncated``): the
             episode ends, and its last transitions are bootstrapped from ``s_next``.
         s_next : pytree of arrays
-            The state :math:`S_{t+1}` the step led to.
+            The state ``S_{t+1}`` the step led to.
         logp : float, optional
-            The log-propensity :math:`\\log\\pi(A_t|S_t)`, if the learner wants it.
+            The log-propensity ``\\log\\pi(A_t|S_t)``, if the learner wants it.
 
         Returns
         -------

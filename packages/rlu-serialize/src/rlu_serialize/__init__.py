@@ -1,8 +1,8 @@
 """rlu-serialize: fast, streamed, verified LZ4-compressed pickles.
 
-Public names: :func:`dump`, :func:`dumps`, :func:`load`, :func:`loads` and the
-two exception types :class:`CorruptedDataError` and
-:class:`ForbiddenGlobalError`.
+Public names: [`dump`][rlu_serialize.dump], [`dumps`][rlu_serialize.dumps], [`load`][rlu_serialize.load], [`loads`][rlu_serialize.loads] and the
+two exception types [`CorruptedDataError`][rlu_serialize.CorruptedDataError] and
+[`ForbiddenGlobalError`][rlu_serialize.ForbiddenGlobalError].
 """
 
 from rlu_serialize.__about__ import __version__ as __version__

@@ -1,6 +1,6 @@
 """Atomic replacement of a file: the old content or the new, never a mix.
 
-:func:`atomic_write` writes into an unnamed temporary file in the target's
+``atomic_write`` writes into an unnamed temporary file in the target's
 directory (``O_TMPFILE`` on Linux, so that even a killed process leaves nothing
 behind; a hidden, named temporary file elsewhere), flushes and fsyncs it, and
 only then renames it over the target and fsyncs the directory. If anything fails

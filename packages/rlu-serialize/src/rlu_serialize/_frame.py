@@ -16,8 +16,8 @@ The reader uses ``lz4.frame.LZ4FrameDecompressor``, which checks the header
 checksum, block checksums, content size and content checksum whenever the frame
 carries them, and hands out the content in bounded pieces.
 
-Both classes are file-like enough for :class:`pickle.Pickler` and
-:class:`pickle.Unpickler`, so a pickle streams through them without ever
+Both classes are file-like enough for ``pickle.Pickler`` and
+``pickle.Unpickler``, so a pickle streams through them without ever
 existing in memory as one byte string.
 """
 
@@ -41,7 +41,7 @@ from rlu_serialize._errors import CorruptedDataError
 MAGIC = b"\x04\x22\x4d\x18"
 #: Largest block the writer emits; the frame descriptor announces 4 MiB blocks.
 BLOCK_SIZE = 4 << 20
-#: Length of the header :func:`frame_header` writes (magic, FLG, BD, content size, HC).
+#: Length of the header ``frame_header`` writes (magic, FLG, BD, content size, HC).
 HEADER_SIZE = 15
 _FLG = 0b0101_1100  # version 01, linked blocks, block checksums, content size, content checksum
 # Block maximum sizes the format knows, with their BD codes. The header announces
@@ -122,14 +122,14 @@ def xxh32(data: bytes | bytearray | memoryview) -> int:
 
 
 def frame_header(content_size: int, largest_block: int = BLOCK_SIZE) -> bytes:
-    """Return the 15-byte header of the frames :class:`FrameWriter` writes.
+    """Return the 15-byte header of the frames ``FrameWriter`` writes.
 
     Parameters
     ----------
     content_size : int
         Number of uncompressed bytes in the frame, ``0 <= content_size < 2**64``.
     largest_block : int, optional
-        Size of the largest block in the frame (:attr:`FrameWriter.largest_block`);
+        Size of the largest block in the frame (``FrameWriter.largest_block``);
         the header announces the smallest block maximum size that holds it.
 
     Returns
@@ -142,7 +142,7 @@ def frame_header(content_size: int, largest_block: int = BLOCK_SIZE) -> bytes:
     ------
     ValueError
         If ``content_size`` is negative or does not fit in 64 bits, or
-        ``largest_block`` exceeds :data:`BLOCK_SIZE`.
+        ``largest_block`` exceeds ``BLOCK_SIZE``.
 
     Examples
     --------
@@ -187,16 +187,16 @@ def _compress_block(block: Any, history: bytes) -> tuple[bytes, Any, bytes]:
 class FrameWriter:
     """Pickler sink that writes the body of one LZ4 frame.
 
-    Everything passed to :meth:`write` becomes frame content. Content is cut
-    into blocks of at most :data:`BLOCK_SIZE` bytes; blocks are compressed on a
+    Everything passed to ``write`` becomes frame content. Content is cut
+    into blocks of at most ``BLOCK_SIZE`` bytes; blocks are compressed on a
     pool of ``workers`` threads and handed to ``emit`` in order. Large buffers
     (the pickler passes array data of 64 KiB or more straight through) are split
-    into blocks without being copied. :meth:`write` returns only once every block that
+    into blocks without being copied. ``write`` returns only once every block that
     borrows the caller's buffer has been compressed, so the caller may reuse its
     memory.
 
-    The header is not written: call :func:`frame_header` with
-    :attr:`content_size` and :attr:`largest_block` once :meth:`close` has
+    The header is not written: call ``frame_header`` with
+    ``content_size`` and ``largest_block`` once ``close`` has
     returned.
 
     Parameters
@@ -205,7 +205,7 @@ class FrameWriter:
         Called with each piece of frame body, in order: ``bytes`` or a
         ``memoryview`` that is only valid during the call.
     workers : int, optional
-        Number of compression threads; defaults to :func:`default_workers`. With
+        Number of compression threads; defaults to ``default_workers``. With
         one worker, or content smaller than one block, no thread is started.
 
     Examples

@@ -1,9 +1,9 @@
 """Restricted unpickling: plain data only, every other global refused by name.
 
 Unpickling calls whatever callables the pickle names, so loading a pickle from
-an untrusted source can run arbitrary code. The :class:`RestrictedUnpickler`
+an untrusted source can run arbitrary code. The ``RestrictedUnpickler``
 resolves only the globals that plain data needs and raises
-:class:`~rlu_serialize.ForbiddenGlobalError` for any other. The check is made on
+[`ForbiddenGlobalError`][rlu_serialize.ForbiddenGlobalError] for any other. The check is made on
 the names before anything is imported, so numpy and JAX are imported only when
 the data actually contains their arrays.
 """
@@ -72,17 +72,17 @@ ALLOWED_GLOBALS: frozenset[tuple[str, str]] = frozenset(
 
 
 class RestrictedUnpickler(pickle.Unpickler):
-    """Unpickler that resolves only :data:`ALLOWED_GLOBALS`.
+    """Unpickler that resolves only ``ALLOWED_GLOBALS``.
 
     Parameters
     ----------
     file : file-like
-        Source of the pickle, as for :class:`pickle.Unpickler`.
+        Source of the pickle, as for ``pickle.Unpickler``.
 
     Raises
     ------
     ForbiddenGlobalError
-        From :meth:`load`, naming the first global the pickle asks for that is
+        From ``load``, naming the first global the pickle asks for that is
         not allowed.
 
     Examples

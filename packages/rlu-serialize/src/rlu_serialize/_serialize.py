@@ -3,7 +3,7 @@
 Objects are pickled with cloudpickle (protocol 5), so lambdas, closures and
 other functions defined at run time are included. The result is one standard
 LZ4 frame holding that pickle, so ``cloudpickle.loads(lz4.frame.decompress(s))``
-and the ``lz4`` command-line tool read it, and :func:`loads` / :func:`load` read
+and the ``lz4`` command-line tool read it, and [`loads`][rlu_serialize.loads] / [`load`][rlu_serialize.load] read
 what ``lz4.frame.compress(cloudpickle.dumps(obj))`` or ``lz4.frame.open`` wrote.
 
 .. warning::
@@ -118,7 +118,7 @@ def dumps(obj: Any) -> bytes:
 def dump(obj: Any, filepath: str | os.PathLike[str]) -> None:
     """Save an object to a file as an LZ4-compressed pickle.
 
-    The file holds exactly what :func:`dumps` returns, written as a stream
+    The file holds exactly what [`dumps`][rlu_serialize.dumps] returns, written as a stream
     (the pickle and its compressed copy never exist in memory as a whole).
     Missing parent directories are created and ``~`` is expanded.
 
@@ -129,7 +129,7 @@ def dump(obj: Any, filepath: str | os.PathLike[str]) -> None:
     file is left behind.
 
     References between objects are preserved within one call, not across calls
-    (see :func:`dumps`): store a whole state as one object.
+    (see [`dumps`][rlu_serialize.dumps]): store a whole state as one object.
 
     Parameters
     ----------
@@ -181,10 +181,10 @@ def dump(obj: Any, filepath: str | os.PathLike[str]) -> None:
 def loads(s: bytes | bytearray | memoryview, trusted: bool = True) -> Any:
     """Load an object from an LZ4-compressed pickle byte string.
 
-    Reads what :func:`dumps` wrote, and also what
+    Reads what [`dumps`][rlu_serialize.dumps] wrote, and also what
     ``lz4.frame.compress(cloudpickle.dumps(obj))`` wrote (coax's format). The
     LZ4 frame is decompressed in pieces and verified as it is read: a damaged or
-    truncated byte string raises :class:`~rlu_serialize.CorruptedDataError`
+    truncated byte string raises [`CorruptedDataError`][rlu_serialize.CorruptedDataError]
     instead of returning a wrong object. (Frames without a content checksum, as
     coax wrote them, are checked only as far as LZ4 and pickle can tell.)
 
@@ -199,7 +199,7 @@ def loads(s: bytes | bytearray | memoryview, trusted: bool = True) -> Any:
     trusted : bool, default True
         If False, resolve only the globals plain data needs (builtin containers
         and scalars, numpy arrays, dtypes and scalars, JAX arrays) and refuse
-        every other with :class:`~rlu_serialize.ForbiddenGlobalError`. Typed
+        every other with [`ForbiddenGlobalError`][rlu_serialize.ForbiddenGlobalError]. Typed
         PRNG keys (``jax.random.key``) carry an implementation object and are
         refused; store ``jax.random.key_data(key)`` instead.
 
@@ -240,12 +240,12 @@ def loads(s: bytes | bytearray | memoryview, trusted: bool = True) -> Any:
 
 
 def load(filepath: str | os.PathLike[str], trusted: bool = True) -> Any:
-    """Load an object from a file written by :func:`dump`.
+    """Load an object from a file written by [`dump`][rlu_serialize.dump].
 
     Also reads files coax wrote (a pickle written through ``lz4.frame.open``).
     The file is read, decompressed and verified as a stream, so memory beyond
     the loaded object stays small. A damaged or truncated file raises
-    :class:`~rlu_serialize.CorruptedDataError` naming the file.
+    [`CorruptedDataError`][rlu_serialize.CorruptedDataError] naming the file.
 
     .. warning::
        Unpickling can run arbitrary code. Use ``trusted=False`` for files you do
@@ -256,7 +256,7 @@ def load(filepath: str | os.PathLike[str], trusted: bool = True) -> Any:
     filepath : str or os.PathLike
         The file to load; ``~`` is expanded.
     trusted : bool, default True
-        If False, accept plain data only (see :func:`loads`).
+        If False, accept plain data only (see [`loads`][rlu_serialize.loads]).
 
     Returns
     -------

@@ -1,7 +1,7 @@
 """The contract between the trees and their kernels, named once.
 
-Both kernel modules, :mod:`rlu_trees._numba_kernels` (compiled) and
-:mod:`rlu_trees._numpy_kernels` (the reference path), take the same storage, the same codes and
+Both kernel modules, ``rlu_trees._numba_kernels`` (compiled) and
+``rlu_trees._numpy_kernels`` (the reference path), take the same storage, the same codes and
 return the same statuses; the trees build their calls and read the results through these names.
 
 Storage: ``tree`` is a 1-d array of length ``2 * P`` (``P`` a power of two, ``P >= capacity``)

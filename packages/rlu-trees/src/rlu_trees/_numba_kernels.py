@@ -2,10 +2,10 @@
 
 This module is imported on the first operation that needs it, never by ``import rlu_trees``.
 Every kernel is compiled with ``cache=True`` so that a fresh process loads machine code from
-disk instead of compiling again; see :func:`_jit` for where that cache lives.
+disk instead of compiling again; see ``_jit`` for where that cache lives.
 
 The storage, reducer codes, value checks and statuses are the contract of
-:mod:`rlu_trees._kernel_contract`, shared with :mod:`rlu_trees._numpy_kernels`; numba reads the
+``rlu_trees._kernel_contract``, shared with ``rlu_trees._numpy_kernels``; numba reads the
 codes as compile-time constants. The annotations describe calls from Python (numba infers its
 own types from the arguments of each call).
 """
@@ -134,7 +134,7 @@ def _bits_typing(
     """The bits of a float64 as an int64: ordered like the floats for ``x >= +0.0``.
 
     The descent compares these integers instead of the floats, so that the comparison does
-    not share the floating-point flags with the select of :func:`_mass_left_of`; sharing them
+    not share the floating-point flags with the select of ``_mass_left_of``; sharing them
     makes LLVM lower that select to a branch, mispredicted half the time on random targets.
     """
     sig = types.int64(types.float64)
@@ -360,12 +360,12 @@ def _descend(
 ) -> None:  # pragma: no cover - compiled
     """Find the leaf for every target mass ``x[k]`` in ``[0, root]``; ``out[k]`` gets its index.
 
-    Every target follows the plain rule of :func:`_step`, without a branch on the data. The
+    Every target follows the plain rule of ``_step``, without a branch on the data. The
     top levels are small and cached: there, eight walks at a time advance in registers. Below,
     all targets walk down together, one level at a time, prefetching the next level's nodes so
     that the cache misses of the whole batch overlap. The plain rule can end on a leaf of value
     0 (``x`` equal to the total, or rounding in the inner sums); those few targets walk again
-    with the guarded rule of :func:`_descend_guarded`. ``x`` is overwritten. Node numbers are
+    with the guarded rule of ``_descend_guarded``. ``x`` is overwritten. Node numbers are
     unsigned, so indexing needs no negative-index fix-up.
     """
     n = x.shape[0]

@@ -1,7 +1,7 @@
 """Plain-numpy kernels: the reference path and the engine for arbitrary reducers.
 
-Same contract as :mod:`rlu_trees._numba_kernels` (storage, value checks, statuses: see
-:mod:`rlu_trees._kernel_contract`), except that ``reducer`` is a binary function on arrays (a
+Same contract as ``rlu_trees._numba_kernels`` (storage, value checks, statuses: see
+``rlu_trees._kernel_contract``), except that ``reducer`` is a binary function on arrays (a
 numpy ufunc or a wrapped Python function) instead of a reducer code. The property tests run both
 modules on the same inputs and compare. Everything here is vectorised over the batch and loops
 only over the levels of the tree.

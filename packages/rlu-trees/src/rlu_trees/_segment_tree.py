@@ -459,9 +459,9 @@ class SegmentTree:
 
 
 class MinTree(SegmentTree):
-    """A :class:`SegmentTree` whose reducer is ``numpy.minimum`` (identity ``+inf``).
+    """A [`SegmentTree`][rlu_trees.SegmentTree] whose reducer is ``numpy.minimum`` (identity ``+inf``).
 
-    See :class:`SegmentTree` for the parameters (``capacity``; ``dtype``, keyword only), the
+    See [`SegmentTree`][rlu_trees.SegmentTree] for the parameters (``capacity``; ``dtype``, keyword only), the
     errors and the operations.
 
     Examples
@@ -480,9 +480,9 @@ class MinTree(SegmentTree):
 
 
 class MaxTree(SegmentTree):
-    """A :class:`SegmentTree` whose reducer is ``numpy.maximum`` (identity ``-inf``).
+    """A [`SegmentTree`][rlu_trees.SegmentTree] whose reducer is ``numpy.maximum`` (identity ``-inf``).
 
-    See :class:`SegmentTree` for the parameters (``capacity``; ``dtype``, keyword only), the
+    See [`SegmentTree`][rlu_trees.SegmentTree] for the parameters (``capacity``; ``dtype``, keyword only), the
     errors and the operations.
 
     Examples

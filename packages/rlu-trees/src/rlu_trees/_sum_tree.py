@@ -29,18 +29,18 @@ class SumTree(SegmentTree):
     Parameters
     ----------
     capacity : int
-        See :class:`SegmentTree`.
+        See [`SegmentTree`][rlu_trees.SegmentTree].
     random_seed : int or None, optional
-        Seed of the tree's own random stream used by :meth:`sample`; None draws fresh entropy.
+        Seed of the tree's own random stream used by [`sample`][rlu_trees.SumTree.sample]; None draws fresh entropy.
     dtype : {numpy.float64, numpy.float32}, optional
-        See :class:`SegmentTree`. Keyword only.
+        See [`SegmentTree`][rlu_trees.SegmentTree]. Keyword only.
 
     Raises
     ------
     TypeError
-        If ``random_seed`` is not None or an int; see :class:`SegmentTree` for the others.
+        If ``random_seed`` is not None or an int; see [`SegmentTree`][rlu_trees.SegmentTree] for the others.
     ValueError
-        If ``random_seed < 0``; see :class:`SegmentTree` for the others.
+        If ``random_seed < 0``; see [`SegmentTree`][rlu_trees.SegmentTree] for the others.
 
     Examples
     --------
@@ -73,7 +73,7 @@ class SumTree(SegmentTree):
 
     @property
     def random_seed(self) -> int | None:
-        """The seed of the stream used by :meth:`sample`; assigning to it restarts the stream."""
+        """The seed of the stream used by [`sample`][rlu_trees.SumTree.sample]; assigning to it restarts the stream."""
         return self._random_seed
 
     @random_seed.setter
@@ -169,7 +169,7 @@ class SumTree(SegmentTree):
         Index ``i`` is returned for ``cumsum[i-1] <= u * total < cumsum[i]``, with
         ``cumsum = numpy.cumsum(values)`` and ``total = root_value``; indices with value 0 are
         never returned, so ``u = 1`` gives the last index with a positive value. This is the
-        machinery of :meth:`sample`.
+        machinery of [`sample`][rlu_trees.SumTree.sample].
 
         Parameters
         ----------

@@ -1,7 +1,7 @@
 """rlu: the utility layer of reinforcement learning in JAX.
 
 Every public name of the rlu distributions is reachable here (``rlu.SumTree``) and in
-:mod:`rlu.utils`, the drop-in replacement for ``coax.utils``. Names are imported from their
+``rlu.utils``, the drop-in replacement for ``coax.utils``. Names are imported from their
 own distribution the first time they are used, so ``import rlu`` loads none of jax,
 gymnasium, dm_control or numba.
 """

@@ -247,18 +247,18 @@ def _get(calls: list[tuple[int, Any]], timeout: float, what: str) -> list[Any]:
 
 
 class ReplayWriter:
-    """A producer's side of a :class:`ShardedPrioritizedReplay`: batched, non-blocking adds.
+    """A producer's side of a [`ShardedPrioritizedReplay`][rlu_replay.ray.ShardedPrioritizedReplay]: batched, non-blocking adds.
 
     ``add`` only buffers items in the producer's memory; every ``flush_every`` items they go to
     one shard in a single ``.remote()`` call, the shards taking turns. The writer does not wait
     for that call, except as backpressure: once more than ``max_in_flight`` calls are
     unanswered it waits for the oldest (at most ``timeout`` seconds, then raises
-    :class:`ShardError`), and so a producer never runs more than ``max_in_flight * flush_every``
+    [`ShardError`][rlu_replay.ray.ShardError]), and so a producer never runs more than ``max_in_flight * flush_every``
     items ahead of the shards. Errors of a call (a shard that died, a batch whose structure
-    the shard refuses) are raised by the ``add`` or :meth:`flush` that collects it.
+    the shard refuses) are raised by the ``add`` or [`flush`][rlu_replay.ray.ReplayWriter.flush] that collects it.
 
-    Make writers with :meth:`ShardedPrioritizedReplay.writer`; a writer pickles, so it can be
-    passed to Ray tasks and actors (each producer should have its own). Call :meth:`flush`
+    Make writers with [`ShardedPrioritizedReplay.writer`][rlu_replay.ray.ShardedPrioritizedReplay.writer]; a writer pickles, so it can be
+    passed to Ray tasks and actors (each producer should have its own). Call [`flush`][rlu_replay.ray.ReplayWriter.flush]
     before a producer ends, or its last items stay in its memory.
 
     Parameters
@@ -270,7 +270,7 @@ class ReplayWriter:
     max_in_flight : int, optional
         How many sent calls may be unanswered (at least 1).
     timeout : float, optional
-        Seconds to wait for a shard before raising :class:`ShardError`.
+        Seconds to wait for a shard before raising [`ShardError`][rlu_replay.ray.ShardError].
     first_shard : int, optional
         The shard the first flush goes to (default: chosen at random).
 
@@ -360,7 +360,7 @@ class ReplayWriter:
 
         Examples
         --------
-        See :class:`ReplayWriter`.
+        See [`ReplayWriter`][rlu_replay.ray.ReplayWriter].
         """
         if is_transition_batch(batch):
             batch = batch._replace(W=None, idx=None)
@@ -419,7 +419,7 @@ class ReplayWriter:
 
         Examples
         --------
-        See :class:`ReplayWriter`.
+        See [`ReplayWriter`][rlu_replay.ray.ReplayWriter].
         """
         self._send()
         self._collect(len(self._in_flight))
@@ -428,23 +428,23 @@ class ReplayWriter:
 class ShardedPrioritizedReplay:
     r"""A proportional prioritized replay whose items live in ``num_shards`` Ray actors.
 
-    Each shard is a Ray actor holding a :class:`~rlu_replay.PrioritizedReplayBuffer` of
+    Each shard is a Ray actor holding a [`PrioritizedReplayBuffer`][rlu_replay.PrioritizedReplayBuffer] of
     ``capacity // num_shards`` items (the first ``capacity % num_shards`` shards one more).
-    Producers add through :class:`ReplayWriter`\ s (non-blocking, batched). :meth:`sample` is
+    Producers add through [`ReplayWriter`][rlu_replay.ray.ReplayWriter]s (non-blocking, batched). [`sample`][rlu_replay.ray.ShardedPrioritizedReplay.sample] is
     exactly proportional over the union of the shards: it asks every shard for its total
     priority (in parallel), splits the batch among the shards by a multinomial draw on those
     totals, and has each shard draw its part (in parallel, from uniform numbers this client
     draws, so a seeded ``rng`` replays the same choices). Item ``i`` is so drawn with probability
-    :math:`p_i / \sum_j p_j` over every stored item, and its importance weight
-    :math:`(N P(i))^{-\beta}` is computed with the global total and the global count
-    :math:`N`, divided by the largest one over all shards. A sampled item's identifier encodes
-    its shard: ``idx = local_idx * num_shards + shard``, and :meth:`update_priorities` routes
+    ``p_i / \sum_j p_j`` over every stored item, and its importance weight
+    ``(N P(i))^{-\beta}`` is computed with the global total and the global count
+    ``N``, divided by the largest one over all shards. A sampled item's identifier encodes
+    its shard: ``idx = local_idx * num_shards + shard``, and [`update_priorities`][rlu_replay.ray.ShardedPrioritizedReplay.update_priorities] routes
     each priority to the shard that owns it (without waiting for an answer).
 
-    Sampling obeys an optional :class:`RateLimiter`. :meth:`checkpoint` writes every shard's
-    buffer with ``rlu_serialize.dump``; :meth:`restore` puts them back, into new actors when
+    Sampling obeys an optional [`RateLimiter`][rlu_replay.ray.RateLimiter]. [`checkpoint`][rlu_replay.ray.ShardedPrioritizedReplay.checkpoint] writes every shard's
+    buffer with ``rlu_serialize.dump``; [`restore`][rlu_replay.ray.ShardedPrioritizedReplay.restore] puts them back, into new actors when
     the old ones died. Every call that waits on a shard waits at most ``timeout`` seconds and
-    raises :class:`ShardError` naming the shard when it died or did not answer.
+    raises [`ShardError`][rlu_replay.ray.ShardError] naming the shard when it died or did not answer.
 
     Shards are placed by the options given to ``ray.remote``: by default ``num_cpus=0`` (a
     shard uses little CPU, and takes none from the scheduler's budget of the actors and the
@@ -461,15 +461,15 @@ class ShardedPrioritizedReplay:
     alpha : float, optional
         The priority exponent of every shard; see ``PrioritizedReplayBuffer``.
     beta : float or callable, optional
-        The importance-weight exponent, or a schedule called with :attr:`sample_calls`.
+        The importance-weight exponent, or a schedule called with [`sample_calls`][rlu_replay.ray.ShardedPrioritizedReplay.sample_calls].
     epsilon : float, optional
         Added to every priority.
     rate_limiter : RateLimiter, optional
         When sampling may go ahead; default: as soon as an item is stored.
     timeout : float, optional
-        Seconds to wait for a shard before raising :class:`ShardError`.
+        Seconds to wait for a shard before raising [`ShardError`][rlu_replay.ray.ShardError].
     start_timeout : float, optional
-        Seconds to wait for new shard actors to start (here and in :meth:`restore`): a new
+        Seconds to wait for new shard actors to start (here and in [`restore`][rlu_replay.ray.ShardedPrioritizedReplay.restore]): a new
         actor is a new worker process, which imports numpy, numba and rlu-replay first.
     shard_options : dict or callable, optional
         ``ray.remote`` options of the shard actors (merged over the defaults above), or a
@@ -594,7 +594,7 @@ class ShardedPrioritizedReplay:
 
     @property
     def sample_calls(self) -> int:
-        """int: How many times :meth:`sample` has drawn (the step a ``beta`` schedule sees)."""
+        """int: How many times [`sample`][rlu_replay.ray.ShardedPrioritizedReplay.sample] has drawn (the step a ``beta`` schedule sees)."""
         return self._sample_calls
 
     @property
@@ -609,7 +609,7 @@ class ShardedPrioritizedReplay:
     def writer(
         self, flush_every: int = 256, max_in_flight: int = 4, first_shard: int | None = None
     ) -> ReplayWriter:
-        """A :class:`ReplayWriter` for one producer, with this service's ``timeout``.
+        """A [`ReplayWriter`][rlu_replay.ray.ReplayWriter] for one producer, with this service's ``timeout``.
 
         Parameters
         ----------
@@ -627,7 +627,7 @@ class ShardedPrioritizedReplay:
 
         Examples
         --------
-        See :class:`ReplayWriter`.
+        See [`ReplayWriter`][rlu_replay.ray.ReplayWriter].
         """
         return ReplayWriter(self._shards, flush_every, max_in_flight, self._timeout, first_shard)
 
@@ -697,7 +697,7 @@ class ShardedPrioritizedReplay:
 
         Examples
         --------
-        See :class:`ShardedPrioritizedReplay`.
+        See [`ShardedPrioritizedReplay`][rlu_replay.ray.ShardedPrioritizedReplay].
         """
         n = check_int("n", n, minimum=1)
         gen = self._rng if rng is None else check_generator("rng", rng)
@@ -750,7 +750,7 @@ class ShardedPrioritizedReplay:
     def add(self, batch: Any, priorities: Any = None) -> None:
         """Add a batch to the next shard (in turn) and wait until it is stored.
 
-        A convenience for the driver; producers should use a :meth:`writer`.
+        A convenience for the driver; producers should use a [`writer`][rlu_replay.ray.ShardedPrioritizedReplay.writer].
 
         Parameters
         ----------
@@ -787,12 +787,12 @@ class ShardedPrioritizedReplay:
         """Send new priorities to the shards that own the items; do not wait for them.
 
         Items overwritten since they were sampled are skipped (by their shard). A later
-        :meth:`sample` sees the update: Ray runs one client's calls to an actor in order.
+        [`sample`][rlu_replay.ray.ShardedPrioritizedReplay.sample] sees the update: Ray runs one client's calls to an actor in order.
 
         Parameters
         ----------
         idx : 1-d array_like of ints
-            Identifiers, as :meth:`sample` returned them.
+            Identifiers, as [`sample`][rlu_replay.ray.ShardedPrioritizedReplay.sample] returned them.
         priorities : array_like
             One finite, non-negative priority per identifier (or one for all).
 
@@ -805,7 +805,7 @@ class ShardedPrioritizedReplay:
 
         Examples
         --------
-        See :class:`ShardedPrioritizedReplay`.
+        See [`ShardedPrioritizedReplay`][rlu_replay.ray.ShardedPrioritizedReplay].
         """
         ids = check_indices("idx", idx)
         prio = check_priorities("priorities", priorities, ids.shape[0])
@@ -887,7 +887,7 @@ class ShardedPrioritizedReplay:
 
         Examples
         --------
-        See :meth:`restore`.
+        See [`restore`][rlu_replay.ray.ShardedPrioritizedReplay.restore].
         """
         from rlu_serialize import dump
 
@@ -906,15 +906,15 @@ class ShardedPrioritizedReplay:
         return folder
 
     def restore(self, path: str | Path) -> None:
-        """Replace every shard by a new actor holding the buffer that :meth:`checkpoint` wrote.
+        """Replace every shard by a new actor holding the buffer that [`checkpoint`][rlu_replay.ray.ShardedPrioritizedReplay.checkpoint] wrote.
 
         The old actors are killed (dead ones are simply replaced); writers made before must be
-        made again (:meth:`writer`), since they hold the old actors.
+        made again ([`writer`][rlu_replay.ray.ShardedPrioritizedReplay.writer]), since they hold the old actors.
 
         Parameters
         ----------
         path : str or pathlib.Path
-            A folder written by :meth:`checkpoint` of a service with as many shards.
+            A folder written by [`checkpoint`][rlu_replay.ray.ShardedPrioritizedReplay.checkpoint] of a service with as many shards.
 
         Raises
         ------
@@ -957,11 +957,11 @@ class ShardedPrioritizedReplay:
         self._wait_ready()
 
     def close(self) -> None:
-        """Kill the shard actors (their items are lost; :meth:`checkpoint` first to keep them).
+        """Kill the shard actors (their items are lost; [`checkpoint`][rlu_replay.ray.ShardedPrioritizedReplay.checkpoint] first to keep them).
 
         Examples
         --------
-        See :class:`ShardedPrioritizedReplay`.
+        See [`ShardedPrioritizedReplay`][rlu_replay.ray.ShardedPrioritizedReplay].
         """
         for shard in self._shards:
             try:

@@ -1,0 +1,41 @@
+"""mkdocs hook: the benchmarks page, from the JSON the benchmark scripts write.
+
+``docs/benchmarks.md`` holds the prose and the marker ``<!-- benchmark-results -->``; this hook
+replaces the marker by ``tools/bench_page.py``'s rendering of ``docs/benchmarks/*.json`` and adds
+its bar plots to the site as ``benchmarks/<name>-<table>.png`` (generated, never committed).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from mkdocs.structure.files import File
+
+ROOT = Path(__file__).resolve().parents[2]
+MARKER = "<!-- benchmark-results -->"
+
+
+def _bench_page() -> Any:
+    spec = importlib.util.spec_from_file_location("bench_page", ROOT / "tools" / "bench_page.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def on_files(files: Any, config: Any) -> Any:
+    page = _bench_page()
+    for name, png in page.render_plots(page.load_results()).items():
+        files.append(File.generated(config, f"benchmarks/{name}", content=png))
+    return files
+
+
+def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
+    if page.file.src_uri != "benchmarks.md":
+        return markdown
+    if MARKER not in markdown:
+        raise ValueError(f"docs/benchmarks.md lost its marker {MARKER}")
+    bench = _bench_page()
+    return markdown.replace(MARKER, bench.render_markdown(bench.load_results()))

@@ -1,0 +1,113 @@
+"""The documentation site builds strictly and renders right.
+
+Builds the site (``mkdocs build --strict``, as ``hatch run docs:build`` does) into a temporary
+folder and reads the HTML: no Sphinx role is left as literal text (mkdocstrings reads Markdown
+cross-references, ``[name][identifier]``, not ``:meth:``), every relative link and image resolves
+to a file of the site, the changelog's nested lists stay nested on the migration page, and the
+benchmarks page shows a table and a plot for every results file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ROLE = re.compile(r":(meth|func|class|mod|attr|data|exc|obj):")
+
+pytest.importorskip("mkdocs")
+pytest.importorskip("mkdocstrings")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, f"mkdocs build --strict failed:\n{proc.stdout}\n{proc.stderr}"
+    return out
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in ("href", "src") and value:
+                self.links.append(value)
+
+
+def _pages(site: Path) -> list[Path]:
+    return sorted(site.rglob("*.html"))
+
+
+def test_no_sphinx_roles_left(site):
+    found = []
+    for page in _pages(site):
+        for match in ROLE.finditer(page.read_text(encoding="utf-8")):
+            found.append(f"{page.relative_to(site)}: {match.group(0)}")
+    assert not found, "Sphinx roles rendered as text:\n" + "\n".join(found)
+
+
+def test_relative_links_resolve(site):
+    broken = []
+    for page in _pages(site):
+        parser = _Links()
+        parser.feed(page.read_text(encoding="utf-8"))
+        for link in parser.links:
+            parts = urlsplit(link)
+            if parts.scheme or link.startswith(("#", "//")) or not parts.path:
+                continue
+            base = site if parts.path.startswith("/") else page.parent  # 404.html: root-absolute
+            target = (base / unquote(parts.path).lstrip("/")).resolve()
+            if parts.path.endswith("/") or target.is_dir():
+                target = target / "index.html"
+            if not target.is_file():
+                broken.append(f"{page.relative_to(site)} -> {link}")
+    assert not broken, "links to nothing:\n" + "\n".join(sorted(set(broken)))
+
+
+def test_changelog_nested_lists_stay_nested(site):
+    html = (site / "migrating" / "index.html").read_text(encoding="utf-8")
+    item = re.search(r"Where coax was wrong, rlu is right:(.*?)</li>", html, re.DOTALL)
+    assert item is not None
+    assert "<ul>" in item.group(1), "the items under 'Where coax was wrong' lost their nesting"
+    assert not re.search(r"<p>\s*-\s", html), "a list item rendered as a paragraph"
+
+
+def test_benchmarks_page_shows_every_results_file(site):
+    html = (site / "benchmarks" / "index.html").read_text(encoding="utf-8")
+    assert "benchmark-results" not in html
+    for path in sorted((ROOT / "docs" / "benchmarks").glob("*.json")):
+        result = json.loads(path.read_text(encoding="utf-8"))
+        assert result["date"] in html
+        for index, table in enumerate(result["tables"]):
+            if any(r["value"] is not None for r in table["ratios"]):
+                png = site / "benchmarks" / f"{path.stem}-{index + 1}.png"
+                assert png.is_file() and png.read_bytes()[:4] == b"\x89PNG"
+                assert f"{path.stem}-{index + 1}.png" in html
+
+
+def test_home_page_has_the_demo_and_the_install_table(site):
+    html = (site / "index.html").read_text(encoding="utf-8")
+    assert "demo-cartpole.gif" in html and "demo-learning-curve.png" in html
+    assert "<table>" in html and "rlu-trees" in html
+    for guide in ("prioritized-replay", "checkpoints", "environments", "exploration"):
+        assert f"guides/{guide}/" in html
