@@ -4,8 +4,8 @@ A double DQN agent with n-step returns and proportional prioritized experience r
 to balance the pole of gymnasium's ``CartPole-v1``. rlu supplies the pieces around the
 learning rule:
 
-* ``rlu_replay.NStepTracer`` turns the steps into 3-step transitions and
-  ``rlu_replay.PrioritizedReplayBuffer`` (on ``rlu.SumTree`` and ``rlu.MinTree``) replays them
+* ``rlu.NStepTracer`` turns the steps into 3-step transitions and
+  ``rlu.PrioritizedReplayBuffer`` (rlu-replay, on rlu-trees' SumTree and MinTree) replays them
   by priority, with importance weights; ``rlu.StepwiseLinearFunction`` anneals epsilon, alpha
   and beta;
 * ``rlu.argmax`` picks greedy actions, ``rlu.jit`` compiles the acting and update steps;
@@ -44,7 +44,6 @@ import matplotlib
 import numpy as np
 import optax
 import rlu
-from rlu_replay import NStepTracer, PrioritizedReplayBuffer
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -270,14 +269,14 @@ def train(
     params = q_network.init(init_rng, jnp.zeros((1, *env.observation_space.shape)))
     state = TrainState(params, params, optimizer.init(params), update_rng)
     # beta is a schedule of the sample calls: one per step after the warm-up
-    buffer = PrioritizedReplayBuffer(
+    buffer = rlu.PrioritizedReplayBuffer(
         BUFFER_CAPACITY,
         alpha=schedule["alpha"](0),
         beta=lambda calls: schedule["beta"](warmup_steps + 1 + calls),
         epsilon=PRIORITY_EPSILON,
         random_seed=args.seed,
     )
-    tracer = NStepTracer(N_STEP, GAMMA)
+    tracer = rlu.NStepTracer(N_STEP, GAMMA)
     explore = np.random.default_rng(args.seed)
 
     episode_ends: list[int] = []

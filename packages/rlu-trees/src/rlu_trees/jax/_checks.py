@@ -1,6 +1,6 @@
 """Argument checks that only the JAX trees need: traced arrays, JAX dtypes, 64-bit mode.
 
-The distribution's checks live in :mod:`rlu_trees._checks` (its one home for them); the
+The distribution's checks live in `rlu_trees._checks` (its one home for them); the
 checks of concrete arguments here call those and only add what JAX needs on top (tracers
 pass through unchecked, arrays become JAX arrays, ``capacity`` has JAX's int32 bound).
 Importing this module does not import numba.

@@ -55,7 +55,7 @@ def _sample(
 class JaxSegmentTree:
     r"""A functional segment tree that runs inside ``jax.jit``, ``lax.scan`` and ``jax.vmap``.
 
-    The JAX twin of :class:`rlu_trees.SegmentTree`: the tree is a pytree whose one array leaf
+    The JAX twin of [`SegmentTree`][rlu_trees.SegmentTree]: the tree is a pytree whose one array leaf
     holds all its nodes and whose capacity and reducer are static, so it can be an argument
     of a jitted function, a ``scan`` carry, a ``vmap``\ ped batch of trees, a donated buffer
     or part of a checkpoint (``rlu.dump``). Operations never change a tree: they return a
@@ -89,12 +89,12 @@ class JaxSegmentTree:
     -----
     Bad input. Outside ``jit`` (concrete arrays) the tree checks its arguments as the host
     tree does: an index outside ``[-capacity, capacity)`` raises ``IndexError``, a NaN value
-    ``ValueError`` (a :class:`JaxSumTree` also refuses negative and infinite values and a
+    ``ValueError`` (a [`JaxSumTree`][rlu_trees.jax.JaxSumTree] also refuses negative and infinite values and a
     total that overflows). Inside ``jit`` nothing can raise: such entries are skipped (their
-    leaf keeps its old value), a :class:`JaxSumTree` lowers finite values above
+    leaf keeps its old value), a [`JaxSumTree`][rlu_trees.jax.JaxSumTree] lowers finite values above
     ``finfo(dtype).max / P`` to that bound so that no sum can overflow, and ``u`` outside
     ``[0, 1]`` is clipped (NaN counts as 0). Subnormal values are stored as 0 in a
-    :class:`JaxSumTree`: XLA flushes them on the CPU.
+    [`JaxSumTree`][rlu_trees.jax.JaxSumTree]: XLA flushes them on the CPU.
 
     Batches of trees: build or update them under ``jax.vmap``; the methods act on one tree.
 
@@ -127,7 +127,7 @@ class JaxSegmentTree:
 
     @classmethod
     def tree_unflatten(cls: type[_T], aux: tuple[int, str], children: Any) -> _T:
-        """Rebuild a tree from :meth:`tree_flatten`'s output (no checks: leaves may be tracers)."""
+        """Rebuild a tree from `tree_flatten`'s output (no checks: leaves may be tracers)."""
         tree = object.__new__(cls)
         tree._capacity, tree._reducer = aux
         (tree._nodes,) = children
@@ -248,7 +248,7 @@ class JaxSegmentTree:
     def partial_reduce(self, start: Any = 0, stop: Any = None) -> jax.Array:
         """Reduce the values over ranges ``[start, stop)``, O(log N) per range.
 
-        Same results as :meth:`rlu_trees.SegmentTree.partial_reduce` (bit for bit: the same
+        Same results as [`SegmentTree.partial_reduce`][rlu_trees.SegmentTree.partial_reduce] (bit for bit: the same
         order of operations).
 
         Parameters
@@ -317,9 +317,9 @@ class JaxSegmentTree:
         Returns
         -------
         rlu_trees.SegmentTree
-            :class:`rlu_trees.SumTree`, :class:`rlu_trees.MinTree`,
-            :class:`rlu_trees.MaxTree` for the matching JAX trees, else a
-            :class:`rlu_trees.SegmentTree`; same capacity and dtype. One O(N) transfer.
+            [`SumTree`][rlu_trees.SumTree], [`MinTree`][rlu_trees.MinTree],
+            [`MaxTree`][rlu_trees.MaxTree] for the matching JAX trees, else a
+            [`SegmentTree`][rlu_trees.SegmentTree]; same capacity and dtype. One O(N) transfer.
 
         Examples
         --------
@@ -345,9 +345,9 @@ class JaxSegmentTree:
         ----------
         tree : rlu_trees.SegmentTree
             A host tree whose reducer is add, minimum or maximum with its identity as
-            ``init_value``. A :class:`rlu_trees.SumTree` gives a :class:`JaxSumTree`, a
-            :class:`rlu_trees.MinTree` a :class:`JaxMinTree`, a :class:`rlu_trees.MaxTree`
-            a :class:`JaxMaxTree`, any other a :class:`JaxSegmentTree`.
+            ``init_value``. A [`SumTree`][rlu_trees.SumTree] gives a [`JaxSumTree`][rlu_trees.jax.JaxSumTree], a
+            [`MinTree`][rlu_trees.MinTree] a [`JaxMinTree`][rlu_trees.jax.JaxMinTree], a [`MaxTree`][rlu_trees.MaxTree]
+            a [`JaxMaxTree`][rlu_trees.jax.JaxMaxTree], any other a [`JaxSegmentTree`][rlu_trees.jax.JaxSegmentTree].
         dtype : {None, numpy.float32, numpy.float64}, optional
             None keeps the host tree's dtype where JAX allows it (float64 needs 64-bit mode;
             without it the values are rounded to float32).
@@ -402,7 +402,7 @@ class JaxSegmentTree:
 class JaxSumTree(JaxSegmentTree):
     r"""A functional sum tree: non-negative values and weighted sampling inside ``jax.jit``.
 
-    The JAX twin of :class:`rlu_trees.SumTree` (see :class:`JaxSegmentTree` for the pytree,
+    The JAX twin of [`SumTree`][rlu_trees.SumTree] (see [`JaxSegmentTree`][rlu_trees.jax.JaxSegmentTree] for the pytree,
     the layout and what happens to bad input). ``sample(key, n)`` draws index ``i`` with
     probability ``values[i] / root_value``; every index returned lies in ``[0, capacity)``
     and has a positive value, for any ``u`` in ``[0, 1]`` and any state reachable through
@@ -414,7 +414,7 @@ class JaxSumTree(JaxSegmentTree):
     capacity : int
         Number of values, from 1 to ``2**30``.
     dtype : {None, numpy.float32, numpy.float64}, optional
-        Storage type, keyword only (see :class:`JaxSegmentTree`).
+        Storage type, keyword only (see [`JaxSegmentTree`][rlu_trees.jax.JaxSegmentTree]).
 
     Raises
     ------
@@ -458,7 +458,7 @@ class JaxSumTree(JaxSegmentTree):
 
         Index ``i`` for ``cumsum[i-1] <= u * total < cumsum[i]``; indices of value 0 are
         never returned (``u = 1`` gives the last positive index). Same rule and, in 64-bit
-        mode, same results as :meth:`rlu_trees.SumTree.inverse_cdf`.
+        mode, same results as [`SumTree.inverse_cdf`][rlu_trees.SumTree.inverse_cdf].
 
         Parameters
         ----------
@@ -539,7 +539,7 @@ class JaxSumTree(JaxSegmentTree):
         return drawn
 
     def to_host(self, random_seed: int | None = None) -> Any:
-        """A :class:`rlu_trees.SumTree` holding the same values (see :meth:`JaxSegmentTree.to_host`).
+        """A [`SumTree`][rlu_trees.SumTree] holding the same values (see [`JaxSegmentTree.to_host`][rlu_trees.jax.JaxSegmentTree.to_host]).
 
         Parameters
         ----------
@@ -566,9 +566,9 @@ class JaxSumTree(JaxSegmentTree):
 
 @jax.tree_util.register_pytree_node_class
 class JaxMinTree(JaxSegmentTree):
-    """A :class:`JaxSegmentTree` whose reducer is the minimum (identity ``+inf``).
+    """A [`JaxSegmentTree`][rlu_trees.jax.JaxSegmentTree] whose reducer is the minimum (identity ``+inf``).
 
-    The JAX twin of :class:`rlu_trees.MinTree`, e.g. the smallest priority for the
+    The JAX twin of [`MinTree`][rlu_trees.MinTree], e.g. the smallest priority for the
     importance weights of prioritized replay.
 
     Parameters
@@ -599,7 +599,7 @@ class JaxMinTree(JaxSegmentTree):
         super().__init__(capacity, "min", dtype=dtype)
 
     def to_host(self) -> Any:
-        """A :class:`rlu_trees.MinTree` holding the same values.
+        """A [`MinTree`][rlu_trees.MinTree] holding the same values.
 
         Returns
         -------
@@ -620,9 +620,9 @@ class JaxMinTree(JaxSegmentTree):
 
 @jax.tree_util.register_pytree_node_class
 class JaxMaxTree(JaxSegmentTree):
-    """A :class:`JaxSegmentTree` whose reducer is the maximum (identity ``-inf``).
+    """A [`JaxSegmentTree`][rlu_trees.jax.JaxSegmentTree] whose reducer is the maximum (identity ``-inf``).
 
-    The JAX twin of :class:`rlu_trees.MaxTree`, e.g. the largest priority, given to new
+    The JAX twin of [`MaxTree`][rlu_trees.MaxTree], e.g. the largest priority, given to new
     transitions in prioritized replay.
 
     Parameters
@@ -651,7 +651,7 @@ class JaxMaxTree(JaxSegmentTree):
         super().__init__(capacity, "max", dtype=dtype)
 
     def to_host(self) -> Any:
-        """A :class:`rlu_trees.MaxTree` holding the same values.
+        """A [`MaxTree`][rlu_trees.MaxTree] holding the same values.
 
         Returns
         -------
