@@ -1,25 +1,27 @@
 """Machine-readable results of a benchmark script: what it printed, as JSON.
 
 The benchmark scripts (``packages/*/benchmarks/bench_*.py``) print Markdown: a title line, a
-table (``| a | b |`` rows), notes. ``recording(name, path)`` tees everything a script prints and,
-when the run ends, writes ``path`` (by default ``docs/benchmarks/<name>.json``) with the machine
-(platform, CPU count, load average before and after), the date, the command line and every printed
-table: its title, columns, rows and the ratio column (the first column whose header holds a ``/``
-or a ``×``). ``tools/bench_page.py`` renders the documentation's benchmarks page from these files,
-so the numbers there are always a script's own output.
+table (``| a | b |`` rows), notes. Run through this recorder, as the ``bench`` hatch scripts do::
+
+    python tools/bench_results.py trees -- python packages/rlu-trees/benchmarks/bench_trees.py
+
+it runs the command, passes its output through, and when the command succeeds writes
+``docs/benchmarks/<name>.json`` with the machine (platform, CPU count, load average before and
+after), the date, the command line and every printed table: its title, columns, rows and the ratio
+column (the first column whose header holds a ``/`` or a ``×``). ``tools/bench_page.py`` renders
+the documentation's benchmarks page from these files, so the numbers there are always a script's
+own output.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-import io
 import json
 import os
 import platform
 import re
+import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -108,38 +110,25 @@ def ratios(columns: list[str], rows: list[list[str]]) -> dict[str, Any]:
     }
 
 
-class _Tee(io.TextIOBase):
-    def __init__(self, stream: Any) -> None:
-        self.stream = stream
-        self.buffer_ = io.StringIO()
-
-    def write(self, s: str) -> int:
-        self.buffer_.write(s)
-        return self.stream.write(s)
-
-    def flush(self) -> None:
-        self.stream.flush()
-
-
-@contextlib.contextmanager
-def recording(name: str, path: str | os.PathLike[str] | None, **extra: Any) -> Iterator[None]:
-    """Tee stdout; when the block ends without error and ``path`` is set, write the JSON."""
-    if path is None:
-        yield
-        return
+def record(name: str, command: list[str], path: Path | None = None) -> int:
+    """Run ``command``, echo its output, and write its results as JSON when it succeeds."""
     started = datetime.datetime.now(datetime.timezone.utc)
     load_before = _load()
-    tee = _Tee(sys.stdout)
-    sys.stdout = tee  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        sys.stdout = tee.stream
-    free, tables = parse_tables(tee.buffer_.getvalue())
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # echo the tables as they are printed
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, encoding="utf-8", env=env)
+    assert proc.stdout is not None
+    printed = []
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+        printed.append(line)
+    if proc.wait() != 0:
+        return proc.returncode
+    free, tables = parse_tables("".join(printed))
     result = {
         "benchmark": name,
         "date": started.strftime("%Y-%m-%d %H:%M UTC"),
-        "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+        "command": " ".join(command[1:] if Path(command[0]).name.startswith("python") else command),
         "machine": {
             "platform": platform.platform(),
             "processor": platform.machine(),
@@ -148,11 +137,17 @@ def recording(name: str, path: str | os.PathLike[str] | None, **extra: Any) -> I
             "load_average_before": load_before,
             "load_average_after": _load(),
         },
-        **extra,
         "text": free,
         "tables": tables,
     }
-    out = Path(path)
+    out = path or default_path(name)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"results written to {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 4 or sys.argv[2] != "--":
+        raise SystemExit("usage: python tools/bench_results.py NAME -- COMMAND [ARGS...]")
+    raise SystemExit(record(sys.argv[1], sys.argv[3:]))

@@ -416,46 +416,23 @@ def ray_table(seconds: float) -> str:
     return "\n".join(out)
 
 
-def _recording(name: str, json_arg: str | None, **extra: Any) -> Any:
-    """tools/bench_results.py's recording of this run (a JSON results file), or a no-op."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[3] / "tools" / "bench_results.py"
-    spec = importlib.util.spec_from_file_location("bench_results", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    target = None if json_arg is None else (json_arg or module.default_path(name))
-    return module.recording(name, target, **extra)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats (smoke test)")
     parser.add_argument("--anchors", default=",".join(ANCHORS), help="comma-separated anchors")
     parser.add_argument("--skip-ray", action="store_true", help="only the local table")
-    parser.add_argument(
-        "--json",
-        nargs="?",
-        const="",
-        default=None,
-        metavar="PATH",
-        help="also write the results as JSON to PATH (default: docs/benchmarks/replay.json)",
-    )
     args = parser.parse_args(argv)
     anchors = [a for a in args.anchors.split(",") if a]
     repeats, budget, seconds = (3, 0.3, 3.0) if args.quick else (9, 2.0, 10.0)
-    with _recording("replay", args.json, quick=args.quick):
-        print(
-            f"python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs, "
-            f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n"
-        )
-        print(local_table(anchors, repeats, budget), flush=True)
-        if not args.skip_ray:
-            print()
-            print(ray_table(seconds), flush=True)
-        print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(
+        f"python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n"
+    )
+    print(local_table(anchors, repeats, budget), flush=True)
+    if not args.skip_ray:
+        print()
+        print(ray_table(seconds), flush=True)
+    print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
 

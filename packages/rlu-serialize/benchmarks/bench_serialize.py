@@ -34,7 +34,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any
 
 import cloudpickle
 import lz4.frame
@@ -295,20 +294,6 @@ def report(
     return "\n".join(lines)
 
 
-def _recording(name: str, json_arg: str | None, **extra: Any) -> Any:
-    """tools/bench_results.py's recording of this run (a JSON results file), or a no-op."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[3] / "tools" / "bench_results.py"
-    spec = importlib.util.spec_from_file_location("bench_results", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    target = None if json_arg is None else (json_arg or module.default_path(name))
-    return module.recording(name, target, **extra)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=256, help="payload size in MB (default 256)")
@@ -319,33 +304,24 @@ def main(argv: list[str] | None = None) -> int:
         "--dir", default=None, help="directory for the files (default: a temporary one)"
     )
     parser.add_argument("--no-memory", action="store_true", help="skip the subprocess memory runs")
-    parser.add_argument(
-        "--json",
-        nargs="?",
-        const="",
-        default=None,
-        metavar="PATH",
-        help="also write the results as JSON to PATH (default: docs/benchmarks/serialize.json)",
-    )
     args = parser.parse_args(argv)
     if args.mb < 1 or args.repeat < 1:
         parser.error("--mb and --repeat must be positive")
-    with _recording("serialize", args.json, mb=args.mb, repeat=args.repeat):
-        workdir = tempfile.mkdtemp(prefix="rlu-bench-", dir=args.dir)
-        try:
-            load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-            print(f"building a {args.mb} MB payload ...", file=sys.stderr, flush=True)
-            obj = make_payload(args.mb)
-            payload = payload_bytes(obj)
-            medians, sizes = run_timings(obj, workdir, args.repeat)
-            del obj
-            peaks = {} if args.no_memory else run_memory(workdir, args.mb, payload)
-            if args.no_memory:
-                peaks = {k: float("nan") for k in ("rlu file/dump", "rlu file/load")}
-            load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-            print(report(medians, sizes, peaks, payload, args.repeat, (load_before, load_after)))
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+    workdir = tempfile.mkdtemp(prefix="rlu-bench-", dir=args.dir)
+    try:
+        load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        print(f"building a {args.mb} MB payload ...", file=sys.stderr, flush=True)
+        obj = make_payload(args.mb)
+        payload = payload_bytes(obj)
+        medians, sizes = run_timings(obj, workdir, args.repeat)
+        del obj
+        peaks = {} if args.no_memory else run_memory(workdir, args.mb, payload)
+        if args.no_memory:
+            peaks = {k: float("nan") for k in ("rlu file/dump", "rlu file/load")}
+        load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        print(report(medians, sizes, peaks, payload, args.repeat, (load_before, load_after)))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 

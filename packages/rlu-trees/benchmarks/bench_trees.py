@@ -328,20 +328,6 @@ def coax_ops_table(n: int, repeats: int) -> str:
     return "\n".join(lines)
 
 
-def _recording(name: str, json_arg: str | None, **extra: Any) -> Any:
-    """tools/bench_results.py's recording of this run (a JSON results file), or a no-op."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[3] / "tools" / "bench_results.py"
-    spec = importlib.util.spec_from_file_location("bench_results", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    target = None if json_arg is None else (json_arg or module.default_path(name))
-    return module.recording(name, target, **extra)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats (smoke test)")
@@ -349,14 +335,6 @@ def main(argv: list[str] | None = None) -> int:
         "--anchors",
         default=",".join(ANCHORS),
         help="comma-separated subset of: " + ",".join(ANCHORS),
-    )
-    parser.add_argument(
-        "--json",
-        nargs="?",
-        const="",
-        default=None,
-        metavar="PATH",
-        help="also write the results as JSON to PATH (default: docs/benchmarks/trees.json)",
     )
     args = parser.parse_args(argv)
     anchors = [a for a in args.anchors.split(",") if a]
@@ -366,20 +344,19 @@ def main(argv: list[str] | None = None) -> int:
     repeats = 3 if args.quick else REPEATS
     budget = 0.3 if args.quick else 1.2
 
-    with _recording("trees", args.json, quick=args.quick):
-        import numba
+    import numba
 
-        print(
-            f"# rlu-trees benchmark ({platform.python_version()}, numpy {np.__version__}, "
-            f"numba {numba.__version__}, {os.cpu_count()} cpus, {platform.machine()})\n"
-        )
-        print(step_table(1 << 20, 256, anchors, repeats, budget), "\n")
-        print(step_table(1 << 20, 32, anchors, repeats, budget), "\n")
-        print(step_table(1 << 20, 1024, anchors, repeats, budget), "\n")
-        big = [a for a in anchors if a != "coax"] if args.quick else anchors
-        print(step_table(1 << 24, 256, big, repeats, budget), "\n")
-        print(coax_ops_table(1 << 20, repeats))
-        sys.stdout.flush()
+    print(
+        f"# rlu-trees benchmark ({platform.python_version()}, numpy {np.__version__}, "
+        f"numba {numba.__version__}, {os.cpu_count()} cpus, {platform.machine()})\n"
+    )
+    print(step_table(1 << 20, 256, anchors, repeats, budget), "\n")
+    print(step_table(1 << 20, 32, anchors, repeats, budget), "\n")
+    print(step_table(1 << 20, 1024, anchors, repeats, budget), "\n")
+    big = [a for a in anchors if a != "coax"] if args.quick else anchors
+    print(step_table(1 << 24, 256, big, repeats, budget), "\n")
+    print(coax_ops_table(1 << 20, repeats))
+    sys.stdout.flush()
     return 0
 
 
