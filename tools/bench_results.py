@@ -93,8 +93,8 @@ def parse_tables(text: str) -> tuple[list[str], list[dict[str, Any]]]:
 
 
 def is_ratio_column(header: str) -> bool:
-    """``rlu / this``, ``coax / rlu``, ``× coax``: yes; ``µs/step``, ``stored / s``: no."""
-    return "×" in header or re.fullmatch(r"[\w.]+ / [\w.]+", header.strip()) is not None
+    """``rlu / this``, ``rlu / this (B)``, ``× coax``: yes; ``µs/step``, ``stored / s``: no."""
+    return "×" in header or re.fullmatch(r"[\w.]+ / [\w.]+( \(.*\))?", header.strip()) is not None
 
 
 def ratios(columns: list[str], rows: list[list[str]]) -> dict[str, Any]:

@@ -214,23 +214,29 @@ def bench(
         if host is not None:
             times.setdefault(("rlu SumTree (host, numba)", "B"), []).append(host())
     med = {k: float(np.median(v)) for k, v in times.items()}
-    print(f"{'tree':32s} {'A step':>9s} {'A floor':>9s} {'A work':>9s} {'B step':>9s}")
+    work = {n: med[(n, "A")] - med[(n, "floor")] for n in runners}
+    rlu_work, rlu_b = work["rlu JaxSumTree"], med[("rlu JaxSumTree", "B")]
+    # A Markdown table (tools/bench_results.py reads it); µs per step, ratios rlu / this row
+    print(f"\nµs per step, {label}\n")
+    print("| tree | A step | A floor | A work | B step | rlu / this (A work) | rlu / this (B) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for name in runners:
         a, fl, b = med[(name, "A")], med[(name, "floor")], med[(name, "B")]
-        print(f"{name:32s} {a:9.1f} {fl:9.1f} {a - fl:9.1f} {b:9.1f}")
+        ratio_a = f"{rlu_work / work[name]:.2f}" if work[name] > 0 and "floor" not in name else ""
+        ratio_b = f"{rlu_b / b:.2f}" if "floor" not in name else ""
+        print(f"| {name} | {a:.1f} | {fl:.1f} | {a - fl:.1f} | {b:.1f} | {ratio_a} | {ratio_b} |")
     if ("rlu SumTree (host, numba)", "B") in med:
         host_b = med[("rlu SumTree (host, numba)", "B")]
-        print(f"{'rlu SumTree (host, numba)':32s} {'':>9s} {'':>9s} {'':>9s} {host_b:9.1f}")
+        print(f"| rlu SumTree (host, numba) | | | | {host_b:.1f} | | {rlu_b / host_b:.2f} |")
     copies = node_copies(rlu_state, rlu_step, cfg)
-    print(f"rlu: copies of the node array inside the scan loop (optimized HLO): {copies}")
+    print(f"\nrlu: copies of the node array inside the scan loop (optimized HLO): {copies}")
     flash = [n for n in runners if n.startswith("flashbax")]
     if flash:
-        work = {n: med[(n, "A")] - med[(n, "floor")] for n in runners}
         best_a = min(flash, key=lambda n: work[n])
         best_b = min(flash, key=lambda n: med[(n, "B")])
         print(
-            f"ratio rlu / best flashbax: A work {work['rlu JaxSumTree'] / work[best_a]:.2f}x "
-            f"({best_a[9:]}), B step {med[('rlu JaxSumTree', 'B')] / med[(best_b, 'B')]:.2f}x "
+            f"ratio rlu / best flashbax: A work {rlu_work / work[best_a]:.2f}x "
+            f"({best_a[9:]}), B step {rlu_b / med[(best_b, 'B')]:.2f}x "
             f"({best_b[9:]})  (goal <= 0.50)"
         )
 
