@@ -1,7 +1,8 @@
 """The 52 documented names of coax.utils, each reachable from rlu and rlu.utils.
 
-This table is written out here on purpose, from DESIGN.md, rather than read from the
-meta-package: it is the truth the meta-package's own table is checked against.
+This table is written out here on purpose, from coax.utils' documented API and the project's
+design (which distribution owns which name), rather than read from the meta-package: it is the
+truth the meta-package's own table is checked against.
 """
 
 from __future__ import annotations
