@@ -287,14 +287,8 @@ class JaxSegmentTree:
         stops = _checks.as_index_array("stop", cap if stop is None else stop)
         starts, stops = jnp.broadcast_arrays(starts, stops)
         if not self._traced(starts, stops):
-            for name, arr in (("start", np.asarray(starts)), ("stop", np.asarray(stops))):
-                bad = (arr < -cap) | (arr > cap)
-                if bad.any():
-                    k = int(np.argmax(bad))
-                    raise IndexError(
-                        f"{name}[{k}] = {int(arr[k])} is out of range; "
-                        f"expected -{cap} <= {name} <= {cap}"
-                    )
+            for name, arr in (("start", starts), ("stop", stops)):
+                _host_checks.check_bounds(name, np.atleast_1d(np.asarray(arr)), cap)
         starts = jnp.clip(jnp.where(starts < 0, starts + cap, starts), 0, cap)
         stops = jnp.clip(jnp.where(stops < 0, stops + cap, stops), 0, cap)
         if not self._traced(starts, stops):
