@@ -7,6 +7,8 @@ from collections import namedtuple
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rlu_envtools import TransitionBatch
 from rlu_replay import PrioritizedReplayBuffer, ReplayBuffer, Sample
 from rlu_serialize import dump, load
@@ -295,3 +297,50 @@ def test_a_refused_first_batch_fixes_no_layout():
         buffer.add({"x": np.zeros(2)}, priorities=[1.0, -1.0])
     buffer.add({"y": np.zeros((2, 3), np.int8)})  # another layout is welcome
     assert len(buffer) == 2
+
+
+@given(
+    ops=st.lists(
+        st.one_of(
+            st.tuples(st.just("add"), st.integers(1, 5)),
+            st.tuples(st.just("add_with"), st.lists(st.floats(0.0, 9.0), min_size=1, max_size=4)),
+            st.tuples(st.just("update"), st.lists(st.floats(0.0, 9.0), min_size=1, max_size=4)),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    capacity=st.sampled_from([3, 8, 13]),
+)
+@settings(max_examples=60, deadline=None)
+def test_queued_priority_writes_match_brute_force(ops, capacity):
+    """Adds at the default priority queue in runs that merge before the trees are written; any
+    mix of adds, explicit priorities, updates and ring wrap-around gives the trees exactly the
+    values a brute-force model computes."""
+    alpha, eps = 0.6, 1e-4
+    buffer = PrioritizedReplayBuffer(capacity, alpha=alpha, epsilon=eps, random_seed=0)
+    model = np.zeros(capacity)  # the base priority (priority + epsilon) of each slot
+    serials, largest, nxt = {}, 1.0, 0
+    for kind, arg in ops:
+        if kind == "update":
+            if not serials:
+                continue
+            ids = np.array(sorted(serials.values()))[: len(arg)]
+            buffer.update_priorities(ids, arg[: len(ids)])
+            for i, p in zip(ids, arg, strict=False):
+                model[i % capacity] = p + eps
+                largest = max(largest, p + eps)
+            continue
+        n = arg if kind == "add" else len(arg)
+        buffer.add({"x": np.arange(nxt, nxt + n, dtype=np.float32)}, None if kind == "add" else arg)
+        for j in range(n):
+            slot = (nxt + j) % capacity
+            model[slot] = largest if kind == "add" else arg[j] + eps
+            serials[slot] = nxt + j
+        if kind == "add_with":  # items of a batch longer than the buffer are never stored
+            largest = max(largest, max(arg[-capacity:]) + eps)
+        nxt += n
+    if nxt == 0:
+        return  # nothing stored, nothing to read
+    buffer.sample(1)  # a read flushes the queue
+    expected = np.where(np.arange(capacity) < min(nxt, capacity), model**alpha, 0.0)
+    np.testing.assert_allclose(buffer._sum_tree.values, expected, rtol=1e-12)

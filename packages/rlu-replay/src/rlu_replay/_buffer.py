@@ -488,7 +488,9 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         self._sample_calls = 0
         self._sum_tree = SumTree(self._capacity, random_seed=self._tree_seed())
         self._min_tree = MinTree(self._capacity)
-        self._queued: list[tuple[np.ndarray, np.ndarray]] = []
+        # Priorities waiting for the trees: (slots, values) arrays, or (start, stop, value) for a
+        # run of new items at the default priority (the hot path of add, merged at the flush).
+        self._queued: list[tuple[Any, Any] | tuple[int, int, float]] = []
 
     def _tree_seed(self) -> int:
         # the SumTree draws for ``sample(n)`` without ``rng``: seeded from the buffer's stream
@@ -593,9 +595,7 @@ class PrioritizedReplayBuffer(ReplayBuffer):
                 self._inserted += size
                 self._size = min(self._size + size, self._capacity)
                 self._base[start:stop] = self._max_base
-                self._queued.append(
-                    (ids - (ids[0] - start), np.full(size, self._max_base**self._alpha))
-                )
+                self._queued.append((start, stop, self._max_base**self._alpha))
                 if len(self._queued) >= 64:
                     self._flush_queue()
                 return ids
@@ -688,15 +688,37 @@ class PrioritizedReplayBuffer(ReplayBuffer):
             self._flush_queue()
 
     def _flush_queue(self) -> None:
-        if self._queued:
-            queued, self._queued = self._queued, []
-            if len(queued) == 1:
-                slots, values = queued[0]
+        if not self._queued:
+            return
+        queued, self._queued = self._queued, []
+        slot_parts: list[np.ndarray] = []
+        value_parts: list[np.ndarray] = []
+        run_start = run_stop = 0
+        run_value = None  # a run of adjacent new items with one value: one arange, one full
+
+        def close_run() -> None:
+            if run_value is not None:
+                slot_parts.append(np.arange(run_start, run_stop, dtype=np.int64))
+                value_parts.append(np.full(run_stop - run_start, run_value))
+
+        for entry in queued:
+            if len(entry) == 3:
+                if entry[0] == run_stop and entry[2] == run_value:
+                    run_stop = entry[1]
+                    continue
+                close_run()
+                run_start, run_stop, run_value = entry
             else:
-                slots = np.concatenate([q[0] for q in queued])
-                values = np.concatenate([q[1] for q in queued])
-            self._sum_tree.set_values(slots, values)
-            self._min_tree.set_values(slots, values)
+                close_run()
+                run_value = None
+                slot_parts.append(entry[0])
+                value_parts.append(entry[1])
+        close_run()
+        many = len(slot_parts) > 1
+        slots = np.concatenate(slot_parts) if many else slot_parts[0]
+        values = np.concatenate(value_parts) if many else value_parts[0]
+        self._sum_tree.set_values(slots, values)
+        self._min_tree.set_values(slots, values)
 
     def _set_tree_values(self, slots: np.ndarray, values: np.ndarray) -> None:
         self._flush_queue()  # in order: the last write to a slot wins
