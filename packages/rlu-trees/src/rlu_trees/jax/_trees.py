@@ -112,6 +112,7 @@ class JaxSegmentTree:
     """
 
     _nonneg = False
+    _HOST_CLASS: str | None = None  # the host tree to_host builds; None: a SegmentTree
 
     def __init__(self, capacity: int, reducer: Any, *, dtype: npt.DTypeLike | None = None) -> None:
         self._capacity = _checks.as_capacity(capacity)
@@ -324,10 +325,13 @@ class JaxSegmentTree:
         """
         import rlu_trees
 
-        functions = {"add": np.add, "min": np.minimum, "max": np.maximum}
-        host = rlu_trees.SegmentTree(
-            self._capacity, functions[self._reducer], self.init_value, dtype=self.dtype
-        )
+        if self._HOST_CLASS is not None:  # JaxMinTree, JaxMaxTree: their host twins
+            host = getattr(rlu_trees, self._HOST_CLASS)(self._capacity, dtype=self.dtype)
+        else:
+            functions = {"add": np.add, "min": np.minimum, "max": np.maximum}
+            host = rlu_trees.SegmentTree(
+                self._capacity, functions[self._reducer], self.init_value, dtype=self.dtype
+            )
         host.set_values(..., np.asarray(self.values))
         return host
 
@@ -587,29 +591,14 @@ class JaxMinTree(JaxSegmentTree):
     inf
     >>> float(tree.set_values([1, 2], [0.5, 0.25]).root_value)
     0.25
+    >>> JaxMinTree(2).set_values(..., [3.0, 2.0]).to_host().root_value  # a host MinTree
+    2.0
     """
+
+    _HOST_CLASS = "MinTree"
 
     def __init__(self, capacity: int, *, dtype: npt.DTypeLike | None = None) -> None:
         super().__init__(capacity, "min", dtype=dtype)
-
-    def to_host(self) -> Any:
-        """A [`MinTree`][rlu_trees.MinTree] holding the same values.
-
-        Returns
-        -------
-        rlu_trees.MinTree
-
-        Examples
-        --------
-        >>> from rlu_trees.jax import JaxMinTree
-        >>> JaxMinTree(2).set_values(..., [3.0, 2.0]).to_host().root_value
-        2.0
-        """
-        import rlu_trees
-
-        host = rlu_trees.MinTree(self._capacity, dtype=self.dtype)
-        host.set_values(..., np.asarray(self.values))
-        return host
 
 
 @jax.tree_util.register_pytree_node_class
@@ -639,26 +628,11 @@ class JaxMaxTree(JaxSegmentTree):
     >>> tree = JaxMaxTree(4).set_values(..., [3.0, 1.0, 4.0, 1.5])
     >>> float(tree.root_value), float(tree.partial_reduce(-2))
     (4.0, 4.0)
+    >>> JaxMaxTree(2).set_values(..., [3.0, 2.0]).to_host().root_value  # a host MaxTree
+    3.0
     """
+
+    _HOST_CLASS = "MaxTree"
 
     def __init__(self, capacity: int, *, dtype: npt.DTypeLike | None = None) -> None:
         super().__init__(capacity, "max", dtype=dtype)
-
-    def to_host(self) -> Any:
-        """A [`MaxTree`][rlu_trees.MaxTree] holding the same values.
-
-        Returns
-        -------
-        rlu_trees.MaxTree
-
-        Examples
-        --------
-        >>> from rlu_trees.jax import JaxMaxTree
-        >>> JaxMaxTree(2).set_values(..., [3.0, 2.0]).to_host().root_value
-        3.0
-        """
-        import rlu_trees
-
-        host = rlu_trees.MaxTree(self._capacity, dtype=self.dtype)
-        host.set_values(..., np.asarray(self.values))
-        return host
