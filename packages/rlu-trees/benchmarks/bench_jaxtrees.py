@@ -12,6 +12,9 @@ positive float32 values.
   ``us[k]`` in the loop would add two dispatches per step to every tree alike); the floor
   row is the same loop over a donated step that does nothing.
 
+On the CPU, rlu's trees run each walk as one custom call into the host trees' compiled
+kernels; ``--xla-kernels`` times the XLA kernels instead (what GPUs and TPUs run).
+
 flashbax 0.1.3: ``sample`` with query values (vmapped) then ``set_batch_scan`` or
 ``set_batch_bincount``. rlu's host numba SumTree does the same step from Python (reference).
 Figures are medians over ``--repeats`` interleaved runs, in microseconds per step. For rlu
@@ -257,11 +260,24 @@ def main() -> None:
     parser.add_argument(
         "--scan-repeats", type=int, help="at most this many runs of flashbax set_batch_scan"
     )
+    parser.add_argument(
+        "--xla-kernels",
+        action="store_true",
+        help="rlu: the XLA kernels on the CPU too, instead of the compiled custom calls",
+    )
     args = parser.parse_args()
+    if args.xla_kernels:
+        from rlu_trees.jax import _cpu
+
+        _cpu.ENABLED = False  # read when a program is traced: set before any is
     modes = tuple(m for m in args.modes.split(",") if m)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    from rlu_trees.jax import _cpu
+
+    calls = _cpu.ENABLED and _cpu.available() and jax.devices()[0].platform == "cpu"
     print(
-        f"# bench_jaxtrees: jax {jax.__version__} on {jax.devices()[0].platform}, "
+        f"# bench_jaxtrees: rlu's {'compiled custom calls' if calls else 'XLA kernels'}, "
+        f"jax {jax.__version__} on {jax.devices()[0].platform}, "
         f"flashbax {'present' if fbx is not None else 'missing'}, load average {load:.2f}"
     )
     if args.log2n is not None:

@@ -18,6 +18,20 @@ CAPACITIES = [1, 2, 3, 5, 8, 13, 100, 4097]
 BATCH = 16  # one batch shape for every test: JAX compiles once per shape
 
 
+@pytest.fixture(autouse=True, scope="module", params=["xla", "cpu-calls"])
+def lowering(request):
+    """Every test runs twice on the CPU: once through the XLA kernels (what GPUs and TPUs
+    run) and once through the compiled custom calls that CPU programs use."""
+    from rlu_trees.jax import _cpu
+
+    enabled = _cpu.ENABLED
+    _cpu.ENABLED = request.param == "cpu-calls"
+    jax.clear_caches()  # programs traced with the other lowering must not be reused
+    yield request.param
+    _cpu.ENABLED = enabled
+    jax.clear_caches()
+
+
 def _updates(rng: np.random.Generator, capacity: int, steps: int, scale: str = "uniform"):
     for _ in range(steps):
         idx = rng.integers(0, capacity, BATCH)
@@ -43,12 +57,14 @@ def _x64() -> Any:
     return enable_x64(True)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("capacity", CAPACITIES)
-def test_float64_equals_host_bit_for_bit(capacity: int) -> None:
+def test_64_bit_mode_equals_host_bit_for_bit(capacity: int, dtype: Any) -> None:
+    # in 64-bit mode the descent's arithmetic is float64 as on the host, for both storages
     with _x64():
         rng = np.random.default_rng(capacity)
-        host = SumTree(capacity)
-        tree = JaxSumTree(capacity, dtype=np.float64)
+        host = SumTree(capacity, dtype=dtype)
+        tree = JaxSumTree(capacity, dtype=dtype)
         for idx, vals in _updates(rng, capacity, 6, "wide"):
             host.set_values(idx, vals)
             tree = tree.set_values(idx, vals)
@@ -179,6 +195,44 @@ def test_vmap_over_eight_different_trees() -> None:
         assert (host.values[np.asarray(got[k])] > 0).all()
 
 
+def test_vmap_nested_and_with_unbatched_arguments() -> None:
+    # a 2 x 3 grid of trees under two vmaps, then one tree for a batch of u (and a batch of
+    # trees for one u): the unbatched side is shared, the results match the host trees
+    rng = np.random.default_rng(7)
+    capacity = 100
+    idx = rng.integers(0, capacity, (2, 3, BATCH))
+    vals = rng.uniform(0, 1, (2, 3, BATCH)).astype(np.float32)
+    u = rng.uniform(size=BATCH).astype(np.float32)
+
+    def one(i, v):
+        tree = JaxSumTree(capacity, dtype=np.float32).set_values(i, v)
+        return tree, tree.inverse_cdf(u)
+
+    trees, got = jax.jit(jax.vmap(jax.vmap(one)))(idx, vals)
+    assert trees.nodes.shape[:2] == (2, 3)
+    for a in range(2):
+        for b in range(3):
+            host = SumTree(capacity, dtype=np.float32)
+            host.set_values(idx[a, b], vals[a, b])
+            tree_ab = jax.tree_util.tree_map(lambda x, a=a, b=b: x[a, b], trees)
+            np.testing.assert_array_equal(np.asarray(tree_ab.values), host.values)
+            np.testing.assert_array_equal(np.asarray(got[a, b]), tree_ab.inverse_cdf(u))
+    tree = jax.tree_util.tree_map(lambda x: x[1, 2], trees)
+    us = rng.uniform(size=(4, BATCH)).astype(np.float32)
+    per_u = jax.jit(jax.vmap(lambda u: tree.inverse_cdf(u)))(us)
+    for k in range(4):
+        np.testing.assert_array_equal(np.asarray(per_u[k]), tree.inverse_cdf(us[k]))
+    # one batch of writes for every tree of a vmapped batch
+    flat = jax.tree_util.tree_map(lambda x: x[0], trees)
+    same = jax.jit(jax.vmap(lambda t: t.set_values(idx[0, 0], vals[1, 1])))(flat)
+    for b in range(3):
+        host = SumTree(capacity, dtype=np.float32)
+        host.set_values(idx[0, b], vals[0, b])
+        host.set_values(idx[0, 0], vals[1, 1])
+        same_b = jax.tree_util.tree_map(lambda x, b=b: x[b], same)
+        np.testing.assert_array_equal(np.asarray(same_b.values), host.values)
+
+
 def test_scan_carry_and_donation() -> None:
     rng = np.random.default_rng(3)
     capacity = 100
@@ -270,11 +324,34 @@ def test_updates_write_in_place_inside_scan() -> None:
     xs = (jnp.linspace(0, 1, 4 * BATCH).reshape(4, BATCH), jnp.ones((4, BATCH)))
     scan = jax.jit(lambda t, xs: jax.lax.scan(body, t, xs)[0])
     hlo = scan.lower(tree, xs).compile().as_text()
+    from rlu_trees.jax import _cpu
+
+    # the compiled kernels run exactly when they should
+    calls = _cpu.ENABLED and _cpu.available()
+    assert ("rlu_trees_set_float32" in hlo) == calls
+    assert ("rlu_trees_descend_float32" in hlo) == calls
     size = tree.nodes.shape[0]
     loops = [c for c in hlo.split("\n\n") if not c.startswith("ENTRY")]
     copies = [line for c in loops for line in c.splitlines() if f"f32[{size}]{{0}} copy(" in line]
     assert not copies, copies
     assert f"f32[{size}]" in hlo
+
+
+def test_the_compiled_kernels_serve_the_cpu_where_jax_can_call_them(lowering) -> None:
+    # wherever jax.ffi calls legacy custom calls, the probe succeeds and CPU programs use
+    # them; a program lowered for another platform keeps the XLA kernels
+    from rlu_trees.jax import _cpu
+
+    assert _cpu.available() == (_cpu._ffi() is not None)
+    tree = JaxSumTree(64).set_values(..., 1.0)
+    step = jax.jit(lambda t, u: t.set_values(t.inverse_cdf(u), u))
+    cpu_text = step.lower(tree, jnp.ones(BATCH)).as_text()
+    expected = lowering == "cpu-calls" and _cpu.available()
+    assert ("custom_call @rlu_trees_descend" in cpu_text) == expected
+    if expected and hasattr(step, "trace"):
+        lowered = step.trace(tree, jnp.ones(BATCH)).lower(lowering_platforms=("cuda",))
+        gpu_text = lowered.as_text()
+        assert "rlu_trees_" not in gpu_text and "gather" in gpu_text
 
 
 # ---------------------------------------------------------------------- bad input

@@ -9,7 +9,10 @@ leaves are ``P - 1 .. 2P - 2``). Each inner node is its two children combined, s
 equals the host tree's bit for bit by construction, and the descent takes the host's
 decisions on the host's numbers.
 
-How the work maps onto XLA (measured on the CPU, see ``benchmarks/bench_jaxtrees.py``):
+These XLA kernels serve every platform but the CPU, where ``_cpu`` replaces the descent and
+the update by one custom call each into the host trees' numba kernels (they also serve the CPU
+when those calls are not available). How the work maps onto XLA (measured on the CPU, see
+``benchmarks/bench_jaxtrees.py``):
 
 * the walks (descent, and the climb of an update) are ``lax.fori_loop`` s over the binary
   levels, so each level is one small gather and one or two small fusions. Unrolled static
@@ -185,6 +188,21 @@ def clean_values(values: jax.Array, lay: Layout, clamp: bool) -> tuple[jax.Array
     return ok, values
 
 
+def clean_entries(
+    idx: jax.Array, values: jax.Array, lay: Layout, clamp: bool
+) -> tuple[jax.Array, jax.Array]:
+    """``(position, values)`` of a batch of writes: each entry's leaf in ``[0, capacity)``
+    (negative indices counted from the end), or -1 for an entry to skip (its index is outside
+    ``[-capacity, capacity)`` or its value is refused, see `clean_values`).
+    """
+    cap = lay.capacity
+    idx = idx.astype(jnp.int32)
+    ok, values = clean_values(values, lay, clamp)
+    ok = ok & (idx >= -cap) & (idx < cap)
+    idx = jnp.where(idx < 0, idx + cap, idx)
+    return jnp.where(ok, idx, -1), values
+
+
 def set_values(
     nodes: jax.Array, idx: jax.Array, values: jax.Array, lay: Layout, clamp: bool
 ) -> jax.Array:
@@ -198,11 +216,8 @@ def set_values(
     cap = lay.capacity
     n = idx.shape[0]
     first = (1 << lay.height) - 1
-    idx = idx.astype(jnp.int32)
-    values = values.astype(nodes.dtype)
-    ok, values = clean_values(values, lay, clamp)
-    ok = ok & (idx >= -cap) & (idx < cap)
-    idx = jnp.where(idx < 0, idx + cap, idx)
+    idx, values = clean_entries(idx, values.astype(nodes.dtype), lay, clamp)
+    ok = idx >= 0
     leaf = jnp.where(ok, first + idx, -1)  # skipped entries aim at -1: dropped
     if n > 1:
         if n <= exact_positions(nodes.dtype):
@@ -237,7 +252,7 @@ def set_values(
         return level_up
 
     if climb:
-        parent = (jnp.where(ok, first + idx, first) - 1) >> 1
+        parent = (first + jnp.maximum(idx, 0) - 1) >> 1
         # parents deeper than the small head read their children from the whole array
         split = min(depth, _small_levels(nodes.dtype))
         deep = min(climb, depth - split)

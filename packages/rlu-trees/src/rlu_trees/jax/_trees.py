@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rlu_trees import _checks as _host_checks
-from rlu_trees.jax import _checks, _kernels
+from rlu_trees.jax import _checks, _cpu, _kernels
 
 _T = TypeVar("_T", bound="JaxSegmentTree")
 
@@ -20,7 +20,7 @@ _T = TypeVar("_T", bound="JaxSegmentTree")
 def _set_values(
     nodes: jax.Array, idx: jax.Array, values: jax.Array, lay: _kernels.Layout, clamp: bool
 ) -> jax.Array:
-    return _kernels.set_values(nodes, idx, values, lay, clamp)
+    return _cpu.set_values(nodes, idx, values, lay, clamp)
 
 
 @functools.partial(jax.jit, static_argnames=("lay", "clamp"))
@@ -38,7 +38,7 @@ def _partial_reduce(
 @functools.partial(jax.jit, static_argnames=("lay",))
 def _inverse_cdf(nodes: jax.Array, u: jax.Array, lay: _kernels.Layout) -> jax.Array:
     u = jnp.clip(jnp.nan_to_num(u, nan=0.0), 0.0, 1.0)
-    return _kernels.descend(nodes, u * nodes[0].astype(u.dtype), lay)
+    return _cpu.descend(nodes, u * nodes[0].astype(u.dtype), lay)
 
 
 @functools.partial(jax.jit, static_argnames=("lay", "n", "stratified", "dtype"))
@@ -48,7 +48,7 @@ def _sample(
     u = jax.random.uniform(key, (n,), dtype=dtype)
     if stratified:
         u = jnp.minimum((jnp.arange(n, dtype=dtype) + u) / n, 1.0)
-    return _kernels.descend(nodes, u * nodes[0].astype(dtype), lay)
+    return _cpu.descend(nodes, u * nodes[0].astype(dtype), lay)
 
 
 @jax.tree_util.register_pytree_node_class
@@ -95,6 +95,13 @@ class JaxSegmentTree:
     ``finfo(dtype).max / P`` to that bound so that no sum can overflow, and ``u`` outside
     ``[0, 1]`` is clipped (NaN counts as 0). Subnormal values are stored as 0 in a
     [`JaxSumTree`][rlu_trees.jax.JaxSumTree]: XLA flushes them on the CPU.
+
+    Where it runs. In a program compiled for the CPU, the descent of ``inverse_cdf`` and
+    ``sample`` and the climb of ``set_values`` each run as one XLA custom call into the host
+    trees' compiled kernels (the same arithmetic, so the same results), because XLA on the
+    CPU pays for every small operation of a level-by-level walk. On other platforms (GPU,
+    TPU) they are XLA operations. The choice is made when the program is lowered; the
+    results, the guarantees above and the pytree are the same either way.
 
     Batches of trees: build or update them under ``jax.vmap``; the methods act on one tree.
 
@@ -239,7 +246,8 @@ class JaxSegmentTree:
         return self._checked(_set_values(self._nodes, index, vals, lay, False))
 
     def _checked(self: _T, nodes: jax.Array) -> _T:
-        if self._nonneg and not bool(jnp.isfinite(nodes[0])):
+        # concrete arguments inside a traced function still give a traced result: no check
+        if self._nonneg and not _checks.is_traced(nodes) and not bool(jnp.isfinite(nodes[0])):
             raise ValueError(
                 f"these values would make the total overflow {self.dtype}; "
                 "use smaller values or dtype=float64"
@@ -445,7 +453,8 @@ class JaxSumTree(JaxSegmentTree):
         super().__init__(capacity, "add", dtype=dtype)
 
     def _require_mass(self) -> None:
-        if not self._traced() and not bool(self._nodes[0] > 0):
+        root = self._nodes[0]  # traced inside a traced function, even for a concrete tree
+        if not _checks.is_traced(root) and not bool(root > 0):
             raise RuntimeError(
                 "cannot sample from a JaxSumTree whose values are all zero (root_value == 0); "
                 "set some positive values first"
