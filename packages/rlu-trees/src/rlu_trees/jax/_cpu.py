@@ -12,9 +12,10 @@ The custom calls use XLA's CPU custom-call ABI with an opaque configuration (see
 CPU. The update's output aliases the node array, so donated trees and ``scan`` carries are
 updated in place. A batch of trees (``vmap``) is one call that loops over the trees.
 
-When the custom calls cannot be used (a JAX without ``jax.ffi``'s legacy custom calls, or a
-probe call that does not give the expected result), every platform uses the XLA kernels:
-same results in float64, same guarantees in float32.
+When the custom calls cannot be used (a JAX without ``jax.ffi``'s legacy custom calls, before
+0.4.36, or a probe call that does not give the expected result), and on machines whose default
+backend is an accelerator, every platform uses the XLA kernels: same results in float64, same
+guarantees in float32.
 """
 
 from __future__ import annotations
@@ -169,9 +170,19 @@ def available() -> bool:
         return False
 
 
+def _in_use() -> bool:
+    """Whether programs traced now may take the custom calls.
+
+    Only where the default backend is the CPU: on a machine with an accelerator the program
+    holds the XLA kernels alone (no CPU branch, nothing compiled for it), since older JAX
+    (0.4.36 does) keeps every branch of ``platform_dependent`` in the lowered program.
+    """
+    return ENABLED and jax.default_backend() == "cpu" and available()
+
+
 def descend(nodes: jax.Array, x: jax.Array, lay: _kernels.Layout) -> jax.Array:
     """``_kernels.descend``, through the compiled kernel when lowered for the CPU."""
-    if not (ENABLED and available()):
+    if not _in_use():
         return _kernels.descend(nodes, x, lay)
     leaf: jax.Array = lax.platform_dependent(
         nodes,
@@ -186,7 +197,7 @@ def set_values(
     nodes: jax.Array, idx: jax.Array, values: jax.Array, lay: _kernels.Layout, clamp: bool
 ) -> jax.Array:
     """``_kernels.set_values``, through the compiled kernel when lowered for the CPU."""
-    if not (ENABLED and available()):
+    if not _in_use():
         return _kernels.set_values(nodes, idx, values, lay, clamp)
 
     def cpu(nodes: jax.Array, idx: jax.Array, values: jax.Array) -> jax.Array:
