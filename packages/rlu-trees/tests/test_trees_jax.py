@@ -365,6 +365,78 @@ def test_the_compiled_kernels_serve_the_cpu_where_jax_can_call_them(lowering, mo
         jax.clear_caches()
 
 
+def test_the_probe_works_when_first_run_in_64_bit_mode() -> None:
+    from rlu_trees.jax import _cpu
+
+    with _x64():
+        assert _cpu.available.__wrapped__() == (_cpu._ffi() is not None)
+
+
+def test_the_environment_variable_turns_the_custom_calls_off() -> None:
+    import subprocess
+    import sys
+
+    code = "from rlu_trees.jax import _cpu; print(_cpu.ENABLED)"
+    for value, expected in (("0", "False"), ("1", "True")):
+        env = {**__import__("os").environ, "RLU_TREES_JAX_CPU_CALLS": value}
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+        )
+        assert out.stdout.strip() == expected
+
+
+def test_gradients_flow_through_set_values_and_sampling() -> None:
+    # d root / d values = 1 for every written value (the XLA kernels' derivative, both ways)
+    def root(v):
+        tree = JaxSumTree(4).set_values(jnp.array([0, 1, 1]), v)
+        idx = tree.inverse_cdf(v[:1] / 10.0)  # integer output: no tangent, no error
+        return tree.root_value + 0.0 * idx.sum()
+
+    grad = jax.jit(jax.grad(root))(jnp.array([1.0, 2.0, 3.0]))
+    assert np.asarray(grad).tolist() == [1.0, 0.0, 1.0]  # the overwritten 2.0 does not count
+
+
+def test_a_node_array_of_another_capacity_is_refused() -> None:
+    # e.g. a checkpoint restored into the structure of a tree of another capacity: the
+    # compiled kernels would read and write past the array, so every path refuses it
+    small = JaxSumTree(1 << 10).set_values(..., 1.0)
+    treedef = jax.tree_util.tree_structure(JaxSumTree(1 << 12))
+    bad = jax.tree_util.tree_unflatten(treedef, [small.nodes])
+    for call in (
+        lambda t: t.set_values(jnp.arange(BATCH), jnp.ones(BATCH)),
+        lambda t: t.inverse_cdf(jnp.linspace(0, 1, BATCH)),
+        lambda t: t.sample(jax.random.key(0), BATCH),
+        lambda t: t.partial_reduce(0, 5),
+        lambda t: t.set_values(..., jnp.ones(1 << 12)),
+    ):
+        with pytest.raises(ValueError, match="nodes"):
+            jax.jit(call)(bad)
+
+
+def test_wide_indices_inside_jit_are_skipped_not_wrapped() -> None:
+    with _x64():
+        tree = JaxSumTree(4, dtype=np.float32).set_values(..., 1.0)
+        update = jax.jit(lambda t, i: t.set_values(i, jnp.full(i.shape, 5.0)))
+        new = update(tree, jnp.array([2**32 + 1, -(2**32) + 2, 2], jnp.int64))
+        assert np.asarray(new.values).tolist() == [1.0, 1.0, 5.0, 1.0]
+        new = update(tree, jnp.array([2**32 + 1, 3], jnp.uint64))
+        assert np.asarray(new.values).tolist() == [1.0, 1.0, 1.0, 5.0]
+    small = jax.jit(lambda t, i: t.set_values(i, jnp.full(i.shape, 5.0)))(
+        JaxSumTree(300), jnp.array([255, 7], jnp.uint8)
+    )
+    assert float(small.values[255]) == 5.0 and float(small.values[7]) == 5.0
+
+
+def test_subnormals_are_stored_as_zeros_in_every_tree() -> None:
+    sub = np.float32(2.9e-39)
+    mins = jax.jit(lambda t, v: t.set_values(jnp.array([0, 1]), v))(
+        JaxMinTree(2, dtype=np.float32), jnp.array([sub, -sub], jnp.float32)
+    )
+    assert np.asarray(mins.values).tolist() == [0.0, 0.0]
+    assert np.signbit(np.asarray(mins.values)).tolist() == [False, True]
+    assert float(mins.root_value) == 0.0
+
+
 # ---------------------------------------------------------------------- bad input
 
 

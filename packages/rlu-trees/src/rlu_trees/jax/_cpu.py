@@ -4,18 +4,22 @@ Why: on the CPU, XLA pays for every operation it runs (a thread hand-off, a loop
 step of ``B`` lookups and ``B`` updates through the XLA kernels of ``_kernels`` is about a
 hundred operations on a few thousand numbers. The host trees' numba kernels do the same work
 in one call each: ``benchmarks/bench_jaxtrees.py`` measured the step at N = 2^20, B = 256 go
-from 66 to about 11 microseconds inside a ``scan``. Other platforms (GPU, TPU) keep the XLA
-kernels: ``lax.platform_dependent`` chooses when the program is lowered.
+from about 41 to about 12-16 microseconds inside a ``scan``. Other platforms (GPU, TPU) keep
+the XLA kernels: ``lax.platform_dependent`` chooses when the program is lowered.
 
 The custom calls use XLA's CPU custom-call ABI with an opaque configuration (see
 ``_cpu_kernels``), registered through ``jax.ffi`` the first time a program is lowered for the
 CPU. The update's output aliases the node array, so donated trees and ``scan`` carries are
-updated in place. A batch of trees (``vmap``) is one call that loops over the trees.
+updated in place. A batch of trees (``vmap``) is one call that loops over the trees; a batch of
+targets on one tree is one call on that tree. Differentiating through the calls takes the XLA
+kernels' derivatives (a custom JVP).
 
-When the custom calls cannot be used (a JAX without ``jax.ffi``'s legacy custom calls, before
-0.4.36, or a probe call that does not give the expected result), and on machines whose default
-backend is an accelerator, every platform uses the XLA kernels: same results in float64, same
-guarantees in float32.
+The XLA kernels serve every platform, the CPU included, when the custom calls cannot be used:
+a JAX whose ``jax.ffi`` cannot make legacy custom calls (before 0.4.36), a probe call that does
+not give the expected result, a machine whose default backend is an accelerator, node dtypes
+other than float32 and float64, or the environment variable ``RLU_TREES_JAX_CPU_CALLS=0``
+(read at import; e.g. for ``jax.export``, which refuses custom calls). Results are the same in
+64-bit mode and the guarantees the same everywhere.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ import functools
 import importlib
 import inspect
 import math
-import struct
+import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -39,8 +44,15 @@ from rlu_trees.jax import _kernels
 # XLA's API_VERSION_STATUS_RETURNING_UNIFIED: the kernel receives the opaque configuration
 _API_VERSION = 3
 
-# tests set this to False (and clear JAX's caches) to run the XLA kernels on the CPU
-ENABLED = True
+# False: the XLA kernels on the CPU too (read when a program is traced; tests set it and
+# clear JAX's caches)
+ENABLED = os.environ.get("RLU_TREES_JAX_CPU_CALLS", "1").strip() != "0"
+
+# node dtypes the compiled kernels exist for
+_DTYPES = ("float32", "float64")
+
+# reducer names to the host kernels' codes
+_OPS = {"add": ADD, "min": MIN, "max": MAX}
 
 
 def _ffi() -> Any:
@@ -60,40 +72,45 @@ def _ffi() -> Any:
     return module
 
 
-@functools.cache
-def _target(kind: str, *dtypes: str) -> str:
-    """Compile the kernel ``kind`` for ``dtypes`` and register it with XLA; its name."""
-    import ctypes
-
-    from rlu_trees.jax import _cpu_kernels
-
-    kernel = (
-        _cpu_kernels.make_descend(*dtypes) if kind == "descend" else _cpu_kernels.make_set(*dtypes)
-    )
-    new_capsule = ctypes.pythonapi.PyCapsule_New
-    new_capsule.restype = ctypes.py_object
-    new_capsule.argtypes = (ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p)
-    capsule = new_capsule(kernel.address, b"xla._CUSTOM_CALL_TARGET", None)
-    name = f"rlu_trees_{kind}_{'_'.join(dtypes)}"
-    _ffi().register_ffi_target(name, capsule, platform="cpu", api_version=0)
-    _KEEP_ALIVE.append(kernel)
-    return name
-
-
+_LOCK = threading.Lock()  # XLA refuses a second registration of a name: register once
+_TARGETS: dict[str, str] = {}
 _KEEP_ALIVE: list[Any] = []  # the compiled kernels XLA holds pointers to
 
 
+def _target(entry: str) -> str:
+    """Compile the kernel ``entry`` of ``_cpu_kernels`` and register it with XLA; its name."""
+    with _LOCK:
+        if entry not in _TARGETS:
+            import ctypes
+
+            from rlu_trees.jax import _cpu_kernels
+
+            kernel = _cpu_kernels.compile_kernel(entry)
+            new_capsule = ctypes.pythonapi.PyCapsule_New
+            new_capsule.restype = ctypes.py_object
+            new_capsule.argtypes = (ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p)
+            capsule = new_capsule(kernel.address, b"xla._CUSTOM_CALL_TARGET", None)
+            name = f"rlu_trees_{entry}"
+            _ffi().register_ffi_target(name, capsule, platform="cpu", api_version=0)
+            _KEEP_ALIVE.append(kernel)
+            _TARGETS[entry] = name
+        return _TARGETS[entry]
+
+
+def config(*words: int) -> str:
+    """The ``opaque`` configuration a kernel reads: decimal numbers separated by commas."""
+    return ",".join(str(int(w)) for w in words)
+
+
 def _call(
-    kind: str,
-    dtypes: tuple[str, ...],
+    entry: str,
     result: jax.ShapeDtypeStruct,
     words: tuple[int, ...],
     *args: jax.Array,
     alias: bool = False,
 ) -> jax.Array:
-    ffi = _ffi()
-    call = ffi.ffi_call(
-        _target(kind, *dtypes),
+    call = _ffi().ffi_call(
+        _target(entry),
         result,
         custom_call_api_version=_API_VERSION,
         legacy_backend_config=config(*words),
@@ -103,51 +120,98 @@ def _call(
     return out
 
 
-def config(*words: int) -> bytes:
-    """The ``opaque`` bytes a kernel reads: native-endian int64 words."""
-    return struct.pack(f"={len(words)}q", *words)
+def _check_rows(lay: _kernels.Layout, nodes: jax.Array, *rows: jax.Array) -> None:
+    """The shapes the kernels rely on: ``nodes`` has ``lay.size`` nodes per tree and every
+    other argument one row per tree (checked when traced; a mismatch would be a memory error)."""
+    check_nodes(nodes, lay)
+    for row in rows:
+        if row.shape[:-1] != nodes.shape[:-1]:
+            raise ValueError(f"arguments of shape {row.shape} do not match trees {nodes.shape}")
 
 
-# reducer names to the host kernels' codes
-_OPS = {"add": ADD, "min": MIN, "max": MAX}
-
-
-def _batched(op: Callable[..., jax.Array]) -> Callable[..., jax.Array]:
-    """``op`` under ``vmap``: one call on the stacked trees (unbatched inputs broadcast)."""
-    wrapped = jax.custom_batching.custom_vmap(op)
-
-    def rule(size: int, batched: list[bool], *args: jax.Array) -> tuple[jax.Array, bool]:
-        args = tuple(
-            a if b else jnp.broadcast_to(a, (size, *a.shape))
-            for a, b in zip(args, batched, strict=True)
+def check_nodes(nodes: jax.Array, lay: _kernels.Layout) -> None:
+    """Raise unless the node array fits the tree's capacity (e.g. arrays unflattened into the
+    structure of a tree of another capacity)."""
+    if nodes.ndim < 1 or nodes.shape[-1] != lay.size:
+        raise ValueError(
+            f"a tree of capacity {lay.capacity} has {lay.size} nodes, but its node array has "
+            f"shape {nodes.shape}: was it rebuilt from another tree's arrays?"
         )
-        return wrapped(*args), True
 
-    wrapped.def_vmap(rule)
-    return wrapped
+
+def _rows_first(size: int, batched: list[bool], args: tuple[jax.Array, ...]) -> list[jax.Array]:
+    """The arguments of a vmap rule, the unbatched ones broadcast to ``size`` rows."""
+    return [
+        a if b else jnp.broadcast_to(a, (size, *a.shape))
+        for a, b in zip(args, batched, strict=True)
+    ]
 
 
 @functools.cache
 def _descend_op(lay: _kernels.Layout) -> Callable[[jax.Array, jax.Array], jax.Array]:
     def op(nodes: jax.Array, x: jax.Array) -> jax.Array:
+        _check_rows(lay, nodes, x)
         trees = math.prod(nodes.shape[:-1])
-        words = (trees, lay.size, x.shape[-1], lay.capacity)
-        dtypes = (str(nodes.dtype), str(x.dtype))
+        entry = f"descend_{nodes.dtype}_{x.dtype}"
         result = jax.ShapeDtypeStruct(x.shape, jnp.int32)  # type: ignore[no-untyped-call]
-        return _call("descend", dtypes, result, words, nodes, x)
+        return _call(entry, result, (trees, lay.size, x.shape[-1], lay.capacity), nodes, x)
 
-    return _batched(op)
+    batched_op = jax.custom_batching.custom_vmap(op)
+
+    def rule(size: int, batched: list[bool], nodes: jax.Array, x: jax.Array) -> Any:
+        if not batched[0]:  # one tree, a batch of targets: one call, no copy of the tree
+            moved = jnp.moveaxis(x, 0, -2)  # (*trees, size, n)
+            flat = moved.reshape((*moved.shape[:-2], -1))
+            leaf = batched_op(nodes, flat).reshape(moved.shape)
+            return jnp.moveaxis(leaf, -2, 0), True
+        return batched_op(*_rows_first(size, batched, (nodes, x))), True
+
+    batched_op.def_vmap(rule)
+
+    @jax.custom_jvp
+    def differentiable(nodes: jax.Array, x: jax.Array) -> jax.Array:
+        leaf: jax.Array = batched_op(nodes, x)
+        return leaf
+
+    @differentiable.defjvp
+    def jvp(primals: Any, tangents: Any) -> Any:
+        leaf = differentiable(*primals)
+        return leaf, np.zeros(leaf.shape, jax.dtypes.float0)  # integer output: no tangent
+
+    return differentiable
 
 
 @functools.cache
-def _set_op(lay: _kernels.Layout) -> Callable[[jax.Array, jax.Array, jax.Array], jax.Array]:
+def _set_op(
+    lay: _kernels.Layout, clamp: bool
+) -> Callable[[jax.Array, jax.Array, jax.Array], jax.Array]:
     def op(nodes: jax.Array, leaf: jax.Array, values: jax.Array) -> jax.Array:
+        _check_rows(lay, nodes, leaf, values)
         trees = math.prod(nodes.shape[:-1])
         words = (trees, lay.size, leaf.shape[-1], _OPS[lay.reducer])
         result = jax.ShapeDtypeStruct(nodes.shape, nodes.dtype)  # type: ignore[no-untyped-call]
-        return _call("set", (str(nodes.dtype),), result, words, nodes, leaf, values, alias=True)
+        return _call(f"set_{nodes.dtype}", result, words, nodes, leaf, values, alias=True)
 
-    return _batched(op)
+    batched_op = jax.custom_batching.custom_vmap(op)
+
+    def rule(size: int, batched: list[bool], *args: jax.Array) -> Any:
+        return batched_op(*_rows_first(size, batched, args)), True
+
+    batched_op.def_vmap(rule)
+
+    @jax.custom_jvp
+    def differentiable(nodes: jax.Array, idx: jax.Array, values: jax.Array) -> jax.Array:
+        leaf, values = _kernels.clean_entries(idx, values.astype(nodes.dtype), lay, clamp)
+        new: jax.Array = batched_op(nodes, leaf, values)
+        return new
+
+    @differentiable.defjvp
+    def jvp(primals: Any, tangents: Any) -> Any:
+        # the XLA kernels' derivative: the same function of the same inputs
+        xla = functools.partial(_kernels.set_values, lay=lay, clamp=clamp)
+        return differentiable(*primals), jax.jvp(xla, primals, tangents)[1]
+
+    return differentiable
 
 
 @functools.cache
@@ -158,31 +222,38 @@ def available() -> bool:
     try:
         cpu = jax.devices("cpu")[0]
         lay = _kernels.layout(3, "add", True)
+        f32 = jnp.float32
         # the first call may come while a program is traced: evaluate, do not stage
-        with jax.ensure_compile_time_eval(), jax.default_device(cpu):
-            nodes = _kernels.build(jnp.array([1.0, 0.0, 2.0, 0.0], jnp.float32), lay)
-            nodes = jax.jit(_set_op(lay))(nodes, jnp.array([1], jnp.int32), jnp.ones(1))
-            x = jnp.array([0.5, 1.5, 2.5, 4.0], jnp.float32)
-            leaf = jax.jit(_descend_op(lay))(nodes, x)
+        with (
+            jax.ensure_compile_time_eval(),
+            jax.default_device(cpu),
+            jax.transfer_guard("allow"),
+        ):
+            nodes = _kernels.build(jnp.array([1.0, 0.0, 2.0, 0.0], f32), lay)
+            nodes = jax.jit(_set_op(lay, False))(nodes, jnp.array([1]), jnp.ones(1, f32))
+            leaf = jax.jit(_descend_op(lay))(nodes, jnp.array([0.5, 1.5, 2.5, 4.0], f32))
             ok = np.asarray(nodes).tolist() == [4.0, 2.0, 2.0, 1.0, 1.0, 2.0, 0.0]
             return ok and bool(np.asarray(leaf).tolist() == [0, 1, 2, 2])
     except Exception:  # any failure: the XLA kernels serve every platform
         return False
 
 
-def _in_use() -> bool:
-    """Whether programs traced now may take the custom calls.
+def _in_use(nodes: jax.Array) -> bool:
+    """Whether a program traced now may take the custom calls for ``nodes``.
 
     Only where the default backend is the CPU: on a machine with an accelerator the program
     holds the XLA kernels alone (no CPU branch, nothing compiled for it), since older JAX
     (0.4.36 does) keeps every branch of ``platform_dependent`` in the lowered program.
     """
-    return ENABLED and jax.default_backend() == "cpu" and available()
+    return (
+        ENABLED and str(nodes.dtype) in _DTYPES and jax.default_backend() == "cpu" and available()
+    )
 
 
 def descend(nodes: jax.Array, x: jax.Array, lay: _kernels.Layout) -> jax.Array:
     """``_kernels.descend``, through the compiled kernel when lowered for the CPU."""
-    if not _in_use():
+    check_nodes(nodes, lay)
+    if not _in_use(nodes):
         return _kernels.descend(nodes, x, lay)
     leaf: jax.Array = lax.platform_dependent(
         nodes,
@@ -197,18 +268,14 @@ def set_values(
     nodes: jax.Array, idx: jax.Array, values: jax.Array, lay: _kernels.Layout, clamp: bool
 ) -> jax.Array:
     """``_kernels.set_values``, through the compiled kernel when lowered for the CPU."""
-    if not _in_use():
+    check_nodes(nodes, lay)
+    if not _in_use(nodes):
         return _kernels.set_values(nodes, idx, values, lay, clamp)
-
-    def cpu(nodes: jax.Array, idx: jax.Array, values: jax.Array) -> jax.Array:
-        leaf, values = _kernels.clean_entries(idx, values.astype(nodes.dtype), lay, clamp)
-        return _set_op(lay)(nodes, leaf, values)
-
     new: jax.Array = lax.platform_dependent(
         nodes,
         idx,
         values,
-        cpu=cpu,
+        cpu=_set_op(lay, clamp),
         default=functools.partial(_kernels.set_values, lay=lay, clamp=clamp),
     )
     return new

@@ -1,20 +1,26 @@
 """The host trees' numba kernels as XLA custom calls (C functions XLA calls on the CPU).
 
-Each function made here is a numba ``cfunc`` with the signature of XLA's CPU custom calls
+Each kernel made here is a numba ``cfunc`` with the signature of XLA's CPU custom calls
 (``API_VERSION_STATUS_RETURNING_UNIFIED``)::
 
     void kernel(void *out, const void **in, const char *opaque, size_t opaque_len,
                 XlaCustomCallStatus *status)
 
-``opaque`` holds the static geometry as int64 words (see ``_cpu.config``); every
-pointer arrives as a 64-bit integer and becomes an array through ``_pointer``. A batch of
-``trees`` trees lies row after row in one buffer.
+``opaque`` holds the static geometry as decimal numbers separated by commas (ASCII, so that
+JAX's persistent compilation cache can store it; see ``_cpu.config``); every pointer arrives
+as a 64-bit integer and becomes an array through ``_pointer``. A batch of ``trees`` trees lies
+row after row in one buffer.
 
 The JAX trees store the host layout without its unused element 0 (``nodes[i]`` is host
 ``tree[i + 1]``), so the host kernels run on a view that starts one element before the
 buffer: they never touch ``tree[0]`` (the root is ``tree[1]`` and every walk stops there).
 The kernels are the host trees' own (``rlu_trees._numba_kernels``): same walks, same sums,
 same indices.
+
+Every function is a module-level function (no closure), so that numba's on-disk cache finds
+it again in the next process; the dtypes come from the empty arrays ``_F32``/``_F64``, which
+numba freezes as constants. numba's cache does not see changes to ``_numba_kernels.py``:
+touch this file after editing those kernels.
 
 This module is imported only when a program is lowered for the CPU.
 """
@@ -26,15 +32,23 @@ from typing import Any, cast
 
 import numba
 import numpy as np
+import numpy.typing as npt
 from numba import types
 from numba.core.typing.templates import Signature
 from numba.extending import intrinsic
-from numba.np.numpy_support import carray, from_dtype
+from numba.np.numpy_support import carray
 
 from rlu_trees import _numba_kernels as host
 
 # out, in, opaque, opaque_len, status: pointers and a size, all 64-bit integers in registers
 SIGNATURE = types.void(types.int64, types.int64, types.int64, types.int64, types.int64)
+
+# the dtypes of the kernels' arrays, as constants numba can read
+_F32 = np.empty(0, np.float32)
+_F64 = np.empty(0, np.float64)
+_I32 = np.empty(0, np.int32)
+_I64 = np.empty(0, np.int64)
+_U8 = np.empty(0, np.uint8)
 
 
 def _pointer_typing(
@@ -53,75 +67,125 @@ def _pointer_typing(
 _pointer = cast("Callable[[int, Any], Any]", intrinsic(_pointer_typing))
 
 
-def _cfunc(func: Callable[..., None]) -> Any:
-    """Compile ``func`` as a C callable with ``SIGNATURE`` (cached on disk when possible)."""
-    try:
-        return numba.cfunc(SIGNATURE, cache=True)(func)
-    except RuntimeError:  # no writable cache folder: compile in every process
-        return numba.cfunc(SIGNATURE, cache=False)(func)
+@host._jit
+def _config(opaque: int, length: int) -> npt.NDArray[np.int64]:  # pragma: no cover - compiled
+    """The four numbers of ``opaque``: ASCII decimals separated by commas."""
+    chars = carray(_pointer(opaque, _U8.dtype), length)
+    words = np.zeros(4, dtype=np.int64)
+    k = 0
+    for i in range(length):
+        c = chars[i]
+        if c == 44:  # ','
+            k += 1
+        elif k < 4:
+            words[k] = words[k] * 10 + (c - 48)
+    return words
 
 
-def make_descend(node_dtype: Any, x_dtype: Any) -> Any:
-    """The descent: ``out[t, k]`` = leaf for target mass ``x[t, k]`` in tree ``t``.
+@host._jit
+def _rows(
+    address: int, row: int, length: int, like: npt.NDArray[Any], offset: int = 0
+) -> npt.NDArray[Any]:  # pragma: no cover - compiled
+    """Row ``row`` (``length`` items of ``like``'s dtype) of the buffer at ``address``, its view
+    starting ``offset`` items early."""
+    size = like.itemsize
+    return carray(_pointer(address + (row * (length - offset) - offset) * size, like.dtype), length)
+
+
+@host._jit
+def _descend_trees(
+    out: int, ins: int, opaque: int, length: int, node: npt.NDArray[Any], target: npt.NDArray[Any]
+) -> None:  # pragma: no cover - compiled
+    """``out[t, k]`` = leaf for target mass ``x[t, k]`` in tree ``t``.
 
     ``in``: nodes ``(trees, size)``, x ``(trees, n)``; ``out``: int32 ``(trees, n)``.
     ``opaque``: trees, size, n, capacity. Indices past ``capacity - 1`` (only from an
     all-zero tree) become ``capacity - 1``, as in the XLA kernels.
     """
-    node_t = from_dtype(np.dtype(node_dtype))
-    x_t = from_dtype(np.dtype(x_dtype))
-    node_size = np.dtype(node_dtype).itemsize
-    x_size = np.dtype(x_dtype).itemsize
-    descend = host._descend
-
-    def kernel(out: int, ins: int, opaque: int, opaque_len: int, status: int) -> None:
-        cfg = carray(_pointer(opaque, types.int64), 4)
-        trees, size, n, capacity = cfg[0], cfg[1], cfg[2], cfg[3]
-        args = carray(_pointer(ins, types.int64), 2)
-        x = np.empty(n, dtype=np.float64)
-        leaf = np.empty(n, dtype=np.int64)
-        for t in range(trees):
-            tree = carray(_pointer(args[0] + (t * size - 1) * node_size, node_t), size + 1)
-            xs = carray(_pointer(args[1] + t * n * x_size, x_t), n)
-            res = carray(_pointer(out + t * n * 4, types.int32), n)
-            for k in range(n):
-                x[k] = xs[k]
-            descend(tree, x, leaf)
-            for k in range(n):
-                res[k] = min(leaf[k], capacity - 1)
-
-    return _cfunc(kernel)
+    cfg = _config(opaque, length)
+    trees, size, n, capacity = cfg[0], cfg[1], cfg[2], cfg[3]
+    args = carray(_pointer(ins, _I64.dtype), 2)
+    x = np.empty(n, dtype=np.float64)
+    leaf = np.empty(n, dtype=np.int64)
+    for t in range(trees):
+        tree = _rows(args[0], t, size + 1, node, 1)
+        xs = _rows(args[1], t, n, target)
+        res = _rows(out, t, n, _I32)
+        for k in range(n):
+            x[k] = xs[k]
+        host._descend(tree, x, leaf)
+        for k in range(n):
+            res[k] = min(leaf[k], capacity - 1)
 
 
-def make_set(node_dtype: Any) -> Any:
-    """The update: leaf ``idx[t, k]`` of tree ``t`` gets ``values[t, k]``, in order.
+@host._jit
+def _set_trees(
+    out: int, ins: int, opaque: int, length: int, node: npt.NDArray[Any]
+) -> None:  # pragma: no cover - compiled
+    """Leaf ``idx[t, k]`` of tree ``t`` gets ``values[t, k]``, in order; then the ancestors.
 
     ``in``: nodes ``(trees, size)`` (``out`` is the same buffer: XLA aliases them), idx int32
     ``(trees, n)`` with -1 for entries to skip, values ``(trees, n)``. ``opaque``: trees, size,
     n, op. Writing in batch order makes the last write win; then every written leaf's
     ancestors are recomputed by the host's ``_update_paths``.
     """
-    node_t = from_dtype(np.dtype(node_dtype))
-    node_size = np.dtype(node_dtype).itemsize
-    update_paths = host._update_paths
+    cfg = _config(opaque, length)
+    trees, size, n, op = cfg[0], cfg[1], cfg[2], cfg[3]
+    args = carray(_pointer(ins, _I64.dtype), 3)
+    half = (size + 1) // 2
+    leaves = np.empty(n, dtype=np.int64)
+    for t in range(trees):
+        tree = _rows(out, t, size + 1, node, 1)
+        idx = _rows(args[1], t, n, _I32)
+        vals = _rows(args[2], t, n, node)
+        m = 0
+        for k in range(n):
+            i = idx[k]
+            if 0 <= i < half:  # skipped entries are -1
+                tree[half + i] = vals[k]
+                leaves[m] = half + i
+                m += 1
+        host._update_paths(tree, leaves[:m], op)
 
-    def kernel(out: int, ins: int, opaque: int, opaque_len: int, status: int) -> None:
-        cfg = carray(_pointer(opaque, types.int64), 4)
-        trees, size, n, op = cfg[0], cfg[1], cfg[2], cfg[3]
-        args = carray(_pointer(ins, types.int64), 3)
-        half = (size + 1) // 2
-        leaves = np.empty(n, dtype=np.int64)
-        for t in range(trees):
-            tree = carray(_pointer(out + (t * size - 1) * node_size, node_t), size + 1)
-            idx = carray(_pointer(args[1] + t * n * 4, types.int32), n)
-            vals = carray(_pointer(args[2] + t * n * node_size, node_t), n)
-            m = 0
-            for k in range(n):
-                i = idx[k]
-                if 0 <= i < half:  # skipped entries are -1
-                    tree[half + i] = vals[k]
-                    leaves[m] = half + i
-                    m += 1
-            update_paths(tree, leaves[:m], op)
 
-    return _cfunc(kernel)
+# the C entry points, one per dtype combination (module-level: numba caches them)
+
+
+def descend_float32_float32(
+    out: int, ins: int, opaque: int, length: int, status: int
+) -> None:  # pragma: no cover - compiled
+    _descend_trees(out, ins, opaque, length, _F32, _F32)
+
+
+def descend_float32_float64(
+    out: int, ins: int, opaque: int, length: int, status: int
+) -> None:  # pragma: no cover - compiled
+    _descend_trees(out, ins, opaque, length, _F32, _F64)
+
+
+def descend_float64_float64(
+    out: int, ins: int, opaque: int, length: int, status: int
+) -> None:  # pragma: no cover - compiled
+    _descend_trees(out, ins, opaque, length, _F64, _F64)
+
+
+def set_float32(
+    out: int, ins: int, opaque: int, length: int, status: int
+) -> None:  # pragma: no cover - compiled
+    _set_trees(out, ins, opaque, length, _F32)
+
+
+def set_float64(
+    out: int, ins: int, opaque: int, length: int, status: int
+) -> None:  # pragma: no cover - compiled
+    _set_trees(out, ins, opaque, length, _F64)
+
+
+def compile_kernel(name: str) -> Any:
+    """The compiled C callable of the entry point ``name`` (cached on disk when possible)."""
+    func = globals()[name]
+    try:
+        return numba.cfunc(SIGNATURE, cache=True)(func)
+    except RuntimeError:  # no writable cache folder (importing the host kernels has already
+        # pointed numba at one wherever it could): compile in every process
+        return numba.cfunc(SIGNATURE, cache=False)(func)

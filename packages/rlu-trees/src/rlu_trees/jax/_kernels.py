@@ -175,11 +175,14 @@ def clean_values(values: jax.Array, lay: Layout, clamp: bool) -> tuple[jax.Array
 
     Sum trees take finite values ``>= 0`` (subnormals are stored as 0, because XLA flushes
     them on the CPU); with ``clamp`` a value above ``finfo.max / P`` is lowered to it, so
-    that no sum can overflow. Other trees take anything but NaN.
+    that no sum can overflow. Other trees take anything but NaN (subnormals stored as zeros).
     """
-    if not lay.nonneg:
-        return ~jnp.isnan(values), values
     info = np.finfo(values.dtype)
+    if not lay.nonneg:
+        # subnormals become zeros of their sign: XLA treats them as zero on the CPU, and the
+        # compiled kernels' comparisons, which run under XLA's flags, would too
+        tiny = jnp.abs(values) < info.tiny
+        return ~jnp.isnan(values), jnp.where(tiny, jnp.copysign(0.0, values), values)
     ok = (values >= 0) & (values <= info.max)
     values = jnp.where(values < info.tiny, jnp.zeros_like(values), values)
     if clamp:
@@ -196,9 +199,15 @@ def clean_entries(
     ``[-capacity, capacity)`` or its value is refused, see `clean_values`).
     """
     cap = lay.capacity
-    idx = idx.astype(jnp.int32)
+    if idx.dtype.itemsize < 4:
+        idx = idx.astype(jnp.int32)
     ok, values = clean_values(values, lay, clamp)
-    ok = ok & (idx >= -cap) & (idx < cap)
+    # the range is checked in the index's own type (an int64 index past 2**31 must not wrap)
+    if jnp.issubdtype(idx.dtype, jnp.unsignedinteger):
+        ok = ok & (idx < cap)
+    else:
+        ok = ok & (idx >= -cap) & (idx < cap)
+    idx = jnp.where(ok, idx, 0).astype(jnp.int32)
     idx = jnp.where(idx < 0, idx + cap, idx)
     return jnp.where(ok, idx, -1), values
 

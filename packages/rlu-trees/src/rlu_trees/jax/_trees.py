@@ -25,6 +25,7 @@ def _set_values(
 
 @functools.partial(jax.jit, static_argnames=("lay", "clamp"))
 def _set_all(nodes: jax.Array, values: jax.Array, lay: _kernels.Layout, clamp: bool) -> jax.Array:
+    _cpu.check_nodes(nodes, lay)
     return _kernels.set_all(nodes, values, lay, clamp)
 
 
@@ -32,6 +33,7 @@ def _set_all(nodes: jax.Array, values: jax.Array, lay: _kernels.Layout, clamp: b
 def _partial_reduce(
     nodes: jax.Array, starts: jax.Array, stops: jax.Array, lay: _kernels.Layout
 ) -> jax.Array:
+    _cpu.check_nodes(nodes, lay)
     return _kernels.partial_reduce(nodes, starts, stops, lay)
 
 
@@ -93,15 +95,20 @@ class JaxSegmentTree:
     total that overflows). Inside ``jit`` nothing can raise: such entries are skipped (their
     leaf keeps its old value), a [`JaxSumTree`][rlu_trees.jax.JaxSumTree] lowers finite values above
     ``finfo(dtype).max / P`` to that bound so that no sum can overflow, and ``u`` outside
-    ``[0, 1]`` is clipped (NaN counts as 0). Subnormal values are stored as 0 in a
-    [`JaxSumTree`][rlu_trees.jax.JaxSumTree]: XLA flushes them on the CPU.
+    ``[0, 1]`` is clipped (NaN counts as 0). Subnormal values are stored as zeros (of
+    their sign): XLA flushes them on the CPU. A node array that does not fit the capacity
+    (a tree rebuilt from another tree's arrays) raises ``ValueError`` when traced.
 
     Where it runs. In a program compiled for the CPU, the descent of ``inverse_cdf`` and
     ``sample`` and the climb of ``set_values`` each run as one XLA custom call into the host
-    trees' compiled kernels (the same arithmetic, so the same results), because XLA on the
-    CPU pays for every small operation of a level-by-level walk. On other platforms (GPU,
-    TPU) they are XLA operations. The choice is made when the program is lowered; the
-    results, the guarantees above and the pytree are the same either way.
+    trees' compiled kernels, because XLA on the CPU pays for every small operation of a
+    level-by-level walk. On other platforms (GPU, TPU), on a machine whose default backend
+    is one of them, and with the environment variable ``RLU_TREES_JAX_CPU_CALLS=0`` (set it
+    for ``jax.export``, which refuses such calls) they are XLA operations. The choice is
+    made when the program is traced and lowered; the pytree, the guarantees above and the
+    64-bit results are the same either way. In float32 outside 64-bit mode the CPU walk
+    subtracts in float64 like the host tree and the XLA walk in float32, so an index at a
+    rounding boundary can differ between them (both positive, both in range).
 
     Batches of trees: build or update them under ``jax.vmap``; the methods act on one tree.
 
