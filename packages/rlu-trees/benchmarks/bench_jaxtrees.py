@@ -266,14 +266,12 @@ def main() -> None:
         help="rlu: the XLA kernels on the CPU too, instead of the compiled custom calls",
     )
     args = parser.parse_args()
-    if args.xla_kernels:
-        from rlu_trees.jax import _cpu
+    from rlu_trees.jax import _cpu
 
+    if args.xla_kernels:
         _cpu.ENABLED = False  # read when a program is traced: set before any is
     modes = tuple(m for m in args.modes.split(",") if m)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    from rlu_trees.jax import _cpu
-
     calls = _cpu.ENABLED and _cpu.available() and jax.devices()[0].platform == "cpu"
     print(
         f"# bench_jaxtrees: rlu's {'compiled custom calls' if calls else 'XLA kernels'}, "

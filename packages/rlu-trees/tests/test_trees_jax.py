@@ -373,12 +373,13 @@ def test_the_probe_works_when_first_run_in_64_bit_mode() -> None:
 
 
 def test_the_environment_variable_turns_the_custom_calls_off() -> None:
+    import os
     import subprocess
     import sys
 
     code = "from rlu_trees.jax import _cpu; print(_cpu.ENABLED)"
     for value, expected in (("0", "False"), ("1", "True")):
-        env = {**__import__("os").environ, "RLU_TREES_JAX_CPU_CALLS": value}
+        env = {**os.environ, "RLU_TREES_JAX_CPU_CALLS": value}
         out = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
         )

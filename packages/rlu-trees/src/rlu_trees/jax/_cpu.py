@@ -123,20 +123,10 @@ def _call(
 def _check_rows(lay: _kernels.Layout, nodes: jax.Array, *rows: jax.Array) -> None:
     """The shapes the kernels rely on: ``nodes`` has ``lay.size`` nodes per tree and every
     other argument one row per tree (checked when traced; a mismatch would be a memory error)."""
-    check_nodes(nodes, lay)
+    _kernels.check_nodes(nodes, lay)
     for row in rows:
         if row.shape[:-1] != nodes.shape[:-1]:
             raise ValueError(f"arguments of shape {row.shape} do not match trees {nodes.shape}")
-
-
-def check_nodes(nodes: jax.Array, lay: _kernels.Layout) -> None:
-    """Raise unless the node array fits the tree's capacity (e.g. arrays unflattened into the
-    structure of a tree of another capacity)."""
-    if nodes.ndim < 1 or nodes.shape[-1] != lay.size:
-        raise ValueError(
-            f"a tree of capacity {lay.capacity} has {lay.size} nodes, but its node array has "
-            f"shape {nodes.shape}: was it rebuilt from another tree's arrays?"
-        )
 
 
 def _rows_first(size: int, batched: list[bool], args: tuple[jax.Array, ...]) -> list[jax.Array]:
@@ -252,7 +242,7 @@ def _in_use(nodes: jax.Array) -> bool:
 
 def descend(nodes: jax.Array, x: jax.Array, lay: _kernels.Layout) -> jax.Array:
     """``_kernels.descend``, through the compiled kernel when lowered for the CPU."""
-    check_nodes(nodes, lay)
+    _kernels.check_nodes(nodes, lay)
     if not _in_use(nodes):
         return _kernels.descend(nodes, x, lay)
     leaf: jax.Array = lax.platform_dependent(
@@ -268,7 +258,7 @@ def set_values(
     nodes: jax.Array, idx: jax.Array, values: jax.Array, lay: _kernels.Layout, clamp: bool
 ) -> jax.Array:
     """``_kernels.set_values``, through the compiled kernel when lowered for the CPU."""
-    check_nodes(nodes, lay)
+    _kernels.check_nodes(nodes, lay)
     if not _in_use(nodes):
         return _kernels.set_values(nodes, idx, values, lay, clamp)
     new: jax.Array = lax.platform_dependent(

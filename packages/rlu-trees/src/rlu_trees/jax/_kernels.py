@@ -79,6 +79,16 @@ def layout(capacity: int, reducer: str, nonneg: bool) -> Layout:
     return Layout(capacity, reducer, nonneg, height, (2 << height) - 1)
 
 
+def check_nodes(nodes: jax.Array, lay: Layout) -> None:
+    """Raise unless the node array fits the tree's capacity (e.g. arrays unflattened into the
+    structure of a tree of another capacity; checked when traced)."""
+    if nodes.ndim < 1 or nodes.shape[-1] != lay.size:
+        raise ValueError(
+            f"a tree of capacity {lay.capacity} has {lay.size} nodes, but its node array has "
+            f"shape {nodes.shape}: was it rebuilt from another tree's arrays?"
+        )
+
+
 def combine(reducer: str, a: jax.Array, b: jax.Array) -> jax.Array:
     if reducer == "add":
         return a + b

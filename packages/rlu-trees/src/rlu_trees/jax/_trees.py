@@ -25,7 +25,7 @@ def _set_values(
 
 @functools.partial(jax.jit, static_argnames=("lay", "clamp"))
 def _set_all(nodes: jax.Array, values: jax.Array, lay: _kernels.Layout, clamp: bool) -> jax.Array:
-    _cpu.check_nodes(nodes, lay)
+    _kernels.check_nodes(nodes, lay)
     return _kernels.set_all(nodes, values, lay, clamp)
 
 
@@ -33,7 +33,7 @@ def _set_all(nodes: jax.Array, values: jax.Array, lay: _kernels.Layout, clamp: b
 def _partial_reduce(
     nodes: jax.Array, starts: jax.Array, stops: jax.Array, lay: _kernels.Layout
 ) -> jax.Array:
-    _cpu.check_nodes(nodes, lay)
+    _kernels.check_nodes(nodes, lay)
     return _kernels.partial_reduce(nodes, starts, stops, lay)
 
 
