@@ -1,4 +1,4 @@
-"""The frame writer and reader on their own."""
+"""The frame writer, and the verified content a load reads, on their own."""
 
 from __future__ import annotations
 
@@ -7,7 +7,16 @@ import os
 
 import lz4.frame
 import pytest
-from rlu_serialize._frame import BLOCK_SIZE, FrameReader, FrameWriter, frame_header, xxh32
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rlu_serialize._content import SEGMENT, Content, decompress
+from rlu_serialize._frame import BLOCK_SIZE, FrameWriter, frame_header, xxh32
+
+
+def read_frame(frame: bytes, name: str = "test") -> Content:
+    return decompress(
+        io.BytesIO(frame).read, name, max_bytes=None, require_checksum=True, key=None, total=None
+    )
 
 
 def write_frame(chunks, workers=2):
@@ -27,20 +36,20 @@ def test_written_frames_decode_to_the_written_bytes(workers):
     expected = b"".join(bytes(c) for c in chunks)
     assert size == len(expected)
     assert lz4.frame.decompress(frame) == expected
-    reader = FrameReader(io.BytesIO(frame).read, "test")
+    reader = read_frame(frame)
+    assert reader.size == reader.remaining == len(expected)
     assert reader.read(4) == b"head"
     target = bytearray(len(rng_bytes))
     assert reader.readinto(target) == len(rng_bytes) and bytes(target) == rng_bytes
     assert reader.read() == expected[4 + len(rng_bytes) :]
-    reader.finish()
+    assert reader.remaining == 0 and reader.read(5) == b"" and reader.readinto(target) == 0
 
 
 def test_empty_frame():
     frame, size = write_frame([])
     assert size == 0 and lz4.frame.decompress(frame) == b""
-    reader = FrameReader(io.BytesIO(frame).read, "empty")
-    assert reader.read() == b"" and reader.readline() == b""
-    reader.finish()
+    reader = read_frame(frame, "empty")
+    assert reader.read() == b"" and reader.readline() == b"" and reader.remaining == 0
 
 
 def test_non_byte_buffers_are_written_as_their_bytes():
@@ -75,5 +84,39 @@ def test_xxh32_and_header_argument_checks():
 def test_readline_spans_decompressed_chunks():
     lines = [b"a" * 700_000 + b"\n", b"b" * 900_000 + b"\n", b"tail"]
     frame, _ = write_frame(lines)
-    reader = FrameReader(io.BytesIO(frame).read, "lines")
+    reader = read_frame(frame, "lines")
     assert [reader.readline() for _ in range(4)] == lines + [b""]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.lists(st.integers(0, 3 * SEGMENT // 2), min_size=1, max_size=4),
+    reads=st.lists(st.tuples(st.sampled_from(["read", "readinto", "readline"]), st.integers(0, SEGMENT + 5)), max_size=12),
+    expected=st.sampled_from([None, "exact"]),
+)
+def test_content_reads_as_the_bytes_appended(sizes, reads, expected):
+    # brute force: the same reads on one bytes object, with the same semantics
+    pieces = [bytes([i % 251]) * n if n > 64 else os.urandom(n) for i, n in enumerate(sizes)]
+    pieces[0] = pieces[0][:5] + b"\n" + pieces[0][6:] if len(pieces[0]) > 6 else pieces[0]
+    whole = b"".join(pieces)
+    content = Content(len(whole) if expected else None)
+    for piece in pieces:
+        content.append(piece)
+    content.done()
+    position = 0
+    for kind, n in reads:
+        if kind == "read":
+            want = whole[position : position + n]
+            assert content.read(n) == want
+        elif kind == "readinto":
+            target = bytearray(n)
+            want = whole[position : position + n]
+            assert content.readinto(target) == len(want) and bytes(target[: len(want)]) == want
+        else:
+            end = whole.find(b"\n", position)
+            want = whole[position : len(whole) if end < 0 else end + 1]
+            assert content.readline() == want
+        position += len(want)
+        assert content.remaining == len(whole) - position
+    assert content.read() == whole[position:]
+    content.close()

@@ -218,6 +218,9 @@ def test_public_surface():
     assert set(rlu_serialize.__all__) == {
         "CorruptedDataError",
         "ForbiddenGlobalError",
+        "LoadRefusedError",
+        "RESTRICTED_MAX_BYTES",
+        "SignatureError",
         "__version__",
         "dump",
         "dumps",

@@ -29,6 +29,22 @@ def check_trusted(trusted: Any) -> bool:
     return trusted
 
 
+def as_max_bytes(max_bytes: Any) -> int | None:
+    """None or an int >= 0."""
+    if max_bytes is None:
+        return None
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int):
+        try:
+            max_bytes = operator.index(max_bytes)
+        except TypeError:
+            raise TypeError(
+                f"max_bytes must be an int >= 0 or None, got {type(max_bytes).__name__}"
+            ) from None
+    if max_bytes < 0:
+        raise ValueError(f"max_bytes must be an int >= 0 or None, got {max_bytes}")
+    return int(max_bytes)
+
+
 def as_path(filepath: Any) -> str:
     """``filepath`` (a str or os.PathLike) as a str, with ``~`` expanded."""
     try:

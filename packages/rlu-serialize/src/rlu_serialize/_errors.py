@@ -34,10 +34,37 @@ class CorruptedDataError(ValueError, RuntimeError):
     """
 
 
-class ForbiddenGlobalError(pickle.UnpicklingError):
+class LoadRefusedError(pickle.UnpicklingError):
+    """A load refused the data before returning anything built from it.
+
+    Every refusal of [`load`][rlu_serialize.load] and [`loads`][rlu_serialize.loads] that is
+    not damage ([`CorruptedDataError`][rlu_serialize.CorruptedDataError]) is an instance of
+    this class: in restricted mode (``trusted=False``) a global, an opcode or an array
+    description that plain data does not need, a frame without a content checksum, or objects
+    beyond the memory bound; in either mode a payload larger than ``max_bytes``, and, when a
+    ``key`` is given, a missing or wrong signature. The two subclasses
+    [`ForbiddenGlobalError`][rlu_serialize.ForbiddenGlobalError] and
+    [`SignatureError`][rlu_serialize.SignatureError] say which global, or that the signature
+    failed.
+
+    It is a ``pickle.UnpicklingError``, as the refusals of rlu-serialize 0.2 were.
+
+    Examples
+    --------
+    >>> import rlu_serialize
+    >>> try:
+    ...     rlu_serialize.loads(rlu_serialize.dumps(list(range(1000))), max_bytes=100)
+    ... except rlu_serialize.LoadRefusedError as err:
+    ...     print(type(err).__name__)
+    LoadRefusedError
+    """
+
+
+class ForbiddenGlobalError(LoadRefusedError):
     """A restricted load (``trusted=False``) met a global it does not allow.
 
-    The message names the refused global as ``module.qualname``.
+    The message names the refused global as ``module.qualname``; nothing is
+    imported to look it up.
 
     Examples
     --------
@@ -49,7 +76,6 @@ class ForbiddenGlobalError(pickle.UnpicklingError):
     ...     print(err.global_name)
     builtins.print
     """
-
     def __init__(self, global_name: str) -> None:
         self.global_name = global_name
         super().__init__(self._message(global_name))
@@ -59,8 +85,8 @@ class ForbiddenGlobalError(pickle.UnpicklingError):
         return (
             f"restricted load (trusted=False) refuses the global {global_name!r}: only plain "
             "data is allowed (builtin containers and scalars, numpy arrays, dtypes and "
-            "scalars, JAX arrays); load with trusted=True only data you trust, because "
-            "unpickling can run arbitrary code"
+            "scalars, JAX arrays); load with trusted=True only a file you trust, because "
+            "unpickling it can run arbitrary code"
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -74,5 +100,26 @@ class ForbiddenGlobalError(pickle.UnpicklingError):
             super().__init__(self._message(self.global_name))
 
 
-CorruptedDataError.__module__ = "rlu_serialize"
-ForbiddenGlobalError.__module__ = "rlu_serialize"
+class SignatureError(LoadRefusedError):
+    """A load given a ``key`` found no signature, or one the key does not match.
+
+    Raised before anything is unpickled: the file was not signed with this key
+    (``dump(..., key=key)``), or its bytes changed since.
+
+    Examples
+    --------
+    >>> import rlu_serialize
+    >>> key = b"0123456789abcdef0123456789abcdef"
+    >>> s = rlu_serialize.dumps({"w": [1.0]}, key=key)
+    >>> rlu_serialize.loads(s, key=key)
+    {'w': [1.0]}
+    >>> try:
+    ...     rlu_serialize.loads(s, key=b"another key, 32 bytes long......")
+    ... except rlu_serialize.SignatureError:
+    ...     print("refused")
+    refused
+    """
+
+
+for _error in (CorruptedDataError, LoadRefusedError, ForbiddenGlobalError, SignatureError):
+    _error.__module__ = "rlu_serialize"

@@ -5,12 +5,13 @@ other functions defined at run time are included. The result is one standard
 LZ4 frame holding that pickle, so ``cloudpickle.loads(lz4.frame.decompress(s))``
 and the ``lz4`` command-line tool read it, and [`loads`][rlu_serialize.loads] / [`load`][rlu_serialize.load] read
 what ``lz4.frame.compress(cloudpickle.dumps(obj))`` or ``lz4.frame.open`` wrote.
+A signed checkpoint (``key=...``) is the same frame followed by a skippable frame
+that holds its HMAC-SHA256, which every LZ4 decoder skips.
 
-.. warning::
-   Loading a pickle can run arbitrary code: a crafted file can do anything your
-   Python process can. Load only files you trust, or pass ``trusted=False`` to
-   accept plain data only (builtin containers and scalars, numpy arrays, dtypes
-   and scalars, JAX arrays).
+Loading verifies first: the whole frame is decompressed and its checksums (and,
+with a key, its signature) are checked before the unpickler sees a byte of it.
+Loading a pickle can run arbitrary code; ``trusted=False`` interprets the
+pickle with rlu's own restricted machine, which builds plain data only.
 """
 
 from __future__ import annotations
@@ -20,11 +21,15 @@ import pickle
 from typing import Any
 
 from rlu_serialize._atomic import BackgroundSync, atomic_write
-from rlu_serialize._checks import as_byte_view, as_path, check_trusted
+from rlu_serialize._checks import as_byte_view, as_max_bytes, as_path, check_trusted
+from rlu_serialize._content import Content, decompress
 from rlu_serialize._errors import CorruptedDataError
-from rlu_serialize._frame import HEADER_SIZE, FrameReader, FrameWriter, frame_header
+from rlu_serialize._frame import HEADER_SIZE, FrameWriter, frame_header
+from rlu_serialize._signature import check_key, signature_frame
 
 _PROTOCOL = 5
+#: The ``max_bytes`` a restricted load applies when none is given: 4 GiB of pickle.
+RESTRICTED_MAX_BYTES = 4 << 30
 
 
 def _pickle_into(obj: Any, writer: FrameWriter) -> None:
@@ -38,29 +43,40 @@ def _pickle_into(obj: Any, writer: FrameWriter) -> None:
         raise
 
 
-def _unpickle(reader: FrameReader, trusted: bool) -> Any:
-    if trusted:
-        unpickler: pickle.Unpickler = pickle.Unpickler(reader)
-    else:
+def _unpickle(content: Content, trusted: bool, max_bytes: int | None) -> Any:
+    try:
+        if trusted:
+            obj = pickle.Unpickler(content).load()
+            if content.remaining:
+                raise CorruptedDataError(
+                    "the checkpoint is not intact: there is content after the end of the pickle"
+                )
+            return obj
         from rlu_serialize._restricted import RestrictedUnpickler
 
-        unpickler = RestrictedUnpickler(reader)
-    try:
-        obj = unpickler.load()
-    except CorruptedDataError:
-        raise
-    except Exception as exc:
-        # A damaged frame can decode to a damaged pickle: check the rest of the
-        # frame before blaming the pickle.
-        problem = reader.drain()
-        if problem is not None:
-            raise problem from exc
-        raise
-    reader.finish()
-    return obj
+        return RestrictedUnpickler(content, max_bytes).load()
+    finally:
+        content.close()
 
 
-def dumps(obj: Any) -> bytes:
+def _load_from(
+    read: Any, name: str, trusted: bool, key: Any, max_bytes: Any, total: int | None
+) -> Any:
+    limit = as_max_bytes(max_bytes)
+    if limit is None and not trusted:
+        limit = RESTRICTED_MAX_BYTES
+    content = decompress(
+        read,
+        name,
+        max_bytes=limit,
+        require_checksum=not trusted,
+        key=check_key(key),
+        total=total,
+    )
+    return _unpickle(content, trusted, limit)
+
+
+def dumps(obj: Any, *, key: bytes | None = None) -> bytes:
     """Serialize an object to an LZ4-compressed pickle byte string.
 
     References between objects are preserved within one call, not across calls:
@@ -77,16 +93,25 @@ def dumps(obj: Any) -> bytes:
     ----------
     obj : object
         Any object cloudpickle can pickle, including lambdas and closures.
+    key : bytes, optional
+        Sign the result with this secret key (at least 16 bytes, for example
+        ``secrets.token_bytes(32)``): an HMAC-SHA256 of the frame follows it in a
+        skippable frame, which LZ4 decoders skip. ``loads(s, key=key)`` then
+        refuses anything not signed with the same key.
 
     Returns
     -------
     bytes
-        The LZ4 frame.
+        The LZ4 frame (and its signature, with ``key``).
 
     Raises
     ------
     pickle.PicklingError, TypeError
         If ``obj`` or something it references cannot be pickled.
+    TypeError
+        If ``key`` is not bytes-like.
+    ValueError
+        If ``key`` is shorter than 16 bytes.
 
     Examples
     --------
@@ -104,18 +129,31 @@ def dumps(obj: Any) -> bytes:
     >>> loads(dumps(lambda x: 2 * x))(21)
     42
     """
+    secret = check_key(key)
     pieces: list[bytes] = [b""]
+    body = _body_hash(secret)
 
     def emit(piece: Any) -> None:
-        pieces.append(piece if isinstance(piece, bytes) else bytes(piece))
+        data = piece if isinstance(piece, bytes) else bytes(piece)
+        pieces.append(data)
+        if body is not None:
+            body.update(data)
 
     writer = FrameWriter(emit)
     _pickle_into(obj, writer)
     pieces[0] = frame_header(writer.content_size, writer.largest_block)
+    if secret is not None:
+        pieces.append(signature_frame(secret, pieces[0], body.digest()))
     return b"".join(pieces)
 
 
-def dump(obj: Any, filepath: str | os.PathLike[str]) -> None:
+def _body_hash(key: bytes | None) -> Any:
+    import hashlib
+
+    return None if key is None else hashlib.sha256()
+
+
+def dump(obj: Any, filepath: str | os.PathLike[str], *, key: bytes | None = None) -> None:
     """Save an object to a file as an LZ4-compressed pickle.
 
     The file holds exactly what [`dumps`][rlu_serialize.dumps] returns, written as a stream
@@ -126,7 +164,9 @@ def dump(obj: Any, filepath: str | os.PathLike[str]) -> None:
     directory, which is flushed, fsynced and then renamed over ``filepath``. If
     the dump fails halfway (an object that cannot be pickled, a full disk, a
     crash), the previous file at ``filepath`` stays as it was and no temporary
-    file is left behind.
+    file is left behind. A file that is replaced keeps its permission bits (and
+    its owner and group, where the process may set them); a new file gets
+    ``0o666`` less the umask.
 
     References between objects are preserved within one call, not across calls
     (see [`dumps`][rlu_serialize.dumps]): store a whole state as one object.
@@ -137,13 +177,16 @@ def dump(obj: Any, filepath: str | os.PathLike[str]) -> None:
         Any object cloudpickle can pickle.
     filepath : str or os.PathLike
         Where to store the object.
+    key : bytes, optional
+        Sign the file with this secret key (see [`dumps`][rlu_serialize.dumps]).
 
     Raises
     ------
     TypeError
-        If ``filepath`` is not a path.
+        If ``filepath`` is not a path, or ``key`` is not bytes-like.
     ValueError
-        If ``filepath`` is empty (also a FileNotFoundError, as coax raised).
+        If ``filepath`` is empty (also a FileNotFoundError, as coax raised), or
+        ``key`` is shorter than 16 bytes.
     pickle.PicklingError, TypeError
         If ``obj`` cannot be pickled; ``filepath`` is then unchanged.
     OSError
@@ -162,10 +205,14 @@ def dump(obj: Any, filepath: str | os.PathLike[str]) -> None:
     [13, 7]
     """
     path = as_path(filepath)
+    secret = check_key(key)
+    body = _body_hash(secret)
     with atomic_write(path) as file:
         sync = BackgroundSync(file.fileno())
 
         def emit(piece: Any) -> None:
+            if body is not None:
+                body.update(piece)
             sync.wrote(file.write(piece))
 
         try:
@@ -174,34 +221,64 @@ def dump(obj: Any, filepath: str | os.PathLike[str]) -> None:
             _pickle_into(obj, writer)
         finally:
             sync.wait()
+        header = frame_header(writer.content_size, writer.largest_block)
+        if secret is not None:
+            file.write(signature_frame(secret, header, body.digest()))
         file.seek(0)
-        file.write(frame_header(writer.content_size, writer.largest_block))
+        file.write(header)
 
 
-def loads(s: bytes | bytearray | memoryview, trusted: bool = True) -> Any:
-    """Load an object from an LZ4-compressed pickle byte string.
+def loads(
+    s: bytes | bytearray | memoryview,
+    trusted: bool = True,
+    *,
+    key: bytes | None = None,
+    max_bytes: int | None = None,
+) -> Any:
+    """Load an object from an LZ4-compressed pickle byte string; only from a source you trust.
+
+    Unpickling runs whatever code the data names, so bytes from anyone else can do
+    anything your process can: for data you did not write yourself pass
+    ``trusted=False``, which builds plain data (containers, numbers, strings, numpy
+    and JAX arrays) and refuses everything else. ``trusted=True`` stays the
+    default so that ``rlu.utils.loads`` is a drop-in for ``coax.utils.loads``.
+    The guide "Loading checkpoints safely" says what each mode proves.
 
     Reads what [`dumps`][rlu_serialize.dumps] wrote, and also what
     ``lz4.frame.compress(cloudpickle.dumps(obj))`` wrote (coax's format). The
-    LZ4 frame is decompressed in pieces and verified as it is read: a damaged or
-    truncated byte string raises [`CorruptedDataError`][rlu_serialize.CorruptedDataError]
-    instead of returning a wrong object. (Frames without a content checksum, as
-    coax wrote them, are checked only as far as LZ4 and pickle can tell.)
-
-    .. warning::
-       Unpickling can run arbitrary code. Use ``trusted=False`` for data you do
-       not trust.
+    whole frame is decompressed and verified (header, block and content
+    checksums, and with ``key`` the signature) before anything is unpickled: a
+    damaged or truncated byte string raises
+    [`CorruptedDataError`][rlu_serialize.CorruptedDataError] without running a
+    byte of it. (Frames without checksums, as coax wrote them, are checked only
+    as far as LZ4 can tell; a restricted load refuses them.)
 
     Parameters
     ----------
     s : bytes-like
         The LZ4 frame.
     trusted : bool, default True
-        If False, resolve only the globals plain data needs (builtin containers
-        and scalars, numpy arrays, dtypes and scalars, JAX arrays) and refuse
-        every other with [`ForbiddenGlobalError`][rlu_serialize.ForbiddenGlobalError]. Typed
-        PRNG keys (``jax.random.key``) carry an implementation object and are
-        refused; store ``jax.random.key_data(key)`` instead.
+        If False, interpret the pickle with rlu's restricted machine: it admits
+        None, bool, int, float, complex, str, bytes, bytearray, tuple, list, dict,
+        set, frozenset, OrderedDict, deque, slice, range, numpy arrays, dtypes and
+        scalars (never of object dtype; ml_dtypes' bfloat16 and 8-bit floats
+        included) and JAX arrays, built through constructors it controls, and
+        refuses everything else with
+        [`ForbiddenGlobalError`][rlu_serialize.ForbiddenGlobalError] or
+        [`LoadRefusedError`][rlu_serialize.LoadRefusedError]. The frame must carry
+        a content checksum, and what is built is bounded (see ``max_bytes``).
+        Typed PRNG keys (``jax.random.key``) are refused; store
+        ``jax.random.key_data(key)`` instead.
+    key : bytes, optional
+        Refuse the data with [`SignatureError`][rlu_serialize.SignatureError]
+        unless it was signed with this key (``dumps(obj, key=key)``); checked
+        before anything is unpickled.
+    max_bytes : int, optional
+        Refuse a pickle larger than this many bytes (decompressed) before
+        allocating it. Default: no limit when trusted, ``RESTRICTED_MAX_BYTES``
+        (4 GiB) when restricted, where the objects built may moreover be
+        estimated at most ``max_bytes`` and at most 64 times the pickle's size
+        (each plus 1 MiB).
 
     Returns
     -------
@@ -211,11 +288,16 @@ def loads(s: bytes | bytearray | memoryview, trusted: bool = True) -> Any:
     Raises
     ------
     TypeError
-        If ``s`` is not bytes-like or ``trusted`` is not a bool.
+        If ``s`` is not bytes-like, ``trusted`` is not a bool, ``key`` is not
+        bytes-like or ``max_bytes`` is not an int.
+    ValueError
+        If ``key`` is shorter than 16 bytes or ``max_bytes`` is negative.
     CorruptedDataError
         If ``s`` is not an intact LZ4 frame.
-    ForbiddenGlobalError
-        If ``trusted=False`` and the pickle names a global that is not allowed.
+    LoadRefusedError
+        If the data is larger than ``max_bytes``, fails its signature
+        (``SignatureError``), or, when ``trusted=False``, holds anything but
+        plain data (``ForbiddenGlobalError`` names a refused global).
 
     Examples
     --------
@@ -236,20 +318,31 @@ def loads(s: bytes | bytearray | memoryview, trusted: bool = True) -> Any:
         position += len(chunk)
         return chunk
 
-    return _unpickle(FrameReader(read, "the byte string given to loads"), trusted)
+    return _load_from(read, "the byte string given to loads", trusted, key, max_bytes, len(view))
 
 
-def load(filepath: str | os.PathLike[str], trusted: bool = True) -> Any:
-    """Load an object from a file written by [`dump`][rlu_serialize.dump].
+def load(
+    filepath: str | os.PathLike[str],
+    trusted: bool = True,
+    *,
+    key: bytes | None = None,
+    max_bytes: int | None = None,
+) -> Any:
+    """Load an object from a file written by [`dump`][rlu_serialize.dump]; only a file you trust.
+
+    Unpickling runs whatever code the file names, so a file from anyone else can
+    do anything your process can: for a file you did not write yourself pass
+    ``trusted=False`` (plain data only, see [`loads`][rlu_serialize.loads]).
+    ``trusted=True`` stays the default so that ``rlu.utils.load`` is a drop-in
+    for ``coax.utils.load``.
 
     Also reads files coax wrote (a pickle written through ``lz4.frame.open``).
-    The file is read, decompressed and verified as a stream, so memory beyond
-    the loaded object stays small. A damaged or truncated file raises
+    The whole frame is decompressed and verified before anything is unpickled;
+    a damaged or truncated file raises
     [`CorruptedDataError`][rlu_serialize.CorruptedDataError] naming the file.
-
-    .. warning::
-       Unpickling can run arbitrary code. Use ``trusted=False`` for files you do
-       not trust.
+    The decompressed pickle is held in memory while it is unpickled and handed
+    back piece by piece as it is read, so memory beyond the loaded object stays
+    small.
 
     Parameters
     ----------
@@ -257,6 +350,11 @@ def load(filepath: str | os.PathLike[str], trusted: bool = True) -> Any:
         The file to load; ``~`` is expanded.
     trusted : bool, default True
         If False, accept plain data only (see [`loads`][rlu_serialize.loads]).
+    key : bytes, optional
+        Refuse the file unless it was signed with this key
+        (``dump(obj, path, key=key)``); checked before anything is unpickled.
+    max_bytes : int, optional
+        Refuse a larger pickle (see [`loads`][rlu_serialize.loads]).
 
     Returns
     -------
@@ -266,15 +364,18 @@ def load(filepath: str | os.PathLike[str], trusted: bool = True) -> Any:
     Raises
     ------
     TypeError
-        If ``filepath`` is not a path or ``trusted`` is not a bool.
+        If ``filepath`` is not a path, ``trusted`` is not a bool, ``key`` is not
+        bytes-like or ``max_bytes`` is not an int.
     ValueError
-        If ``filepath`` is empty (also a FileNotFoundError, as coax raised).
+        If ``filepath`` is empty (also a FileNotFoundError, as coax raised),
+        ``key`` is shorter than 16 bytes or ``max_bytes`` is negative.
     FileNotFoundError
         If there is no such file.
     CorruptedDataError
         If the file is not an intact LZ4 frame.
-    ForbiddenGlobalError
-        If ``trusted=False`` and the pickle names a global that is not allowed.
+    LoadRefusedError
+        If the data is larger than ``max_bytes``, fails its signature, or holds
+        anything but plain data when ``trusted=False``.
 
     Examples
     --------
@@ -287,5 +388,8 @@ def load(filepath: str | os.PathLike[str], trusted: bool = True) -> Any:
     """
     path = as_path(filepath)
     check_trusted(trusted)
+    check_key(key)
+    as_max_bytes(max_bytes)
     with open(path, "rb", buffering=0) as file:
-        return _unpickle(FrameReader(file.read, repr(path)), trusted)
+        total = os.fstat(file.fileno()).st_size
+        return _load_from(file.read, repr(path), trusted, key, max_bytes, total)
