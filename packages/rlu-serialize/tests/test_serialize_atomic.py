@@ -125,3 +125,38 @@ def test_named_temporary_fallback_is_also_atomic(tmp_path, monkeypatch):
     umask = os.umask(0)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o444, 0o755])
+@pytest.mark.parametrize("unnamed", [True, False], ids=["O_TMPFILE", "named-temporary"])
+def test_overwrite_keeps_the_mode_of_the_replaced_file(tmp_path, monkeypatch, mode, unnamed):
+    import rlu_serialize._atomic as atomic
+
+    if not unnamed:
+        monkeypatch.setattr(atomic, "_unnamed_supported", lambda directory: False)
+    path = tmp_path / "ckpt.lz4"
+    dump({"v": 1}, path)
+    os.chmod(path, mode)
+    dump({"v": 2}, path)
+    assert os.stat(path).st_mode & 0o7777 == mode
+    assert load(path) == {"v": 2}
+
+
+def test_new_file_follows_the_umask_and_owner_is_kept(tmp_path):
+    old_umask = os.umask(0o027)
+    try:
+        import rlu_serialize._atomic as atomic
+
+        atomic._umask = None  # the cached umask is read again
+        dump(1, tmp_path / "new.lz4")
+    finally:
+        os.umask(old_umask)
+        atomic._umask = None
+    assert os.stat(tmp_path / "new.lz4").st_mode & 0o777 == 0o640
+    if os.geteuid() == 0:  # root may give files away: the replaced file's owner is kept
+        path = tmp_path / "owned.lz4"
+        dump(1, path)
+        os.chown(path, 12345, 23456)
+        dump(2, path)
+        info = os.stat(path)
+        assert (info.st_uid, info.st_gid) == (12345, 23456)

@@ -10,6 +10,7 @@ before the rename, the target is untouched and the temporary file is removed.
 from __future__ import annotations
 
 import os
+import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -108,12 +109,34 @@ def _fsync_directory(directory: str) -> None:
         os.close(fd)
 
 
+def _keep_owner_and_mode(fd: int, target: str) -> None:
+    """Give the new file ``fd`` the mode (and owner, where allowed) of the file it replaces."""
+    try:
+        old = os.stat(target)
+    except FileNotFoundError:
+        return  # a new file: 0o666 less the umask, as created
+    if hasattr(os, "fchown"):
+        new = os.fstat(fd)
+        if (new.st_uid, new.st_gid) != (old.st_uid, old.st_gid):
+            try:
+                os.fchown(fd, old.st_uid, old.st_gid)
+            except PermissionError:  # only root may give a file away; keep ours
+                try:  # a group we belong to may still be kept
+                    os.fchown(fd, -1, old.st_gid)
+                except PermissionError:
+                    pass
+    if hasattr(os, "fchmod"):  # after fchown, which may clear set-user-ID bits
+        os.fchmod(fd, stat.S_IMODE(old.st_mode))
+
+
 @contextmanager
 def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """Open a binary file that replaces ``path`` only when the block succeeds.
 
-    Missing parent directories are created. The new file gets the permissions an
-    ordinary new file would get (``0o666`` less the umask).
+    Missing parent directories are created. A file that replaces another keeps
+    that file's permission bits, and its owner and group where the process may
+    set them; a new file gets the permissions an ordinary new file would get
+    (``0o666`` less the umask).
 
     Parameters
     ----------
@@ -156,6 +179,7 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     try:
         with open(fd, "wb", closefd=True) as file:
             yield file
+            _keep_owner_and_mode(file.fileno(), target)
             file.flush()
             os.fsync(file.fileno())
             if linked is None:  # give the unnamed file a name, then rename that
