@@ -91,7 +91,10 @@ def test_readline_spans_decompressed_chunks():
 @settings(max_examples=60, deadline=None)
 @given(
     sizes=st.lists(st.integers(0, 3 * SEGMENT // 2), min_size=1, max_size=4),
-    reads=st.lists(st.tuples(st.sampled_from(["read", "readinto", "readline"]), st.integers(0, SEGMENT + 5)), max_size=12),
+    reads=st.lists(
+        st.tuples(st.sampled_from(["read", "readinto", "readline"]), st.integers(0, SEGMENT + 5)),
+        max_size=12,
+    ),
     expected=st.sampled_from([None, "exact"]),
 )
 def test_content_reads_as_the_bytes_appended(sizes, reads, expected):

@@ -33,7 +33,9 @@ def as_max_bytes(max_bytes: Any) -> int | None:
     """None or an int >= 0."""
     if max_bytes is None:
         return None
-    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int):
+    if isinstance(max_bytes, bool):
+        raise TypeError("max_bytes must be an int >= 0 or None, got bool")
+    if not isinstance(max_bytes, int):
         try:
             max_bytes = operator.index(max_bytes)
         except TypeError:

@@ -211,7 +211,9 @@ class _Input:
             pass
 
 
-def _describe_header(data: Any, fail: Callable[..., CorruptedDataError]) -> tuple[int, int | None, bool]:
+def _describe_header(
+    data: Any, fail: Callable[..., CorruptedDataError]
+) -> tuple[int, int | None, bool]:
     """(header length, declared content size or None, content checksum present)."""
     if len(data) < 7:
         raise fail("the LZ4 frame is truncated (its header is incomplete)", TruncatedDataError)

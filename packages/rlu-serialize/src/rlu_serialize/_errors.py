@@ -76,6 +76,7 @@ class ForbiddenGlobalError(LoadRefusedError):
     ...     print(err.global_name)
     builtins.print
     """
+
     def __init__(self, global_name: str) -> None:
         self.global_name = global_name
         super().__init__(self._message(global_name))

@@ -1,4 +1,4 @@
-"""Streaming LZ4 frames: a parallel writer and a verifying reader.
+"""Streaming LZ4 frames: a parallel writer (loads read through ``_content``).
 
 The writer produces one standard LZ4 frame (format version 1, linked blocks of
 up to 4 MiB, block checksums, content size, content checksum), so any LZ4 frame
@@ -12,13 +12,8 @@ checksums the block it stored, and the content checksum (xxHash-32 over all
 content) is computed on the calling thread meanwhile: a damaged byte anywhere
 in a block fails a checksum, even where it would decode to the same content.
 
-The reader uses ``lz4.frame.LZ4FrameDecompressor``, which checks the header
-checksum, block checksums, content size and content checksum whenever the frame
-carries them, and hands out the content in bounded pieces.
-
-Both classes are file-like enough for ``pickle.Pickler`` and
-``pickle.Unpickler``, so a pickle streams through them without ever
-existing in memory as one byte string.
+The writer is file-like enough for ``pickle.Pickler``, so a pickle streams
+through it without ever existing in memory as one byte string.
 """
 
 from __future__ import annotations
@@ -30,12 +25,10 @@ from collections.abc import Callable
 from typing import Any
 
 from rlu_serialize._checks import (
-    TruncatedDataError,
     as_data_view,
     as_workers,
     check_header_sizes,
 )
-from rlu_serialize._errors import CorruptedDataError
 
 #: The four bytes every LZ4 frame starts with (magic number 0x184D2204, little-endian).
 MAGIC = b"\x04\x22\x4d\x18"
@@ -53,8 +46,6 @@ _WINDOW = 64 << 10  # LZ4's match window: the dictionary each block gets
 # Transient buffers are kept small: glibc serves large allocations with fresh
 # mmap-ed pages, and page-faulting them on every call can cost more than the
 # compression itself (measured: 1 MiB checksum slices took 3x the CPU of 64 KiB).
-_READ_CHUNK = 256 << 10  # compressed bytes handed to the decompressor at a time
-_OUT_CHUNK = 1 << 20  # most decompressed bytes produced per decompressor call
 _HASH_SLICE = 64 << 10  # content handed to the checksum compressor at a time
 
 
@@ -331,168 +322,3 @@ class FrameWriter:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
-
-
-class FrameReader:
-    """Unpickler source that decompresses and verifies an LZ4 frame as it goes.
-
-    Parameters
-    ----------
-    read : callable
-        ``read(n)`` returns up to ``n`` further compressed bytes, and an empty
-        result at the end of the input.
-    name : str
-        What the input is called in error messages, for example a file path.
-
-    Raises
-    ------
-    CorruptedDataError
-        From any method, when the input is not an intact LZ4 frame.
-
-    Examples
-    --------
-    >>> import io, lz4.frame
-    >>> reader = FrameReader(io.BytesIO(lz4.frame.compress(b"line one\\nrest")).read, "demo")
-    >>> reader.readline(), reader.read()
-    (b'line one\\n', b'rest')
-    >>> reader.finish()
-    """
-
-    def __init__(self, read: Callable[[int], bytes | memoryview], name: str) -> None:
-        import lz4.frame
-
-        self._read_input = read
-        self._name = name
-        self._decompressor = lz4.frame.LZ4FrameDecompressor()
-        self._buffer = b""
-        self._view = memoryview(b"")
-        self._offset = 0
-        self._started = False
-        self._input_done = False
-
-    def _fail(
-        self, reason: str, error: type[CorruptedDataError] = CorruptedDataError
-    ) -> CorruptedDataError:
-        return error(f"{self._name} is not an intact checkpoint: {reason}")
-
-    def _refill(self) -> bool:
-        """Decompress more content into the buffer; return False at the end of the frame."""
-        decompressor = self._decompressor
-        while True:
-            if decompressor.eof:
-                return False
-            data: bytes | memoryview = b""
-            if decompressor.needs_input:
-                data = self._read_input(_READ_CHUNK)
-                if not self._started:
-                    self._started = True
-                    data = self._check_magic(data)
-                if not data:
-                    self._input_done = True
-                    raise self._fail(
-                        "the LZ4 frame is truncated (input ended before its end mark)",
-                        TruncatedDataError,
-                    )
-            try:
-                out = decompressor.decompress(data, max_length=_OUT_CHUNK)
-            except RuntimeError as err:  # lz4 reports every frame error this way
-                raise self._fail(f"the LZ4 frame is damaged ({err})") from None
-            if out:
-                self._buffer = out
-                self._view = memoryview(out)
-                self._offset = 0
-                return True
-
-    def _check_magic(self, data: Any) -> Any:
-        while len(data) < 4:
-            more = self._read_input(_READ_CHUNK)
-            if not more:
-                break
-            data = bytes(data) + bytes(more)
-        if bytes(data[:4]) != MAGIC:
-            if not data:
-                raise self._fail("it is empty", TruncatedDataError)
-            raise self._fail("it does not start with an LZ4 frame (wrong magic number)")
-        return data
-
-    def _available(self) -> int:
-        return len(self._buffer) - self._offset
-
-    # -- unpickler interface ---------------------------------------------------
-    def read(self, size: int = -1) -> bytes:
-        """Return up to ``size`` content bytes (all remaining if negative)."""
-        parts = []
-        remaining = size if size is not None and size >= 0 else -1
-        while remaining != 0:
-            if not self._available() and not self._refill():
-                break
-            end = (
-                len(self._buffer)
-                if remaining < 0
-                else min(len(self._buffer), self._offset + remaining)
-            )
-            parts.append(self._buffer[self._offset : end])
-            if remaining > 0:
-                remaining -= end - self._offset
-            self._offset = end
-        return b"".join(parts)
-
-    def readinto(self, target: Any) -> int:
-        """Fill ``target`` with content bytes; return how many were written."""
-        view = memoryview(target).cast("B")
-        filled = 0
-        while filled < len(view):
-            if not self._available() and not self._refill():
-                break
-            count = min(self._available(), len(view) - filled)
-            view[filled : filled + count] = self._view[self._offset : self._offset + count]
-            self._offset += count
-            filled += count
-        return filled
-
-    def readline(self) -> bytes:
-        """Return content bytes up to and including the next newline."""
-        parts = []
-        while self._available() or self._refill():
-            newline = self._buffer.find(b"\n", self._offset)
-            end = len(self._buffer) if newline < 0 else newline + 1
-            parts.append(self._buffer[self._offset : end])
-            self._offset = end
-            if newline >= 0:
-                break
-        return b"".join(parts)
-
-    # -- verification --------------------------------------------------------
-    def finish(self) -> None:
-        """Check that the content is used up and the frame ends cleanly.
-
-        Raises
-        ------
-        CorruptedDataError
-            If content or input bytes are left over, or the rest of the frame is
-            damaged or missing.
-        """
-        if self._available() or self._refill():
-            raise self._fail("there is content after the end of the pickle")
-        self._check_trailing()
-
-    def drain(self) -> CorruptedDataError | None:
-        """Decompress and discard the rest of the frame.
-
-        Returns
-        -------
-        CorruptedDataError or None
-            The problem found with the rest of the frame, or None when it is intact.
-        """
-        try:
-            self._offset = len(self._buffer)
-            while self._refill():
-                self._offset = len(self._buffer)
-            self._check_trailing()
-        except CorruptedDataError as err:
-            return err
-        return None
-
-    def _check_trailing(self) -> None:
-        if self._decompressor.unused_data or (not self._input_done and self._read_input(1)):
-            raise self._fail("there are bytes after the end of the LZ4 frame")

@@ -49,7 +49,7 @@ _ML_DTYPES = (
     "uint4",
 )
 # Type codes numpy's dtype pickles use: kind and item size (no object dtype "O").
-_TYPECODE = re.compile(r"(b1|[iu][1248]|f(2|4|8|12|16)|c(8|16|24|32)|[SUV][1-9]\d{0,8}|[Mm]8)\Z")
+_TYPECODE = re.compile(r"(b1|[iu][1248]|f(2|4|8|12|16)|c(8|16|24|32)|[SUV]\d{1,9}|[Mm]8)\Z")
 _TIME_UNITS = ("Y", "M", "W", "D", "h", "m", "s", "ms", "us", "ns", "ps", "fs", "as")
 _ALIGNED_STRUCT = 0x80  # numpy's flag for a structured dtype made with align=True
 MAX_KEY_DEPTH = 100  # deepest tuple/frozenset hashed as a dict key or set member
@@ -146,7 +146,10 @@ def _start_dtype(args: tuple[Any, ...]) -> Pending:
     code = args[0]
     if isinstance(code, str):
         if not _TYPECODE.match(code):
-            raise refuse(f"the dtype code {_short(code)} (object dtypes are never loaded)")
+            raise refuse(
+                f"the dtype code {_short(code)} (bool, numbers, bytes, str, void and datetime "
+                "dtypes load; object dtypes are never loaded)"
+            )
     elif not (isinstance(code, type) and code in _ml_dtypes_types()):
         raise refuse(f"a dtype described by {_short(code)}")
     return Pending("numpy.dtype", lambda state: _finish_dtype(code, state))
@@ -277,8 +280,11 @@ def _finish_array(state: Any) -> Any:
     if type(data) not in (bytes, bytearray):
         raise refuse(f"{what} whose data is {_short(data)} (object arrays are never loaded)")
     dtype = _dtype_value(dtype, what)
-    array = _array_from(data, dtype, _shape(shape, what), bool(fortran), what)
-    return array.copy(order="K")  # its own, writable memory, as numpy's own unpickling gives
+    # a copy of the bytes (padding included), writable, as numpy's own unpickling gives
+    array = _array_from(bytearray(data), dtype, _shape(shape, what), bool(fortran), what)
+    if not dtype.isnative:  # numpy's __setstate__ hands back native byte order
+        array = array.astype(dtype.newbyteorder("="))
+    return array
 
 
 def _scalar(args: tuple[Any, ...]) -> Any:
@@ -289,14 +295,22 @@ def _scalar(args: tuple[Any, ...]) -> Any:
     dtype, data = _dtype_value(args[0], what), args[1]
     if type(data) is str:
         data = data.encode("latin-1")
-    if type(data) is not bytes or len(data) != dtype.itemsize or dtype.itemsize == 0:
+    if type(data) is not bytes or len(data) != dtype.itemsize:
         raise refuse(f"{what}: {_short(data)} is not {dtype.itemsize} bytes of {dtype}")
+    if dtype.itemsize == 0:  # np.bytes_(b""), np.str_(""), np.void(b"")
+        if dtype.kind not in "SUV":
+            raise refuse(f"{what}: a scalar of {dtype} without data")
+        return dtype.type("" if dtype.kind == "U" else b"")
     return np.frombuffer(bytearray(data), dtype, 1)[0]
 
 
 def _jax_array(args: tuple[Any, ...]) -> Any:
     what = "jax._src.array._reconstruct_array"
-    if len(args) != 4 or type(args[0]) is not Constructor or args[0].build is not _start_reconstruct:
+    if (
+        len(args) != 4
+        or type(args[0]) is not Constructor
+        or args[0].build is not _start_reconstruct
+    ):
         raise refuse(f"{what} called with other than (_reconstruct, args, state, aval state)")
     if type(args[1]) is not tuple:
         raise refuse(f"{what} called with arguments {_short(args[1])} for _reconstruct")
@@ -332,9 +346,10 @@ def _complex(args: tuple[Any, ...]) -> complex:
 def _items(args: tuple[Any, ...], what: str) -> list[Any] | tuple[Any, ...]:
     if not args:
         return ()
-    if len(args) != 1 or type(args[0]) not in (list, tuple):
+    items = args[0]
+    if len(args) != 1 or not isinstance(items, (list, tuple)) or type(items) not in (list, tuple):
         raise refuse(f"{what} called with other than one list")
-    return args[0]
+    return items
 
 
 def _bytearray(args: tuple[Any, ...]) -> bytearray:
@@ -360,9 +375,7 @@ def _encode(args: tuple[Any, ...]) -> bytes:
 
 
 def _bounds(args: tuple[Any, ...], what: str, none_ok: bool) -> tuple[Any, ...]:
-    if not 1 <= len(args) <= 3 or not all(
-        _is_int(x) or (none_ok and x is None) for x in args
-    ):
+    if not 1 <= len(args) <= 3 or not all(_is_int(x) or (none_ok and x is None) for x in args):
         raise refuse(f"{what} called with other than one to three ints")
     return args
 
@@ -375,7 +388,7 @@ def _ordered_dict(args: tuple[Any, ...]) -> OrderedDict[Any, Any]:
 
 
 def _deque(args: tuple[Any, ...]) -> deque[Any]:
-    if not args:
+    if len(args) == 0:
         return deque()
     if len(args) > 2 or type(args[0]) not in (list, tuple):
         raise refuse("collections.deque called with other than (list, maxlen)")
@@ -403,7 +416,8 @@ def admitted_globals() -> dict[tuple[str, str], Any]:
         table[module, "slice"] = Constructor("slice", lambda a: slice(*_bounds(a, "slice", True)))
         for value in (bool, int, float, complex, str, bytes):
             table.setdefault((module, value.__name__), value)
-    table["builtins", "bytes"] = Constructor("bytes", _bytes)
+    for module in _BUILTINS:  # bytes() is how protocol 2 writes b""
+        table[module, "bytes"] = Constructor("bytes", _bytes)
     table["builtins", "range"] = Constructor("range", lambda a: range(*_bounds(a, "range", False)))
     table["__builtin__", "xrange"] = table["builtins", "range"]
     table["__builtin__", "long"] = int

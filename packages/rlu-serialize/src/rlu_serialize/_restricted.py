@@ -71,10 +71,9 @@ _REFUSED = {
     b"\x81"[0]: "instances built by NEWOBJ (custom classes, namedtuples)",
     b"\x92"[0]: "instances built by NEWOBJ_EX (custom classes)",
 }
-for _code, _name in zip(b"ILFSVgpUT", ("INT", "LONG", "FLOAT", "STRING", "UNICODE", "GET", "PUT",
-                                       "SHORT_BINSTRING", "BINSTRING")):
+_TEXT_OPCODES = ("INT", "LONG", "FLOAT", "STRING", "UNICODE", "GET", "PUT", "SHORT_BINSTRING")
+for _code, _name in zip(b"ILFSVgpUT", (*_TEXT_OPCODES, "BINSTRING"), strict=True):
     _REFUSED[_code] = f"the opcode {_name} (protocols 0 and 1, and Python 2 strings)"
-_MARK = object()  # what MARK leaves on the meta stack's record of the stack
 
 
 class RestrictedUnpickler:
@@ -141,7 +140,7 @@ class RestrictedUnpickler:
         return int(struct.unpack(fmt, self._read(n))[0])
 
     def _line(self) -> str:
-        parts = []
+        parts: list[bytes] = []
         for _ in range(256):
             char = self._read(1)
             if char == b"\n":

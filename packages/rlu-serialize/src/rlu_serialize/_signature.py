@@ -62,4 +62,3 @@ def signature_matches(key: bytes, header: bytes, body_digest: bytes, frame: byte
     return is_signature_frame(frame) and hmac.compare_digest(
         signature_frame(key, header, body_digest), frame
     )
-
