@@ -53,7 +53,6 @@ _SET = 256
 _DICT_ITEM = 112
 _SET_ITEM = 128
 _ARRAY = 256
-_GLOBAL = 256
 _BULK = 1 << 20  # array data from this size on is read into numpy's memory directly
 
 _TABLE = admitted_globals()
@@ -240,7 +239,17 @@ class RestrictedUnpickler:
             self._plain((result,))
         except LoadRefusedError:
             raise
-        except (TypeError, ValueError, KeyError, IndexError, OverflowError, struct.error) as err:
+        except (
+            TypeError,
+            ValueError,
+            KeyError,
+            IndexError,
+            OverflowError,
+            AttributeError,
+            BufferError,
+            RecursionError,
+            struct.error,
+        ) as err:
             raise refuse(f"a malformed pickle ({type(err).__name__}: {err})") from None
         if self._pos < len(self._frame) or self._content.remaining:
             raise CorruptedDataError(
@@ -477,6 +486,7 @@ class RestrictedUnpickler:
             memo.extend([None] * (index + 1 - len(memo)))
         memo[index] = value
         if type(value) is Pending:
+            self._charge(_SLOT)
             value.memo_slots.append(index)
 
     def _binget(self) -> None:
@@ -507,7 +517,7 @@ class RestrictedUnpickler:
             raise ForbiddenGlobalError(f"{module}.{name}")
         if type(found) is tuple:  # a numpy or ml_dtypes scalar type: imported on first use
             found = resolve_type(*found)
-        self._push(found, _GLOBAL)
+        self._push(found, _SLOT)  # a shared table entry or type: nothing new is built
 
     def _reduce(self) -> None:
         args = self._pop()
@@ -516,18 +526,31 @@ class RestrictedUnpickler:
             raise refuse(f"REDUCE on {getattr(func, 'name', type(func).__name__)}")
         if type(args) is not tuple:
             raise refuse(f"REDUCE of {func.name} with arguments that are not a tuple")
-        if func.name in ("set", "frozenset") and args:
-            if type(args[0]) not in (list, tuple):
-                raise refuse(f"{func.name} called with other than one list")
-            self._plain(args[0])
-            self._hashable(args[0])
+        if func.name in ("set", "frozenset", "collections.OrderedDict", "collections.deque"):
+            self._check_items(func.name, args)
         self._charge(_cost(func.name, args))
         value = func.build(args)
         if type(value) is frozenset:
             self._nested(value, value)
-        elif type(value) in (list, dict, OrderedDict, deque, set):
-            self._plain(value)
         self._push(value, _SLOT)
+
+    def _check_items(self, name: str, args: tuple[Any, ...]) -> None:
+        """Check the items a container constructor is given, before it hashes any."""
+        if not args:
+            return
+        items = args[0]
+        if type(items) not in (list, tuple):
+            raise refuse(f"{name} called with other than one list")
+        if name == "collections.OrderedDict":
+            for pair in items:
+                if type(pair) not in (list, tuple) or len(pair) != 2:
+                    raise refuse(f"{name} called with items that are not pairs")
+                self._plain(pair)
+                self._hashable(pair[:1])
+        else:
+            self._plain(items)
+            if name != "collections.deque":
+                self._hashable(items)
 
     def _build(self) -> None:
         state = self._pop()
