@@ -10,6 +10,10 @@ a little Python state), 256 MB by default. Anchors:
 * joblib with lz4 compression (``joblib.dump(obj, path, compress="lz4")``)
 * bare ``lz4.frame.compress`` / ``decompress`` of the same pickle bytes
 
+A second table puts rlu's restricted loads (``trusted=False``, rlu's own pickle machine)
+and signed checkpoints (``key=...``, HMAC-SHA256) beside rlu's ordinary, trusted loads and
+dumps of the same run.
+
 Every operation is repeated (interleaved, so load from other processes hits all
 alike) and the median is reported. Peak extra memory of the file operations is
 measured in fresh subprocesses (Linux: peak RSS reset through
@@ -41,6 +45,7 @@ import numpy as np
 import rlu_serialize
 
 OBS_DIM = 64
+KEY = bytes(range(32))  # the signing key of the signed rows
 
 
 def make_payload(megabytes: int, seed: int = 0) -> dict:
@@ -93,6 +98,22 @@ def coax_load(path):
         return cloudpickle.load(f)
 
 
+def rlu_loads_restricted(s):
+    return rlu_serialize.loads(s, trusted=False)
+
+
+def rlu_load_restricted(path):
+    return rlu_serialize.load(path, trusted=False)
+
+
+def rlu_dump_signed(obj, path):
+    rlu_serialize.dump(obj, path, key=KEY)
+
+
+def rlu_load_signed(path):
+    return rlu_serialize.load(path, key=KEY)
+
+
 def joblib_dump(obj, path):
     import joblib
 
@@ -117,7 +138,9 @@ def time_once(fn, *args):
 def run_timings(obj, workdir: str, repeat: int) -> tuple[dict, dict]:
     raw = cloudpickle.dumps(obj)  # the bytes bare lz4 compresses
     bare = lz4.frame.compress(raw)
-    paths = {name: os.path.join(workdir, f"{name}.lz4") for name in ("coax", "joblib", "rlu")}
+    paths = {
+        name: os.path.join(workdir, f"{name}.lz4") for name in ("coax", "joblib", "rlu", "signed")
+    }
     ops = {
         "coax-style bytes/dump": (coax_dumps, obj),
         "coax-style file/dump": (coax_dump, obj, paths["coax"]),
@@ -125,11 +148,13 @@ def run_timings(obj, workdir: str, repeat: int) -> tuple[dict, dict]:
         "bare lz4.frame bytes/dump": (lz4.frame.compress, raw),
         "rlu bytes/dump": (rlu_serialize.dumps, obj),
         "rlu file/dump": (rlu_serialize.dump, obj, paths["rlu"]),
+        "rlu file, signed/dump": (rlu_dump_signed, obj, paths["signed"]),
     }
     outputs = {"coax-style bytes/dump": coax_dumps(obj), "rlu bytes/dump": rlu_serialize.dumps(obj)}
     coax_dump(obj, paths["coax"])
     joblib_dump(obj, paths["joblib"])
     rlu_serialize.dump(obj, paths["rlu"])
+    rlu_dump_signed(obj, paths["signed"])
     ops.update(
         {
             "coax-style bytes/load": (coax_loads, outputs["coax-style bytes/dump"]),
@@ -138,6 +163,9 @@ def run_timings(obj, workdir: str, repeat: int) -> tuple[dict, dict]:
             "bare lz4.frame bytes/load": (lz4.frame.decompress, bare),
             "rlu bytes/load": (rlu_serialize.loads, outputs["rlu bytes/dump"]),
             "rlu file/load": (rlu_serialize.load, paths["rlu"]),
+            "rlu bytes, restricted/load": (rlu_loads_restricted, outputs["rlu bytes/dump"]),
+            "rlu file, restricted/load": (rlu_load_restricted, paths["rlu"]),
+            "rlu file, signed/load": (rlu_load_signed, paths["signed"]),
         }
     )
     times: dict[str, list[float]] = {name: [] for name in ops}
@@ -193,7 +221,7 @@ rlu_serialize.loads(rlu_serialize.dumps({{"warm": [1]}}))  # imports done before
 obj = b.make_payload(mb) if op.endswith("dump") else None
 can_reset = reset_peak()
 before = rss_kib("VmRSS") if can_reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-fn = getattr(b, op) if op.startswith(("coax", "joblib")) else getattr(rlu_serialize, op.split("_")[1])
+fn = getattr(b, op) if op.startswith(("coax", "joblib")) or op.count("_") > 1 else getattr(rlu_serialize, op.split("_")[1])
 result = fn(obj, path) if op.endswith("dump") else fn(path)
 peak = rss_kib("VmHWM") if can_reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({{"extra_bytes": (peak - before) * 1024, "reset": can_reset}}))
@@ -219,6 +247,10 @@ def run_memory(workdir: str, megabytes: int, payload: int) -> dict:
         peaks[f"{label}/dump"] = measure_peak(f"{prefix}_dump", path, megabytes)
         # the loaded payload itself is not "extra"
         peaks[f"{label}/load"] = measure_peak(f"{prefix}_load", path, megabytes) - payload
+        if prefix == "rlu":
+            peaks["rlu file, restricted/load"] = (
+                measure_peak("rlu_load_restricted", path, megabytes) - payload
+            )
         os.remove(path)
         print(f"  memory of {label} measured", file=sys.stderr, flush=True)
     return peaks
@@ -268,6 +300,28 @@ def report(
             f"{load_speedup:.2f} | {medians[f'cpu:{label}/load']:.2f} | {mem[0]} | {mem[1]} | "
             f"{payload / sizes[label]:.4f} |"
         )
+    lines += [
+        "",
+        "rlu's restricted loads (trusted=False) and signed checkpoints (key=...) beside rlu's "
+        "ordinary ones, same run.",
+        "",
+        "| method | dump MB/s | load MB/s | × rlu trusted load | load CPU s "
+        "| peak extra RSS load |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for label, anchor in (
+        ("rlu bytes, restricted", "rlu bytes"),
+        ("rlu file, restricted", "rlu file"),
+        ("rlu file, signed", "rlu file"),
+    ):
+        dump = f"{rate(label + '/dump'):.0f}" if f"{label}/dump" in medians else "—"
+        peak = peaks.get(f"{label}/load")
+        mem = "—" if peak is None else f"{peak / 1e6:.0f} MB ({peak / payload:.2f}×)"
+        lines.append(
+            f"| {label} | {dump} | {rate(label + '/load'):.0f} | "
+            f"{medians[f'{anchor}/load'] / medians[f'{label}/load']:.2f} | "
+            f"{medians[f'cpu:{label}/load']:.2f} | {mem} |"
+        )
     goals = [
         (
             "rlu dumps ≥ 1.5× coax-style",
@@ -288,6 +342,14 @@ def report(
         ("rlu dump peak extra ≤ 0.25× payload", peaks["rlu file/dump"] <= 0.25 * payload),
         ("rlu load peak extra ≤ 0.25× payload", peaks["rlu file/load"] <= 0.25 * payload),
         ("rlu ratio ≥ coax-style ratio", sizes["rlu bytes"] <= sizes["coax-style bytes"]),
+        (
+            "rlu restricted loads ≥ 0.8× rlu loads",
+            medians["rlu bytes/load"] / medians["rlu bytes, restricted/load"] >= 0.8,
+        ),
+        (
+            "rlu restricted load ≥ 0.8× rlu load",
+            medians["rlu file/load"] / medians["rlu file, restricted/load"] >= 0.8,
+        ),
     ]
     lines.append("")
     lines += [f"- {'met' if ok else 'NOT met'}: {text}" for text, ok in goals]

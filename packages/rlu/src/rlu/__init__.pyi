@@ -65,6 +65,8 @@ from rlu_replay.ray import ShardError as ShardError
 from rlu_replay.ray import ShardedPrioritizedReplay as ShardedPrioritizedReplay
 from rlu_serialize import CorruptedDataError as CorruptedDataError
 from rlu_serialize import ForbiddenGlobalError as ForbiddenGlobalError
+from rlu_serialize import LoadRefusedError as LoadRefusedError
+from rlu_serialize import SignatureError as SignatureError
 from rlu_serialize import dump as dump
 from rlu_serialize import dumps as dumps
 from rlu_serialize import load as load
@@ -85,6 +87,7 @@ __all__ = [
     "JaxMinTree",
     "JaxSegmentTree",
     "JaxSumTree",
+    "LoadRefusedError",
     "MaxTree",
     "MinTree",
     "NStepTracer",
@@ -100,6 +103,7 @@ __all__ = [
     "SegmentTree",
     "ShardError",
     "ShardedPrioritizedReplay",
+    "SignatureError",
     "StepwiseLinearFunction",
     "StochasticFunction",
     "SumTree",

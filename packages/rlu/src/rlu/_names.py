@@ -74,7 +74,12 @@ EXTRAS: dict[str, tuple[str, ...]] = {
         "TransitionModel",
         "StochasticFunction",
     ),
-    "rlu_serialize": ("CorruptedDataError", "ForbiddenGlobalError"),
+    "rlu_serialize": (
+        "CorruptedDataError",
+        "ForbiddenGlobalError",
+        "LoadRefusedError",
+        "SignatureError",
+    ),
     "rlu_envtools": ("TransitionBatch",),
     "rlu_trees.jax": ("JaxSegmentTree", "JaxSumTree", "JaxMinTree", "JaxMaxTree"),
     "rlu_replay": ("ReplayBuffer", "PrioritizedReplayBuffer", "NStepTracer", "Sample"),
