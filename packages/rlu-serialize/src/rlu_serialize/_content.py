@@ -43,6 +43,7 @@ class Content:
     --------
     >>> content = Content()
     >>> content.append(b"first line\\nsecond")
+    >>> content.done()
     >>> content.readline(), content.read(3), content.remaining
     (b'first line\\n', b'sec', 3)
     """
@@ -227,6 +228,35 @@ def _describe_header(
         raise fail("the LZ4 frame is damaged (its header checksum does not match)")
     size = struct.unpack_from("<Q", data, 6)[0] if flg & _FLG_CONTENT_SIZE else None
     return length, size, bool(flg & _FLG_CONTENT_CHECKSUM)
+
+
+def verify_signature(read: Callable[[int], Any], name: str, key: bytes, total: int) -> None:
+    """Check the signature over the compressed input, before anything is decompressed.
+
+    ``decompress`` checks it again over what it decompresses, so input that changes between
+    the two reads (a file rewritten meanwhile) is refused too.
+
+    Raises
+    ------
+    SignatureError
+        If the input does not end with a signature of its frame under ``key``.
+    """
+    if total < SIGNATURE_SIZE + 7:
+        raise SignatureError(f"{name} is not signed: it is too short to hold a signature")
+    source = _Input(read, total - SIGNATURE_SIZE)
+    first = b""
+    while len(first) < 19 and (more := source.read(19 - len(first))):
+        first += bytes(more)
+    flg = first[4] if len(first) > 4 else 0
+    length = 7 + (8 if flg & _FLG_CONTENT_SIZE else 0) + (4 if flg & _FLG_DICT_ID else 0)
+    source.hash = hashlib.sha256(first[length:])
+    source.hash_from = source.consumed
+    source.read_all()
+    signature = bytes(read(SIGNATURE_SIZE))
+    if not is_signature_frame(signature):
+        raise SignatureError(f"{name} is not signed (no rlu signature at its end)")
+    if not signature_matches(key, first[:length], source.hash.digest(), signature):
+        raise SignatureError(_MISMATCH.format(name))
 
 
 def decompress(

@@ -53,6 +53,8 @@ _TYPECODE = re.compile(r"(b1|[iu][1248]|f(2|4|8|12|16)|c(8|16|24|32)|[SUV]\d{1,9
 _TIME_UNITS = ("Y", "M", "W", "D", "h", "m", "s", "ms", "us", "ns", "ps", "fs", "as")
 _ALIGNED_STRUCT = 0x80  # numpy's flag for a structured dtype made with align=True
 MAX_KEY_DEPTH = 100  # deepest tuple/frozenset hashed as a dict key or set member
+MAX_KEY_SIZE = 10**6  # most items in such a key, counted with repeats (tuples cache no hash)
+MAX_DTYPE_DEPTH = 32  # deepest nesting of sub-array and structured dtypes
 _MAX_DIMS = 64  # numpy's own limit
 
 
@@ -62,9 +64,14 @@ def refuse(what: str) -> LoadRefusedError:
 
 
 def _short(value: Any) -> str:
-    text = repr(value) if isinstance(value, (str, bytes, int, float, type(None))) else None
-    if text is None:
-        text = f"a {type(value).__name__}"
+    """A short description of ``value`` for an error message (never a long repr)."""
+    kind = type(value)
+    if kind in (str, bytes):
+        text = repr(value[:60])
+    elif kind is int and value.bit_length() <= 64 or kind in (float, bool, type(None)):
+        text = repr(value)
+    else:
+        text = f"a {kind.__name__}"
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -193,7 +200,33 @@ def _finish_dtype(code: Any, state: Any) -> Any:
         raise refuse(f"the dtype {_short(code)} ({err})") from None
     if not _is(elsize, -1, dtype.itemsize) or dtype.hasobject:
         raise refuse(f"a dtype of item size {elsize} where {_short(code)} has {dtype.itemsize}")
+    if _dtype_depth(dtype) > MAX_DTYPE_DEPTH:  # numpy hashes and compares dtypes recursively
+        raise refuse(f"a dtype nested over {MAX_DTYPE_DEPTH} deep")
     return dtype
+
+
+def _children(dtype: Any) -> list[Any]:
+    children = [] if dtype.subdtype is None else [dtype.subdtype[0]]
+    if dtype.fields:
+        children += [field[0] for field in dtype.fields.values()]
+    return children
+
+
+def _dtype_depth(dtype: Any) -> int:
+    """Nesting depth of ``dtype`` (1 for a plain dtype), walked without recursion."""
+    depths: dict[int, int] = {}
+    stack: list[tuple[Any, bool]] = [(dtype, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if id(node) in depths:
+            continue
+        children = _children(node)
+        if expanded:
+            depths[id(node)] = 1 + max((depths[id(c)] for c in children), default=0)
+        else:
+            stack.append((node, True))
+            stack += [(child, False) for child in children if id(child) not in depths]
+    return depths[id(dtype)]
 
 
 def _time_unit(metadata: Any) -> str:
@@ -240,7 +273,24 @@ def _array_from(data: Any, dtype: Any, shape: tuple[int, ...], fortran: bool, wh
     order = "F" if fortran else "C"
     if count == 0:
         return np.empty(shape, dtype, order=order)
-    return np.frombuffer(data, dtype, count).reshape(shape, order=order)
+    array = np.frombuffer(data, dtype, count).reshape(shape, order=order)
+    _check_code_points(array, what)
+    return array
+
+
+def _check_code_points(array: Any, what: str) -> None:
+    """Refuse str data (dtype ``U``) past U+10FFFF: numpy would fail only when it is read."""
+    np = _numpy()
+    dtype = array.dtype
+    parts = [array] if dtype.kind == "U" else []
+    if dtype.fields:
+        parts += [array[name] for name, field in dtype.fields.items() if field[0].base.kind == "U"]
+    for part in parts:
+        order = part.dtype.byteorder
+        code_unit = np.dtype((order if order in "<>" else "=") + "u4")
+        codes = np.ascontiguousarray(part).reshape(-1).view(code_unit)
+        if codes.size and int(codes.max()) > 0x10FFFF:
+            raise refuse(f"{what}: str data with a code point past U+10FFFF")
 
 
 def _frombuffer(args: tuple[Any, ...]) -> Any:

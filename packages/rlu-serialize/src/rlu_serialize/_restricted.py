@@ -27,6 +27,7 @@ from rlu_serialize._content import Content
 from rlu_serialize._errors import CorruptedDataError, ForbiddenGlobalError, LoadRefusedError
 from rlu_serialize._plain import (
     MAX_KEY_DEPTH,
+    MAX_KEY_SIZE,
     Bulk,
     Constructor,
     Pending,
@@ -53,6 +54,9 @@ _SET = 256
 _DICT_ITEM = 112
 _SET_ITEM = 128
 _ARRAY = 256
+_DEQUE = 768
+_FIELD = 512  # per field of a structured dtype: its name, offset, dtype and numpy's tables
+_JAX_ARRAY = 8 << 10  # JAX's Python objects around one array
 _BULK = 1 << 20  # array data from this size on is read into numpy's memory directly
 
 _TABLE = admitted_globals()
@@ -107,7 +111,8 @@ class RestrictedUnpickler:
         self._stack: list[Any] = []
         self._metastack: list[list[Any]] = []
         self._memo: list[Any] = []
-        self._depth: dict[int, int] = {}  # id -> nesting depth, for nested tuples/frozensets
+        # id -> (depth, expanded size) of nested tuples and frozensets, for _hashable
+        self._shapes: dict[int, tuple[int, int]] = {}
         self._tainted: set[int] = set()  # ids of tuples that hold a placeholder
         self._dispatch = _dispatch_table(self)
 
@@ -133,7 +138,10 @@ class RestrictedUnpickler:
             raise refuse("a pickle whose data runs past its end")
         buffer = bytearray(n)  # read straight in: one copy, as pickle's own BYTEARRAY8
         self._content.readinto(buffer)
-        return buffer if mutable else bytes(buffer)
+        if mutable:
+            return buffer
+        self._charge(n)  # bytes(buffer) copies: both exist for a moment
+        return bytes(buffer)
 
     def _size(self, fmt: str, n: int) -> int:
         return int(struct.unpack(fmt, self._read(n))[0])
@@ -187,26 +195,41 @@ class RestrictedUnpickler:
                 raise refuse(f"{getattr(item, 'name', 'a tuple of globals')} used as data")
 
     def _hashable(self, keys: Any) -> None:
+        """Refuse keys whose hashing could exhaust the C stack or take exponential time."""
         for key in keys:
-            if type(key) in (tuple, frozenset) and self._depth.get(id(key), 1) > MAX_KEY_DEPTH:
-                raise refuse(f"a dict key or set member nested over {MAX_KEY_DEPTH} deep")
+            if type(key) in (tuple, frozenset):
+                depth, size = self._shapes.get(id(key), (1, 1))
+                if depth > MAX_KEY_DEPTH or size > MAX_KEY_SIZE:
+                    raise refuse(
+                        f"a dict key or set member nested over {MAX_KEY_DEPTH} deep or over "
+                        f"{MAX_KEY_SIZE} items when expanded"
+                    )
 
     def _nested(self, value: Any, items: Any) -> None:
-        """Record ``value``'s depth (a new tuple or frozenset) and whether it holds placeholders."""
-        depth, tainted, special = 1, self._tainted, False
+        """Record a new tuple's or frozenset's nesting, and whether it holds placeholders.
+
+        Depth and expanded size (every item counted as often as it occurs, shared ones too)
+        bound what hashing the value costs: hashing recurses once per level and visits
+        every item of the expansion (tuples do not cache their hash).
+        """
+        depth, size, tainted, special = 1, 1, self._tainted, False
+        shapes = self._shapes
         for item in items:
             kind = type(item)
             if kind is tuple or kind is frozenset:
-                depth = max(depth, self._depth.get(id(item), 1) + 1)
+                inner_depth, inner_size = shapes.get(id(item), (1, len(item) + 1))
+                depth = max(depth, inner_depth + 1)
+                size = min(size + inner_size, MAX_KEY_SIZE + 1)
                 special = special or (bool(tainted) and id(item) in tainted)
-            elif isinstance(item, Special):
-                special = True
+            else:
+                size += 1
+                special = special or isinstance(item, Special)
         key = id(value)
         if depth > 1:
             self._charge(_DICT_ITEM)
-            self._depth[key] = depth
+            shapes[key] = (depth, size)
         else:
-            self._depth.pop(key, None)
+            shapes.pop(key, None)
         if special and type(value) is tuple:
             tainted.add(key)
         else:
@@ -251,6 +274,9 @@ class RestrictedUnpickler:
             struct.error,
         ) as err:
             raise refuse(f"a malformed pickle ({type(err).__name__}: {err})") from None
+        finally:  # the dispatch table holds bound methods: break the cycle now
+            self._dispatch, self._stack, self._metastack = {}, [], []
+            self._memo, self._shapes, self._tainted = [], {}, set()
         if self._pos < len(self._frame) or self._content.remaining:
             raise CorruptedDataError(
                 "the checkpoint is not intact: there is content after the end of the pickle"
@@ -275,7 +301,7 @@ class RestrictedUnpickler:
         return True
 
     def _mark(self) -> None:
-        self._charge(_SLOT)
+        self._charge(_LIST)
         self._metastack.append(self._stack)
         self._stack = []
 
@@ -408,6 +434,8 @@ class RestrictedUnpickler:
         if type(target) is not list and type(target) is not deque:
             raise refuse(f"APPEND to a {type(target).__name__}")
         self._plain(items)
+        if type(target) is deque:
+            _no_deques(items)
         self._charge(_SLOT * len(items))
         target.extend(items)
 
@@ -529,7 +557,14 @@ class RestrictedUnpickler:
         if func.name in ("set", "frozenset", "collections.OrderedDict", "collections.deque"):
             self._check_items(func.name, args)
         self._charge(_cost(func.name, args))
-        value = func.build(args)
+        try:
+            value = func.build(args)
+        except LoadRefusedError:
+            raise
+        except Exception as err:  # a constructor's own check, or numpy's, refused the arguments
+            raise refuse(
+                f"{func.name} with these arguments ({type(err).__name__}: {err})"
+            ) from None
         if type(value) is frozenset:
             self._nested(value, value)
         self._push(value, _SLOT)
@@ -549,7 +584,9 @@ class RestrictedUnpickler:
                 self._hashable(pair[:1])
         else:
             self._plain(items)
-            if name != "collections.deque":
+            if name == "collections.deque":
+                _no_deques(items)
+            else:
                 self._hashable(items)
 
     def _build(self) -> None:
@@ -557,12 +594,35 @@ class RestrictedUnpickler:
         pending = self._top()
         if type(pending) is not Pending:
             raise refuse(f"BUILD on a {type(pending).__name__} (only numpy's dtypes and arrays)")
-        self._charge(_ARRAY + _data_size(state))
-        value = pending.finish(state)
+        self._charge(_state_cost(state))
+        try:
+            value = pending.finish(state)
+        except LoadRefusedError:
+            raise
+        except Exception as err:
+            raise refuse(f"{pending.name} with this state ({type(err).__name__}: {err})") from None
         self._stack[-1] = value
         for slot in pending.memo_slots:
             if self._memo[slot] is pending:
                 self._memo[slot] = value
+
+
+def _no_deques(items: Any) -> None:
+    """Refuse a deque directly inside a deque: CPython frees nested deques recursively."""
+    if any(type(item) is deque for item in items):
+        raise refuse("a deque inside a deque")
+
+
+def _state_cost(state: Any) -> int:
+    """Upper estimate of what BUILD with ``state`` (an ndarray's or a dtype's) allocates."""
+    cost = _ARRAY + _data_size(state)
+    if type(state) is tuple and len(state) in (8, 9):  # a dtype: its fields and sub-array shape
+        names, sub = state[3], state[2]
+        if type(names) is tuple:
+            cost += _FIELD * len(names)
+        if type(sub) is tuple and len(sub) == 2 and type(sub[1]) is tuple:
+            cost += _SLOT * len(sub[1])
+    return cost
 
 
 def _data_size(state: Any) -> int:
@@ -578,12 +638,12 @@ def _cost(name: str, args: tuple[Any, ...]) -> int:
         return _SET + _SET_ITEM * (len(args[0]) if args else 0)
     if name == "collections.OrderedDict":
         return _DICT + _DICT_ITEM * (len(args[0]) if args and type(args[0]) in (list, tuple) else 0)
-    if name == "collections.deque":
-        return _LIST + _SLOT * (len(args[0]) if args and type(args[0]) in (list, tuple) else 0)
-    if name.endswith("._frombuffer"):
-        return _ARRAY  # a view of bytes already charged
-    if name.endswith("._reconstruct_array"):  # a numpy copy, then the device's
-        return _ARRAY + 2 * _data_size(args[2] if len(args) == 4 else None)
+    if name == "collections.deque":  # a deque allocates a 64-slot block from the start
+        return _DEQUE + _SLOT * (len(args[0]) if args and type(args[0]) in (list, tuple) else 0)
+    if name.endswith("._frombuffer"):  # a view of bytes already charged, and its shape
+        return _ARRAY + _SLOT * (len(args[2]) if len(args) == 4 and type(args[2]) is tuple else 0)
+    if name.endswith("._reconstruct_array"):  # a numpy copy, the device's, and JAX's own objects
+        return _JAX_ARRAY + 2 * _data_size(args[2] if len(args) == 4 else None)
     return _ARRAY + sum(len(a) for a in args if type(a) in (bytes, bytearray, str))
 
 

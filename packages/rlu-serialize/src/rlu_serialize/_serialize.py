@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import os
 import pickle
+from collections.abc import Callable
 from typing import Any
 
 from rlu_serialize._atomic import BackgroundSync, atomic_write
 from rlu_serialize._checks import as_byte_view, as_max_bytes, as_path, check_trusted
-from rlu_serialize._content import Content, decompress
+from rlu_serialize._content import Content, decompress, verify_signature
 from rlu_serialize._errors import CorruptedDataError
 from rlu_serialize._frame import HEADER_SIZE, FrameWriter, frame_header
 from rlu_serialize._signature import check_key, signature_frame
@@ -60,17 +61,26 @@ def _unpickle(content: Content, trusted: bool, max_bytes: int | None) -> Any:
 
 
 def _load_from(
-    read: Any, name: str, trusted: bool, key: Any, max_bytes: Any, total: int | None
+    reader: Callable[[], Callable[[int], Any]],
+    name: str,
+    trusted: bool,
+    key: Any,
+    max_bytes: Any,
+    total: int,
 ) -> Any:
+    """Load from the input ``reader()`` reads (each call starts it again from the beginning)."""
     limit = as_max_bytes(max_bytes)
     if limit is None and not trusted:
         limit = RESTRICTED_MAX_BYTES
+    secret = check_key(key)
+    if secret is not None:  # nothing is decompressed before the signature holds
+        verify_signature(reader(), name, secret, total)
     content = decompress(
-        read,
+        reader(),
         name,
         max_bytes=limit,
         require_checksum=not trusted,
-        key=check_key(key),
+        key=secret,
         total=total,
     )
     return _unpickle(content, trusted, limit)
@@ -310,15 +320,19 @@ def loads(
     """
     view = as_byte_view(s)
     check_trusted(trusted)
-    position = 0
 
-    def read(size: int) -> memoryview:
-        nonlocal position
-        chunk = view[position : position + size]
-        position += len(chunk)
-        return chunk
+    def reader() -> Callable[[int], memoryview]:
+        position = 0
 
-    return _load_from(read, "the byte string given to loads", trusted, key, max_bytes, len(view))
+        def read(size: int) -> memoryview:
+            nonlocal position
+            chunk = view[position : position + size]
+            position += len(chunk)
+            return chunk
+
+        return read
+
+    return _load_from(reader, "the byte string given to loads", trusted, key, max_bytes, len(view))
 
 
 def load(
@@ -392,4 +406,9 @@ def load(
     as_max_bytes(max_bytes)
     with open(path, "rb", buffering=0) as file:
         total = os.fstat(file.fileno()).st_size
-        return _load_from(file.read, repr(path), trusted, key, max_bytes, total)
+
+        def reader() -> Callable[[int], Any]:
+            file.seek(0)
+            return file.read
+
+        return _load_from(reader, repr(path), trusted, key, max_bytes, total)
