@@ -375,7 +375,10 @@ class RestrictedUnpickler:
     def _bytearray8(self) -> None:
         n = self._size("<Q", 8)
         if n >= _BULK and self._is_array_data():
-            import numpy as np
+            try:
+                import numpy as np
+            except ImportError:
+                raise refuse("numpy array data: numpy is not installed") from None
 
             self._charge(_ARRAY + n)
             if self._pos < len(self._frame) or n > self._content.remaining:
