@@ -1,6 +1,6 @@
 """Fuzz restricted loads for a long run: ``hatch run fuzz:serialize --cases 10000 --seed 1``.
 
-Generates ``--cases`` crafted checkpoints (``fuzz_harness``: opcode streams from a grammar,
+Generates ``--cases`` crafted checkpoints (``fuzz_cases``: opcode streams from a grammar,
 mutations of real checkpoints, damaged frames), loads each with ``trusted=False`` in a
 sandboxed child and prints a table of outcomes by generator, then every violation (an
 undocumented exception, a crash, a hang, code that ran, a forbidden import, memory over the
@@ -15,7 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-import fuzz_harness as fh  # this script's directory is on sys.path
+import fuzz_cases as fc  # this script's directory is on sys.path
+import fuzz_harness as fh
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None, help="worker interpreters")
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds per load (20)")
     parser.add_argument(
-        "--max-bytes", type=int, default=fh.FUZZ_MAX_BYTES, help="max_bytes of each load"
+        "--max-bytes", type=int, default=fc.FUZZ_MAX_BYTES, help="max_bytes of each load"
     )
     parser.add_argument("--save", type=Path, help="write each violating case to this folder")
     parser.add_argument(
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     import rlu_serialize
 
     versions = f"Python {platform.python_version()}, numpy {numpy.__version__}"
-    jax = fh._jax()
+    jax = fc.jax_module()
     versions += f", jax {jax.__version__}" if jax is not None else ", no jax"
     print(
         f"fuzzing rlu_serialize.loads(trusted=False) from {Path(rlu_serialize.__file__).parent}"

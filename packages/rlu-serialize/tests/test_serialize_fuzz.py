@@ -38,6 +38,7 @@ def _load_harness() -> ModuleType:
 
 
 fh = _load_harness()
+fc = sys.modules["fuzz_cases"]  # the cases module the harness imported
 REFUSED = ("LoadRefusedError", "ForbiddenGlobalError")
 FORBIDDEN = ("ForbiddenGlobalError",)
 
@@ -82,63 +83,63 @@ class _Pointer:
 
 class _Call:
     def __reduce__(self) -> Any:
-        return (_Pointer(id(os.system)), (f"echo pwned > {fh.MARKER}",))
+        return (_Pointer(id(os.system)), (f"echo pwned > {fc.MARKER}",))
 
 
 def _op_dtype(code: str, order: str = "|", flags: int = 0) -> bytes:
-    return fh.simple_dtype_op(code, order=order, flags=flags)
+    return fc.simple_dtype_op(code, order=order, flags=flags)
 
 
 def _struct_dtype(itemsize: int, field: bytes, offset: int = 0) -> bytes:
     """A structured dtype of one field ``a`` (a dtype push) at ``offset``, ``itemsize`` long."""
-    state = [fh.op_int(3), fh.op_str("|"), pickle.NONE, fh.op_tuple([fh.op_str("a")])]
-    fields = fh.op_dict([(fh.op_str("a"), fh.op_tuple([field, fh.op_int(offset)]))])
-    state += [fields, fh.op_int(itemsize), fh.op_int(-1), fh.op_int(16)]
-    return fh.dtype_op(fh.op_str(f"V{itemsize}"), state)
+    state = [fc.op_int(3), fc.op_str("|"), pickle.NONE, fc.op_tuple([fc.op_str("a")])]
+    fields = fc.op_dict([(fc.op_str("a"), fc.op_tuple([field, fc.op_int(offset)]))])
+    state += [fields, fc.op_int(itemsize), fc.op_int(-1), fc.op_int(16)]
+    return fc.dtype_op(fc.op_str(f"V{itemsize}"), state)
 
 
 def _frombuffer(data: bytes, dtype: bytes, shape: tuple[int, ...]) -> bytes:
-    return fh.pickle_of(fh.frombuffer_op(fh.op_bytes(data), dtype, fh.op_shape(shape)))
+    return fc.pickle_of(fc.frombuffer_op(fc.op_bytes(data), dtype, fc.op_shape(shape)))
 
 
 def _reconstruct(shape: tuple[int, ...], dtype: bytes, data: bytes) -> bytes:
-    state = [fh.op_int(1), fh.op_shape(shape), dtype, pickle.NEWFALSE, data]
-    return fh.pickle_of(fh.reconstruct_op(state))
+    state = [fc.op_int(1), fc.op_shape(shape), dtype, pickle.NEWFALSE, data]
+    return fc.pickle_of(fc.reconstruct_op(state))
 
 
 def _reconstruct_list_state() -> bytes:
     """``_reconstruct`` finished by BUILD with a list (not numpy's tuple) of an object array."""
-    items = [fh.op_int(1), fh.op_shape((2,)), _O8, pickle.NEWFALSE]
-    items.append(pickle.EMPTY_LIST + (fh.op_global("os", "system") + pickle.APPEND) * 2)
+    items = [fc.op_int(1), fc.op_shape((2,)), _O8, pickle.NEWFALSE]
+    items.append(pickle.EMPTY_LIST + (fc.op_global("os", "system") + pickle.APPEND) * 2)
     state = pickle.EMPTY_LIST + pickle.MARK + b"".join(items) + pickle.APPENDS
-    return fh.pickle_of(
-        fh.reconstruct_op([])[: -len(pickle.EMPTY_TUPLE + pickle.BUILD)] + state + pickle.BUILD
+    return fc.pickle_of(
+        fc.reconstruct_op([])[: -len(pickle.EMPTY_TUPLE + pickle.BUILD)] + state + pickle.BUILD
     )
 
 
 def _deque_nest(n: int) -> bytes:
     """``deque([deque([...])])`` ``n`` deep: freeing it recursed once per level in C."""
     new = pickle.BINGET + b"\x00" + pickle.EMPTY_TUPLE + pickle.REDUCE
-    head = fh.op_global("collections", "deque") + pickle.BINPUT + b"\x00" + pickle.POP
-    return fh.pickle_of(head + new * n + pickle.APPEND * (n - 1))
+    head = fc.op_global("collections", "deque") + pickle.BINPUT + b"\x00" + pickle.POP
+    return fc.pickle_of(head + new * n + pickle.APPEND * (n - 1))
 
 
 def _structured_nest(n: int) -> bytes:
     """A structured dtype nested ``n`` deep (numpy hashes it recursively), as a dict key."""
     level = pickle.BINPUT + b"\x05" + pickle.POP + _struct_dtype(8, pickle.BINGET + b"\x05")
     key = pickle.BINPUT + b"\x05" + pickle.POP + pickle.EMPTY_DICT + pickle.BINGET + b"\x05"
-    return fh.pickle_of(_op_dtype("f8", "<") + level * n + key + pickle.NONE + pickle.SETITEM)
+    return fc.pickle_of(_op_dtype("f8", "<") + level * n + key + pickle.NONE + pickle.SETITEM)
 
 
 def _ordered_dict_of_global() -> bytes:
     """``OrderedDict(((1, numpy.dtype),))``: an admitted global as a value."""
-    pair = fh.op_tuple([fh.op_int(1), fh.op_global("numpy", "dtype")])
-    return fh.pickle_of(
-        fh.op_call(fh.op_global("collections", "OrderedDict"), [fh.op_tuple([pair])])
+    pair = fc.op_tuple([fc.op_int(1), fc.op_global("numpy", "dtype")])
+    return fc.pickle_of(
+        fc.op_call(fc.op_global("collections", "OrderedDict"), [fc.op_tuple([pair])])
     )
 
 
-_C = fh.compress
+_C = fc.compress
 _F8 = _op_dtype("f8", "<")
 _O8 = _op_dtype("O8", flags=0x3F)  # object dtype, with numpy's reference-counting flags
 KNOWN: list[tuple[str, bytes, tuple[str, ...], dict[str, Any]]] = [
@@ -184,13 +185,13 @@ KNOWN: list[tuple[str, bytes, tuple[str, ...], dict[str, Any]]] = [
     ),
     (
         "reconstruct-shape-over-data",
-        _C(_reconstruct((10**6,), _F8, fh.op_bytes(bytes(8)))),
+        _C(_reconstruct((10**6,), _F8, fc.op_bytes(bytes(8)))),
         REFUSED,
         {},
     ),
     (
         "reconstruct-huge-shape",
-        _C(_reconstruct((2**62, 4), _F8, fh.op_bytes(bytes(8)))),
+        _C(_reconstruct((2**62, 4), _F8, fc.op_bytes(bytes(8)))),
         REFUSED,
         {},
     ),
@@ -199,9 +200,9 @@ KNOWN: list[tuple[str, bytes, tuple[str, ...], dict[str, Any]]] = [
     (
         "scalar-short-data",
         _C(
-            fh.pickle_of(
-                fh.op_call(
-                    fh.op_global("numpy._core.multiarray", "scalar"), [_F8, fh.op_bytes(b"x")]
+            fc.pickle_of(
+                fc.op_call(
+                    fc.op_global("numpy._core.multiarray", "scalar"), [_F8, fc.op_bytes(b"x")]
                 )
             )
         ),
@@ -227,11 +228,11 @@ KNOWN: list[tuple[str, bytes, tuple[str, ...], dict[str, Any]]] = [
     ("structured-dtype-nest", _C(_structured_nest(150_000)), REFUSED, {"max_bytes": None}),
     ("ordered-dict-of-global", _C(_ordered_dict_of_global()), REFUSED, {}),
 ]
-for _module, _name, _args in fh.DANGEROUS:
+for _module, _name, _args in fc.DANGEROUS:
     KNOWN.append(
         (
             f"call-{_module}.{_name}",
-            _C(fh.pickle_of(fh.op_call(fh.op_global(_module, _name), _args), protocol=2)),
+            _C(fc.pickle_of(fc.op_call(fc.op_global(_module, _name), _args), protocol=2)),
             FORBIDDEN,
             {},
         )
@@ -239,20 +240,20 @@ for _module, _name, _args in fh.DANGEROUS:
 KNOWN.append(
     (
         "inst-os.system",
-        _C(pickle.PROTO + b"\x02" + pickle.MARK + fh.op_str("touch x") + b"ios\nsystem\n."),
+        _C(pickle.PROTO + b"\x02" + pickle.MARK + fc.op_str("touch x") + b"ios\nsystem\n."),
         REFUSED,
         {},
     )
 )
 # numpy, ml_dtypes and JAX are optional: data that names them is refused where they are missing.
-_BULK = fh.frombuffer_op(fh.bytearray8(bytes(fh.MIB)), _F8, fh.op_shape((fh.MIB // 8,)))
+_BULK = fc.frombuffer_op(fc.bytearray8(bytes(fc.MIB)), _F8, fc.op_shape((fc.MIB // 8,)))
 KNOWN += [
-    ("bulk-array-without-numpy", _C(fh.pickle_of(_BULK)), REFUSED, {"without": ("numpy",)}),
-    ("dtype-without-numpy", _C(fh.pickle_of(_F8)), REFUSED, {"without": ("numpy",)}),
-    ("jax-array-without-jax", _C(fh.jax_array_pickle()), REFUSED, {"without": ("jax",)}),
+    ("bulk-array-without-numpy", _C(fc.pickle_of(_BULK)), REFUSED, {"without": ("numpy",)}),
+    ("dtype-without-numpy", _C(fc.pickle_of(_F8)), REFUSED, {"without": ("numpy",)}),
+    ("jax-array-without-jax", _C(fc.jax_array_pickle()), REFUSED, {"without": ("jax",)}),
     (
         "bfloat16-without-ml-dtypes",
-        _C(fh.pickle_of(fh.op_global("ml_dtypes", "bfloat16"))),
+        _C(fc.pickle_of(fc.op_global("ml_dtypes", "bfloat16"))),
         REFUSED,
         {"without": ("ml_dtypes",)},
     ),
@@ -270,7 +271,7 @@ def _known_params() -> list[Any]:
 def test_known_attacks_are_refused(
     runner: Any, data: bytes, expected: tuple[str, ...], options: dict[str, Any]
 ) -> None:
-    outcome = runner.run([fh.Case(data, "known", **options)])[0]
+    outcome = runner.run([fc.Case(data, "known", **options)])[0]
     assert not outcome.violations, fh.describe(outcome)
     assert outcome.outcome in expected, fh.describe(outcome)
 
@@ -280,21 +281,21 @@ def test_known_attacks_are_refused(
 
 
 def _trusted_call(module: str, name: str, *args: bytes) -> bytes:
-    return fh.compress(fh.pickle_of(fh.op_call(fh.op_global(module, name), list(args))))
+    return fc.compress(fc.pickle_of(fc.op_call(fc.op_global(module, name), list(args))))
 
 
 HARNESS_CHECKS = [
-    ("marker", _trusted_call("os", "system", fh.op_str(f"touch {fh.MARKER}")), "created files"),
-    ("crash", _trusted_call("ctypes", "string_at", fh.op_int(0)), "killed by SIGSEGV"),
-    ("hang", _trusted_call("time", "sleep", fh.op_int(30)), "hang"),
-    ("exception", _trusted_call("builtins", "int", fh.op_str("x")), "undocumented exception"),
-    ("memory", _trusted_call("numpy", "ones", fh.op_int(20_000_000)), "memory over bound"),
+    ("marker", _trusted_call("os", "system", fc.op_str(f"touch {fc.MARKER}")), "created files"),
+    ("crash", _trusted_call("ctypes", "string_at", fc.op_int(0)), "killed by SIGSEGV"),
+    ("hang", _trusted_call("time", "sleep", fc.op_int(30)), "hang"),
+    ("exception", _trusted_call("builtins", "int", fc.op_str("x")), "undocumented exception"),
+    ("memory", _trusted_call("numpy", "ones", fc.op_int(20_000_000)), "memory over bound"),
     (
         "import",
-        _trusted_call("importlib", "import_module", fh.op_str("colorsys")),
+        _trusted_call("importlib", "import_module", fc.op_str("colorsys")),
         "imported",
     ),
-    ("not-plain", fh.compress(pickle.dumps(collections.Counter("ab"))), "the loaded"),
+    ("not-plain", fc.compress(pickle.dumps(collections.Counter("ab"))), "the loaded"),
 ]
 
 
@@ -304,5 +305,5 @@ HARNESS_CHECKS = [
 def test_the_harness_reports_each_kind_of_violation(
     runner: Any, data: bytes, violation: str
 ) -> None:
-    outcome = runner.run([fh.Case(data, "check", timeout=2.0, trusted=True)])[0]
+    outcome = runner.run([fc.Case(data, "check", timeout=2.0, trusted=True)])[0]
     assert any(v.startswith(violation) for v in outcome.violations), fh.describe(outcome)
