@@ -121,6 +121,22 @@ def test_importance_weights_match_brute_force():
     np.testing.assert_allclose(sample.weights, expected, rtol=1e-12)
 
 
+def test_weights_are_normalised_over_the_whole_buffer_not_the_batch():
+    # The least likely item is (almost surely) not in a small batch: normalising by the
+    # batch's own smallest probability would then give different weights than brute force.
+    prios = np.array([1e-6, *np.linspace(1.0, 5.0, 19)])
+    buffer = PrioritizedReplayBuffer(32, alpha=0.8, beta=0.5, epsilon=0.0)
+    buffer.add({"i": np.arange(20)}, priorities=prios)
+    p = prios**0.8
+    w_all = (20 * p / p.sum()) ** -0.5
+    for seed in range(5):
+        sample = buffer.sample(4, rng=seed)
+        assert 0 not in sample.batch["i"]  # the premise: the rarest item was not drawn
+        expected = w_all[sample.batch["i"]] / w_all.max()
+        np.testing.assert_allclose(sample.weights, expected, rtol=1e-12)
+        assert sample.weights.max() < 0.01  # far below 1: the rarest item sets the scale
+
+
 def test_new_items_get_the_largest_priority_so_far():
     buffer = PrioritizedReplayBuffer(8, alpha=1.0, epsilon=0.0)
     buffer.add(np.arange(2), priorities=[7.0, 1.0])

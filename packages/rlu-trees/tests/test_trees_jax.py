@@ -278,12 +278,31 @@ def test_last_write_wins_with_many_repeats_and_the_sort_fallback(monkeypatch) ->
             assert float(tree.root_value) == host.root_value
 
     check()
-    # batches too long for exact positions in the node dtype sort instead
-    from rlu_trees.jax import _kernels
+    # Batches too long for exact positions in the node dtype sort instead. That rule lives in
+    # the XLA kernels, so they must run (the custom calls apply the host's own rule), and
+    # programs compiled above must not be reused: the caches are cleared both ways.
+    from rlu_trees.jax import _cpu, _kernels
 
+    sorted_batches = []
+    real_sort = _kernels.lax.sort
+
+    def counting_sort(*args, **kwargs):
+        sorted_batches.append(1)
+        return real_sort(*args, **kwargs)
+
+    enabled = _cpu.ENABLED
     monkeypatch.setattr(_kernels, "exact_positions", lambda dtype: 1)
-    update = jax.jit(lambda t, i, v: t.set_values(i, v))
-    check()
+    monkeypatch.setattr(_kernels.lax, "sort", counting_sort)
+    _cpu.ENABLED = False
+    jax.clear_caches()
+    try:
+        update = jax.jit(lambda t, i, v: t.set_values(i, v))
+        check()
+    finally:
+        _cpu.ENABLED = enabled
+        monkeypatch.undo()
+        jax.clear_caches()
+    assert sorted_batches  # the fallback was traced, not a program compiled before
 
 
 def test_walks_that_switch_to_the_small_head_match_the_host(monkeypatch) -> None:
