@@ -2,7 +2,7 @@
 
 Runs the example as a user would, in a subprocess, on a tiny budget: it must train through
 the jitted update (JaxSumTree / JaxMinTree inside ``jax.jit``) and print its summary.
-Learning itself is not checked here. Skipped where the example's dependencies are missing.
+Learning is checked by test_examples_learn.py. Skipped where the example's dependencies are missing.
 """
 
 from __future__ import annotations

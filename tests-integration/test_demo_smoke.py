@@ -2,7 +2,7 @@
 
 The script runs as a user would run it, in a subprocess, and must train, write its
 checkpoint, learning curve and GIF, reload the checkpoint and print the summary. Learning
-itself is not checked here: a few hundred steps do not solve CartPole, the full run does.
+is checked by test_examples_learn.py, on a larger budget: a few hundred steps learn nothing.
 The test is skipped where the demo's own dependencies (dm-haiku, optax, matplotlib, tqdm,
 gymnasium[classic-control]) are not installed.
 """
