@@ -76,7 +76,10 @@ class _Pointer:
         pass
 
     def __reduce__(self) -> Any:
-        from numpy._core.multiarray import scalar
+        try:
+            from numpy._core.multiarray import scalar
+        except ImportError:  # numpy 1.x
+            from numpy.core.multiarray import scalar
 
         return (scalar, (_ObjectDtype(), struct.pack("<Q", self.address)))
 

@@ -230,7 +230,8 @@ def _dtype_depth(dtype: Any) -> int:
 
 
 def _time_unit(metadata: Any) -> str:
-    if type(metadata) is not tuple or len(metadata) != 2 or metadata[0] is not None:
+    # (user metadata: None, or an empty dict in older numpy; (unit, count, 1, 1))
+    if type(metadata) is not tuple or len(metadata) != 2 or metadata[0] not in (None, {}):
         raise refuse(f"datetime metadata {_short(metadata)}")
     unit = metadata[1]
     if type(unit) is not tuple or len(unit) != 4 or type(unit[0]) is not bytes:
