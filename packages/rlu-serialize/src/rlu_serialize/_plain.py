@@ -373,12 +373,13 @@ def _jax_array(args: tuple[Any, ...]) -> Any:
     weak = aval.get("weak_type", False)
     if type(weak) is not bool:
         raise refuse(f"{what}: weak_type {_short(weak)}")
-    import jax
+    # JAX's own reconstruction (weak types differ between JAX versions), given only parts
+    # this load built and checked: a fresh empty array, and the state of the checked copy
+    from jax._src.array import _reconstruct_array
 
-    value = jax.device_put(array)
-    if weak:
-        value.aval = value.aval.update(weak_type=True)
-    return value
+    np = _numpy()
+    blank = np.empty(0, np.uint8)
+    return _reconstruct_array(blank.copy, (), array.__reduce__()[2], {"weak_type": weak})
 
 
 # -- builtins and collections ----------------------------------------------------------------
