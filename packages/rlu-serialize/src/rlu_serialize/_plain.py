@@ -375,11 +375,11 @@ def _jax_array(args: tuple[Any, ...]) -> Any:
         raise refuse(f"{what}: weak_type {_short(weak)}")
     # JAX's own reconstruction (weak types differ between JAX versions), given only parts
     # this load built and checked: a fresh empty array, and the state of the checked copy
-    from jax._src.array import _reconstruct_array
+    import importlib
 
-    np = _numpy()
-    blank = np.empty(0, np.uint8)
-    return _reconstruct_array(blank.copy, (), array.__reduce__()[2], {"weak_type": weak})
+    rebuild: Callable[..., Any] = importlib.import_module("jax._src.array")._reconstruct_array
+    blank = _numpy().empty(0, "uint8")
+    return rebuild(blank.copy, (), array.__reduce__()[2], {"weak_type": weak})
 
 
 # -- builtins and collections ----------------------------------------------------------------
