@@ -62,11 +62,23 @@ def test_multidiscrete_single_and_batched():
 
 
 def test_multibinary_single_and_batched():
+    # the documented rule: (B, *shape) float32, the bits as they are (in place, not permuted)
     space = MultiBinary((2, 3))
     f = default_preprocessor(space)
-    y = f(None, safe_sample(space, 0))
+    y = f(None, np.array([[1, 0, 0], [1, 1, 0]], dtype=np.int8))
     assert y.shape == (1, 2, 3) and y.dtype == jnp.float32
-    assert f(None, _batch(space, 4)[1]).shape == (4, 2, 3)
+    assert y.tolist() == [[[1.0, 0.0, 0.0], [1.0, 1.0, 0.0]]]
+    x = safe_sample(space, 0)
+    np.testing.assert_array_equal(f(None, x), x[None].astype(np.float32))
+    items, X = _batch(space, 4)
+    y = f(None, X)
+    assert y.shape == (4, 2, 3) and y.dtype == jnp.float32
+    np.testing.assert_array_equal(y, np.stack(items).astype(np.float32))
+    assert np.asarray(y).any() and not np.asarray(y).all()  # the draws hold both bits
+
+
+def _one_hot(k, n):
+    return np.eye(n, dtype=np.float32)[k]
 
 
 def test_tuple_and_dict_single_and_batched():
@@ -78,6 +90,53 @@ def test_tuple_and_dict_single_and_batched():
     assert _shapes(single) == {"a": (1, 4), "b": ((1, 2), (1, 3))}
     batched = f(key, _batch(space, 7)[1])
     assert _shapes(batched) == {"a": (7, 4), "b": ((7, 2), (7, 3))}
+
+
+def test_tuple_and_dict_values_by_hand():
+    # each component goes through its own space's rule: MultiBinary as float32, Discrete
+    # one-hot, Box clipped to its bounds; the keys in the space's (sorted) order
+    space = Dict({"b": Tuple((Discrete(2), Box(-1, 1, (3,)))), "a": MultiBinary(4)})
+    f = default_preprocessor(space)
+    x = {"b": (1, np.array([0.5, -3.0, 2.0], np.float32)), "a": np.array([1, 0, 0, 1], np.int8)}
+    y = f(jax.random.PRNGKey(1), x)
+    assert list(y) == ["a", "b"] and isinstance(y["b"], tuple)
+    assert y["a"].tolist() == [[1.0, 0.0, 0.0, 1.0]]
+    assert y["b"][0].tolist() == [[0.0, 1.0]]
+    assert y["b"][1].tolist() == [[0.5, -1.0, 1.0]]
+    # the default preprocessors use no randomness: no key, the same values
+    for a, b in zip(jax.tree.leaves(f(None, x)), jax.tree.leaves(y), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_tuple_and_dict_batched_values_against_numpy():
+    # every component of a batch, brute force per item with numpy
+    space = Dict({"b": Tuple((Discrete(2), Box(-1, 1, (3,)))), "a": MultiBinary(4)})
+    items, X = _batch(space, 7)
+    y = default_preprocessor(space)(jax.random.PRNGKey(1), X)
+    np.testing.assert_array_equal(y["a"], np.stack([it["a"] for it in items]).astype(np.float32))
+    np.testing.assert_array_equal(y["b"][0], np.stack([_one_hot(it["b"][0], 2) for it in items]))
+    np.testing.assert_array_equal(y["b"][1], np.stack([it["b"][1] for it in items]))
+    assert len({int(it["b"][0]) for it in items}) == 2  # both classes drawn
+
+
+def test_components_of_the_same_kind_keep_their_own_rule_and_place():
+    # components of one kind but different parameters (start offsets, bounds) must each use
+    # their own: a value-only check, the shapes cannot tell them apart
+    tup = default_preprocessor(Tuple((Discrete(3), Discrete(3, start=1))))
+    first, second = tup(None, (1, 1))
+    assert first.tolist() == [[0.0, 1.0, 0.0]]
+    assert second.tolist() == [[1.0, 0.0, 0.0]]
+    first, second = tup(None, (np.array([0, 2]), np.array([3, 2])))
+    assert first.tolist() == [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
+    assert second.tolist() == [[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]]
+    # a dict element is read by key, whatever the order of its keys
+    space = Dict({"x": Box(-1, 1, (2,)), "y": Box(-5, 5, (2,))})
+    d = default_preprocessor(space)
+    x = {"y": np.array([4.0, -9.0], np.float32), "x": np.array([0.25, 3.0], np.float32)}
+    y = d(None, x)
+    assert list(y) == ["x", "y"]
+    assert y["x"].tolist() == [[0.25, 1.0]]
+    assert y["y"].tolist() == [[4.0, -5.0]]
 
 
 def test_unsupported_and_bad_spaces():

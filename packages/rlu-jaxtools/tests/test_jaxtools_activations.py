@@ -20,7 +20,8 @@ def test_double_relu_reference_example():
     ]
 
 
-@settings(max_examples=10, deadline=None)
+# signs, zeros (both signs) and the two shapes: 100 examples
+@settings(max_examples=100, deadline=None)
 @given(
     x=hnp.arrays(
         np.float32,
@@ -41,8 +42,10 @@ def test_double_relu_nan_jit_vmap_and_errors():
     out = double_relu(np.array([np.nan, 1.0]))
     assert np.isnan(out[0]) and np.isnan(out[2])
     x = np.array([[-1.0, 2.0], [3.0, -4.0]])
-    np.testing.assert_array_equal(jax.jit(double_relu)(x), double_relu(x))
-    np.testing.assert_array_equal(jax.vmap(double_relu)(x), double_relu(x))
+    expected = [[-1.0, 0.0, 0.0, 2.0], [0.0, -4.0, 3.0, 0.0]]  # negative part, positive part
+    np.testing.assert_array_equal(jax.jit(double_relu)(x), expected)
+    np.testing.assert_array_equal(jax.vmap(double_relu)(x), expected)
+    np.testing.assert_array_equal(double_relu(x), expected)
     with pytest.raises(ValueError, match="at least one dimension"):
         double_relu(3.0)
 
@@ -52,7 +55,8 @@ def _numpy_clipped_logit(x, eps):
     return np.log(np.maximum(eps, x)) - np.log(np.maximum(eps, 1 - x))
 
 
-@settings(max_examples=10, deadline=None)
+# 0, 1, values within epsilon of either end, three epsilons: 100 examples
+@settings(max_examples=100, deadline=None)
 @given(
     x=hnp.arrays(np.float32, (5,), elements=st.floats(0, 1, width=32, allow_subnormal=False)),
     eps=st.sampled_from([1e-15, 1e-6, 1e-2]),
@@ -72,7 +76,11 @@ def test_clipped_logit_interior_endpoints_and_inputs():
     np.testing.assert_allclose(half.astype(np.float32), [np.log(1e-15), -np.log(1e-15)], rtol=1e-3)
     ints = clipped_logit(np.array([0, 1]))  # integers are converted to float
     assert jnp.issubdtype(ints.dtype, jnp.floating) and np.all(np.isfinite(ints))
-    assert jax.jit(clipped_logit)(x, 1e-3).shape == (3,)
-    np.testing.assert_allclose(jax.vmap(clipped_logit)(x), clipped_logit(x), rtol=1e-6)
+    jitted = jax.jit(clipped_logit)(x, 1e-3)  # a traced epsilon
+    assert jitted.shape == (3,)
+    np.testing.assert_allclose(jitted, _numpy_clipped_logit(x, 1e-3), rtol=1e-6)
+    at_ends = jax.jit(clipped_logit)(np.array([0.0, 1.0]), 1e-3)  # clipped at the traced epsilon
+    np.testing.assert_allclose(at_ends, [np.log(1e-3), -np.log(1e-3)], rtol=1e-6)
+    np.testing.assert_allclose(jax.vmap(clipped_logit)(x), np.log(x / (1 - x)), rtol=1e-6)
     with pytest.raises(ValueError, match="epsilon must be positive"):
         clipped_logit(x, epsilon=0.0)

@@ -25,7 +25,7 @@ def _flat(tree):
     return np.concatenate([np.ravel(leaf) for leaf in jax.tree.leaves(tree)])
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(seed=st.integers(0, 10_000), prefix=st.sampled_from(["", "params/"]))
 def test_magnitude_quantiles_match_numpy(seed, prefix):
     tree = _tree(seed)
@@ -57,12 +57,23 @@ def test_under_jit_and_vmap():
     tree = _tree(2)
     jitted = jax.jit(get_grads_diagnostics)(tree)
     eager = get_grads_diagnostics(tree)
+    assert sorted(jitted) == sorted(eager) == sorted(NAMES + ["norm"])
     for k in eager:
         np.testing.assert_allclose(jitted[k], eager[k], rtol=1e-6)
+    # and both against numpy
+    flat = _flat(tree)
+    expected = dict(zip(NAMES, np.quantile(np.abs(flat), LEVELS), strict=True))
+    expected["norm"] = np.linalg.norm(flat)
+    for k, v in expected.items():
+        np.testing.assert_allclose(float(jitted[k]), v, rtol=1e-6)
     batch = {"a": np.array([[1.0, -2.0], [3.0, 0.0]]), "b": np.array([[4.0], [-1.0]])}
     rows = jax.vmap(get_magnitude_quantiles)(batch)
     np.testing.assert_allclose(rows["max"], [4.0, 3.0])
     np.testing.assert_allclose(rows["min"], [1.0, 0.0])
+    for i in range(2):  # each row against numpy: |[1, -2, 4]| and |[3, 0, -1]|
+        mags = np.abs(np.concatenate([batch["a"][i], batch["b"][i]]))
+        got = [float(rows[n][i]) for n in NAMES]
+        np.testing.assert_allclose(got, np.quantile(mags, LEVELS), rtol=1e-6)
 
 
 def test_integer_leaves_and_errors():

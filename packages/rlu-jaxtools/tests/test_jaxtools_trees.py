@@ -49,7 +49,8 @@ def test_batch_to_single_with_traced_index_under_jit_and_vmap(batch):
     np.testing.assert_array_equal(picked["obs"], batch["obs"][2])
 
 
-@settings(max_examples=10, deadline=None)
+# empty axes, 0-d leaves and up to three axes: 85 shapes, so 100 examples
+@settings(max_examples=100, deadline=None)
 @given(shape=st.lists(st.integers(0, 3), max_size=3), scalar=st.floats(-5, 5))
 def test_single_to_batch_adds_unit_axis_and_roundtrips(shape, scalar):
     leaf = np.full(shape, scalar, dtype=np.float32)
@@ -113,7 +114,8 @@ def test_stack_trees_errors():
         stack_trees()
 
 
-@settings(max_examples=10, deadline=None)
+# empty trees, empty and 0-d leaves, up to four leaves: 100 examples
+@settings(max_examples=100, deadline=None)
 @given(shapes=st.lists(st.lists(st.integers(0, 3), max_size=2), max_size=4))
 def test_tree_ravel_matches_numpy_concatenate(shapes):
     rng = np.random.default_rng(len(shapes))

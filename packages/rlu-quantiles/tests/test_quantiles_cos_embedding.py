@@ -8,7 +8,8 @@ from hypothesis.extra import numpy as hnp
 from rlu_quantiles import quantile_cos_embedding, quantiles
 
 
-@settings(max_examples=10, deadline=None)
+# 0, 1, tiny and subnormal fractions in two shapes: 100 examples
+@settings(max_examples=100, deadline=None)
 @given(
     tau=hnp.arrays(
         np.float32,
@@ -41,6 +42,15 @@ def test_inputs_jit_vmap_and_errors():
     direct = quantile_cos_embedding(tau, n=4)
     np.testing.assert_allclose(jax.jit(quantile_cos_embedding, static_argnums=1)(tau, 4), direct)
     np.testing.assert_allclose(jax.vmap(lambda t: quantile_cos_embedding(t, 4))(tau), direct)
+    # all three against the closed form cos(pi i tau), i = 0 .. n - 1, in float64 numpy
+    closed = np.cos(np.pi * np.arange(4) * tau.astype(np.float64)[..., None])
+    np.testing.assert_allclose(direct, closed, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        jax.jit(quantile_cos_embedding, static_argnums=1)(tau, 4), closed, rtol=0, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        jax.vmap(lambda t: quantile_cos_embedding(t, 4))(tau), closed, rtol=0, atol=1e-6
+    )
     for bad in (0, 2.0, True):
         with pytest.raises(ValueError, match="n must be an int >= 1"):
             quantile_cos_embedding(tau, n=bad)

@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 from rlu_quantiles import quantiles, quantiles_uniform
 
 
-@settings(max_examples=10, deadline=None)
+# all 36 (batch_size, num_quantiles) pairs: hypothesis stops when none is left
+@settings(max_examples=100, deadline=None)
 @given(batch_size=st.integers(1, 4), num_quantiles=st.integers(1, 9))
 def test_quantiles_closed_form(batch_size, num_quantiles):
     q = quantiles(batch_size, num_quantiles)

@@ -44,6 +44,21 @@ def _updates(rng: np.random.Generator, capacity: int, steps: int, scale: str = "
         yield idx, vals
 
 
+def _assert_inverse_cdf(values: Any, u: Any, got: Any) -> None:
+    """Brute force in float64: leaf ``i`` answers the target mass ``u * total`` iff its value
+    is positive, the mass before it is at most the target and the mass up to it at least the
+    target (up to a float32 rounding slack)."""
+    v = np.asarray(values, np.float64)
+    got = np.asarray(got)
+    cum = np.cumsum(v)
+    target = np.asarray(u, np.float64) * cum[-1]
+    slack = 1e-5 * cum[-1]
+    assert ((got >= 0) & (got < v.size)).all(), got
+    assert (v[got] > 0).all(), got
+    assert (cum[got] - v[got] <= target + slack).all(), (got, target)
+    assert (cum[got] >= target - slack).all(), (got, target)
+
+
 # ---------------------------------------------------------------------- exact against the host
 
 
@@ -192,7 +207,8 @@ def test_vmap_over_eight_different_trees() -> None:
         host.set_values(idx[k], vals[k])
         tree_k = jax.tree_util.tree_map(lambda x, k=k: x[k], trees)
         np.testing.assert_array_equal(np.asarray(tree_k.values), host.values)
-        assert (host.values[np.asarray(got[k])] > 0).all()
+        assert float(tree_k.root_value) == host.root_value
+        _assert_inverse_cdf(host.values, u[k], got[k])
 
 
 def test_vmap_nested_and_with_unbatched_arguments() -> None:
@@ -217,11 +233,13 @@ def test_vmap_nested_and_with_unbatched_arguments() -> None:
             tree_ab = jax.tree_util.tree_map(lambda x, a=a, b=b: x[a, b], trees)
             np.testing.assert_array_equal(np.asarray(tree_ab.values), host.values)
             np.testing.assert_array_equal(np.asarray(got[a, b]), tree_ab.inverse_cdf(u))
+            _assert_inverse_cdf(host.values, u, got[a, b])
     tree = jax.tree_util.tree_map(lambda x: x[1, 2], trees)
     us = rng.uniform(size=(4, BATCH)).astype(np.float32)
     per_u = jax.jit(jax.vmap(lambda u: tree.inverse_cdf(u)))(us)
     for k in range(4):
         np.testing.assert_array_equal(np.asarray(per_u[k]), tree.inverse_cdf(us[k]))
+        _assert_inverse_cdf(tree.values, us[k], per_u[k])
     # one batch of writes for every tree of a vmapped batch
     flat = jax.tree_util.tree_map(lambda x: x[0], trees)
     same = jax.jit(jax.vmap(lambda t: t.set_values(idx[0, 0], vals[1, 1])))(flat)
@@ -244,14 +262,43 @@ def test_scan_carry_and_donation() -> None:
         return tree.set_values(*x), tree.root_value
 
     tree0 = JaxSumTree(capacity, dtype=np.float32)
-    tree, _ = jax.jit(lambda t: jax.lax.scan(body, t, (idx, vals)))(tree0)
+    tree, roots = jax.jit(lambda t: jax.lax.scan(body, t, (idx, vals)))(tree0)
     truth = np.zeros(capacity, np.float32)
+    roots_before = []  # brute force: the sum of the values before each step
     for i, v in zip(idx, vals, strict=True):
+        roots_before.append(truth.astype(np.float64).sum())
         truth[i] = v
     np.testing.assert_array_equal(np.asarray(tree.values), truth)
+    np.testing.assert_allclose(np.asarray(roots), roots_before, rtol=1e-6)
+    np.testing.assert_allclose(float(tree.root_value), truth.astype(np.float64).sum(), rtol=1e-6)
+
+
+def test_a_donated_tree_is_updated_like_the_host_tree() -> None:
+    # donating lets XLA write the update into the input's buffer: the result must still be
+    # the tree the host builds from the same writes (values, sums, partial sums, descent)
+    rng = np.random.default_rng(11)
+    capacity = 100
     donated = jax.jit(lambda t, i, v: t.set_values(i, v), donate_argnums=0)
-    again = donated(JaxSumTree(capacity, dtype=np.float32), idx[0], vals[0])
-    assert again.capacity == capacity
+    host = SumTree(capacity, dtype=np.float32)
+    truth = np.zeros(capacity, np.float64)
+    tree = JaxSumTree(capacity, dtype=np.float32)
+    for idx, vals in _updates(rng, capacity, 3):
+        vals = vals.astype(np.float32)
+        old, tree = tree, donated(tree, idx, vals)
+        assert old.nodes.is_deleted()  # the buffer was donated (CPU donation: jaxlib 0.3.24)
+        host.set_values(idx, vals)
+        truth[idx] = vals  # numpy: the last write wins
+    assert tree.capacity == capacity
+    np.testing.assert_array_equal(np.asarray(tree.values), host.values)
+    np.testing.assert_array_equal(np.asarray(tree.values), truth.astype(np.float32))
+    assert float(tree.root_value) == host.root_value
+    np.testing.assert_allclose(float(tree.root_value), truth.sum(), rtol=1e-6)
+    starts = rng.integers(0, capacity + 1, BATCH)
+    stops = np.maximum(starts, rng.integers(0, capacity + 1, BATCH))
+    brute = [truth[a:b].sum() for a, b in zip(starts, stops, strict=True)]
+    np.testing.assert_allclose(np.asarray(tree.partial_reduce(starts, stops)), brute, rtol=1e-5)
+    u = np.concatenate([[0.0, 1.0, 0.5], rng.uniform(size=BATCH - 3)]).astype(np.float32)
+    _assert_inverse_cdf(truth, u, tree.inverse_cdf(u))
 
 
 def test_duplicates_last_write_wins() -> None:
