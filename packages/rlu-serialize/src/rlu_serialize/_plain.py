@@ -368,8 +368,12 @@ def _jax_array(args: tuple[Any, ...]) -> Any:
     _start_reconstruct(args[1])
     array = _finish_array(args[2])
     aval = args[3]
-    if type(aval) is not dict or set(aval) - {"weak_type"}:
+    # JAX before 0.4.36 also wrote an (always empty) named_shape
+    if type(aval) is not dict or set(aval) - {"weak_type", "named_shape"}:
         raise refuse(f"{what}: an aval state other than {{'weak_type': bool}}")
+    named_shape = aval.get("named_shape", {})
+    if type(named_shape) is not dict or named_shape:
+        raise refuse(f"{what}: a named_shape other than {{}}")
     weak = aval.get("weak_type", False)
     if type(weak) is not bool:
         raise refuse(f"{what}: weak_type {_short(weak)}")
@@ -377,6 +381,7 @@ def _jax_array(args: tuple[Any, ...]) -> Any:
     # this load built and checked: a fresh empty array, and the state of the checked copy
     import importlib
 
+    importlib.import_module("jax")  # JAX itself must load (it may be uninstalled or blocked)
     rebuild: Callable[..., Any] = importlib.import_module("jax._src.array")._reconstruct_array
     blank = _numpy().empty(0, "uint8")
     return rebuild(blank.copy, (), array.__reduce__()[2], {"weak_type": weak})
