@@ -194,7 +194,11 @@ def test_jax_key_accepted():
     [
         ({"x": np.zeros((2, 3), np.float32)}, ValueError, "different structure.*unexpected.*'x'"),
         ({"obs": np.zeros((2, 5), np.float32), "r": np.zeros(2)}, ValueError, r"leaf \['obs'\]"),
-        ({"obs": np.zeros((2, 3), np.float64), "r": np.zeros(2)}, TypeError, r"\['obs'\].*float64"),
+        (
+            {"obs": np.zeros((2, 3), np.complex64), "r": np.zeros(2)},
+            TypeError,
+            r"\['obs'\].*complex64",
+        ),
         ({"obs": np.zeros((2, 3), np.float32), "r": np.zeros(3)}, ValueError, r"\['r'\] has 3"),
         ({"obs": np.zeros((2, 3), np.float32), "r": 1.0}, ValueError, r"\['r'\] has no batch"),
         ({"obs": np.zeros((2, 3), np.float32)}, ValueError, r"missing leaves \[\"\['r'\]\"\]"),
@@ -359,4 +363,4 @@ def test_queued_priority_writes_match_brute_force(ops, capacity):
         return  # nothing stored, nothing to read
     buffer.sample(1)  # a read flushes the queue
     expected = np.where(np.arange(capacity) < min(nxt, capacity), model**alpha, 0.0)
-    np.testing.assert_allclose(buffer._sum_tree.values, expected, rtol=1e-12)
+    np.testing.assert_allclose(buffer._priorities.sum_tree.values, expected, rtol=1e-12)

@@ -109,7 +109,7 @@ def _stored_ids(replay, tmp_path) -> np.ndarray:
     for k in range(replay.num_shards):
         buffer = load(folder / f"shard-{k}.lz4")["buffer"]
         if len(buffer):
-            ids.append(buffer._storage[buffer._treedef.paths.index("['id']")][: len(buffer)])
+            ids.append(buffer._storage[buffer._layout.treedef.paths.index("['id']")][: len(buffer)])
     return np.concatenate(ids)
 
 

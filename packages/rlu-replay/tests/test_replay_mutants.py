@@ -160,9 +160,11 @@ def test_stats_report_the_smallest_priority():
     # Survivor: `if not self._size` in _stats (what a Ray shard reports): inf with items, and the
     # empty tree's root without.
     buffer = PrioritizedReplayBuffer(4, alpha=1.0, epsilon=0.0)
-    assert buffer._stats() == {"total": 0.0, "min": math.inf, "size": 0, "inserted": 0}
+    assert (buffer.total_priority, buffer.min_priority, len(buffer)) == (0.0, math.inf, 0)
     buffer.add({"x": np.zeros(2)}, priorities=[1.0, 4.0])
-    assert buffer._stats() == {"total": 5.0, "min": 1.0, "size": 2, "inserted": 2}
+    assert (buffer.total_priority, buffer.min_priority, len(buffer)) == (5.0, 1.0, 2)
+    buffer.clear()
+    assert (buffer.total_priority, buffer.min_priority, len(buffer)) == (0.0, math.inf, 0)
 
 
 def test_sampling_zero_items_with_a_generator_is_refused():

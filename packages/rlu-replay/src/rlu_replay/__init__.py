@@ -17,9 +17,9 @@ Examples
 """
 
 from rlu_replay.__about__ import __version__ as __version__
-from rlu_replay._buffer import PrioritizedReplayBuffer as PrioritizedReplayBuffer
 from rlu_replay._buffer import ReplayBuffer as ReplayBuffer
-from rlu_replay._buffer import Sample as Sample
+from rlu_replay._layout import Sample as Sample
+from rlu_replay._prioritized import PrioritizedReplayBuffer as PrioritizedReplayBuffer
 from rlu_replay._tracer import NStepTracer as NStepTracer
 
 __all__ = ["NStepTracer", "PrioritizedReplayBuffer", "ReplayBuffer", "Sample", "__version__"]

@@ -4,8 +4,9 @@ Each check takes the argument's name and what the caller passed, and returns it 
 buffers use, or raises: ``TypeError`` for a wrong type, ``ValueError`` for a wrong value. The
 message names the argument and what was expected.
 
-Integers are ``int`` and numpy integers, never ``bool``; reals are ``int``, ``float`` and numpy
-reals, never ``bool``.
+Numbers and flags come in whatever form users have them: Python, numpy and JAX scalars and 0-d
+arrays. Integers are never ``bool``; reals are integers or floats, never ``bool``; a flag is a
+``bool`` (Python, numpy, or a 0-d bool array) or the integer 0 or 1.
 """
 
 from __future__ import annotations
@@ -19,13 +20,44 @@ import numpy as np
 Schedule = Callable[[int], float]
 
 
+def _scalar(x: object) -> np.ndarray | None:
+    """``x`` as a 0-d numpy array if it is a numpy or JAX scalar or 0-d array, else None."""
+    if isinstance(x, (np.generic, np.ndarray)) or hasattr(x, "__array__"):
+        try:
+            arr = np.asarray(x)
+        except (TypeError, ValueError, RuntimeError):
+            return None
+        if arr.ndim == 0:
+            return arr
+    return None
+
+
 def _index(x: object) -> int | None:
+    if type(x) is int:
+        return x
     if isinstance(x, (bool, np.bool_)):
         return None
+    arr = _scalar(x)
+    if arr is not None:
+        return int(arr) if arr.dtype.kind in "iu" else None
     try:
         return operator.index(cast(SupportsIndex, x))
     except TypeError:
         return None
+
+
+def _real(x: object) -> float | None:
+    """``x`` as a float if it is a real number in any of the accepted forms, else None."""
+    if type(x) is float or type(x) is int:
+        return float(x)
+    if isinstance(x, (bool, np.bool_)):
+        return None
+    if isinstance(x, (int, float)):  # subclasses of int and float, e.g. IntEnum members
+        return float(x)
+    arr = _scalar(x)
+    if arr is not None and arr.dtype.kind in "iuf":
+        return float(arr)
+    return None
 
 
 def check_int(name: str, x: object, *, minimum: int | None = None) -> int:
@@ -56,9 +88,9 @@ def check_real(
     lo = "" if low is None else (f" > {low:g}" if low_open else f" >= {low:g}")
     hi = "" if high is None else f" <= {high:g}"
     expected = f"a real number{lo}{' and' if lo and hi else ''}{hi}"
-    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
+    value = _real(x)
+    if value is None:
         raise TypeError(f"{name} must be {expected}, got {type(x).__name__}: {x!r}")
-    value = float(x)
     if (
         not np.isfinite(value)
         or (low is not None and (value <= low if low_open else value < low))
@@ -69,10 +101,20 @@ def check_real(
 
 
 def check_bool(name: str, x: object) -> bool:
-    """Return ``x`` as a ``bool`` after checking that it is one (Python or numpy)."""
-    if not isinstance(x, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool, got {type(x).__name__}: {x!r}")
-    return bool(x)
+    """Return the flag ``x`` as a ``bool``: a bool in any form, or the integer 0 or 1."""
+    if x is True or x is False:
+        return x
+    if isinstance(x, np.bool_):
+        return bool(x)
+    arr = _scalar(x)
+    if arr is not None and arr.dtype.kind == "b":
+        return bool(arr)
+    value = _index(x)
+    if value is None:
+        raise TypeError(f"{name} must be a bool (or the int 0 or 1), got {type(x).__name__}: {x!r}")
+    if value not in (0, 1):
+        raise ValueError(f"{name} must be a bool (or the int 0 or 1), got {value}")
+    return bool(value)
 
 
 def check_schedule(name: str, x: object, *, low: float, high: float) -> float | Schedule:
@@ -81,7 +123,7 @@ def check_schedule(name: str, x: object, *, low: float, high: float) -> float | 
         schedule = cast(Schedule, x)
         check_real(f"{name}(0)", schedule(0), low=low, high=high)
         return schedule
-    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
+    if _real(x) is None:
         raise TypeError(
             f"{name} must be a real number in [{low:g}, {high:g}] or a callable of the step "
             f"count, got {type(x).__name__}: {x!r}"
@@ -130,13 +172,28 @@ def check_priorities(name: str, x: object, n: int) -> np.ndarray:
         arr = np.full(n, float(arr))
     if arr.shape != (n,):
         raise ValueError(f"{name} must have shape ({n},), got shape {arr.shape}")
-    if arr.size and not ((arr >= 0).all() and arr.max() < np.inf):  # NaN fails ``>= 0``
+    if n and not (arr.min() >= 0 and arr.max() < np.inf):  # NaN fails both
         bad = ~np.isfinite(arr) | (arr < 0)
         i = int(np.flatnonzero(bad)[0])
         raise ValueError(
             f"{name} must be finite and non-negative, got {float(arr[i])!r} at position {i} "
             f"({int(bad.sum())} of {n} rejected)"
         )
+    return arr
+
+
+def check_unit_interval(name: str, x: object) -> np.ndarray:
+    """A 1-d float64 array of numbers in ``[0, 1)``."""
+    try:
+        arr = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{name} must be a 1-d array of numbers in [0, 1), got {type(x).__name__}"
+        ) from None
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-d array of numbers in [0, 1), got shape {arr.shape}")
+    if arr.size and not (arr.min() >= 0 and arr.max() < 1):  # NaN fails both
+        raise ValueError(f"{name} must hold numbers in [0, 1), got {arr.min()!r} to {arr.max()!r}")
     return arr
 
 

@@ -18,9 +18,9 @@ except ImportError as exc:  # pragma: no cover - exercised in an environment wit
         'rlu_replay.ray needs Ray; install it with: pip install "rlu-replay[ray]"'
     ) from exc
 
-from rlu_replay._buffer import PrioritizedReplayBuffer, Sample
 from rlu_replay._checks import (
     Schedule,
+    check_bool,
     check_generator,
     check_indices,
     check_int,
@@ -30,6 +30,9 @@ from rlu_replay._checks import (
     check_schedule,
     evaluate_schedule,
 )
+from rlu_replay._layout import package
+from rlu_replay._priorities import importance_weights
+from rlu_replay._prioritized import PrioritizedReplayBuffer
 from rlu_replay._pytree import flatten, is_transition_batch
 
 _DEFAULT_SHARD_OPTIONS: dict[str, Any] = {"num_cpus": 0, "scheduling_strategy": "SPREAD"}
@@ -202,14 +205,19 @@ class _Shard:
         return self._buffer.inserted
 
     def stats(self) -> dict[str, float]:
-        stats = self._buffer._stats()
-        stats["sampled"] = self._sampled
-        return stats
+        buffer = self._buffer
+        return {
+            "total": buffer.total_priority,
+            "min": buffer.min_priority,
+            "size": len(buffer),
+            "inserted": buffer.inserted,
+            "sampled": self._sampled,
+        }
 
     def sample(self, u: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray, float]:
-        batch, idx, p = self._buffer._draw(u)
+        batch, idx, p = self._buffer.sample_at(u)
         self._sampled += len(u)
-        return batch, idx, p, self._buffer._stats()["min"]
+        return batch, idx, p, self._buffer.min_priority
 
     def update_priorities(self, idx: np.ndarray, priorities: np.ndarray) -> int:
         return self._buffer.update_priorities(idx, priorities)
@@ -244,6 +252,21 @@ def _get(calls: list[tuple[int, Any]], timeout: float, what: str) -> list[Any]:
         except GetTimeoutError as exc:
             raise ShardError(shard, f"did not answer {what} within {timeout:g} s") from exc
     return out
+
+
+def _shard_points(
+    totals: np.ndarray, n: int, gen: np.random.Generator, stratified: bool
+) -> list[tuple[int, np.ndarray]]:
+    """Where ``n`` draws over all shards fall: per shard, points as fractions of its total."""
+    if not stratified:  # how many draws each shard gets, then uniform points within it
+        counts = gen.multinomial(n, totals / totals.sum())
+        return [(k, gen.random(int(c))) for k, c in enumerate(counts) if c > 0]
+    edges = np.cumsum(totals)
+    points = (np.arange(n) + gen.random(n)) / n * edges[-1]
+    shard = np.minimum(np.searchsorted(edges, points, side="right"), len(totals) - 1)
+    local = (points - (edges[shard] - totals[shard])) / totals[shard]
+    local = np.clip(local, 0.0, np.nextafter(1.0, 0.0))  # rounding must not reach 1
+    return [(int(k), local[shard == k]) for k in np.unique(shard)]
 
 
 class ReplayWriter:
@@ -666,7 +689,9 @@ class ShardedPrioritizedReplay:
     def __repr__(self) -> str:
         return f"ShardedPrioritizedReplay(capacity={self._capacity}, num_shards={self._num_shards})"
 
-    def sample(self, n: int, rng: Any = None, timeout: float | None = None) -> Any:
+    def sample(
+        self, n: int, rng: Any = None, timeout: float | None = None, *, stratified: bool = False
+    ) -> Any:
         """Draw ``n`` items over all shards, with probability proportional to ``p_i``.
 
         Waits while the rate limiter holds sampling back.
@@ -679,12 +704,15 @@ class ShardedPrioritizedReplay:
             Where the randomness comes from; default: this client's stream.
         timeout : float, optional
             Seconds to wait for the rate limiter (default: the service's ``timeout``).
+        stratified : bool, optional
+            One draw from each of ``n`` equal slices of the total priority of all shards
+            together (see ``PrioritizedReplayBuffer.sample``).
 
         Returns
         -------
         TransitionBatch or Sample
-            As ``PrioritizedReplayBuffer.sample``, in a random order; identifiers encode the
-            shard (``idx % num_shards``).
+            As ``PrioritizedReplayBuffer.sample``, in a random order (stratified: in the order
+            of the cumulative priority); identifiers encode the shard (``idx % num_shards``).
 
         Raises
         ------
@@ -701,6 +729,7 @@ class ShardedPrioritizedReplay:
         """
         n = check_int("n", n, minimum=1)
         gen = self._rng if rng is None else check_generator("rng", rng)
+        stratified = check_bool("stratified", stratified)
         wait = self._timeout if timeout is None else check_real("timeout", timeout, low=0.0)
         beta = evaluate_schedule("beta", self._beta, self._sample_calls, low=0.0, high=1.0)
         deadline = time.monotonic() + wait
@@ -720,30 +749,24 @@ class ShardedPrioritizedReplay:
                 )
             time.sleep(delay)
             delay = min(2 * delay, 0.05)
-        counts = gen.multinomial(n, totals / totals.sum())
         calls = [
-            (k, self._shards[k].sample.remote(gen.random(int(c))))
-            for k, c in enumerate(counts)
-            if c > 0
+            (k, self._shards[k].sample.remote(u))
+            for k, u in _shard_points(totals, n, gen, stratified)
         ]
         parts = _get(calls, self._timeout, "a sample")
         p_min = min(min(s["min"] for s in stats), min(part[3] for part in parts))
-        total = float(totals.sum())
         leaves_of = [flatten(part[0])[0] for part in parts]
         treedef = flatten(parts[0][0])[1]
-        order = gen.permutation(n)
+        order = np.arange(n) if stratified else gen.permutation(n)
         leaves = [np.concatenate(column)[order] for column in zip(*leaves_of, strict=True)]
         idx = np.concatenate(
             [part[1] * self._num_shards + k for (k, _), part in zip(calls, parts, strict=True)]
         )[order]
         p = np.concatenate([part[2] for part in parts])[order]
         # (N P(i))^-beta over the largest such weight, N and P against all shards together
-        weights = (size * p / total) ** -beta / (size * p_min / total) ** -beta
+        weights = importance_weights(p, p_min, beta)
         self._sample_calls += 1
-        batch = treedef.unflatten(leaves)
-        if is_transition_batch(batch):
-            return batch._replace(W=weights, idx=idx)
-        return Sample(batch, idx, weights)
+        return package(treedef.unflatten(leaves), idx, weights)
 
     # ------------------------------------------------------------------ writing
 
