@@ -32,3 +32,17 @@ def test_core_helper_loads_only_rlu_core():
     loaded = _modules_after("import rlu\nrlu.pretty_repr({'a': 1})")
     assert {m for m in loaded if m.startswith("rlu")} == {"rlu", "rlu_core"}
     assert not loaded & set(HEAVY)
+
+
+def test_transition_batch_loads_rlu_core_and_numpy_only():
+    code = (
+        "import rlu, rlu.utils\n"
+        "tb = rlu.TransitionBatch.from_single(s=[0.0], a=0, logp=0.0, r=1.0, terminated=False,"
+        " gamma=0.9)\n"
+        "chunks = list(rlu.utils.chunks_pow2(tb))\n"
+        "assert rlu.utils.TransitionBatch.concatenate(chunks) == tb\n"
+    )
+    loaded = _modules_after(code)
+    assert {m for m in loaded if m.startswith("rlu")} == {"rlu", "rlu_core"}
+    assert "numpy" in loaded
+    assert not loaded & {"gymnasium", "PIL", "jax", "jaxlib", "numba", "dm_control", "torch"}

@@ -26,14 +26,14 @@ pytestmark = pytest.mark.slow
 # Third-party libraries that must never arrive with a distribution, named for a readable
 # failure on top of the closure check (which catches any undeclared arrival).
 NEVER = {
-    "rlu-core": {"numpy", "jax", "numba", "gymnasium", "torch"},
+    "rlu-core": {"jax", "numba", "gymnasium", "pillow", "torch"},  # numpy: for TransitionBatch
     "rlu-noise": {"jax", "numba", "gymnasium", "torch"},
     "rlu-trees": {"jax", "jaxlib", "gymnasium", "torch"},
     "rlu-serialize": {"numpy", "jax", "numba", "gymnasium", "torch"},
     "rlu-jaxtools": {"numba", "gymnasium", "dm-haiku", "torch"},
     "rlu-quantiles": {"numba", "gymnasium", "dm-haiku", "torch"},
     "rlu-envtools": {"jax", "jaxlib", "dm-control", "mujoco", "numba", "torch"},
-    "rlu-replay": {"jax", "jaxlib", "ray", "dm-control", "mujoco", "torch"},
+    "rlu-replay": {"gymnasium", "pillow", "jax", "jaxlib", "ray", "dm-control", "mujoco", "torch"},
     "rlu": {"torch", "dm-haiku", "ray"},
 }
 
@@ -100,6 +100,24 @@ for name in ALL_NAMES:
         continue
     assert getattr(rlu.utils, name) is obj, name
 print(json.dumps(needs_extra))
+"""
+
+
+# rlu-core alone (with numpy, its one dependency): import rlu_core loads no numpy, and
+# TransitionBatch works without gymnasium. Prints the third-party modules each step loaded.
+TRANSITION_BATCH = r"""
+import json, sys
+before = set(sys.modules)
+def third_party():
+    new = {m.split(".")[0] for m in set(sys.modules) - before}
+    return sorted(new - set(sys.stdlib_module_names))
+import rlu_core
+after_import = third_party()
+from rlu_core import TransitionBatch, chunks_pow2
+tb = TransitionBatch.from_single(s=[0.0, 1.0], a=1, logp=-0.5, r=2.0, terminated=False, gamma=0.9)
+tb = TransitionBatch.concatenate([tb, tb._replace(Rn=tb.Rn * 2), tb])
+assert [c.batch_size for c in chunks_pow2(tb)] == [2, 1]
+print(json.dumps([after_import, third_party(), tb.Rn.tolist(), tb.In.tolist()]))
 """
 
 
@@ -193,6 +211,15 @@ def test_installs_alone_with_only_its_declared_dependencies(
     ]
     assert not strays, f"import {module} loaded modules of undeclared distributions: {strays}"
     import_times[module] = report["seconds"]
+
+    if dist == "rlu-core" and extra is None:  # TransitionBatch, with numpy alone
+        out = subprocess.run([python, "-c", TRANSITION_BATCH], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        after_import, after_use, rewards, factors = json.loads(out.stdout)
+        assert after_import == ["rlu_core"], "import rlu_core loaded a third-party module"
+        assert {"numpy", "rlu_core"} <= set(after_use)  # and numpy's own helpers, if any
+        assert rewards == [2.0, 4.0, 2.0] and factors == [0.9, 0.9, 0.9]
+        assert installed == {"rlu-core", "numpy"}
 
     if dist == "rlu":  # the meta-package serves every name, through rlu and rlu.utils
         out = subprocess.run([python, "-c", EVERY_NAME], capture_output=True, text=True)

@@ -31,8 +31,11 @@ rlu.SumTre(8)  # line 9: a misspelt name
 rlu.SumTree("big")  # line 10: a wrong argument type
 rlu.utils.pretty_repr(1, indent="two")  # line 11: no such keyword / wrong type
 rlu.utils.no_such_function()  # line 12: not in rlu.utils
+single = rlu.TransitionBatch.from_single([0.0], 0, 0.0, 1.0, False, 0.9)
+size: int = rlu.utils.TransitionBatch.concatenate([single, single]).batch_size
+rlu.TransitionBatch.concatenate(size)  # line 15: an int is not a sequence of batches
 """
-ERROR_LINES = {9, 10, 11, 12}
+ERROR_LINES = {9, 10, 11, 12, 15}
 
 
 def _script(tmp_path: Path) -> Path:

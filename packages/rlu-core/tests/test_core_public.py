@@ -17,8 +17,10 @@ PUBLIC = {
     "QFunction",
     "RewardFunction",
     "StochasticFunction",
+    "TransitionBatch",
     "TransitionModel",
     "VFunction",
+    "chunks_pow2",
     "docstring",
     "enable_logging",
     "is_policy",
@@ -50,6 +52,37 @@ def test_public_names_are_exactly_the_exported_ones():
     assert set(rlu_core.__all__) - {"__version__"} == PUBLIC
     for name in PUBLIC:
         assert getattr(rlu_core, name).__doc__
+
+
+def _new_modules(code):
+    """Top-level modules that ``code`` imports in a fresh interpreter."""
+    probe = textwrap.dedent(
+        f"""
+        import sys
+        before = set(sys.modules)
+        {code}
+        print(" ".join(sorted({{m.split(".")[0] for m in set(sys.modules) - before}})))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return set(out.stdout.split()) - set(sys.stdlib_module_names)
+
+
+def test_import_loads_no_third_party_package():
+    assert _new_modules("import rlu_core") == {"rlu_core"}
+    # every eager name works without numpy
+    assert _new_modules("import rlu_core; rlu_core.pretty_repr({'a': [1]})") == {"rlu_core"}
+
+
+def test_transition_batch_loads_numpy_on_first_use_only():
+    code = "import rlu_core; rlu_core.TransitionBatch; from rlu_core import chunks_pow2"
+    loaded = _new_modules(code)  # numpy may bring its own helpers (cython_runtime, numpy < 2)
+    assert {"rlu_core", "numpy"} <= loaded
+    assert not loaded & {"rlu_envtools", "gymnasium", "PIL", "jax", "jaxlib", "numba"}
+    assert rlu_core.TransitionBatch is vars(rlu_core)["TransitionBatch"]  # cached after first use
+    assert {"TransitionBatch", "chunks_pow2"} <= set(dir(rlu_core))
+    with pytest.raises(AttributeError, match="module 'rlu_core' has no attribute 'TransitionBach'"):
+        rlu_core.TransitionBach  # noqa: B018
 
 
 def test_every_other_module_is_private_or_a_compatibility_module():

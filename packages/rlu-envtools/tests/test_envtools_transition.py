@@ -1,12 +1,20 @@
+"""get_transition_batch, TransitionBatch on real gymnasium environments, and the import paths and
+pickles of rlu-envtools' releases. (TransitionBatch lives in rlu-core: its tests that need numpy
+alone are in packages/rlu-core/tests.)"""
+
 import base64
+import hashlib
 import pickle
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import gymnasium
 import numpy as np
 import pytest
+import rlu_core
+import rlu_envtools
 from gymnasium.spaces import Box, Dict, Discrete, MultiDiscrete, Tuple
 from rlu_envtools import TransitionBatch, chunks_pow2, get_transition_batch
 
@@ -61,53 +69,6 @@ def test_from_single_terminated_gets_zero_bootstrap_factor():
         s = s_next
     assert terminated and not truncated
     assert last.In.tolist() == [0.0]
-
-
-def test_pytree_observations_and_extra_info():
-    s = {"pos": np.zeros(3), "flags": (np.int8(1), np.ones(2))}
-    tb = TransitionBatch.from_single(
-        s, np.array([0.5, -0.5]), [-0.1, -0.2], 1.0, False, 1.0, extra_info={"t": 7}
-    )
-    assert tb.S["pos"].shape == (1, 3)
-    assert tb.S["flags"][0].shape == (1,) and tb.S["flags"][1].shape == (1, 2)
-    assert tb.A.shape == (1, 2) and tb.logP.shape == (1, 2)
-    assert tb.extra_info == {"t": np.array([7])}
-    assert tb.S_next is None and tb.A_next is None and tb.logP_next is None
-
-
-def test_batch_defaults_to_singles_in_order():
-    tb = TransitionBatch(
-        S={"x": np.arange(8).reshape(4, 2)},
-        A=np.arange(4),
-        logP=np.zeros(4),
-        Rn=np.array([1.0, 2.0, 3.0, 4.0]),
-        In=np.full(4, 0.9),
-        S_next={"x": np.arange(8).reshape(4, 2)},
-    )
-    assert tb.batch_size == 4
-    assert (
-        tb.W.tolist() == [1.0] * 4 and tb.idx.dtype == np.int32 and tb.idx.tolist() == [0, 1, 2, 3]
-    )
-    singles = list(tb.to_singles())
-    assert [s.Rn.tolist() for s in singles] == [[1.0], [2.0], [3.0], [4.0]]  # first first
-    assert singles[2].S["x"].tolist() == [[4, 5]] and singles[2].idx.tolist() == [2]
-    assert all(s.A_next is None for s in singles)
-
-
-def test_equality_and_repr():
-    a = get_transition_batch(gymnasium.make("CartPole-v1"), batch_size=3, random_seed=1)
-    b = get_transition_batch(gymnasium.make("CartPole-v1"), batch_size=3, random_seed=1)
-    c = get_transition_batch(gymnasium.make("CartPole-v1"), batch_size=3, random_seed=2)
-    assert a == b and not (a != b)
-    assert a != c
-    assert a != tuple(a)
-    text = repr(a)
-    assert text.startswith("TransitionBatch(")
-    assert "S=array(shape=(3, 4), dtype=float32" in text
-    assert "extra_info=None" in text
-    assert list(dict(a.items())) == list(TransitionBatch._fields)
-    with pytest.raises(TypeError):
-        hash(a)
 
 
 @pytest.mark.parametrize("env_id", ["CartPole-v1", "Pendulum-v1"])
@@ -169,46 +130,6 @@ def test_get_transition_batch_needs_spaces():
         get_transition_batch(object())
 
 
-@pytest.mark.parametrize(
-    "kwargs, exc, match",
-    [
-        ({"logp": 0.1}, ValueError, "logp"),
-        ({"logp_next": 0.5}, ValueError, "logp_next"),
-        ({"terminated": 0}, TypeError, "terminated"),
-        ({"gamma": -0.1}, ValueError, "gamma"),
-        ({"gamma": None}, TypeError, "gamma"),
-        ({"r": "one"}, TypeError, "r must"),
-        ({"w": 0.0}, ValueError, "w must"),
-        ({"w": "1"}, TypeError, "w must"),
-    ],
-)
-def test_from_single_bad_args(kwargs, exc, match):
-    args = dict(s=np.zeros(2), a=0, logp=-1.0, r=0.0, terminated=False, gamma=0.9)
-    args.update(kwargs)
-    with pytest.raises(exc, match=match):
-        TransitionBatch.from_single(**args)
-
-
-def test_is_a_jax_pytree():
-    jax = pytest.importorskip("jax", reason='needs the jax extra: pip install "rlu-envtools[jax]"')
-    jnp = jax.numpy
-    tb = get_transition_batch(gymnasium.make("CartPole-v1"), batch_size=4, random_seed=0)
-    leaves = jax.tree.leaves(tb)
-    assert len(leaves) == 10  # extra_info is None: no leaf
-    doubled = jax.tree.map(lambda x: x * 2, tb)
-    assert isinstance(doubled, TransitionBatch)
-    np.testing.assert_allclose(doubled.Rn, tb.Rn * 2)
-    assert doubled.extra_info is None
-
-    @jax.jit
-    def target(t):
-        return t.Rn + t.In * jnp.sum(t.S_next, axis=1)
-
-    np.testing.assert_allclose(target(tb), tb.Rn + tb.In * tb.S_next.sum(axis=1), rtol=1e-5)
-    per_item = jax.vmap(lambda t: t.W * t.Rn)(tb)
-    np.testing.assert_allclose(per_item, tb.W * tb.Rn, rtol=1e-6)
-
-
 # --- pickles ---------------------------------------------------------------------------------
 
 # pickle.dumps(tb, protocol=4) made with rlu-envtools 0.1.0 (TransitionBatch then lived in
@@ -244,37 +165,92 @@ def test_pickles_of_rlu_envtools_0_1_0_still_load():
     assert tb.A_next is None and tb.batch_size == 2
 
 
-def test_new_pickles_record_the_public_path():
+# transition_batch_envtools0.2.0.pkl (packages/rlu-replay/tests/fixtures/write_fixtures.py),
+# pickle.dumps(tb, protocol=4) made with rlu-envtools 0.2.0, where TransitionBatch recorded
+# rlu_envtools.TransitionBatch, of
+# TransitionBatch(S=[[0.0, 1.0]], A=[1], logP=[-0.5], Rn=[2.0], In=[0.0], S_next=[[1.0, 2.0]],
+#                 W=[1.5], idx=[4])
+# (copied here so that rlu-envtools' tests stand alone; checked against the file where it exists)
+TRANSITION_BATCH_0_2_0 = base64.b64decode(
+    "gASVmAAAAAAAAACMDHJsdV9lbnZ0b29sc5SMD1RyYW5zaXRpb25CYXRjaJSTlChdlF2UKEcAAAAAAAAAAEc/8AAA"
+    "AAAAAGVhXZRLAWFdlEe/4AAAAAAAAGFdlEdAAAAAAAAAAGFdlEcAAAAAAAAAAGFdlF2UKEc/8AAAAAAAAEdAAAAA"
+    "AAAAAGVhTk5dlEc/+AAAAAAAAGFdlEsEYU50lIGULg=="
+)
+FIXTURE_0_2_0 = (
+    Path(__file__).resolve().parents[2]
+    / "rlu-replay"
+    / "tests"
+    / "fixtures"
+    / "transition_batch_envtools0.2.0.pkl"
+)
+
+
+def test_the_0_2_0_pickle_is_the_fixture_file():
+    assert hashlib.sha256(TRANSITION_BATCH_0_2_0).hexdigest() == (
+        "248c33e9673402f644a050764a90315483fa30322bef18769f0a62b418dcd844"
+    )
+    if not FIXTURE_0_2_0.exists():
+        pytest.skip("outside the repository: packages/rlu-replay/tests/fixtures is not here")
+    assert FIXTURE_0_2_0.read_bytes() == TRANSITION_BATCH_0_2_0
+
+
+@pytest.mark.parametrize("source", ["bytes", "file"])
+def test_pickles_of_rlu_envtools_0_2_0_still_load(source):
+    if source == "file" and not FIXTURE_0_2_0.exists():
+        pytest.skip("outside the repository: packages/rlu-replay/tests/fixtures is not here")
+    data = FIXTURE_0_2_0.read_bytes() if source == "file" else TRANSITION_BATCH_0_2_0
+    assert b"\x0crlu_envtools\x94\x8c\x0fTransitionBatch" in data  # the 0.2.0 path
+    tb = pickle.loads(data)
+    assert type(tb) is TransitionBatch is rlu_core.TransitionBatch
+    assert tb == TransitionBatch(
+        S=[[0.0, 1.0]], A=[1], logP=[-0.5], Rn=[2.0], In=[0.0], S_next=[[1.0, 2.0]],
+        W=[1.5], idx=[4],
+    )  # fmt: skip
+    assert tb.S == [[0.0, 1.0]] and tb.W == [1.5] and tb.idx == [4]  # as it was pickled
+    assert tb.A_next is None and tb.logP_next is None and tb.extra_info is None
+
+
+def test_transition_batch_is_rlu_cores():
+    assert rlu_envtools.TransitionBatch is TransitionBatch is rlu_core.TransitionBatch
+    assert rlu_envtools.chunks_pow2 is chunks_pow2 is rlu_core.chunks_pow2
+
+
+def test_old_pickles_load_in_a_fresh_process():
+    code = textwrap.dedent(
+        """
+        import pickle, sys
+        for data in pickle.loads(sys.stdin.buffer.read()):
+            tb = pickle.loads(data)
+            print(type(tb).__module__, type(tb).__name__, tb.batch_size)
+        """
+    )
+    data = pickle.dumps([TRANSITION_BATCH_0_1_0, TRANSITION_BATCH_0_2_0])
+    out = subprocess.run([sys.executable, "-c", code], input=data, capture_output=True, check=True)
+    assert out.stdout.decode().splitlines() == [
+        "rlu_core TransitionBatch 2",
+        "rlu_core TransitionBatch 1",
+    ]
+
+
+def test_new_pickles_record_rlu_cores_path():
     tb = get_transition_batch(gymnasium.make("CartPole-v1"), batch_size=3, random_seed=0)
-    assert TransitionBatch.__module__ == "rlu_envtools"
+    assert TransitionBatch.__module__ == "rlu_core"
     data = pickle.dumps(tb)
-    assert b"rlu_envtools" in data and b"rlu_envtools.transition" not in data
+    assert b"rlu_core" in data and b"rlu_envtools" not in data
     assert b"_transition" not in data
     assert pickle.loads(data) == tb
 
 
 def test_compatibility_module_keeps_the_old_import_path():
     from rlu_envtools import transition
+    from rlu_envtools.transition import TransitionBatch as OldTransitionBatch
 
-    assert transition.TransitionBatch is TransitionBatch
+    assert OldTransitionBatch is transition.TransitionBatch is TransitionBatch
+    assert transition.get_transition_batch is get_transition_batch
     assert "only so that pickles" in transition.__doc__
 
 
-# --- copy and chunks_pow2 (coax's, which rlu-envtools 0.1.0 lacked) ------------------------
-
-
-def test_copy_is_shallow_by_default_and_deep_on_request():
-    tb = get_transition_batch(gymnasium.make("CartPole-v1"), batch_size=3, random_seed=0)
-    shallow, deep = tb.copy(), tb.copy(deep=True)
-    assert shallow == tb and deep == tb
-    assert type(shallow) is type(deep) is TransitionBatch
-    assert shallow is not tb and deep is not tb
-    assert shallow.S is tb.S  # coax's copy(): copy.copy
-    assert deep.S is not tb.S and not np.shares_memory(deep.S, tb.S)
-    deep.W[:] = 0.0
-    assert tb.W.min() > 0  # the original is untouched
-    with pytest.raises(TypeError, match="deep must be a bool"):
-        tb.copy(deep="yes")
+# --- chunks_pow2 on real environments ------------------------------------------------------
 
 
 def test_chunks_pow2_as_in_coax():
@@ -286,30 +262,6 @@ def test_chunks_pow2_as_in_coax():
     assert len(chunks) == len(chunk_sizes)
     for chunk, chunk_size in zip(chunks, chunk_sizes, strict=True):
         assert chunk.batch_size == chunk_size
-
-
-def test_chunks_pow2_cover_the_batch_in_order():
-    s = {"x": np.arange(26).reshape(13, 2)}
-    tb = TransitionBatch(
-        S=s, A=np.arange(13), logP=np.zeros(13), Rn=np.arange(13.0), In=np.ones(13), S_next=s
-    )
-    chunks = list(chunks_pow2(tb))
-    assert [c.batch_size for c in chunks] == [8, 4, 1]
-    assert all(isinstance(c, TransitionBatch) for c in chunks)
-    assert np.concatenate([c.Rn for c in chunks]).tolist() == list(range(13))
-    assert np.concatenate([c.S["x"] for c in chunks]).tolist() == s["x"].tolist()
-    assert np.concatenate([c.idx for c in chunks]).tolist() == list(range(13))
-    assert all(c.A_next is None and c.extra_info is None for c in chunks)
-    # a power of two is a single chunk; a batch of one is itself
-    assert [c.batch_size for c in chunks_pow2(chunks[0])] == [8]
-    assert list(chunks_pow2(chunks[2])) == [chunks[2]]
-
-
-def test_chunks_pow2_needs_a_transition_batch():
-    with pytest.raises(TypeError, match="transition_batch must be a TransitionBatch"):
-        chunks_pow2([1, 2, 3])
-    with pytest.raises(AttributeError):  # what coax raised
-        chunks_pow2(None)
 
 
 def test_chunks_pow2_works_without_jax():

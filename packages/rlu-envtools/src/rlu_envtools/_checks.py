@@ -15,13 +15,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from numbers import Integral, Real
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import Any, TypeGuard
 
 import gymnasium
 import numpy as np
-
-if TYPE_CHECKING:
-    from rlu_envtools._transition import TransitionBatch
 
 
 class TypeAndValueError(TypeError, ValueError):
@@ -136,13 +133,6 @@ def check_choice(name: str, value: object, choices: tuple[object, ...]) -> objec
     return value
 
 
-def check_bool(name: str, value: object) -> bool:
-    """Return ``value`` as a ``bool`` after checking that it is a bool (numpy's included)."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool, got {_got(value)}")
-    return bool(value)
-
-
 def check_optional_mapping(name: str, value: object) -> Mapping[str, Any] | None:
     """Return ``value`` after checking that it is a mapping or None."""
     if value is not None and not isinstance(value, Mapping):
@@ -222,36 +212,3 @@ def check_rng(name: str, value: object) -> np.random.Generator:
     if int(value) < 0:
         raise ValueError(f"{name} must be {expected}, got {value!r}")
     return np.random.default_rng(int(value))
-
-
-def check_log_propensity(name: str, value: object) -> None:
-    """Check that ``value`` is a non-positive number or array of them (a log-probability).
-
-    coax raised TypeError for a positive one: the error is a ``TypeAndValueError``.
-    """
-    try:
-        nonpositive = bool(np.all(np.asarray(value, dtype=np.float64) <= 0))
-    except (TypeError, ValueError):
-        nonpositive = False
-    if not nonpositive:
-        raise TypeAndValueError(f"{name} must be a non-positive float or array, got {value!r}")
-
-
-def check_numeric_array(name: str, value: object) -> np.ndarray:
-    """Return ``value`` as a float64 array after checking that it is numeric."""
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number or a numeric array, got {value!r}") from None
-
-
-def check_transition_batch(name: str, value: object) -> TransitionBatch:
-    """Return ``value`` after checking that it is a TransitionBatch.
-
-    coax read ``value.batch_size`` unchecked: the error is a ``TypeAndAttributeError``.
-    """
-    from rlu_envtools._transition import TransitionBatch  # _transition imports this module
-
-    if not isinstance(value, TransitionBatch):
-        raise TypeAndAttributeError(f"{name} must be a TransitionBatch, got {_got(value)}")
-    return value

@@ -7,8 +7,10 @@ from rlu_core import Policy as Policy
 from rlu_core import QFunction as QFunction
 from rlu_core import RewardFunction as RewardFunction
 from rlu_core import StochasticFunction as StochasticFunction
+from rlu_core import TransitionBatch as TransitionBatch
 from rlu_core import TransitionModel as TransitionModel
 from rlu_core import VFunction as VFunction
+from rlu_core import chunks_pow2 as chunks_pow2
 from rlu_core import docstring as docstring
 from rlu_core import enable_logging as enable_logging
 from rlu_core import is_policy as is_policy
@@ -21,9 +23,7 @@ from rlu_core import merge_dicts as merge_dicts
 from rlu_core import pretty_print as pretty_print
 from rlu_core import pretty_repr as pretty_repr
 from rlu_core import reload_recursive as reload_recursive
-from rlu_envtools import TransitionBatch as TransitionBatch
 from rlu_envtools import check_preprocessors as check_preprocessors
-from rlu_envtools import chunks_pow2 as chunks_pow2
 from rlu_envtools import default_preprocessor as default_preprocessor
 from rlu_envtools import generate_gif as generate_gif
 from rlu_envtools import get_env_attr as get_env_attr

@@ -21,6 +21,8 @@ OWNERS: dict[str, tuple[str, ...]] = {
         "is_reward_function",
         "is_transition_model",
         "is_stochastic",
+        # In coax.utils' __all__ though not among its documented names; code imports it.
+        "chunks_pow2",
     ),
     "rlu_noise": ("OrnsteinUhlenbeckNoise", "StepwiseLinearFunction"),
     "rlu_trees": ("SegmentTree", "SumTree", "MinTree", "MaxTree"),
@@ -56,15 +58,14 @@ OWNERS: dict[str, tuple[str, ...]] = {
         "get_transition_batch",
         "default_preprocessor",
         "check_preprocessors",
-        # In coax.utils' __all__ though not among its documented names; code imports it.
-        "chunks_pow2",
     ),
 }
 
 # Names that are not part of coax.utils: the vocabulary classes the predicates check against,
-# the errors a checkpoint load raises, the type get_transition_batch returns, the JAX trees
-# (extra rlu-trees[jax], which rlu brings), the replay buffers, and their Ray service (extra
-# rlu[ray]: the names load without Ray, and using them raises an ImportError that says so).
+# TransitionBatch (the type get_transition_batch returns; rlu-core's, so that it loads without
+# gymnasium), the errors a checkpoint load raises, the JAX trees (extra rlu-trees[jax], which
+# rlu brings), the replay buffers, and their Ray service (extra rlu[ray]: the names load without
+# Ray, and using them raises an ImportError that says so).
 EXTRAS: dict[str, tuple[str, ...]] = {
     "rlu_core": (
         "Policy",
@@ -73,6 +74,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
         "RewardFunction",
         "TransitionModel",
         "StochasticFunction",
+        "TransitionBatch",
     ),
     "rlu_serialize": (
         "CorruptedDataError",
@@ -80,7 +82,6 @@ EXTRAS: dict[str, tuple[str, ...]] = {
         "LoadRefusedError",
         "SignatureError",
     ),
-    "rlu_envtools": ("TransitionBatch",),
     "rlu_trees.jax": ("JaxSegmentTree", "JaxSumTree", "JaxMinTree", "JaxMaxTree"),
     "rlu_replay": ("ReplayBuffer", "PrioritizedReplayBuffer", "NStepTracer", "Sample"),
     "rlu_replay.ray": ("ShardedPrioritizedReplay", "ReplayWriter", "RateLimiter", "ShardError"),
