@@ -342,10 +342,6 @@ def test_the_fixture_tracer_of_rlu_replay_0_1_1_continues_as_it_did():
 
 
 def test_making_and_using_a_tracer_loads_no_gymnasium():
-    import rlu_core
-
-    if getattr(rlu_core, "TransitionBatch", None) is None:
-        pytest.skip("rlu_core has no TransitionBatch yet: the tracer falls back to rlu_envtools")
     code = (
         "import sys; from rlu_replay import NStepTracer; "
         "t = NStepTracer(2, 0.9); t.add(0, 0, 1.0, True, False, 1); "

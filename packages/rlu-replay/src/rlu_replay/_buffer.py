@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -195,13 +196,13 @@ class ReplayBuffer:
         """
         return int(self.add(Layout.single(item))[0])
 
-    def _check(self, batch: Any) -> tuple[list[Any], int, Layout | None]:
+    def _check(self, batch: Any) -> tuple[Sequence[Any], int, Layout | None]:
         """The checked leaves and size of ``batch``, and the layout it fixes if it is the first."""
         if self._layout is not None:
             leaves, size = self._layout.leaves(batch)
             return leaves, size, None
         layout, arrays, size = Layout.of(batch)
-        return list(arrays), size, layout
+        return arrays, size, layout
 
     def _install(self, layout: Layout) -> None:
         self._layout = layout
@@ -210,7 +211,7 @@ class ReplayBuffer:
             for dtype, shape in zip(layout.dtypes, layout.shapes, strict=True)
         ]
 
-    def _write(self, leaves: list[Any], size: int) -> tuple[np.ndarray, int, int]:
+    def _write(self, leaves: Sequence[Any], size: int) -> tuple[np.ndarray, int, int]:
         """Copy checked leaves into the ring: the identifiers, and the first slot and count kept."""
         cap = self._capacity
         first = self._next_serial

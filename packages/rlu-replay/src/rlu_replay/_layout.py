@@ -9,6 +9,8 @@ batch leaves the buffer as it was.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any, NamedTuple, cast
 
 import numpy as np
@@ -65,7 +67,16 @@ def _as_array(path: str, leaf: Any) -> np.ndarray:
 class Layout:
     """The structure of the stored items and, per leaf, its dtype and trailing shape."""
 
-    __slots__ = ("_accepted", "dtypes", "flat_keys", "shapes", "transition_batch", "treedef")
+    __slots__ = (
+        "_accepted",
+        "_full_shapes",
+        "_get_flat",
+        "dtypes",
+        "flat_keys",
+        "shapes",
+        "transition_batch",
+        "treedef",
+    )
 
     def __init__(self, treedef: TreeDef, transition_batch: bool, leaves: list[np.ndarray]) -> None:
         self.treedef = treedef
@@ -77,13 +88,22 @@ class Layout:
         self.flat_keys: tuple[Any, ...] | None = node[2] if flat else None
         # per leaf, the dtypes seen to cast safely into it: the fast path's whitelist
         self._accepted = tuple({dt} for dt in self.dtypes)
+        self._caches()
+
+    def _caches(self) -> None:
+        keys = self.flat_keys
+        # a flat dict's leaves in one call (itemgetter of one key gives the value, not a tuple)
+        self._get_flat = None if keys is None or len(keys) < 2 else itemgetter(*keys)
+        self._full_shapes: dict[int, tuple[tuple[int, ...], ...]] = {}  # per batch size
 
     def __getstate__(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}
+        names = ("_accepted", "dtypes", "flat_keys", "shapes", "transition_batch", "treedef")
+        return {name: getattr(self, name) for name in names}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         for name, value in state.items():
             setattr(self, name, value)
+        self._caches()
 
     @classmethod
     def of(cls, batch: Any) -> tuple[Layout, list[np.ndarray], int]:
@@ -96,12 +116,13 @@ class Layout:
         size = _batch_size(treedef, leaves)
         return cls(treedef, tb, leaves), leaves, size
 
-    def leaves(self, batch: Any) -> tuple[list[Any], int]:
+    def leaves(self, batch: Any) -> tuple[Sequence[Any], int]:
         """The leaves of a later batch (arrays that cast into the storage) and its batch size."""
         keys = self.flat_keys
         if keys is not None and type(batch) is dict and len(batch) == len(keys):
             try:  # the common case, a flat dict of arrays: no walk of the structure
-                flat = [batch[k] for k in keys]
+                get = self._get_flat
+                flat: Any = get(batch) if get is not None else (batch[keys[0]],)
             except KeyError:
                 flat = None
             if flat is not None:
@@ -116,19 +137,29 @@ class Layout:
                     return found, size
         return self._checked(batch)
 
-    def _fast_size(self, leaves: list[Any]) -> int:
+    def _fast_size(self, leaves: Sequence[Any]) -> int:
         """The batch size of numpy arrays of accepted dtypes and stored shapes; -1 otherwise."""
-        size = -1
-        for leaf, accepted, shape in zip(leaves, self._accepted, self.shapes, strict=True):
-            if type(leaf) is not np.ndarray or leaf.dtype not in accepted:
+        first = leaves[0]
+        if type(first) is not np.ndarray or not first.shape:
+            return -1
+        size: int = first.shape[0]
+        full = self._full_shapes.get(size)
+        if full is None:
+            if len(self._full_shapes) > 64:  # batch sizes vary without end: do not grow
+                self._full_shapes.clear()
+            full = self._full_shapes[size] = tuple((size, *shape) for shape in self.shapes)
+        for leaf, shape, dtype, accepted in zip(
+            leaves, full, self.dtypes, self._accepted, strict=True
+        ):
+            if (
+                type(leaf) is not np.ndarray
+                or leaf.shape != shape
+                or (leaf.dtype is not dtype and leaf.dtype not in accepted)
+            ):
                 return -1
-            s = leaf.shape
-            if not s or s[1:] != shape or (size >= 0 and s[0] != size):
-                return -1
-            size = s[0]
         return size
 
-    def _checked(self, batch: Any) -> tuple[list[Any], int]:
+    def _checked(self, batch: Any) -> tuple[Sequence[Any], int]:
         """The slow path: every check, with a message that names the leaf."""
         tb = is_transition_batch(batch)
         raw, treedef = flatten(cast(Any, batch)._replace(W=None, idx=None) if tb else batch)

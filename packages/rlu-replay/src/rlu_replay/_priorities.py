@@ -53,6 +53,12 @@ class Priorities:
         stop = start + count
         if stop <= cap:
             self.base[start:stop] = value
+            dirty = self._dirty
+            if dirty:  # the hot path: a run that goes on where the last one stopped
+                last = dirty[-1]
+                if type(last) is slice and last.stop == start:
+                    dirty[-1] = slice(last.start, stop)
+                    return
             self._mark(start, stop)
         else:
             self.base[start:] = value

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import Enum
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -28,14 +28,9 @@ _AUTORESET_MODES = {
 
 def _transition_batch_type() -> type[TransitionBatch]:
     """``TransitionBatch``, imported when a tracer is made (never by ``import rlu_replay``)."""
-    import rlu_core
+    from rlu_core import TransitionBatch  # numpy only: rlu_core never loads gymnasium
 
-    batch_type = getattr(rlu_core, "TransitionBatch", None)
-    if batch_type is None:  # until TransitionBatch has moved to rlu_core; loads gymnasium
-        import rlu_envtools
-
-        batch_type = rlu_envtools.TransitionBatch
-    return cast("type[TransitionBatch]", batch_type)
+    return TransitionBatch
 
 
 def _check_autoreset_mode(mode: object) -> str:
