@@ -69,6 +69,26 @@ def test_sampling_is_proportional_over_the_union_of_shards(make_replay):
     assert chi_square_ok(counts, p / p.sum())
 
 
+def test_stratified_sampling_takes_one_draw_per_slice_of_all_shards(make_replay):
+    replay = make_replay(capacity=300, num_shards=3, alpha=1.0, beta=0.5, epsilon=0.0)
+    prios = np.arange(1.0, 61.0)
+    for k in range(3):  # shard k holds items 20k .. 20k + 19
+        replay.add({"i": np.arange(20 * k, 20 * k + 20)}, priorities=prios[20 * k : 20 * k + 20])
+    share = prios / prios.sum()
+    w = (60 * share) ** -0.5
+    for seed in range(5):
+        n = 64 + seed
+        batch, idx, weights = replay.sample(n, rng=seed, stratified=True)
+        drawn = batch["i"]
+        # item i spans n * P(i) slices of the union: drawn that many times, up to one per end
+        assert np.all(np.abs(np.bincount(drawn, minlength=60) - n * share) < 2)
+        assert np.all(np.diff(drawn) >= 0)  # in the order of the cumulative priority
+        np.testing.assert_allclose(weights, w[drawn] / w.max(), rtol=1e-9)
+        assert np.array_equal(idx % 3, drawn // 20)
+    with pytest.raises(TypeError, match="stratified must be a bool"):
+        replay.sample(4, stratified="yes")
+
+
 def test_priority_updates_go_to_the_owning_shard(make_replay):
     replay = make_replay(capacity=40, num_shards=2, alpha=1.0, epsilon=0.0, random_seed=1)
     replay.add({"i": np.arange(5)}, priorities=1.0)
