@@ -39,6 +39,7 @@ class Priorities:
         self.base = np.zeros(capacity, dtype=np.float64)  # priority + epsilon, per slot
         self.max_base = 1.0
         self.sum_tree = SumTree(capacity, random_seed=seed)
+        self._p = self.sum_tree.values  # a read-only view of the leaves, made once
         self.min_tree = MinTree(capacity)
         # slots whose value changed since the trees were last written: ranges of new items
         # (merged while adjacent) or arrays of updated slots; their values are read from
@@ -127,6 +128,7 @@ class Priorities:
         self.base[:] = 0.0
         self.max_base = 1.0
         self.sum_tree = SumTree(self.capacity, random_seed=seed)
+        self._p = self.sum_tree.values
         self.min_tree = MinTree(self.capacity)
 
     # ------------------------------------------------------------------ reading
@@ -162,13 +164,13 @@ class Priorities:
     def values(self, slots: np.ndarray) -> np.ndarray:
         """The sampling values ``p`` of ``slots`` (a new float64 array)."""
         self.flush()
-        p: np.ndarray = self.sum_tree.values[slots]
+        p: np.ndarray = self._p[slots]
         return p
 
     def weights(self, slots: np.ndarray, beta: float) -> np.ndarray:
         """The importance weights of ``slots`` within this buffer."""
         self.flush()
-        p = self.sum_tree.values[slots]
+        p = self._p[slots]
         return importance_weights(p, float(self.min_tree.root_value), beta)
 
     # ------------------------------------------------------------------ pickling
@@ -176,7 +178,7 @@ class Priorities:
     def __getstate__(self) -> dict[str, Any]:
         self.flush()
         state = dict(self.__dict__)
-        del state["_dirty"]
+        del state["_dirty"], state["_p"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -184,4 +186,4 @@ class Priorities:
         # a reader may map the arrays read-only (Ray's object store): own copies
         state["sum_tree"], state["min_tree"] = copy.deepcopy((state["sum_tree"], state["min_tree"]))
         state["base"] = np.array(state["base"], dtype=np.float64)
-        self.__dict__.update(state, _dirty=[])
+        self.__dict__.update(state, _dirty=[], _p=state["sum_tree"].values)
