@@ -66,7 +66,7 @@ def test_later_dtypes_cast_exactly_where_numpy_same_kind_allows(stored, incoming
 def test_a_change_of_kind_is_refused_naming_the_leaf(stored, incoming):
     buffer = PrioritizedReplayBuffer(8)
     buffer.add({"obs": np.zeros((1, 2)), "a": np.zeros(1, stored)})
-    with pytest.raises(TypeError, match=r"batch leaf \['a'\].*does not cast"):
+    with pytest.raises(TypeError, match=r"batch leaf \['a'\].*does not cast to"):
         buffer.add({"obs": np.zeros((1, 2)), "a": np.ones(1, incoming)})
     assert len(buffer) == 1 and buffer.inserted == 1
 

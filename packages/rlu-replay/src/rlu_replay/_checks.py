@@ -182,6 +182,21 @@ def check_priorities(name: str, x: object, n: int) -> np.ndarray:
     return arr
 
 
+def check_castable(what: str, dtype: np.dtype[Any], stored: np.dtype[Any], fixed_by: str) -> None:
+    """Refuse a ``dtype`` that numpy's ``same_kind`` rule does not cast to ``stored``.
+
+    The one dtype policy of rlu-replay: a layout's dtypes are fixed once (``fixed_by`` says by
+    what); later data is cast where ``same_kind`` allows (int32 to int64, float64 to float32) and
+    refused where the kind would change (float to int, anything to bool).
+    """
+    if not np.can_cast(dtype, stored, casting="same_kind"):
+        raise TypeError(
+            f"{what} has dtype {dtype}, which numpy's same_kind rule does not cast to {stored}, "
+            f"the dtype fixed by {fixed_by} (a change of kind, such as float to int or anything "
+            "to bool, is refused)"
+        )
+
+
 def check_unit_interval(name: str, x: object) -> np.ndarray:
     """A 1-d float64 array of numbers in ``[0, 1)``."""
     try:

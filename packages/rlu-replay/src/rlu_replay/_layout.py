@@ -15,6 +15,7 @@ from typing import Any, NamedTuple, cast
 
 import numpy as np
 
+from rlu_replay._checks import check_castable
 from rlu_replay._pytree import TreeDef, flatten, is_transition_batch, leaves_as
 
 
@@ -177,12 +178,7 @@ class Layout:
                     f"shape {self.shapes[i]}"
                 )
             if arr.dtype not in self._accepted[i]:
-                if not np.can_cast(arr.dtype, self.dtypes[i], casting="same_kind"):
-                    raise TypeError(
-                        f"batch leaf {path} has dtype {arr.dtype}, which does not cast to the "
-                        f"stored {self.dtypes[i]} (numpy's same_kind rule: a change of kind, "
-                        "such as float to int or anything to bool, is refused)"
-                    )
+                check_castable(f"batch leaf {path}", arr.dtype, self.dtypes[i], "the layout")
                 self._accepted[i].add(arr.dtype)
         return leaves, size
 

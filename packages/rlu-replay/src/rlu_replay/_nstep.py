@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from rlu_replay._checks import check_castable
 from rlu_replay._pytree import TreeDef, flatten, leaves_as
 
 
@@ -82,12 +83,7 @@ def as_leaves(
                     f"the first step, got shape {x.shape[1:] if num_envs is None else x.shape}"
                 )
             if x.dtype != dtype:
-                if not np.can_cast(x.dtype, dtype, "same_kind"):
-                    raise TypeError(
-                        f"{leaf_name(name, treedef.paths[i])} has dtype {x.dtype}, which numpy's "
-                        f"same_kind rule does not cast to {dtype}, the dtype fixed by the first "
-                        "step"
-                    )
+                check_castable(leaf_name(name, treedef.paths[i]), x.dtype, dtype, "the first step")
                 x = x.astype(dtype)
         arrays.append(x)
     if layout is None:
