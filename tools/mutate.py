@@ -105,8 +105,15 @@ TARGETS: dict[str, Target] = {
     ),
     "rlu-replay": Target(
         package="rlu_replay",
-        modules=("_buffer.py", "_tracer.py"),
-        tests=("test_buffer.py", "test_tracer.py", "test_*_mutants.py"),
+        modules=(
+            "_buffer.py",
+            "_layout.py",
+            "_priorities.py",
+            "_prioritized.py",
+            "_nstep.py",
+            "_tracer.py",
+        ),
+        tests=("test_buffer*.py", "test_tracer*.py", "test_*_mutants.py"),
         skip_functions={"ReplayBuffer.__repr__": "text only"},
     ),
 }

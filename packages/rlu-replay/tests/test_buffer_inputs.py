@@ -272,3 +272,50 @@ def test_buffers_pickled_by_rlu_replay_0_1_1_load_and_answer_as_it_did():
     assert ids.tolist() == [6] and len(uniform) == 5
     again = pickle.loads(pickle.dumps(buffer))
     np.testing.assert_array_equal(again.sample(4, rng=1).idx, buffer.sample(4, rng=1).idx)
+
+
+# --- the compiled priority update ------------------------------------------------------------
+
+
+@given(
+    bad=st.sampled_from([np.nan, np.inf, -np.inf, -1e-300, -2.0, "id"]),
+    where=st.integers(0, 7),
+    layout=st.sampled_from(["plain", "strided", "list"]),
+)
+@settings(max_examples=60, deadline=None)
+def test_a_bad_update_is_refused_whole_in_every_input_form(bad, where, layout):
+    """The compiled update checks every value before it writes one: a bad priority or identifier
+    anywhere is refused with the message of the checks, and nothing changes."""
+    buffer = PrioritizedReplayBuffer(16, random_seed=0)
+    buffer.add({"x": np.arange(12.0)})
+    idx = np.arange(8, dtype=np.int64)
+    prio = np.linspace(0.5, 4.0, 8)
+    if bad == "id":
+        idx[where] = -3
+        error, match = ValueError, "idx must hold indices >= 0"
+    else:
+        prio[where] = bad
+        error, match = ValueError, "priorities must be finite and non-negative"
+    if layout == "strided":  # not contiguous: converted before the kernel reads it
+        idx = np.repeat(idx, 2)[::2]
+        prio = np.repeat(prio, 2)[::2]
+    args = (idx.tolist(), prio.tolist()) if layout == "list" else (idx, prio)
+    before = pickle.dumps(buffer)
+    with pytest.raises(error, match=match):
+        buffer.update_priorities(*args)
+    assert pickle.dumps(buffer) == before
+
+
+def test_updates_of_every_input_form_agree():
+    ids = np.array([3, 1, 3, 0, 40], dtype=np.int64)  # a repeat (the last wins) and a stale one
+    prio = np.array([1.0, 2.0, 5.0, 0.0, 9.0])
+    results = []
+    for form in (lambda a: a, lambda a: a.tolist(), lambda a: np.repeat(a, 2)[::2]):
+        buffer = PrioritizedReplayBuffer(8, alpha=1.0, epsilon=0.5, random_seed=0)
+        buffer.add({"x": np.zeros(6)})
+        assert buffer.update_priorities(form(ids), form(prio)) == 4
+        assert buffer.total_priority == 11.5  # a read writes the queued values to the trees
+        results.append(buffer._priorities.sum_tree.values.copy())
+    expected = np.array([0.5, 2.5, 1.0, 5.5, 1.0, 1.0, 0.0, 0.0])  # (p + eps) ** 1; new: 1
+    for values in results:
+        np.testing.assert_array_equal(values, expected)

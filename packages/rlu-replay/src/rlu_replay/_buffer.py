@@ -219,10 +219,14 @@ class ReplayBuffer:
         keep = size if size <= cap else cap
         start = (first + size - keep) % cap
         stop = start + keep
-        if stop <= cap:
-            for store, leaf in zip(self._storage, leaves, strict=True):
-                store[start:stop] = leaf if keep == size else leaf[size - keep :]
-            self._serial[start:stop] = ids if keep == size else ids[size - keep :]
+        if stop <= cap and keep == size:  # the common case: one slice per leaf
+            for store, leaf in zip(self._storage, leaves, strict=False):  # as many: checked
+                store[start:stop] = leaf
+            self._serial[start:stop] = ids
+        elif stop <= cap:
+            for store, leaf in zip(self._storage, leaves, strict=False):
+                store[start:stop] = leaf[size - keep :]
+            self._serial[start:stop] = ids[size - keep :]
         else:  # the kept items wrap around the end of the ring
             head = cap - start
             for store, leaf in zip(self._storage, leaves, strict=True):

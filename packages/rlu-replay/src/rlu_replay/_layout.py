@@ -149,8 +149,9 @@ class Layout:
             if len(self._full_shapes) > 64:  # batch sizes vary without end: do not grow
                 self._full_shapes.clear()
             full = self._full_shapes[size] = tuple((size, *shape) for shape in self.shapes)
+        # as many leaves as the layout has: they came from its keys or its structure
         for leaf, shape, dtype, accepted in zip(
-            leaves, full, self.dtypes, self._accepted, strict=True
+            leaves, full, self.dtypes, self._accepted, strict=False
         ):
             if (
                 type(leaf) is not np.ndarray

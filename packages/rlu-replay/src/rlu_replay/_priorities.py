@@ -11,10 +11,21 @@ local buffer and the Ray service alike.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from rlu_trees import MinTree, SumTree
+
+_update: Callable[..., tuple[int, float, int]] | None = None  # the compiled kernel, once loaded
+
+
+def _load_kernel() -> Callable[..., tuple[int, float, int]]:
+    global _update
+    from rlu_replay._kernels import update  # loads numba: on first use, not at import
+
+    _update = update
+    return update
 
 
 def importance_weights(p: np.ndarray, p_min: float, beta: float) -> np.ndarray:
@@ -79,13 +90,24 @@ class Priorities:
         if count:
             self.max_base = max(self.max_base, float(base.max()))
 
-    def set_slots(self, slots: np.ndarray, base: np.ndarray, base_max: float) -> None:
-        """Give ``slots`` these ``base`` values (repeats: the last wins); ``base_max`` is their max."""
-        self.base[slots] = base
-        self.max_base = max(self.max_base, base_max)
-        self._dirty.append(slots)
-        if len(self._dirty) >= 64:
-            self.flush()
+    def update(self, ids: np.ndarray, priorities: np.ndarray, serial: np.ndarray) -> int:
+        """New priorities for the items ``ids`` that still hold their slot (``serial``).
+
+        ``ids`` (int64) and ``priorities`` (float64) are 1-d, C-contiguous and of one length;
+        with repeats, the last one wins. Returns how many were applied, or -1 - k when the k-th
+        identifier is negative or priority not finite and >= 0 (then nothing is written).
+        """
+        kernel = _update or _load_kernel()
+        slots = np.empty(ids.shape[0], dtype=np.int64)
+        count, largest, bad = kernel(ids, priorities, serial, self.base, self.epsilon, slots)
+        if bad >= 0:
+            return -1 - bad
+        if count:
+            self.max_base = max(self.max_base, largest)
+            self._dirty.append(slots[:count])
+            if len(self._dirty) >= 64:
+                self.flush()
+        return count
 
     def _mark(self, start: int, stop: int) -> None:
         dirty = self._dirty

@@ -22,6 +22,15 @@ from rlu_replay._checks import (
 from rlu_replay._layout import Layout, package
 from rlu_replay._priorities import Priorities
 
+_INT64 = np.dtype(np.int64)
+_FLOAT64 = np.dtype(np.float64)
+
+
+def _plain_vector(x: np.ndarray) -> bool:
+    """A 1-d, C-contiguous, aligned array: what the compiled kernel may read as it is."""
+    flags = x.flags
+    return x.ndim == 1 and flags.c_contiguous and flags.aligned
+
 
 class PrioritizedReplayBuffer(ReplayBuffer):
     r"""Proportional prioritized experience replay (Schaul et al., 2016) for any pytree of arrays.
@@ -178,11 +187,15 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         >>> len(buffer)
         2
         """
-        leaves, size, layout = self._check(batch)
+        layout = self._layout
+        if layout is not None:
+            leaves, size = layout.leaves(batch)
+        else:
+            layout, leaves, size = Layout.of(batch)
         base = None
         if priorities is not None:
             base = check_priorities("priorities", priorities, size) + self._priorities.epsilon
-        if layout is not None:
+        if self._layout is None:
             self._install(layout)
         ids, start, keep = self._write(leaves, size)
         if base is None:
@@ -262,19 +275,22 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         >>> buffer.update_priorities([0, 1], [3.0, 3.0])  # item 0 is gone: only 1 applies
         1
         """
-        ids = check_indices("idx", idx)
-        prio = check_priorities("priorities", priorities, ids.shape[0])
-        if ids.shape[0] == 0:
+        ids = idx
+        if not (type(ids) is np.ndarray and ids.dtype is _INT64 and _plain_vector(ids)):
+            ids = np.ascontiguousarray(check_indices("idx", idx))
+        n = ids.shape[0]
+        prio = priorities
+        if not (type(prio) is np.ndarray and prio.dtype is _FLOAT64 and _plain_vector(prio)):
+            prio = np.ascontiguousarray(check_priorities("priorities", priorities, n))
+        if prio.shape[0] != n:
+            check_priorities("priorities", prio, n)  # raises: the lengths differ
+        if n == 0:
             return 0
-        slots = ids % self._capacity
-        live = self._serial[slots] == ids
-        if not live.all():
-            slots, prio = slots[live], prio[live]
-            if slots.shape[0] == 0:
-                return 0
-        base = prio + self._priorities.epsilon
-        self._priorities.set_slots(slots, base, float(base.max()))
-        return int(slots.shape[0])
+        count = self._priorities.update(ids, prio, self._serial)
+        if count < 0:  # the kernel found a bad value: the checks say which, in words
+            check_indices("idx", ids)
+            check_priorities("priorities", prio, n)
+        return count
 
     def clear(self) -> None:
         """Forget every item and priority; see [`ReplayBuffer.clear`][rlu_replay.ReplayBuffer.clear].
