@@ -1,8 +1,14 @@
-"""One local Ray for the whole test session, started by the first test that needs it."""
+"""One local Ray for the whole test session, started by the first test that needs it; the pickles
+written by released versions (``fixtures/``), loadable under numpy 1 and 2."""
 
 from __future__ import annotations
 
+import io
+import pickle
 from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -18,3 +24,35 @@ def ray_session() -> Iterator[None]:
     yield
     if started:
         ray.shutdown()
+
+
+RELEASED = Path(__file__).parent / "fixtures" / "pickles_envtools0.2.0_replay0.1.1.pkl"
+
+
+class CompatUnpickler(pickle.Unpickler):
+    """``pickle.Unpickler`` that maps numpy 2's ``numpy._core`` to numpy 1's ``numpy.core``.
+
+    numpy 2 records its array reconstruction under ``numpy._core``, which numpy 1.24 (the floor
+    of rlu-replay) calls ``numpy.core``: the compatibility tests run at the floors too.
+    """
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return super().find_class(module, name)
+        except ModuleNotFoundError:
+            if not module.startswith("numpy._core"):
+                raise
+            return super().find_class("numpy.core" + module[len("numpy._core") :], name)
+
+
+def _loads(data: bytes, unpickler: type[pickle.Unpickler] = CompatUnpickler) -> Any:
+    return unpickler(io.BytesIO(data)).load()
+
+
+@pytest.fixture
+def released() -> SimpleNamespace:
+    """What rlu-replay 0.1.1 saved (``saved``: a pickle of tracer, buffer and uniform buffer) and
+    what it answered after loading it (``expected``; see fixtures/write_fixtures.py), with
+    ``loads(data, unpickler=Unpickler)`` and ``Unpickler`` to read them."""
+    saved, expected = _loads(RELEASED.read_bytes())
+    return SimpleNamespace(saved=saved, expected=expected, loads=_loads, Unpickler=CompatUnpickler)

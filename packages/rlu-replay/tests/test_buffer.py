@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rlu_envtools import TransitionBatch
+from rlu_core import TransitionBatch
 from rlu_replay import PrioritizedReplayBuffer, ReplayBuffer, Sample
 from rlu_serialize import dump, load
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rlu_replay import NStepTracer, PrioritizedReplayBuffer, ReplayBuffer
 
-FIXTURES = Path(__file__).parent / "fixtures"
 NUMERIC = [
     np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint32, np.uint64,
     np.float16, np.float32, np.float64, np.complex64,
@@ -249,14 +247,9 @@ def test_min_priority_is_the_smallest_sampling_value():
 # --- pickles of the released rlu-replay 0.1.1 ------------------------------------------------
 
 
-@pytest.mark.skipif(
-    int(np.__version__.split(".")[0]) < 2, reason="the fixture was pickled by numpy 2"
-)
-def test_buffers_pickled_by_rlu_replay_0_1_1_load_and_answer_as_it_did():
-    saved, expected = pickle.loads(
-        (FIXTURES / "pickles_envtools0.2.0_replay0.1.1.pkl").read_bytes()
-    )
-    _tracer, buffer, uniform = pickle.loads(saved)
+def test_buffers_pickled_by_rlu_replay_0_1_1_load_and_answer_as_it_did(released):
+    expected = released.expected
+    _tracer, buffer, uniform = released.loads(released.saved)
     assert type(buffer) is PrioritizedReplayBuffer and type(uniform) is ReplayBuffer
     assert len(buffer) == expected["buffer_len"] and buffer.inserted == expected["buffer_inserted"]
     assert buffer.total_priority == pytest.approx(float(expected["buffer_total"]), rel=1e-12)

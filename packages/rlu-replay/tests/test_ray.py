@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 import ray
-from rlu_envtools import TransitionBatch
+from rlu_core import TransitionBatch
 from rlu_replay.ray import RateLimiter, ShardedPrioritizedReplay, ShardError
 from rlu_serialize import load
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import copyreg
-import io
 import pickle
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from rlu_envtools import TransitionBatch
+from rlu_core import TransitionBatch
 from rlu_replay import NStepTracer
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -302,31 +301,24 @@ def test_a_tracer_pickled_by_rlu_replay_0_1_1_continues_exactly():
         assert tb.S_next.tolist() == [[6.0, -6.0]] * 3
 
 
-class _TracerOnly(pickle.Unpickler):
-    """Loads a pickle with its buffers replaced by stand-ins: this file tests the tracer only."""
+def test_the_fixture_tracer_of_rlu_replay_0_1_1_continues_as_it_did(released):
+    class TracerOnly(released.Unpickler):
+        """Loads the pickle with its buffers replaced by stand-ins: this tests the tracer only."""
 
-    class StandIn:
-        def __init__(self, *args, **kwargs):
-            pass
+        class StandIn:
+            def __init__(self, *args, **kwargs):
+                pass
 
-        def __setstate__(self, state):
-            pass
+            def __setstate__(self, state):
+                pass
 
-    def find_class(self, module, name):
-        if module.startswith(("rlu_replay._buffer", "rlu_trees")):
-            return self.StandIn
-        return super().find_class(module, name)
+        def find_class(self, module, name):
+            if module.startswith(("rlu_replay._buffer", "rlu_trees")):
+                return self.StandIn
+            return super().find_class(module, name)
 
-
-@pytest.mark.skipif(
-    np.lib.NumpyVersion(np.__version__) < "2.0.0",
-    reason="the fixture was pickled by numpy 2, whose arrays numpy 1 cannot load",
-)
-def test_the_fixture_tracer_of_rlu_replay_0_1_1_continues_as_it_did():
-    saved, expected = pickle.loads(
-        (FIXTURES / "pickles_envtools0.2.0_replay0.1.1.pkl").read_bytes()
-    )
-    tracer, _, _ = _TracerOnly(io.BytesIO(saved)).load()
+    expected = released.expected
+    tracer, _, _ = released.loads(released.saved, TracerOnly)
     assert isinstance(tracer, NStepTracer) and (tracer.n, tracer.gamma) == (3, 0.9)
 
     def step(t):  # as fixtures/write_fixtures.py steps its tracer
