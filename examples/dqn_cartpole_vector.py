@@ -247,9 +247,9 @@ def train_on(
 
     # the replay: a tracer that reads whole vector steps, and a prioritized buffer whose beta
     # rises from 0.4 to 1 over the updates (it is called with the number of samples drawn)
-    tracer = rlu.NStepTracer(
-        N_STEP, GAMMA, num_envs=NUM_ENVS, autoreset_mode=envs.metadata["autoreset_mode"]
-    )
+    # (gymnasium 1.0's vector environments have no autoreset_mode: they reset on the next step)
+    mode = envs.metadata.get("autoreset_mode", "next_step")
+    tracer = rlu.NStepTracer(N_STEP, GAMMA, num_envs=NUM_ENVS, autoreset_mode=mode)
     buffer = rlu.PrioritizedReplayBuffer(
         BUFFER_CAPACITY,
         alpha=ALPHA,

@@ -528,11 +528,22 @@ def cartpole_links(s, s_next):
     )
 
 
+def gymnasium_modes():
+    """The autoreset modes of the installed gymnasium: 1.0 has next-step autoreset only."""
+    import gymnasium
+
+    return (
+        ["next_step", "same_step"] if hasattr(gymnasium.vector, "AutoresetMode") else ["next_step"]
+    )
+
+
 def run_cartpole(envs, steps, rng):
     """Step ``envs`` with random actions into a 1-step tracer; also list the real steps."""
     k = envs.num_envs
-    mode = envs.metadata["autoreset_mode"]
+    # gymnasium 1.0's vector environments have no autoreset_mode: they reset on the next step
+    mode = envs.metadata.get("autoreset_mode", "next_step")
     tracer = NStepTracer(1, 0.99, num_envs=k, autoreset_mode=mode)
+    mode = getattr(mode, "value", "NextStep")
     obs, _ = envs.reset(seed=int(rng.integers(2**31)))
     batches, real = [], []  # real: (s, a, terminated, s_next) of every real step, in order
     resetting = np.zeros(k, bool)
@@ -540,10 +551,10 @@ def run_cartpole(envs, steps, rng):
         actions = rng.integers(0, 2, k)
         obs_next, r, term, trunc, info = envs.step(actions)
         for i in range(k):
-            if mode.value == "NextStep" and resetting[i]:
+            if mode == "NextStep" and resetting[i]:
                 continue
             ended = term[i] or trunc[i]
-            final = info["final_obs"][i] if mode.value == "SameStep" and ended else obs_next[i]
+            final = info["final_obs"][i] if mode == "SameStep" and ended else obs_next[i]
             real.append((obs[i], actions[i], term[i], final))
         tb = tracer.add(obs, actions, r, term, trunc, obs_next, info=info)
         if tb is not None:
@@ -555,13 +566,15 @@ def run_cartpole(envs, steps, rng):
     return batches, real
 
 
-@pytest.mark.parametrize("mode", ["next_step", "same_step"])
+@pytest.mark.parametrize("mode", gymnasium_modes())
 def test_sync_vector_cartpole_stores_no_transition_across_a_reset(mode):
     gym = pytest.importorskip("gymnasium")
-    envs = gym.vector.SyncVectorEnv(
-        [lambda: gym.make("CartPole-v1") for _ in range(3)],
-        autoreset_mode={"next_step": "NextStep", "same_step": "SameStep"}[mode],
-    )
+    make = [lambda: gym.make("CartPole-v1") for _ in range(3)]
+    if hasattr(gym.vector, "AutoresetMode"):  # gymnasium >= 1.1
+        mode_name = {"next_step": "NextStep", "same_step": "SameStep"}[mode]
+        envs = gym.vector.SyncVectorEnv(make, autoreset_mode=mode_name)
+    else:
+        envs = gym.vector.SyncVectorEnv(make)
     try:
         batches, real = run_cartpole(envs, 300, np.random.default_rng(0))
     finally:

@@ -148,7 +148,8 @@ class NStepTracer:
     environment is traced exactly as a tracer of its own would trace it; the transitions a step
     completes come out as one batch, environment 0's first, oldest first within each. A vector
     environment resets an environment whose episode ended by itself, and ``autoreset_mode``
-    tells the tracer how (pass ``envs.metadata["autoreset_mode"]``):
+    tells the tracer how (pass ``envs.metadata["autoreset_mode"]``; gymnasium 1.0's vector
+    environments have none and always use ``"next_step"``):
 
     * ``"next_step"`` (gymnasium's default): the step after environment ``i`` ended is its reset
       step (final observation to reset observation, reward 0, action ignored). The tracer
