@@ -115,6 +115,9 @@ class NStepRing:
         self.steady_in = np.full(num_envs, self.powers[n])
         self.head = np.zeros(num_envs, dtype=np.int64)
         self.count = np.zeros(num_envs, dtype=np.int64)
+        # whether every environment has the same head and count (always, for one environment;
+        # for a vector until an environment skips a step or ends alone): one slot for all
+        self.aligned = True
         self.rewards = np.zeros((n, num_envs), dtype=np.float64)
         self.logps = np.zeros((n, num_envs), dtype=np.float64)
         # allocated by the first push, in the layout of its states and actions
@@ -152,6 +155,18 @@ class NStepRing:
         """
         if self.s_layout is None:
             self._allocate(*layouts)
+        if envs is None and self.aligned:  # one slot for every environment: plain indexing
+            j = int(self.head[0] + self.count[0]) % self.n
+            for ring, x in zip(self.states, s, strict=True):
+                ring[j] = x
+            for ring, x in zip(self.actions, a, strict=True):
+                ring[j] = x
+            for last, x in zip(self.last, s_next, strict=True):
+                last[...] = x
+            self.rewards[j] = r
+            self.logps[j] = logp
+            self.count += 1
+            return
         if envs is None:
             slot = (self.head + self.count) % self.n
             for ring, x in zip(self.states, s, strict=True):
@@ -174,6 +189,7 @@ class NStepRing:
         self.rewards[slot, envs] = r[envs]
         self.logps[slot, envs] = logp[envs] if isinstance(logp, np.ndarray) else logp
         self.count[envs] += 1
+        self.aligned = False
 
     def pop(self, counts: np.ndarray, terminated: np.ndarray, s_next: list[np.ndarray]) -> Popped:
         """Remove the ``counts[i]`` oldest steps of each environment ``i`` as transitions.
@@ -194,10 +210,27 @@ class NStepRing:
         popped.S_next.extend(x[env] for x in s_next)
         self.head = (self.head + counts) % n
         self.count = self.count - counts
+        self.aligned = bool(
+            (self.head == self.head[0]).all() and (self.count == self.count[0]).all()
+        )
         return popped
 
     def pop_oldest(self, s_next: list[np.ndarray]) -> Popped:
         """``pop`` of one step from every environment, each with ``n`` pending: the steady state."""
+        if self.aligned:  # every environment's oldest step is in one slot: plain indexing
+            j = int(self.head[0])
+            rewards = self.rewards[self.windows[j]].T  # (K, n): each environment's n rewards
+            popped = Popped(
+                S=[ring[j].copy() for ring in self.states],
+                A=[ring[j].copy() for ring in self.actions],
+                logP=self.logps[j].copy(),
+                Rn=(rewards * self.powers[:-1]).sum(axis=1),  # as _gather computes it
+                In=self.steady_in.copy(),
+                S_next=[x.copy() for x in s_next],
+            )
+            self.head = (self.head + 1) % self.n
+            self.count = self.count - 1
+            return popped
         slot = self.head
         rewards = self.rewards[self.windows[slot], self.envs[:, None]]
         popped = self._gather(self.envs, slot, rewards, self.steady_in.copy())
