@@ -219,21 +219,19 @@ class ReplayBuffer:
         keep = size if size <= cap else cap
         start = (first + size - keep) % cap
         stop = start + keep
-        if stop <= cap and keep == size:  # the common case: one slice per leaf
+        kept_ids = ids
+        if keep < size:  # a batch longer than the ring: only its last ``capacity`` items stay
+            leaves = [leaf[size - keep :] for leaf in leaves]
+            kept_ids = ids[size - keep :]
+        if stop <= cap:  # one slice per leaf
             for store, leaf in zip(self._storage, leaves, strict=False):  # as many: checked
                 store[start:stop] = leaf
-            self._serial[start:stop] = ids
-        elif stop <= cap:
-            for store, leaf in zip(self._storage, leaves, strict=False):
-                store[start:stop] = leaf[size - keep :]
-            self._serial[start:stop] = ids[size - keep :]
+            self._serial[start:stop] = kept_ids
         else:  # the kept items wrap around the end of the ring
             head = cap - start
             for store, leaf in zip(self._storage, leaves, strict=True):
-                kept = leaf[size - keep :]
-                store[start:] = kept[:head]
-                store[: keep - head] = kept[head:]
-            kept_ids = ids[size - keep :]
+                store[start:] = leaf[:head]
+                store[: keep - head] = leaf[head:]
             self._serial[start:] = kept_ids[:head]
             self._serial[: keep - head] = kept_ids[head:]
         self._next_serial = first + size

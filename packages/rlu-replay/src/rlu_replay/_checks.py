@@ -117,6 +117,48 @@ def check_bool(name: str, x: object) -> bool:
     return bool(value)
 
 
+def check_reals(name: str, x: object, num_envs: int) -> np.ndarray:
+    """A float64 array of ``num_envs`` finite real numbers."""
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(
+            f"{name} must be an array of real numbers (one per environment), got "
+            f"{type(x).__name__} of dtype {arr.dtype}"
+        )
+    if arr.shape != (num_envs,):
+        raise ValueError(
+            f"{name} must have shape ({num_envs},), one entry per environment, "
+            f"got shape {arr.shape}"
+        )
+    arr = arr.astype(np.float64, copy=False)
+    if not np.isfinite(arr).all():
+        i = int(np.flatnonzero(~np.isfinite(arr))[0])
+        raise ValueError(f"{name} must be finite, got {float(arr[i])!r} at position {i}")
+    return arr
+
+
+def check_flags(name: str, x: object, num_envs: int) -> np.ndarray:
+    """A bool array of ``num_envs`` flags: bools, or the ints 0 and 1."""
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "biu":
+        raise TypeError(
+            f"{name} must be an array of bools (or of the ints 0 and 1), one per environment, "
+            f"got {type(x).__name__} of dtype {arr.dtype}"
+        )
+    if arr.shape != (num_envs,):
+        raise ValueError(
+            f"{name} must have shape ({num_envs},), one flag per environment, got shape {arr.shape}"
+        )
+    if arr.dtype.kind != "b":
+        bad = (arr != 0) & (arr != 1)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"{name} must hold bools (or the ints 0 and 1), got {arr[i].item()!r} at position {i}"
+            )
+    return arr.astype(bool, copy=False)
+
+
 def check_schedule(name: str, x: object, *, low: float, high: float) -> float | Schedule:
     """A real number in ``[low, high]``, or a callable of the step count (checked at step 0)."""
     if callable(x):

@@ -65,12 +65,6 @@ class Priorities:
         stop = start + count
         if stop <= cap:
             self.base[start:stop] = value
-            dirty = self._dirty
-            if dirty:  # the hot path: a run that goes on where the last one stopped
-                last = dirty[-1]
-                if type(last) is slice and last.stop == start:
-                    dirty[-1] = slice(last.start, stop)
-                    return
             self._mark(start, stop)
         else:
             self.base[start:] = value
@@ -191,9 +185,7 @@ class Priorities:
 
     def weights(self, slots: np.ndarray, beta: float) -> np.ndarray:
         """The importance weights of ``slots`` within this buffer."""
-        self.flush()
-        p = self._p[slots]
-        return importance_weights(p, float(self.min_tree.root_value), beta)
+        return importance_weights(self.values(slots), float(self.min_tree.root_value), beta)
 
     # ------------------------------------------------------------------ pickling
 

@@ -187,15 +187,11 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         >>> len(buffer)
         2
         """
-        layout = self._layout
-        if layout is not None:
-            leaves, size = layout.leaves(batch)
-        else:
-            layout, leaves, size = Layout.of(batch)
+        leaves, size, layout = self._check(batch)
         base = None
         if priorities is not None:
             base = check_priorities("priorities", priorities, size) + self._priorities.epsilon
-        if self._layout is None:
+        if layout is not None:
             self._install(layout)
         ids, start, keep = self._write(leaves, size)
         if base is None:

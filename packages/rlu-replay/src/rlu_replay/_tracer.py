@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from rlu_replay._checks import check_bool, check_int, check_optional_int, check_real
+from rlu_replay._checks import (
+    check_bool,
+    check_flags,
+    check_int,
+    check_optional_int,
+    check_real,
+    check_reals,
+)
 from rlu_replay._nstep import Layout, NStepRing, Popped, as_leaves
 
 if TYPE_CHECKING:
@@ -43,48 +50,6 @@ def _check_autoreset_mode(mode: object) -> str:
         "gymnasium.vector.AutoresetMode: NEXT_STEP, SAME_STEP, DISABLED), "
         f"got {type(mode).__name__}: {mode!r}"
     )
-
-
-def _check_reals(name: str, x: object, num_envs: int) -> np.ndarray:
-    """A float64 array of ``num_envs`` finite real numbers."""
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "iuf":
-        raise TypeError(
-            f"{name} must be an array of real numbers (one per environment), got "
-            f"{type(x).__name__} of dtype {arr.dtype}"
-        )
-    if arr.shape != (num_envs,):
-        raise ValueError(
-            f"{name} must have shape ({num_envs},), one entry per environment, "
-            f"got shape {arr.shape}"
-        )
-    arr = arr.astype(np.float64, copy=False)
-    if not np.isfinite(arr).all():
-        i = int(np.flatnonzero(~np.isfinite(arr))[0])
-        raise ValueError(f"{name} must be finite, got {float(arr[i])!r} at position {i}")
-    return arr
-
-
-def _check_flags(name: str, x: object, num_envs: int) -> np.ndarray:
-    """A bool array of ``num_envs`` flags: bools, or the ints 0 and 1."""
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "biu":
-        raise TypeError(
-            f"{name} must be an array of bools (or of the ints 0 and 1), one per environment, "
-            f"got {type(x).__name__} of dtype {arr.dtype}"
-        )
-    if arr.shape != (num_envs,):
-        raise ValueError(
-            f"{name} must have shape ({num_envs},), one flag per environment, got shape {arr.shape}"
-        )
-    if arr.dtype.kind != "b":
-        bad = (arr != 0) & (arr != 1)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise ValueError(
-                f"{name} must hold bools (or the ints 0 and 1), got {arr[i].item()!r} at position {i}"
-            )
-    return arr.astype(bool, copy=False)
 
 
 def _final_observations(
@@ -362,11 +327,11 @@ class NStepTracer:
             term = np.array([check_bool("terminated", terminated)])
             trunc = np.array([check_bool("truncated", truncated)])
         else:
-            reward = _check_reals("r", r, k)
-            term = _check_flags("terminated", terminated, k)
-            trunc = _check_flags("truncated", truncated, k)
+            reward = check_reals("r", r, k)
+            term = check_flags("terminated", terminated, k)
+            trunc = check_flags("truncated", truncated, k)
             one = isinstance(logp, (int, float)) or np.ndim(logp) == 0
-            log_p = check_real("logp", logp) if one else _check_reals("logp", logp, k)
+            log_p = check_real("logp", logp) if one else check_reals("logp", logp, k)
         ring = self._ring
         states, s_layout = as_leaves("s", s, ring.s_layout, k)
         actions, a_layout = as_leaves("a", a, ring.a_layout, k)
