@@ -45,3 +45,7 @@ if ! hatch_ok; then
     exit 1
   }
 fi
+
+# Environments left by an earlier checkout keep the package metadata they were built with (hatch
+# only checks that each workspace member is installed): rebuild them when that metadata changed.
+python3 "$(dirname "$0")/sync_envs.py"
