@@ -1,9 +1,10 @@
-"""Every Python code block of the guides (docs/guides/*.md) and the home page runs, page by page.
+"""Every Python code block of the guides (docs/guides/*.md), the home page and the Ray page runs.
 
 A page's ```python blocks run in order in one fresh namespace, in a temporary directory (files a
 guide writes land there), as a reader who copies them one after the other would run them. A block
 that cannot run here (it needs a cluster, say) is marked with the line ``<!-- skip -->`` right
-above its fence; use it sparingly.
+above its fence; use it sparingly. The Ray page starts (or joins) a local Ray with two CPUs and
+leaves it running for the tests that share it; it is skipped where Ray is not installed.
 """
 
 from __future__ import annotations
@@ -14,7 +15,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-GUIDES = [ROOT / "docs" / "index.md", *sorted((ROOT / "docs" / "guides").glob("*.md"))]
+GUIDES = [
+    ROOT / "docs" / "index.md",
+    *sorted((ROOT / "docs" / "guides").glob("*.md")),
+    ROOT / "docs" / "scaling-out-on-ray.md",
+]
+NEEDS = {"scaling-out-on-ray": "ray"}  # a page's extra import: the page is skipped without it
 FENCE = re.compile(r"(?P<skip><!-- skip -->\s*\n)?```python\n(?P<code>.*?)\n```", re.DOTALL)
 
 
@@ -30,6 +36,8 @@ def python_blocks(text: str) -> list[tuple[int, str]]:
 def test_the_guides_exist():
     names = {page.stem for page in GUIDES}
     assert {"prioritized-replay", "checkpoints", "environments", "exploration"} <= names
+    assert {"index", "scaling-out-on-ray"} <= names
+    assert all(page.is_file() for page in GUIDES)
 
 
 def test_fence_extraction():
@@ -39,6 +47,8 @@ def test_fence_extraction():
 
 @pytest.mark.parametrize("page", GUIDES, ids=[page.stem for page in GUIDES])
 def test_guide_code_runs(page, tmp_path, monkeypatch):
+    if page.stem in NEEDS:
+        pytest.importorskip(NEEDS[page.stem])
     monkeypatch.chdir(tmp_path)
     blocks = python_blocks(page.read_text(encoding="utf-8"))
     assert blocks, f"{page.name} has no python code block"

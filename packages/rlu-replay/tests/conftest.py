@@ -1,4 +1,4 @@
-"""One local Ray for the whole test session, started by the first test that needs it; the pickles
+"""One local Ray for the test session, started by the first test that needs it; the pickles
 written by released versions (``fixtures/``), loadable under numpy 1 and 2."""
 
 from __future__ import annotations
@@ -14,16 +14,26 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def ray_session() -> Iterator[None]:
-    """``ray.init(num_cpus=2, include_dashboard=False)`` once; shut down at the end of the session."""
+def _ray_owner() -> Iterator[list[bool]]:
+    """Whether this session started a local Ray (then it shuts it down at the end)."""
+    started = [False]
+    yield started
     import ray
 
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    if started:
+    if started[0] and ray.is_initialized():
         ray.shutdown()
+
+
+@pytest.fixture
+def ray_session(_ray_owner: list[bool]) -> None:
+    """A local ``ray.init(num_cpus=2, include_dashboard=False)``, started by the first test that
+    needs it and kept for the session; started again after a module that ran its own cluster."""
+    import ray
+
+    if not ray.is_initialized():
+        # address="local": a new Ray of its own, never a cluster another process left running
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+        _ray_owner[0] = True
 
 
 RELEASED = Path(__file__).parent / "fixtures" / "pickles_envtools0.2.0_replay0.1.1.pkl"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -125,9 +126,11 @@ def produce(writer, producer: int, count: int, chunk: int) -> int:
 
 def _stored_ids(replay, tmp_path) -> np.ndarray:
     folder = replay.checkpoint(tmp_path / "ckpt")
+    names = json.loads((folder / "manifest.json").read_text())["shards"]
+    assert len(names) == replay.num_shards
     ids = []
-    for k in range(replay.num_shards):
-        buffer = load(folder / f"shard-{k}.lz4")["buffer"]
+    for name in names:
+        buffer = load(folder / name)["buffer"]
         if len(buffer):
             ids.append(buffer._storage[buffer._layout.treedef.paths.index("['id']")][: len(buffer)])
     return np.concatenate(ids)
@@ -182,22 +185,25 @@ def test_dead_shard_is_named_quickly_and_restore_brings_the_service_back(make_re
     folder = replay.checkpoint(tmp_path / "ckpt")
     ray.kill(replay.shards[1])
     started = time.monotonic()
-    with pytest.raises(ShardError, match="replay shard 1 died") as info:
+    with pytest.raises(ShardError, match=r"^replay shard 1 \(node \w+\) died during a ") as info:
         replay.sample(8)
-    assert info.value.shard == 1
+    assert info.value.shard == 1 and info.value.node == replay.nodes[1]
+    assert "\n" not in str(info.value) and info.value.__cause__ is not None
     with pytest.raises(ShardError, match="replay shard 1"):
         for _ in range(10):
             writer.add({"x": np.full(10, 0.0)})
         writer.flush()
     assert time.monotonic() - started < 30
+    survivor = replay.writer(flush_every=5, first_shard=1)  # made before the restore
     replay.restore(folder)
     assert len(replay) == 100
     batch, idx, weights = replay.sample(8)
     assert batch["x"].shape == (8,)
-    writer = replay.writer(flush_every=5)
-    writer.add({"x": np.zeros(5)})
-    writer.flush()
-    assert len(replay) == 105
+    for _ in range(3):  # to shard 1, 0, 1: both gone, both replaced
+        survivor.add({"x": np.full(5, 7.0)})
+    survivor.flush()
+    assert survivor.rebinds == 1
+    assert [s["size"] for s in replay.stats()] == [50 + 5, 50 + 10]
 
 
 def test_argument_checks(make_replay):
@@ -229,13 +235,19 @@ def test_import_rlu_replay_loads_neither_ray_nor_gymnasium_nor_numba():
     assert out.stdout.strip() == "[]"
 
 
-def test_missing_ray_names_the_extra():
+def test_without_ray_the_limiter_and_error_import_and_the_rest_names_the_extra():
     code = (
         "import sys\nsys.modules['ray'] = None\n"
-        "try:\n    import rlu_replay.ray\nexcept ImportError as e:\n    print(e)"
+        "from rlu_replay.ray import RateLimiter, ShardError\n"
+        "limiter = RateLimiter(samples_per_insert=2.0, min_size=10)\n"
+        "print(limiter.allows(n=4, size=10, inserted=12, sampled=0), ShardError(0, 'x').shard)\n"
+        "try:\n    from rlu_replay.ray import ShardedPrioritizedReplay\n"
+        "except ImportError as e:\n    print(e)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert 'pip install "rlu-replay[ray]"' in out.stdout
+    first, second = out.stdout.splitlines()
+    assert first == "True 0"  # 4 <= 2 * (12 - 10) + 4
+    assert 'pip install "rlu-replay[ray]"' in second
 
 
 def test_a_writer_with_buffered_items_refuses_to_be_pickled(make_replay):

@@ -114,6 +114,25 @@ class ReplayBuffer:
         """int or None: The seed the buffer's own random stream started from."""
         return self._random_seed
 
+    @property
+    def example(self) -> Any:
+        """pytree or None: A batch of no items with the stored layout, None until it is fixed.
+
+        Pass it as ``example`` to make another buffer that stores the same layout.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from rlu_replay import ReplayBuffer
+        >>> buffer = ReplayBuffer(capacity=4)
+        >>> buffer.example is None
+        True
+        >>> _ = buffer.add({"obs": np.zeros((2, 3), np.float32)})
+        >>> buffer.example["obs"].shape, buffer.example["obs"].dtype
+        ((0, 3), dtype('float32'))
+        """
+        return None if self._layout is None else self._layout.example()
+
     def __len__(self) -> int:
         return self._size
 

@@ -97,6 +97,11 @@ class Layout:
         self._get_flat = None if keys is None or len(keys) < 2 else itemgetter(*keys)
         self._full_shapes: dict[int, tuple[tuple[int, ...], ...]] = {}  # per batch size
 
+    def example(self) -> Any:
+        """An empty batch (no items) of this layout, as ``example=`` takes it to declare it again."""
+        leaves = [np.zeros((0, *s), d) for s, d in zip(self.shapes, self.dtypes, strict=True)]
+        return self.treedef.unflatten(leaves)
+
     def __getstate__(self) -> dict[str, Any]:
         names = ("_accepted", "dtypes", "flat_keys", "shapes", "transition_batch", "treedef")
         return {name: getattr(self, name) for name in names}
