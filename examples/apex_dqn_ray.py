@@ -9,8 +9,8 @@ The distributed-prioritized-replay recipe of Horgan et al. (2018), on one machin
   ``rlu_replay.ray.ReplayWriter``: batched, non-blocking calls to the shards;
 * ``--shards`` replay shards (``rlu_replay.ray.ShardedPrioritizedReplay``) hold the
   transitions; the learner draws from them proportionally over all shards, with importance
-  weights, through ``replay.stream`` (``--prefetch`` draws in flight, one call round each, so
-  the next batches travel while it trains), under a ``RateLimiter`` (a minimum size and a
+  weights, through ``replay.stream`` (``--prefetch`` draws ahead, half of them per call round,
+  so the next ones travel while it trains), under a ``RateLimiter`` (a minimum size and a
   samples-per-insert ratio);
 * one learner (this process) runs double DQN in JAX (optax), sends the new priorities back to
   the owning shards, and broadcasts its parameters: one ``ray.put`` per broadcast, whose
@@ -186,7 +186,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--samples-per-insert", type=float, default=64.0)
     parser.add_argument("--eval-every", type=int, default=1_000, help="updates between evals")
     parser.add_argument("--updates-per-sample", type=int, default=4, help="minibatches per draw")
-    parser.add_argument("--prefetch", type=int, default=2, help="draws in flight")
+    parser.add_argument("--prefetch", type=int, default=4, help="draws ahead of the learner")
     parser.add_argument("--broadcast-every", type=int, default=50, help="updates per ray.put")
     parser.add_argument("--max-updates", type=int, default=None, help="stop after this many")
     parser.add_argument("--address", default=None, help="join this Ray cluster")
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{args.shards} shards, set up in {setup_seconds:.1f} s"
     )
 
-    # the learner's batches: prefetch draws in flight, one call round each (k minibatches a draw)
+    # the learner's batches: prefetch draws ahead, half a call round (k minibatches a draw)
     k = args.updates_per_sample
     stream = replay.stream(k * BATCH_SIZE, prefetch=args.prefetch)
     train_start = time.perf_counter()

@@ -25,8 +25,8 @@ Run from the repository root (``hatch run bench:replay``)::
    waiting): transitions stored per second with rlu's sharded service (2 shards, a
    ReplayWriter per producer flushing every 256 items) against coax's Ape-X pattern (one
    replay actor, one blocking ``ray.get`` per transition and per batch), and the learner's
-   batches per second, rlu's learner on ``stream`` (16 batches ahead, 8 a call; and its
-   defaults, 8 and 4) and, for comparison, on
+   batches per second, rlu's learner on ``stream`` (its defaults, 16 batches ahead, 8 a
+   call; and 4 ahead, 2 a call) and, for comparison, on
    ``sample``. Goals: ingest >= 50x and learner >= 3x coax's pattern. Without ``--quick``,
    also the driver's peak extra memory while a service of 2^22 items in 4 shards checkpoints
    and restores.
@@ -599,8 +599,8 @@ def ray_table(seconds: float, with_memory: bool) -> str:
         replay.close()
 
     shards = "rlu_replay.ray: 2 shards, ReplayWriters"
-    run_rlu(f"**{shards}, learner on `stream(prefetch=16, per_call=8)`**", (16, 8))
-    run_rlu(f"{shards}, learner on `stream()` (its defaults: prefetch=8, per_call=4)", (8, 4))
+    run_rlu(f"**{shards}, learner on `stream()` (prefetch=16, per_call=8)**", (16, 8))
+    run_rlu(f"{shards}, learner on `stream(prefetch=4)` (per_call=2)", (4, 2))
     run_rlu(f"{shards}, learner on `sample` (two call rounds a batch)", None)
 
     central = CentralReplay.remote()

@@ -244,3 +244,28 @@ def test_checkpoint_keeps_one_set_of_files_and_restore_checks_the_layout(make_re
     assert other.shards == before and len(other) == 0  # unchanged
     with pytest.raises(ValueError, match="capacity 100, this service has 50"):
         make_replay(capacity=50, num_shards=2).restore(folder)
+
+
+def test_a_checkpoint_of_rlu_replay_0_2_restores(make_replay, tmp_path):
+    """0.2.0 wrote shard-k.lz4 (from the driver: {"buffer", "sampled"}) and a manifest without
+    file names; such a folder restores, each new shard reading its file."""
+    import json
+
+    from rlu_replay import PrioritizedReplayBuffer
+    from rlu_serialize import dump
+
+    folder = tmp_path / "old"
+    folder.mkdir()
+    for k in range(2):
+        buffer = PrioritizedReplayBuffer(50, 0.6, 0.0, 1e-4, k)
+        buffer.add({"x": np.arange(10.0 * k, 10.0 * k + 10)})
+        dump({"buffer": buffer, "sampled": 3 * k}, folder / f"shard-{k}.lz4")
+    manifest = {"num_shards": 2, "capacity": 100, "sample_calls": 7}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    replay = make_replay(capacity=100, num_shards=2)
+    replay.restore(folder)
+    assert [s["size"] for s in replay.stats()] == [10, 10]
+    assert [s["sampled"] for s in replay.stats()] == [0, 3]
+    assert replay.sample_calls == 7
+    batch, idx, _ = replay.sample(64)
+    assert np.array_equal(batch["x"] // 10, idx % 2)  # shard k holds 10k .. 10k + 9

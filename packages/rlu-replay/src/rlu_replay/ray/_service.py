@@ -262,7 +262,8 @@ class ShardedPrioritizedReplay:
 
     def _start_shards(self, files: list[str] | None = None) -> list[Any]:
         """New shard actors, on the nodes alive now in turn (unless ``shard_options`` place them)."""
-        nodes = sorted(n["NodeID"] for n in ray.nodes() if n.get("Alive"))
+        listed: list[dict[str, Any]] = ray.nodes()  # type: ignore[no-untyped-call]
+        nodes = sorted(n["NodeID"] for n in listed if n.get("Alive"))
         return [
             self._start_shard(k, nodes, None if files is None else files[k])
             for k in range(self._num_shards)
@@ -302,9 +303,11 @@ class ShardedPrioritizedReplay:
                         + ("the service's example" if self._example is not None else "shard 0")
                     )
             example = examples[0] if examples else None
-            generation = ray.get(
-                self._directory.replace.remote(shards, [i["node"] for i in infos], example),
-                timeout=self._timeout,
+            generation = int(
+                ray.get(
+                    self._directory.replace.remote(shards, [i["node"] for i in infos], example),
+                    timeout=self._timeout,
+                )
             )
         except BaseException:
             for shard in shards:
@@ -576,7 +579,7 @@ class ShardedPrioritizedReplay:
     def stream(
         self,
         n: int,
-        prefetch: int = 8,
+        prefetch: int = 16,
         per_call: int | None = None,
         rng: Any = None,
         timeout: float | None = None,
@@ -603,8 +606,9 @@ class ShardedPrioritizedReplay:
         prefetch : int, optional
             Batches drawn ahead of use, at least 1.
         per_call : int, optional
-            Batches drawn per call round, between 1 and ``prefetch``; default: 4, or
-            ``prefetch`` if smaller.
+            Batches drawn per call round, between 1 and ``prefetch``; default: half of
+            ``prefetch`` (at least 1), so that one call round is on its way while the batches
+            of the other are used.
         rng : numpy.random.Generator, int or JAX PRNG key, optional
             Where the randomness comes from; default: this client's stream.
         timeout : float, optional

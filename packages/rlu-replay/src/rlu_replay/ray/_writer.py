@@ -240,7 +240,10 @@ class ReplayWriter:
         """Move to the current shards if the service was restored; False if it was not."""
         b = self._binding
         try:
-            generation, shards, nodes = ray.get(b.directory.current.remote(), timeout=self._timeout)
+            answer: tuple[int, list[Any], list[str | None]] = ray.get(
+                b.directory.current.remote(), timeout=self._timeout
+            )
+            generation, shards, nodes = answer
         except (RayActorError, GetTimeoutError) as exc:
             raise ShardError(
                 shard,
