@@ -200,3 +200,26 @@ def test_is_a_jax_pytree():
     np.testing.assert_allclose(target(tb), tb.Rn + tb.In * tb.S_next.sum(axis=1), rtol=1e-5)
     per_item = jax.vmap(lambda t: t.W * t.Rn)(tb)
     np.testing.assert_allclose(per_item, tb.W * tb.Rn, rtol=1e-6)
+
+
+def test_from_single_takes_coax_done_keyword():
+    """The repro: coax scripts call ``from_single(..., done=..., gamma=...)`` by keyword."""
+    s = np.arange(3.0)
+    for flag, factor in ((True, 0.0), (False, 0.9)):
+        coax_call = TransitionBatch.from_single(
+            s=s, a=1, logp=-0.5, r=2.0, done=flag, gamma=0.9, s_next=s + 1
+        )
+        rlu_call = TransitionBatch.from_single(
+            s=s, a=1, logp=-0.5, r=2.0, terminated=flag, gamma=0.9, s_next=s + 1
+        )
+        positional = TransitionBatch.from_single(s, 1, -0.5, 2.0, flag, 0.9, s + 1)  # coax's order
+        assert coax_call == rlu_call == positional
+        np.testing.assert_array_equal(coax_call.In, [factor])
+    with pytest.raises(TypeError, match="done must be a bool"):
+        TransitionBatch.from_single(s, 1, 0.0, 1.0, done="yes", gamma=0.9)
+    with pytest.raises(TypeError, match="either terminated or done"):
+        TransitionBatch.from_single(s, 1, 0.0, 1.0, True, 0.9, done=True)
+    with pytest.raises(TypeError, match="needs terminated"):
+        TransitionBatch.from_single(s, 1, 0.0, 1.0, gamma=0.9)
+    with pytest.raises(TypeError, match="needs gamma"):
+        TransitionBatch.from_single(s, 1, 0.0, 1.0, done=False)

@@ -155,14 +155,16 @@ class TransitionBatch(_Fields):
         a: Any,
         logp: Any,
         r: Any,
-        terminated: bool,
-        gamma: float,
+        terminated: bool | None = None,
+        gamma: float | None = None,
         s_next: Any = None,
         a_next: Any = None,
         logp_next: Any = None,
         w: float = 1.0,
         idx: Any = None,
         extra_info: Any = None,
+        *,
+        done: bool | None = None,
     ) -> TransitionBatch:
         r"""Make a TransitionBatch of size 1 from a single one-step transition.
 
@@ -180,8 +182,9 @@ class TransitionBatch(_Fields):
             Whether ``S_{t+1}`` is terminal (gymnasium's ``terminated``). Pass
             ``terminated``, **not** ``terminated or truncated``: a truncated transition is
             still bootstrapped. The bootstrap factor is ``gamma * (1 - terminated)``.
+            Required, by position (coax's order) or by name.
         gamma : float in [0, 1]
-            The discount factor.
+            The discount factor. Required.
         s_next, a_next : pytree of arrays, optional
             The next state ``S_{t+1}`` and next action ``A_{t+1}``.
         logp_next : non-positive float or array, optional
@@ -192,6 +195,10 @@ class TransitionBatch(_Fields):
             An identifier of the transition.
         extra_info : pytree, optional
             Anything else to carry along.
+        done : bool, optional
+            coax's name of ``terminated``, for coax scripts that pass it by keyword
+            (``done=...``); give one of the two. As in coax, a ``done`` transition is not
+            bootstrapped.
 
         Returns
         -------
@@ -202,8 +209,9 @@ class TransitionBatch(_Fields):
         Raises
         ------
         TypeError
-            If ``terminated`` is not a bool, ``r`` is not numeric, or ``gamma`` or ``w`` is not
-            a number.
+            If ``terminated`` (or ``done``) is not a bool, ``r`` is not numeric, or ``gamma`` or
+            ``w`` is not a number; if both ``terminated`` and ``done`` are given, or neither,
+            or no ``gamma``.
         ValueError
             If ``logp`` or ``logp_next`` is positive, ``gamma`` lies outside ``[0, 1]``, or
             ``w`` is not positive. These errors are TypeErrors too, as coax raised TypeError.
@@ -215,8 +223,21 @@ class TransitionBatch(_Fields):
         ...     s=0.5, a=0, logp=0.0, r=-1.0, terminated=True, gamma=0.99)
         >>> tb.In, tb.W, tb.idx
         (array([0.]), array([1.]), array([0], dtype=int32))
+        >>> TransitionBatch.from_single(s=0.5, a=0, logp=0.0, r=-1.0, done=True, gamma=0.99).In
+        array([0.])
         """
         # coax raised TypeError for every mistake here; rlu's ValueErrors are TypeErrors too
+        if done is not None:
+            if terminated is not None:
+                raise TypeError(
+                    "pass either terminated or done (coax's name for it), not both; "
+                    f"got terminated={terminated!r} and done={done!r}"
+                )
+            terminated = check_flag("done", done)
+        if terminated is None:
+            raise TypeError("from_single() needs terminated (or coax's name for it, done)")
+        if gamma is None:
+            raise TypeError("from_single() needs gamma, the discount factor")
         terminated = check_flag("terminated", terminated)
         gamma = _check_gamma(gamma)
         check_log_propensity("logp", logp)
