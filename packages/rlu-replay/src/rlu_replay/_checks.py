@@ -12,7 +12,7 @@ arrays. Integers are never ``bool``; reals are integers or floats, never ``bool`
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, SupportsIndex, cast
 
 import numpy as np
@@ -273,8 +273,15 @@ def check_indices(name: str, x: object) -> np.ndarray:
     return arr.astype(np.int64, copy=False)
 
 
-def check_callable_or_none(name: str, x: object) -> Any:
-    """``x`` when it is callable or None."""
-    if x is not None and not callable(x):
-        raise TypeError(f"{name} must be callable or None, got {type(x).__name__}: {x!r}")
+def check_instance_or_none(name: str, x: object, cls: type, what: str) -> Any:
+    """``x`` when it is an instance of ``cls`` (described as ``what``) or None."""
+    if x is not None and not isinstance(x, cls):
+        raise TypeError(f"{name} must be {what} or None, got {type(x).__name__}")
+    return x
+
+
+def check_mapping_or_callable(name: str, x: object, what: str) -> Any:
+    """``x`` when it is a mapping, a callable (described as ``what``) or None."""
+    if x is not None and not (callable(x) or isinstance(x, Mapping)):
+        raise TypeError(f"{name} must be a dict, {what} or None, got {type(x).__name__}")
     return x

@@ -19,7 +19,9 @@ from rlu_replay._checks import (
     check_bool,
     check_generator,
     check_indices,
+    check_instance_or_none,
     check_int,
+    check_mapping_or_callable,
     check_optional_int,
     check_priorities,
     check_real,
@@ -195,21 +197,13 @@ class ShardedPrioritizedReplay:
         self._alpha = check_real("alpha", alpha, low=0.0, high=1.0)
         self._beta = check_schedule("beta", beta, low=0.0, high=1.0)
         self._epsilon = check_real("epsilon", epsilon, low=0.0)
-        if rate_limiter is not None and not isinstance(rate_limiter, RateLimiter):
-            raise TypeError(
-                f"rate_limiter must be a RateLimiter or None, got {type(rate_limiter).__name__}"
-            )
-        self._limiter = rate_limiter or RateLimiter()
+        limiter = check_instance_or_none("rate_limiter", rate_limiter, RateLimiter, "a RateLimiter")
+        self._limiter = limiter or RateLimiter()
         self._timeout = check_real("timeout", timeout, low=0.0, low_open=True)
         self._start_timeout = check_real("start_timeout", start_timeout, low=0.0, low_open=True)
-        if shard_options is not None and not (
-            callable(shard_options) or isinstance(shard_options, Mapping)
-        ):
-            raise TypeError(
-                "shard_options must be a dict, a callable of the shard number or None, "
-                f"got {type(shard_options).__name__}"
-            )
-        self._shard_options = shard_options
+        self._shard_options = check_mapping_or_callable(
+            "shard_options", shard_options, "a callable of the shard number"
+        )
         seed = check_optional_int("random_seed", random_seed, minimum=0)
         self._example = None
         if example is not None:
