@@ -269,7 +269,7 @@ def main() -> None:
     from rlu_trees.jax import _cpu
 
     if args.xla_kernels:
-        _cpu.ENABLED = False  # read when a program is traced: set before any is
+        _cpu.ENABLED = False  # taken by each tree when it is made: set before any is
     modes = tuple(m for m in args.modes.split(",") if m)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     calls = _cpu.ENABLED and _cpu.available() and jax.devices()[0].platform == "cpu"

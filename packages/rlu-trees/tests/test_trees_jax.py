@@ -435,7 +435,7 @@ def test_the_probe_works_when_first_run_in_64_bit_mode() -> None:
     from rlu_trees.jax import _cpu
 
     with _x64():
-        assert _cpu.available.__wrapped__() == (_cpu._ffi() is not None)
+        assert _cpu._probe.__wrapped__().active == (_cpu._ffi() is not None)
 
 
 def test_the_environment_variable_turns_the_custom_calls_off() -> None:
@@ -606,3 +606,61 @@ def test_import_rlu_trees_does_not_load_jax() -> None:
     code = "import sys, rlu_trees; print('jax' in sys.modules, 'numba' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_the_switch_is_part_of_every_trees_static_data(monkeypatch) -> None:
+    # a tree keeps the switch as it was when it was made, in its treedef: a jitted function
+    # traced with one tree is traced again for a tree made after the switch changed
+    from rlu_trees.jax import _cpu
+
+    step = jax.jit(lambda t, u: t.set_values(t.inverse_cdf(u), u))
+    monkeypatch.setattr(_cpu, "ENABLED", True)
+    with_calls = JaxSumTree(64).set_values(..., 1.0)
+    monkeypatch.setattr(_cpu, "ENABLED", False)
+    without = JaxSumTree(64).set_values(..., 1.0)
+    u = jnp.ones(BATCH)
+    # (at a JAX too old for the custom calls, neither has them)
+    assert ("rlu_trees_descend" in step.lower(with_calls, u).as_text()) == _cpu.available()
+    assert "rlu_trees_" not in step.lower(without, u).as_text()  # no stale program
+    assert jax.tree_util.tree_structure(with_calls) != jax.tree_util.tree_structure(without)
+    np.testing.assert_array_equal(step(with_calls, u).values, step(without, u).values)
+
+
+def test_cpu_calls_says_what_is_in_use_and_why(monkeypatch) -> None:
+    from rlu_trees.jax import CpuCalls, _cpu, cpu_calls
+
+    monkeypatch.setattr(_cpu, "ENABLED", True)
+    status = cpu_calls()
+    assert isinstance(status, CpuCalls) and status.active == _cpu.available()
+    if status.active:
+        assert "passed the probe" in status.reason
+    monkeypatch.setattr(_cpu, "ENABLED", False)
+    assert cpu_calls() == (
+        False,
+        "switched off by the environment variable RLU_TREES_JAX_CPU_CALLS=0",
+    )
+    monkeypatch.setattr(_cpu, "ENABLED", True)
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    assert cpu_calls() == (False, "the default backend is gpu: the XLA kernels serve it")
+
+
+def test_a_failing_probe_warns_once_and_says_why(monkeypatch) -> None:
+    import warnings
+
+    from rlu_trees.jax import _cpu
+
+    def broken(lay, clamp):
+        raise RuntimeError("no such custom-call ABI\nsecond line")
+
+    if _cpu._ffi() is not None:  # a JAX that can make the custom calls, which then fail
+        monkeypatch.setattr(_cpu, "_set_op", broken)
+        with pytest.warns(RuntimeWarning, match="no such custom-call ABI; the JAX trees use"):
+            status = _cpu._probe.__wrapped__()
+        reason = "the probe's custom calls failed: RuntimeError: no such custom-call ABI"
+        assert status == (False, reason)
+    # an old JAX is no surprise: no warning
+    monkeypatch.setattr(_cpu, "_ffi", lambda: None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        status = _cpu._probe.__wrapped__()
+    assert not status.active and "cannot make legacy custom calls" in status.reason

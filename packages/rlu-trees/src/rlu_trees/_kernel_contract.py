@@ -6,8 +6,14 @@ return the same statuses; the trees build their calls and read the results throu
 
 Storage: ``tree`` is a 1-d array of length ``2 * P`` (``P`` a power of two, ``P >= capacity``)
 in heap order. ``tree[1]`` is the root, the children of node ``k`` are ``2 * k`` and
-``2 * k + 1``, and leaf ``i`` lives at ``tree[P + i]``; ``tree[0]`` is unused. Index arrays are
-contiguous 1-d ``INT64`` arrays.
+``2 * k + 1``, and leaf ``i`` lives at ``tree[P + i]``; ``tree[0]`` (``UNUSED_SLOT``) is unused.
+Index arrays are contiguous 1-d ``INT64`` arrays.
+
+The compiled kernels never read nor write ``tree[UNUSED_SLOT]``: every walk stops at the root,
+``tree[1]``. The JAX trees' CPU custom calls rely on it (``rlu_trees.jax._cpu_kernels``): they
+store the nodes without that slot and run these kernels on a view that starts one element before
+XLA's buffer, where ``tree[0]`` is memory that is not the tree's. ``tests/test_trees_contract.py``
+holds every compiled kernel to it.
 
 Reducer codes (the compiled kernels' ``op``; the numpy kernels take a function on arrays
 instead): ``ADD``, ``MIN``, ``MAX``.
@@ -32,6 +38,9 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+
+# the slot of the storage that no compiled kernel reads or writes
+UNUSED_SLOT: Final = 0
 
 # reducer codes
 ADD: Final = 0

@@ -2,7 +2,8 @@
 
 ``JaxSumTree`` (weighted sampling with an explicit PRNG key), ``JaxMinTree``, ``JaxMaxTree``
 and the general ``JaxSegmentTree``: pytrees with static capacity and reducer, so that a
-whole prioritized-replay update compiles into one function. Install with
+whole prioritized-replay update compiles into one function. ``cpu_calls()`` says whether the
+compiled CPU kernels serve them here. Install with
 ``pip install "rlu-trees[jax]"``; ``import rlu_trees`` alone never loads jax.
 
 Examples
@@ -16,9 +17,11 @@ Examples
 (3,)
 """
 
+from rlu_trees.jax._cpu import CpuCalls as CpuCalls
+from rlu_trees.jax._cpu import cpu_calls as cpu_calls
 from rlu_trees.jax._trees import JaxMaxTree as JaxMaxTree
 from rlu_trees.jax._trees import JaxMinTree as JaxMinTree
 from rlu_trees.jax._trees import JaxSegmentTree as JaxSegmentTree
 from rlu_trees.jax._trees import JaxSumTree as JaxSumTree
 
-__all__ = ["JaxMaxTree", "JaxMinTree", "JaxSegmentTree", "JaxSumTree"]
+__all__ = ["CpuCalls", "JaxMaxTree", "JaxMinTree", "JaxSegmentTree", "JaxSumTree", "cpu_calls"]

@@ -30,8 +30,9 @@ import inspect
 import math
 import os
 import threading
+import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -44,8 +45,8 @@ from rlu_trees.jax import _kernels
 # XLA's API_VERSION_STATUS_RETURNING_UNIFIED: the kernel receives the opaque configuration
 _API_VERSION = 3
 
-# False: the XLA kernels on the CPU too (read when a program is traced; tests set it and
-# clear JAX's caches)
+# False: the XLA kernels on the CPU too. Read at import; a tree takes its value when it is made
+# and keeps it in its static data, so that it is part of every jit cache key (tests set it)
 ENABLED = os.environ.get("RLU_TREES_JAX_CPU_CALLS", "1").strip() != "0"
 
 # node dtypes the compiled kernels exist for
@@ -73,11 +74,11 @@ def _ffi() -> Any:
 
 
 _LOCK = threading.Lock()  # XLA refuses a second registration of a name: register once
-_TARGETS: dict[str, str] = {}
+_TARGETS: dict[tuple[str, ...], str] = {}
 _KEEP_ALIVE: list[Any] = []  # the compiled kernels XLA holds pointers to
 
 
-def _target(entry: str) -> str:
+def _target(entry: tuple[str, ...]) -> str:
     """Compile the kernel ``entry`` of ``_cpu_kernels`` and register it with XLA; its name."""
     with _LOCK:
         if entry not in _TARGETS:
@@ -90,7 +91,7 @@ def _target(entry: str) -> str:
             new_capsule.restype = ctypes.py_object
             new_capsule.argtypes = (ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p)
             capsule = new_capsule(kernel.address, b"xla._CUSTOM_CALL_TARGET", None)
-            name = f"rlu_trees_{entry}"
+            name = "rlu_trees_" + "_".join(entry)
             _ffi().register_ffi_target(name, capsule, platform="cpu", api_version=0)
             _KEEP_ALIVE.append(kernel)
             _TARGETS[entry] = name
@@ -103,7 +104,7 @@ def config(*words: int) -> str:
 
 
 def _call(
-    entry: str,
+    entry: tuple[str, ...],
     result: jax.ShapeDtypeStruct,
     words: tuple[int, ...],
     *args: jax.Array,
@@ -142,7 +143,7 @@ def _descend_op(lay: _kernels.Layout) -> Callable[[jax.Array, jax.Array], jax.Ar
     def op(nodes: jax.Array, x: jax.Array) -> jax.Array:
         _check_rows(lay, nodes, x)
         trees = math.prod(nodes.shape[:-1])
-        entry = f"descend_{nodes.dtype}_{x.dtype}"
+        entry = ("descend", str(nodes.dtype), str(x.dtype))
         result = jax.ShapeDtypeStruct(x.shape, jnp.int32)  # type: ignore[no-untyped-call]
         return _call(entry, result, (trees, lay.size, x.shape[-1], lay.capacity), nodes, x)
 
@@ -180,7 +181,7 @@ def _set_op(
         trees = math.prod(nodes.shape[:-1])
         words = (trees, lay.size, leaf.shape[-1], _OPS[lay.reducer])
         result = jax.ShapeDtypeStruct(nodes.shape, nodes.dtype)  # type: ignore[no-untyped-call]
-        return _call(f"set_{nodes.dtype}", result, words, nodes, leaf, values, alias=True)
+        return _call(("set", str(nodes.dtype)), result, words, nodes, leaf, values, alias=True)
 
     batched_op = jax.custom_batching.custom_vmap(op)
 
@@ -204,11 +205,28 @@ def _set_op(
     return differentiable
 
 
+class CpuCalls(NamedTuple):
+    """Whether the compiled CPU kernels serve the JAX trees here, and why (not).
+
+    Attributes
+    ----------
+    active : bool
+        True when programs lowered for the CPU now take the compiled kernels.
+    reason : str
+        Why, in words.
+    """
+
+    active: bool
+    reason: str
+
+
 @functools.cache
-def available() -> bool:
-    """Whether the custom calls work here: registered, compiled and giving the right answer."""
+def _probe() -> CpuCalls:
+    """Register, compile and run the custom calls once: whether they give the right answer."""
     if _ffi() is None or not hasattr(lax, "platform_dependent"):
-        return False
+        return CpuCalls(
+            False, f"jax {jax.__version__} cannot make legacy custom calls (0.4.36 or later can)"
+        )
     try:
         cpu = jax.devices("cpu")[0]
         lay = _kernels.layout(3, "add", True)
@@ -223,12 +241,57 @@ def available() -> bool:
             nodes = jax.jit(_set_op(lay, False))(nodes, jnp.array([1]), jnp.ones(1, f32))
             leaf = jax.jit(_descend_op(lay))(nodes, jnp.array([0.5, 1.5, 2.5, 4.0], f32))
             ok = np.asarray(nodes).tolist() == [4.0, 2.0, 2.0, 1.0, 1.0, 2.0, 0.0]
-            return ok and bool(np.asarray(leaf).tolist() == [0, 1, 2, 2])
-    except Exception:  # any failure: the XLA kernels serve every platform
-        return False
+            ok = ok and bool(np.asarray(leaf).tolist() == [0, 1, 2, 2])
+            reason = "" if ok else "the probe's custom calls gave wrong results"
+    except Exception as exc:  # any failure: the XLA kernels serve every platform
+        reason = f"the probe's custom calls failed: {type(exc).__name__}: {exc}".splitlines()[0]
+    if reason:  # not an old JAX nor another platform: something to report, once
+        warnings.warn(
+            f"rlu_trees.jax: {reason}; the JAX trees use the XLA kernels on the CPU too (about "
+            "3x slower there). rlu_trees.jax.cpu_calls() tells what is in use.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return CpuCalls(False, reason)
+    return CpuCalls(True, "the compiled kernels are registered and passed the probe")
 
 
-def _in_use(nodes: jax.Array) -> bool:
+def available() -> bool:
+    """Whether the custom calls work here: registered, compiled and giving the right answer."""
+    return _probe().active
+
+
+def cpu_calls() -> CpuCalls:
+    """Whether the JAX trees take the compiled CPU kernels in programs lowered now, and why (not).
+
+    On the CPU, a JAX tree's sampling and update run as one custom call each into the host
+    trees' compiled kernels (about 3x faster than the XLA kernels there). They are not used
+    where the environment variable ``RLU_TREES_JAX_CPU_CALLS=0`` was set at import, where the
+    default backend is an accelerator, or where this JAX cannot make them or they fail a probe
+    (then a ``RuntimeWarning`` says so, once). A tree takes the switch as it is when the tree is
+    made; the dtype must be float32 or float64.
+
+    Returns
+    -------
+    CpuCalls
+        ``(active, reason)``.
+
+    Examples
+    --------
+    >>> from rlu_trees.jax import cpu_calls
+    >>> status = cpu_calls()
+    >>> isinstance(status.active, bool), isinstance(status.reason, str)
+    (True, True)
+    """
+    if not ENABLED:
+        return CpuCalls(False, "switched off by the environment variable RLU_TREES_JAX_CPU_CALLS=0")
+    backend = jax.default_backend()
+    if backend != "cpu":
+        return CpuCalls(False, f"the default backend is {backend}: the XLA kernels serve it")
+    return _probe()
+
+
+def _in_use(nodes: jax.Array, lay: _kernels.Layout) -> bool:
     """Whether a program traced now may take the custom calls for ``nodes``.
 
     Only where the default backend is the CPU: on a machine with an accelerator the program
@@ -236,14 +299,17 @@ def _in_use(nodes: jax.Array) -> bool:
     (0.4.36 does) keeps every branch of ``platform_dependent`` in the lowered program.
     """
     return (
-        ENABLED and str(nodes.dtype) in _DTYPES and jax.default_backend() == "cpu" and available()
+        lay.cpu_calls
+        and str(nodes.dtype) in _DTYPES
+        and jax.default_backend() == "cpu"
+        and available()
     )
 
 
 def descend(nodes: jax.Array, x: jax.Array, lay: _kernels.Layout) -> jax.Array:
     """``_kernels.descend``, through the compiled kernel when lowered for the CPU."""
     _kernels.check_nodes(nodes, lay)
-    if not _in_use(nodes):
+    if not _in_use(nodes, lay):
         return _kernels.descend(nodes, x, lay)
     leaf: jax.Array = lax.platform_dependent(
         nodes,
@@ -259,7 +325,7 @@ def set_values(
 ) -> jax.Array:
     """``_kernels.set_values``, through the compiled kernel when lowered for the CPU."""
     _kernels.check_nodes(nodes, lay)
-    if not _in_use(nodes):
+    if not _in_use(nodes, lay):
         return _kernels.set_values(nodes, idx, values, lay, clamp)
     new: jax.Array = lax.platform_dependent(
         nodes,

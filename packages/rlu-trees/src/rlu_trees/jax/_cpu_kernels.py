@@ -181,9 +181,19 @@ def set_float64(
     _set_trees(out, ins, opaque, length, _F64)
 
 
-def compile_kernel(name: str) -> Any:
-    """The compiled C callable of the entry point ``name`` (cached on disk when possible)."""
-    func = globals()[name]
+# the entry points by (operation, node dtype[, target dtype])
+ENTRY_POINTS: dict[tuple[str, ...], Callable[..., None]] = {
+    ("descend", "float32", "float32"): descend_float32_float32,
+    ("descend", "float32", "float64"): descend_float32_float64,
+    ("descend", "float64", "float64"): descend_float64_float64,
+    ("set", "float32"): set_float32,
+    ("set", "float64"): set_float64,
+}
+
+
+def compile_kernel(entry: tuple[str, ...]) -> Any:
+    """The compiled C callable of the entry point ``entry`` (cached on disk when possible)."""
+    func = ENTRY_POINTS[entry]
     try:
         return numba.cfunc(SIGNATURE, cache=True)(func)
     except RuntimeError:  # no writable cache folder (importing the host kernels has already

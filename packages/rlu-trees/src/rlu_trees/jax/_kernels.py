@@ -70,13 +70,14 @@ class Layout(NamedTuple):
     nonneg: bool  # sum-tree rules: only finite values >= 0
     height: int  # binary levels above the leaves: P = 2**height
     size: int  # length of the flat array: 2P - 1
+    cpu_calls: bool = True  # the tree may take the compiled kernels on the CPU (``_cpu``)
 
 
 @functools.cache
-def layout(capacity: int, reducer: str, nonneg: bool) -> Layout:
+def layout(capacity: int, reducer: str, nonneg: bool, cpu_calls: bool = True) -> Layout:
     """The layout for ``capacity`` values (``capacity >= 1``)."""
     height = (capacity - 1).bit_length()
-    return Layout(capacity, reducer, nonneg, height, (2 << height) - 1)
+    return Layout(capacity, reducer, nonneg, height, (2 << height) - 1, cpu_calls)
 
 
 def check_nodes(nodes: jax.Array, lay: Layout) -> None:

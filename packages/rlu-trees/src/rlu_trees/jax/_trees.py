@@ -128,32 +128,39 @@ class JaxSegmentTree:
     _nonneg = False
     _HOST_CLASS: str | None = None  # the host tree to_host builds; None: a SegmentTree
 
+    # whether the compiled CPU kernels may serve this tree: the switch as it was when the tree
+    # was made, kept in its static data (so in every jit cache key); unpickled trees of 0.2.x
+    # take the switch of this process
+    _cpu_calls: bool = _cpu.ENABLED
+
     def __init__(self, capacity: int, reducer: Any, *, dtype: npt.DTypeLike | None = None) -> None:
         self._capacity = _checks.as_capacity(capacity)
         self._reducer = _checks.as_reducer(reducer)
+        self._cpu_calls = _cpu.ENABLED
         dt = _checks.as_dtype(dtype)
         self._nodes = _kernels.empty(self._layout, dt)
 
     # ------------------------------------------------------------------ pytree
 
-    def tree_flatten(self) -> tuple[tuple[jax.Array], tuple[int, str]]:
-        """Children and static data for ``jax.tree_util`` (the node array; capacity, reducer)."""
-        return (self._nodes,), (self._capacity, self._reducer)
+    def tree_flatten(self) -> tuple[tuple[jax.Array], tuple[int, str, bool]]:
+        """Children and static data for ``jax.tree_util`` (the node array; capacity, reducer,
+        and whether the compiled CPU kernels may serve the tree)."""
+        return (self._nodes,), (self._capacity, self._reducer, self._cpu_calls)
 
     @classmethod
-    def tree_unflatten(cls: type[_T], aux: tuple[int, str], children: Any) -> _T:
+    def tree_unflatten(cls: type[_T], aux: tuple[int, str, bool], children: Any) -> _T:
         """Rebuild a tree from `tree_flatten`'s output (no checks: leaves may be tracers)."""
         tree = object.__new__(cls)
-        tree._capacity, tree._reducer = aux
+        tree._capacity, tree._reducer, tree._cpu_calls = aux
         (tree._nodes,) = children
         return tree
 
     def _replace(self: _T, nodes: jax.Array) -> _T:
-        return type(self).tree_unflatten((self._capacity, self._reducer), (nodes,))
+        return type(self).tree_unflatten((self._capacity, self._reducer, self._cpu_calls), (nodes,))
 
     @property
     def _layout(self) -> _kernels.Layout:
-        return _kernels.layout(self._capacity, self._reducer, self._nonneg)
+        return _kernels.layout(self._capacity, self._reducer, self._nonneg, self._cpu_calls)
 
     def _traced(self, *args: Any) -> bool:
         return any(_checks.is_traced(a) for a in (self._nodes, *args))
