@@ -209,7 +209,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     print(f"  best greedy return  {best:.1f}")
     print(f"  wall time           {elapsed:.1f} s")
     print(
-        f"  replay size         {int(state.replay.size)}  total priority {float(state.replay.priorities.root_value):.3f}"
+        f"  replay size         {int(state.replay.size)}  "
+        f"total priority {float(state.replay.priorities.root_value):.3f}"
     )
     return {"steps": float(step), "best": best, "seconds": elapsed}
 

@@ -16,8 +16,8 @@ every step moves all 8 at once. The library does all of the replay:
   its ``idx``; its ``beta`` is a ``rlu.StepwiseLinearFunction`` of the number of samples drawn.
 
 Every ``--eval-every`` environment steps (counted over all 8 environments) the greedy policy
-plays 20 episodes side by side; training keeps the parameters of the best such evaluation and ends early
-once one reaches ``--target-return``. Those parameters are then evaluated on environment seeds
+plays 20 episodes side by side; training keeps the parameters of the best such evaluation and ends
+early once one reaches ``--target-return``. Those parameters are then evaluated on environment seeds
 that training never used: ``main`` returns that mean return, and the script prints it with the
 rest of the run's figures.
 

@@ -1,4 +1,4 @@
-"""Every docstring example in every module of every rlu distribution runs and prints what it says."""
+"""Each docstring example in every module of every rlu distribution runs and prints what it says."""
 
 from __future__ import annotations
 

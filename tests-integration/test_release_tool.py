@@ -1,4 +1,4 @@
-"""tools/release.py: versions, the meta-package's pins and CHANGELOG.md agree, and bump keeps them so."""
+"""tools/release.py: versions, meta-package pins and CHANGELOG.md agree, and bump keeps them so."""
 
 from __future__ import annotations
 

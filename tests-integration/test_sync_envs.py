@@ -1,4 +1,4 @@
-"""tools/sync_envs.py: environments built from older package metadata are removed, current ones kept."""
+"""tools/sync_envs.py: environments from older package metadata are removed, current ones kept."""
 
 from __future__ import annotations
 

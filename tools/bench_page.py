@@ -1,10 +1,11 @@
 """The documentation's benchmarks page, rendered from the benchmark scripts' JSON results.
 
 Each ``docs/benchmarks/<name>.json`` is what ``tools/bench_results.py`` recorded of a benchmark
-script's run (``hatch run bench:<name>`` records every run): the machine, the date, the command and every table it printed, with
-a ratio column. This module turns them into Markdown (one section per file, every table with its
-rows as printed, the run it comes from) and one PNG bar plot of the ratios per table. The docs
-build runs it through ``docs/hooks/benchmarks.py``; nothing on the page is typed by hand.
+script's run (``hatch run bench:<name>`` records every run): the machine, the date, the command and
+every table it printed, with a ratio column. This module turns them into Markdown (one section per
+file, every table with its rows as printed, the run it comes from) and one PNG bar plot of the
+ratios per table. The docs build runs it through ``docs/hooks/benchmarks.py``; nothing on the page
+is typed by hand.
 
 ``python tools/bench_page.py`` prints the Markdown, to check a results file.
 """

@@ -6,8 +6,8 @@
 
 Usage (from the repository root; ``.ci/run`` runs both after ``hatch test``)::
 
-    hatch run tools/matrix.py pythons [3.10 3.12 ...]   # every distribution's tests on other Pythons
-    hatch run tools/matrix.py floors [rlu-trees ...]     # each distribution at its declared floors
+    hatch run tools/matrix.py pythons [3.10 3.12 ...]  # every distribution's tests on other Pythons
+    hatch run tools/matrix.py floors [rlu-trees ...]    # each distribution at its declared floors
 
 ``pythons`` runs every distribution's tests (``packages/*/tests``) on each Python that the
 distributions declare (their ``Programming Language :: Python :: 3.X`` classifiers, which must
@@ -366,7 +366,7 @@ def floor(req: Requirement) -> Version | None:
 
 
 def floor_pins(reqs: list[tuple[str, Requirement]]) -> tuple[dict[str, Version], list[str]]:
-    """``name -> floor`` for every requirement, the highest where several meet; and what lacks one."""
+    """``name -> floor`` per requirement, the highest where several meet; and what lacks one."""
     pins, missing = {}, []
     for owner, req in reqs:
         low = floor(req)

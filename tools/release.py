@@ -12,9 +12,9 @@ rlu-envtools' pin on rlu-core, patch-bumping each of them), and opens a CHANGELO
 every version it wrote. ``check`` verifies that every pin between rlu's distributions admits the
 current version, that the meta-package depends on every distribution, that CHANGELOG.md has a
 filled-in entry for every current version, and that every pyproject.toml follows the one template
-(``TEMPLATE`` below); it exits non-zero and says what is wrong otherwise. ``build`` runs ``hatch build``
-in every distribution's folder and collects the wheels and sdists in one directory (``dist/``
-by default), ready for ``pip install --find-links``.
+(``TEMPLATE`` below); it exits non-zero and says what is wrong otherwise. ``build`` runs
+``hatch build`` in every distribution's folder and collects the wheels and sdists in one directory
+(``dist/`` by default), ready for ``pip install --find-links``.
 """
 
 from __future__ import annotations

@@ -3,10 +3,11 @@
 Hatch installs the workspace members editable, and it only checks that each member *is* installed:
 when a distribution's version or dependencies change (``packages/*/pyproject.toml``, its
 ``__about__.py``), an existing environment keeps the old metadata, so
-``importlib.metadata.version("rlu-core")`` and the installed dependencies go stale and the tests that
-compare them fail on a machine that ran an earlier commit. This script hashes those files; when the
-hash differs from the one recorded beside the environments, every environment of this checkout that
-holds a workspace member is removed, and hatch rebuilds it from the current sources on its next use.
+``importlib.metadata.version("rlu-core")`` and the installed dependencies go stale and the tests
+that compare them fail on a machine that ran an earlier commit. This script hashes those files; when
+the hash differs from the one recorded beside the environments, every environment of this checkout
+that holds a workspace member is removed, and hatch rebuilds it from the current sources on its next
+use.
 
 Standard library only: it runs under whatever ``python3`` the machine has, before any environment.
 

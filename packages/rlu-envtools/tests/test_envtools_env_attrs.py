@@ -15,7 +15,8 @@ class Tagged(gymnasium.Wrapper):
 
 @pytest.fixture
 def env():
-    # Tagged("outer") -> Tagged("inner") -> TimeLimit -> OrderEnforcing -> PassiveEnvChecker -> CartPoleEnv
+    # Tagged("outer") -> Tagged("inner") -> TimeLimit -> OrderEnforcing -> PassiveEnvChecker
+    #   -> CartPoleEnv
     e = Tagged(Tagged(gymnasium.make("CartPole-v1", max_episode_steps=5), "inner"), "outer")
     yield e
     e.close()

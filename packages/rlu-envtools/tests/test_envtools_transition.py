@@ -272,7 +272,10 @@ def test_chunks_pow2_works_without_jax():
         import gymnasium
         from rlu_envtools import chunks_pow2, get_transition_batch
         tb = get_transition_batch(gymnasium.make("CartPole-v1"), batch_size=6, random_seed=0)
-        print([c.batch_size for c in chunks_pow2(tb)], [c.batch_size for c in tb.copy(True).to_singles()])
+        print(
+            [c.batch_size for c in chunks_pow2(tb)],
+            [c.batch_size for c in tb.copy(True).to_singles()],
+        )
         """
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -632,7 +632,8 @@ def ray_table(seconds: float, with_memory: bool) -> str:
     ]
     for label, rate, srate in results:
         out.append(
-            f"| {label} | {rate:,.0f} | {rate / coax_in:.1f} | {srate:,.1f} | {srate / coax_learn:.1f} |"
+            f"| {label} | {rate:,.0f} | {rate / coax_in:.1f} | "
+            f"{srate:,.1f} | {srate / coax_learn:.1f} |"
         )
     ingest, learner = results[0][1] / coax_in, results[0][2] / coax_learn
     out += [

@@ -1,4 +1,4 @@
-"""ReplayBuffer and PrioritizedReplayBuffer: storage, sampling law, weights, stale updates, state."""
+"""ReplayBuffer, PrioritizedReplayBuffer: storage, sampling law, weights, stale updates, state."""
 
 from __future__ import annotations
 

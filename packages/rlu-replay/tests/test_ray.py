@@ -229,7 +229,8 @@ def test_argument_checks(make_replay):
 def test_import_rlu_replay_loads_neither_ray_nor_gymnasium_nor_numba():
     code = (
         "import sys, rlu_replay\n"
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'ray', 'gymnasium', 'numba', 'jax'}))"
+        "print(sorted({m.split('.')[0] for m in sys.modules}"
+        " & {'ray', 'gymnasium', 'numba', 'jax'}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -221,7 +221,11 @@ rlu_serialize.loads(rlu_serialize.dumps({{"warm": [1]}}))  # imports done before
 obj = b.make_payload(mb) if op.endswith("dump") else None
 can_reset = reset_peak()
 before = rss_kib("VmRSS") if can_reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-fn = getattr(b, op) if op.startswith(("coax", "joblib")) or op.count("_") > 1 else getattr(rlu_serialize, op.split("_")[1])
+fn = (
+    getattr(b, op)
+    if op.startswith(("coax", "joblib")) or op.count("_") > 1
+    else getattr(rlu_serialize, op.split("_")[1])
+)
 result = fn(obj, path) if op.endswith("dump") else fn(path)
 peak = rss_kib("VmHWM") if can_reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({{"extra_bytes": (peak - before) * 1024, "reset": can_reset}}))
@@ -276,7 +280,8 @@ def report(
     lines = [
         f"Payload {payload / 1e6:.0f} MB (float32 observations and priorities + Python state), "
         f"median of {repeat} interleaved runs, {os.cpu_count()} CPUs, "
-        f"Python {sys.version.split()[0]}, lz4 {lz4.__version__}, cloudpickle {cloudpickle.__version__}.",
+        f"Python {sys.version.split()[0]}, lz4 {lz4.__version__}, "
+        f"cloudpickle {cloudpickle.__version__}.",
         "Speed-ups compare bytes with coax-style bytes and files with coax-style files; "
         "CPU s is the process CPU time of one run (all threads).",
         f"Machine load average before / after: {load[0]:.1f} / {load[1]:.1f}.",

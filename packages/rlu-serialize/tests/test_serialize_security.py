@@ -1,4 +1,7 @@
-"""Loading data from elsewhere: verify first, signatures, size limits, and restricted = trusted on plain data."""
+"""Loading data from elsewhere: verify first, signatures, size limits, restricted loads.
+
+On plain data, restricted = trusted.
+"""
 
 from __future__ import annotations
 

@@ -557,7 +557,7 @@ def test_bad_input_inside_jit_is_skipped_or_clamped() -> None:
     assert np.asarray(mins.values).tolist() == [np.inf, 2.0]
 
 
-# ---------------------------------------------------------------------- conversion, pytree, checkpoint
+# ------------------------------------------------------------------- conversion, pytree, checkpoint
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The compiled kernels agree bit for bit with the plain-numpy reference path; import stays cheap."""
+"""Compiled kernels agree bit for bit with the plain-numpy reference path; import stays cheap."""
 
 from __future__ import annotations
 

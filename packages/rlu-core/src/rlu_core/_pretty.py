@@ -1,8 +1,8 @@
 """Readable, multi-line representations of nested containers and arrays.
 
-[`pretty_repr`][rlu_core.pretty_repr] never imports numpy, jax or pandas. An array-like is recognised by its
-``shape`` and ``dtype`` attributes; when numpy is already imported (as it is whenever a numpy or
-JAX array exists), it is used to compute the min / median / max summary.
+[`pretty_repr`][rlu_core.pretty_repr] never imports numpy, jax or pandas. An array-like is
+recognised by its ``shape`` and ``dtype`` attributes; when numpy is already imported (as it is
+whenever a numpy or JAX array exists), it is used to compute the min / median / max summary.
 """
 
 from __future__ import annotations

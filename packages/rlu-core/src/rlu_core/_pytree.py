@@ -35,7 +35,10 @@ def tree_map(f: Callable[..., Any], tree: Any, *rest: Any) -> Any:
 
 
 def tree_equal(a: Any, b: Any) -> bool:
-    """Whether ``a`` and ``b`` have equal structure (a list equals a tuple), shapes and close values."""
+    """Whether ``a`` and ``b`` have equal structure, shapes and close values.
+
+    In the structure, a list equals a tuple.
+    """
     if a is None or b is None:
         return a is None and b is None
     if isinstance(a, Mapping) or isinstance(b, Mapping):

@@ -60,7 +60,9 @@ def reload_recursive(module: ModuleType | str, reload_external_modules: bool = F
     >>> root = pathlib.Path(tempfile.mkdtemp())
     >>> (root / "demo_pkg").mkdir()
     >>> _ = (root / "demo_pkg" / "__init__.py").write_text("from .core import answer\n")
-    >>> _ = (root / "demo_pkg" / "core.py").write_text("from .utils import base\nanswer = base() + 1\n")
+    >>> _ = (root / "demo_pkg" / "core.py").write_text(
+    ...     "from .utils import base\nanswer = base() + 1\n"
+    ... )
     >>> _ = (root / "demo_pkg" / "utils.py").write_text("def base():\n    return 41\n")
     >>> sys.path.insert(0, str(root))
     >>> import demo_pkg

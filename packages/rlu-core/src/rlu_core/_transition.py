@@ -63,8 +63,8 @@ class TransitionBatch(_Fields):
     importing this module never imports jax. Fields that are None have no leaves. Being a
     tuple it is immutable: ``tb._replace(W=new_weights)`` makes a changed copy. Two batches are
     equal (``==``) when all their fields have equal structure, shapes and close values. The
-    ``repr`` is [`rlu_core.pretty_repr`][rlu_core.pretty_repr]'s summary of the fields. The constructor takes
-    the fields below, by position or by name.
+    ``repr`` is [`rlu_core.pretty_repr`][rlu_core.pretty_repr]'s summary of the fields. The
+    constructor takes the fields below, by position or by name.
     [`concatenate`][rlu_core.TransitionBatch.concatenate] joins batches,
     [`to_singles`][rlu_core.TransitionBatch.to_singles] and
     [`chunks_pow2`][rlu_core.chunks_pow2] split them.

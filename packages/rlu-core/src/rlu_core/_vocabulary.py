@@ -8,10 +8,10 @@ names the roles. A class plays a role when it subclasses the ABC or is registere
 
     QFunction.register(SomeQClass)  # ... or register an existing class
 
-and the predicates ([`is_qfunction`][rlu_core.is_qfunction], ...) then hold for its instances. coax's own classes
-(``coax.Q``, ``coax.Policy``, ...) play their roles too, without rlu importing coax: each ABC
-recognises them by the module and qualified name of a class in the instance's MRO, so a coax
-object counts exactly when coax is imported and its class derives from one of those classes.
+and the predicates ([`is_qfunction`][rlu_core.is_qfunction], ...) then hold for its instances.
+coax's own classes (``coax.Q``, ``coax.Policy``, ...) play their roles too, without rlu importing
+coax: each ABC recognises them by the module and qualified name of a class in the instance's MRO, so
+a coax object counts exactly when coax is imported and its class derives from one of those classes.
 """
 
 from __future__ import annotations
@@ -63,8 +63,8 @@ class _Role(ABC):  # noqa: B024 -- StochasticFunction is a marker with no abstra
 class Policy(_Role):
     """A policy: maps a state observation to an action (or to a distribution over actions).
 
-    Subclasses implement ``__call__(s)``. An object is a policy ([`is_policy`][rlu_core.is_policy]) when its
-    class subclasses Policy or is registered with it (``Policy.register(cls)``), or derives
+    Subclasses implement ``__call__(s)``. An object is a policy ([`is_policy`][rlu_core.is_policy])
+    when its class subclasses Policy or is registered with it (``Policy.register(cls)``), or derives
     from ``coax.Policy``, ``coax.EpsilonGreedy`` or ``coax.BoltzmannPolicy``. The coax classes
     are recognised by module and qualified name in the MRO, so rlu never imports coax; the
     other vocabulary classes recognise theirs the same way.
@@ -140,8 +140,8 @@ class VFunction(_Role):
 class RewardFunction(_Role):
     """A model of the immediate reward ``r(s, a)``.
 
-    Subclasses implement ``__call__(s, a=None)``. Counts as well (see [`Policy`][rlu_core.Policy] for
-    how): ``coax.RewardFunction`` and ``coax.StochasticRewardFunction``.
+    Subclasses implement ``__call__(s, a=None)``. Counts as well (see [`Policy`][rlu_core.Policy]
+    for how): ``coax.RewardFunction`` and ``coax.StochasticRewardFunction``.
 
     Examples
     --------
@@ -163,8 +163,8 @@ class RewardFunction(_Role):
 class TransitionModel(_Role):
     """A dynamics model: predicts the next state ``s'`` from ``(s, a)``.
 
-    Subclasses implement ``__call__(s, a=None)``. Counts as well (see [`Policy`][rlu_core.Policy] for
-    how): ``coax.TransitionModel`` and ``coax.StochasticTransitionModel``.
+    Subclasses implement ``__call__(s, a=None)``. Counts as well (see [`Policy`][rlu_core.Policy]
+    for how): ``coax.TransitionModel`` and ``coax.StochasticTransitionModel``.
 
     Examples
     --------
@@ -187,9 +187,9 @@ class StochasticFunction(_Role):
     """A marker for function approximators whose output is a probability distribution.
 
     It has no abstract methods: combine it with a role, ``class MyPi(Policy,
-    StochasticFunction)``, or register a class with it. Counts as well (see [`Policy`][rlu_core.Policy]
-    for how) what coax itself calls stochastic: ``coax.Policy``, ``coax.StochasticQ``,
-    ``coax.StochasticV``, ``coax.StochasticRewardFunction`` and
+    StochasticFunction)``, or register a class with it. Counts as well (see
+    [`Policy`][rlu_core.Policy] for how) what coax itself calls stochastic: ``coax.Policy``,
+    ``coax.StochasticQ``, ``coax.StochasticV``, ``coax.StochasticRewardFunction`` and
     ``coax.StochasticTransitionModel`` (not ``coax.EpsilonGreedy`` or ``BoltzmannPolicy``).
 
     Examples
@@ -270,7 +270,9 @@ def is_vfunction(obj: Any) -> bool:
 
 
 def is_reward_function(obj: Any) -> bool:
-    """Check whether ``obj`` is a reward function; see [`RewardFunction`][rlu_core.RewardFunction] for what counts.
+    """Check whether ``obj`` is a reward function.
+
+    See [`RewardFunction`][rlu_core.RewardFunction] for what counts.
 
     Examples
     --------
@@ -285,7 +287,9 @@ def is_reward_function(obj: Any) -> bool:
 
 
 def is_transition_model(obj: Any) -> bool:
-    """Check whether ``obj`` is a transition model; see [`TransitionModel`][rlu_core.TransitionModel] for what counts.
+    """Check whether ``obj`` is a transition model.
+
+    See [`TransitionModel`][rlu_core.TransitionModel] for what counts.
 
     Examples
     --------
@@ -300,7 +304,9 @@ def is_transition_model(obj: Any) -> bool:
 
 
 def is_stochastic(obj: Any) -> bool:
-    """Check whether ``obj`` is stochastic; see [`StochasticFunction`][rlu_core.StochasticFunction] for what counts.
+    """Check whether ``obj`` is stochastic.
+
+    See [`StochasticFunction`][rlu_core.StochasticFunction] for what counts.
 
     Examples
     --------

@@ -6,8 +6,8 @@ an environment is made. Rendering needs an OpenGL backend: on a headless machine
 (``libosmesa6``) before dm_control is first imported.
 
 ``DmcEnv`` checks its arguments in its constructor, which every way of making one goes
-through: [`make_dmc`][rlu_envtools.make_dmc], ``gymnasium.make("rlu_dmc/<domain>-<task>-v0", ...)`` once
-make_dmc has registered that id, and ``DmcEnv(...)`` itself.
+through: [`make_dmc`][rlu_envtools.make_dmc], ``gymnasium.make("rlu_dmc/<domain>-<task>-v0", ...)``
+once make_dmc has registered that id, and ``DmcEnv(...)`` itself.
 """
 
 from __future__ import annotations
@@ -90,10 +90,10 @@ def episode_end(timestep: Any) -> tuple[bool, bool]:
 class DmcEnv(gymnasium.Env[np.ndarray, np.ndarray]):
     """A dm_control suite task behind the gymnasium 1.x API.
 
-    Made by [`make_dmc`][rlu_envtools.make_dmc], which documents the behaviour and the parameters (all of them
-    but ``max_episode_steps``, which is gymnasium's, and ``render_mode``, which can only be
-    ``"rgb_array"``). The constructor checks every argument, so ``gymnasium.make`` with an id
-    that make_dmc registered, or a direct call, refuses bad ones just as make_dmc does.
+    Made by [`make_dmc`][rlu_envtools.make_dmc], which documents the behaviour and the parameters
+    (all of them but ``max_episode_steps``, which is gymnasium's, and ``render_mode``, which can
+    only be ``"rgb_array"``). The constructor checks every argument, so ``gymnasium.make`` with an
+    id that make_dmc registered, or a direct call, refuses bad ones just as make_dmc does.
     """
 
     metadata: dict[str, Any] = {"render_modes": ["rgb_array"], "render_fps": 50}

@@ -202,7 +202,8 @@ def generate_gif(
     if render_mode != "rgb_array":
         raise RuntimeError(
             f"generate_gif needs RGB frames, but env.render_mode is {render_mode!r}; make the env "
-            "with render_mode='rgb_array', e.g. gymnasium.make('CartPole-v1', render_mode='rgb_array')"
+            "with render_mode='rgb_array', e.g. "
+            "gymnasium.make('CartPole-v1', render_mode='rgb_array')"
         )
 
     s, _ = env.reset(seed=seed)

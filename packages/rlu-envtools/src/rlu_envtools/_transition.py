@@ -31,8 +31,8 @@ def get_transition_batch(
 ) -> TransitionBatch:
     """Make a dummy TransitionBatch whose states and actions are valid for ``env``.
 
-    Nothing is stepped: states and actions are drawn with [`safe_sample`][rlu_envtools.safe_sample] from the
-    environment's observation and action spaces and stacked with gymnasium's
+    Nothing is stepped: states and actions are drawn with [`safe_sample`][rlu_envtools.safe_sample]
+    from the environment's observation and action spaces and stacked with gymnasium's
     ``gymnasium.vector.utils.concatenate``. The other fields get random values of the right
     shape: ``logP`` and ``logP_next`` in ``[log 0.01, log 0.99]``, ``Rn`` standard normal
     clipped to ``[-5, 5]``, ``In`` either 0 or ``gamma``, ``W`` in ``[0.01, 100]``. This is

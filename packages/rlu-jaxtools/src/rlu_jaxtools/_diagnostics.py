@@ -39,8 +39,8 @@ def _summary(flat: jax.Array, key_prefix: str, what: str, with_norm: bool) -> di
 def get_magnitude_quantiles(pytree: PyTree, key_prefix: str = "") -> dict[str, jax.Array]:
     """Quantiles of the absolute values of all entries of a pytree.
 
-    All leaves are flattened and concatenated (see [`tree_ravel`][rlu_jaxtools.tree_ravel]), the elementwise
-    magnitudes ``|x|`` are taken, and their 0, 25, 50, 75 and 100 percent quantiles are
+    All leaves are flattened and concatenated (see [`tree_ravel`][rlu_jaxtools.tree_ravel]), the
+    elementwise magnitudes ``|x|`` are taken, and their 0, 25, 50, 75 and 100 percent quantiles are
     computed with linear interpolation (as ``numpy.quantile`` does by default).
 
     Parameters
@@ -82,8 +82,8 @@ def get_grads_diagnostics(
 ) -> dict[str, jax.Array] | PyTree:
     """Magnitude quantiles and the L2 norm of a pytree of gradients.
 
-    The quantiles are those of [`get_magnitude_quantiles`][rlu_jaxtools.get_magnitude_quantiles] (see there); in addition the
-    Euclidean norm of all entries is reported under ``norm``. With
+    The quantiles are those of [`get_magnitude_quantiles`][rlu_jaxtools.get_magnitude_quantiles]
+    (see there); in addition the Euclidean norm of all entries is reported under ``norm``. With
     ``keep_tree_structure=True`` the same summary is computed for every leaf on its own.
 
     Parameters

@@ -1,8 +1,8 @@
 r"""Discrete differentiation of stacked frames: position, velocity, acceleration, ...
 
 With ``n`` frames ``x_0, \dots, x_{n-1}`` stacked chronologically along the last axis,
-``X @ M`` for the matrix ``M`` of [`diff_transform_matrix`][rlu_jaxtools.diff_transform_matrix] replaces them by the
-backward differences of the latest frame, highest order first:
+``X @ M`` for the matrix ``M`` of [`diff_transform_matrix`][rlu_jaxtools.diff_transform_matrix]
+replaces them by the backward differences of the latest frame, highest order first:
 
 .. math::
 
@@ -100,9 +100,9 @@ def diff_transform_matrix(num_frames: int, dtype: DTypeLike = "float32") -> jax.
 def diff_transform(X: ArrayLike, dtype: DTypeLike = "float32") -> jax.Array:
     """Replace stacked frames by their finite differences: ``X @ diff_transform_matrix(n)``.
 
-    See [`diff_transform_matrix`][rlu_jaxtools.diff_transform_matrix] for the matrix. ``X`` is converted to ``dtype`` and
-    the product is computed in that dtype at full precision, so the result has the shape of
-    ``X`` and the dtype ``dtype``.
+    See [`diff_transform_matrix`][rlu_jaxtools.diff_transform_matrix] for the matrix. ``X`` is
+    converted to ``dtype`` and the product is computed in that dtype at full precision, so the
+    result has the shape of ``X`` and the dtype ``dtype``.
 
     Parameters
     ----------

@@ -36,8 +36,9 @@ class OrnsteinUhlenbeckNoise:
 
     **Batches.** The noise state has the shape of the action, and every element gets its own
     white noise, so a batch of actions of shape ``(num_envs, action_dim)`` from a vector
-    environment gets an independent process per row. [`reset`][rlu_noise.OrnsteinUhlenbeckNoise.reset] with a boolean mask restarts
-    the processes of only the envs whose episode ended.
+    environment gets an independent process per row.
+    [`reset`][rlu_noise.OrnsteinUhlenbeckNoise.reset] with a boolean mask restarts the processes of
+    only the envs whose episode ended.
 
     **dtype.** The noise state and the output have the action's dtype (float32 in, float32
     out); integer or boolean actions are treated as float64.
@@ -220,8 +221,9 @@ class OrnsteinUhlenbeckNoise:
             If ``a`` is not numeric.
         ValueError
             If the parameters don't broadcast to the shape of ``a``, or the shape of ``a``
-            differs from the previous call's without a [`reset`][rlu_noise.OrnsteinUhlenbeckNoise.reset] in between. The noise
-            state and the random stream are left untouched.
+            differs from the previous call's without a
+            [`reset`][rlu_noise.OrnsteinUhlenbeckNoise.reset] in between. The noise state and the
+            random stream are left untouched.
         """
         action = np.asarray(a)
         check_action(action, self._param_shape, None if self._state is None else self._state.shape)

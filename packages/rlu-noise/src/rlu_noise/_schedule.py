@@ -39,8 +39,8 @@ class StepwiseLinearFunction:
     TypeError
         If a step is not a pair, a timestep is not an int, or a value is not a real number.
     ValueError
-        If no step is given (also a TypeError, as coax raised), the timesteps are not strictly increasing, or a value is not
-        finite.
+        If no step is given (also a TypeError, as coax raised), the timesteps are not strictly
+        increasing, or a value is not finite.
 
     Examples
     --------

@@ -31,14 +31,15 @@ class ReplayBuffer:
     batch may not have the dtypes you want to keep (actions from ``action_space.sample()`` are
     int64, from ``jnp.argmax`` int32).
 
-    A ``TransitionBatch`` (from [`NStepTracer`][rlu_replay.NStepTracer] or ``rlu_core``) is stored without its ``W`` and
-    ``idx`` fields, which sampling fills in: ``idx`` with the items' identifiers and ``W``
-    with their importance weights (ones here). Any other pytree is sampled as a
-    [`Sample`][rlu_replay.Sample] ``(batch, idx, weights)``.
+    A ``TransitionBatch`` (from [`NStepTracer`][rlu_replay.NStepTracer] or ``rlu_core``) is stored
+    without its ``W`` and ``idx`` fields, which sampling fills in: ``idx`` with the items'
+    identifiers and ``W`` with their importance weights (ones here). Any other pytree is sampled as
+    a [`Sample`][rlu_replay.Sample] ``(batch, idx, weights)``.
 
     Each stored item has an identifier: its insertion number, counted from 0 over the buffer's
     life. The slot it lives in is ``idx % capacity``; an identifier whose slot has been
-    overwritten since is stale (see [`PrioritizedReplayBuffer.update_priorities`][rlu_replay.PrioritizedReplayBuffer.update_priorities]).
+    overwritten since is stale (see
+    [`PrioritizedReplayBuffer.update_priorities`][rlu_replay.PrioritizedReplayBuffer.update_priorities]).
 
     The buffer pickles (``rlu_serialize.dump`` / ``load``, ``pickle``) with its items, counters
     and random stream, but without the unused part of its item storage (a prioritized buffer's
@@ -50,10 +51,11 @@ class ReplayBuffer:
     capacity : int
         The most items the buffer holds, at least 1.
     random_seed : int, optional
-        Seed of the buffer's own random stream, used by [`sample`][rlu_replay.ReplayBuffer.sample] when no ``rng`` is given.
+        Seed of the buffer's own random stream, used by [`sample`][rlu_replay.ReplayBuffer.sample]
+        when no ``rng`` is given.
     example : pytree of arrays, optional
-        A batch (as [`add`][rlu_replay.ReplayBuffer.add] takes it, of any size, 0 included) whose layout the buffer takes;
-        none of its items is stored.
+        A batch (as [`add`][rlu_replay.ReplayBuffer.add] takes it, of any size, 0 included) whose
+        layout the buffer takes; none of its items is stored.
 
     Raises
     ------
@@ -200,8 +202,8 @@ class ReplayBuffer:
         Raises
         ------
         TypeError, ValueError
-            As [`add`][rlu_replay.ReplayBuffer.add], for a batch of this one item; a ``TransitionBatch`` (a batch
-            already) is refused with a TypeError.
+            As [`add`][rlu_replay.ReplayBuffer.add], for a batch of this one item; a
+            ``TransitionBatch`` (a batch already) is refused with a TypeError.
 
         Examples
         --------

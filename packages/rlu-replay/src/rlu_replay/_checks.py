@@ -154,7 +154,8 @@ def check_flags(name: str, x: object, num_envs: int) -> np.ndarray:
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise ValueError(
-                f"{name} must hold bools (or the ints 0 and 1), got {arr[i].item()!r} at position {i}"
+                f"{name} must hold bools (or the ints 0 and 1), got {arr[i].item()!r} "
+                f"at position {i}"
             )
     return arr.astype(bool, copy=False)
 

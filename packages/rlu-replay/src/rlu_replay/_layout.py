@@ -22,8 +22,8 @@ from rlu_replay._pytree import TreeDef, flatten, is_transition_batch, leaves_as
 class Sample(NamedTuple):
     """A sampled batch of any pytree, with the indices and importance weights of its items.
 
-    [`ReplayBuffer.sample`][rlu_replay.ReplayBuffer.sample] returns this for every pytree except a ``TransitionBatch``, which
-    carries its indices and weights in its own ``idx`` and ``W`` fields.
+    [`ReplayBuffer.sample`][rlu_replay.ReplayBuffer.sample] returns this for every pytree except a
+    ``TransitionBatch``, which carries its indices and weights in its own ``idx`` and ``W`` fields.
 
     Attributes
     ----------
@@ -98,7 +98,7 @@ class Layout:
         self._full_shapes: dict[int, tuple[tuple[int, ...], ...]] = {}  # per batch size
 
     def example(self) -> Any:
-        """An empty batch (no items) of this layout, as ``example=`` takes it to declare it again."""
+        """An empty batch of this layout, as ``example=`` takes it to declare it again."""
         leaves = [np.zeros((0, *s), d) for s, d in zip(self.shapes, self.dtypes, strict=True)]
         return self.treedef.unflatten(leaves)
 

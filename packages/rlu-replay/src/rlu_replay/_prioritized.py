@@ -44,7 +44,8 @@ class PrioritizedReplayBuffer(ReplayBuffer):
     before any), so each is likely to be replayed soon.
 
     Storage, layout and dtypes, identifiers, overwriting, pickling and the form of samples are
-    those of [`ReplayBuffer`][rlu_replay.ReplayBuffer]; a sampled ``TransitionBatch`` carries the weights in ``W``.
+    those of [`ReplayBuffer`][rlu_replay.ReplayBuffer]; a sampled ``TransitionBatch`` carries the
+    weights in ``W``.
 
     Parameters
     ----------
@@ -60,7 +61,8 @@ class PrioritizedReplayBuffer(ReplayBuffer):
     epsilon : float, optional
         Added to every priority (``>= 0``), so that no item's probability is 0.
     random_seed : int, optional
-        Seed of the buffer's own random stream, used by [`sample`][rlu_replay.PrioritizedReplayBuffer.sample] when no ``rng`` is given.
+        Seed of the buffer's own random stream, used by
+        [`sample`][rlu_replay.PrioritizedReplayBuffer.sample] when no ``rng`` is given.
     example : pytree of arrays, optional
         A batch whose layout the buffer takes; see [`ReplayBuffer`][rlu_replay.ReplayBuffer].
 
@@ -134,7 +136,10 @@ class PrioritizedReplayBuffer(ReplayBuffer):
 
     @property
     def sample_calls(self) -> int:
-        """int: How many times [`sample`][rlu_replay.PrioritizedReplayBuffer.sample] has drawn (the step a ``beta`` schedule sees)."""
+        """int: How many times [`sample`][rlu_replay.PrioritizedReplayBuffer.sample] has drawn.
+
+        That count is the step a ``beta`` schedule sees.
+        """
         return self._sample_calls
 
     @property
@@ -168,10 +173,12 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         Raises
         ------
         ValueError
-            As [`ReplayBuffer.add`][rlu_replay.ReplayBuffer.add], and for a NaN, infinite or negative priority or a
-            ``priorities`` of the wrong length. A rejected call leaves the buffer as it was.
+            As [`ReplayBuffer.add`][rlu_replay.ReplayBuffer.add], and for a NaN, infinite or
+            negative priority or a ``priorities`` of the wrong length. A rejected call leaves the
+            buffer as it was.
         TypeError
-            As [`ReplayBuffer.add`][rlu_replay.ReplayBuffer.add], and for non-numeric ``priorities``.
+            As [`ReplayBuffer.add`][rlu_replay.ReplayBuffer.add], and for non-numeric
+            ``priorities``.
 
         Examples
         --------
@@ -180,10 +187,10 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         >>> buffer = PrioritizedReplayBuffer(capacity=8)
         >>> buffer.add({"x": np.zeros((2, 3))}, priorities=[0.5, 2.0])
         array([0, 1])
-        >>> buffer.add({"x": np.zeros((1, 3))}, priorities=[float("nan")])
+        >>> buffer.add({"x": np.zeros((1, 3))}, priorities=[float("nan")])  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        ValueError: priorities must be finite and non-negative, got nan at position 0 (1 of 1 rejected)
+        ValueError: priorities must be finite and non-negative, got nan at position 0 (1 of 1 ...)
         >>> len(buffer)
         2
         """
@@ -241,8 +248,8 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         Parameters
         ----------
         idx : 1-d array_like of ints
-            Identifiers, as [`sample`][rlu_replay.PrioritizedReplayBuffer.sample] returned them (``Sample.idx`` or
-            ``TransitionBatch.idx``). With repeats, the last one wins.
+            Identifiers, as [`sample`][rlu_replay.PrioritizedReplayBuffer.sample] returned them
+            (``Sample.idx`` or ``TransitionBatch.idx``). With repeats, the last one wins.
         priorities : array_like
             One finite, non-negative priority per identifier (e.g. ``|TD error|``), or one
             number for all.
@@ -289,7 +296,9 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         return count
 
     def clear(self) -> None:
-        """Forget every item and priority; see [`ReplayBuffer.clear`][rlu_replay.ReplayBuffer.clear].
+        """Forget every item and priority.
+
+        See [`ReplayBuffer.clear`][rlu_replay.ReplayBuffer.clear].
 
         Examples
         --------
@@ -324,8 +333,8 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         Returns
         -------
         TransitionBatch or Sample
-            As [`ReplayBuffer.sample`][rlu_replay.ReplayBuffer.sample], with the importance weights (float64, largest
-            possible 1) in ``W`` / ``weights``.
+            As [`ReplayBuffer.sample`][rlu_replay.ReplayBuffer.sample], with the importance weights
+            (float64, largest possible 1) in ``W`` / ``weights``.
 
         Raises
         ------
@@ -372,7 +381,8 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         Parameters
         ----------
         u : 1-d array_like of floats
-            Points in ``[0, 1)``, as fractions of [`total_priority`][rlu_replay.PrioritizedReplayBuffer.total_priority].
+            Points in ``[0, 1)``, as fractions of
+            [`total_priority`][rlu_replay.PrioritizedReplayBuffer.total_priority].
 
         Returns
         -------

@@ -1,6 +1,7 @@
 """rlu-serialize: fast, streamed, verified LZ4-compressed pickles.
 
-Public names: [`dump`][rlu_serialize.dump], [`dumps`][rlu_serialize.dumps], [`load`][rlu_serialize.load], [`loads`][rlu_serialize.loads] and the
+Public names: [`dump`][rlu_serialize.dump], [`dumps`][rlu_serialize.dumps],
+[`load`][rlu_serialize.load], [`loads`][rlu_serialize.loads] and the
 exception types [`CorruptedDataError`][rlu_serialize.CorruptedDataError] (damaged data) and
 [`LoadRefusedError`][rlu_serialize.LoadRefusedError] (data refused: a restricted load's
 refusals, a failed signature, a size limit) with its subclasses

@@ -3,8 +3,9 @@
 Objects are pickled with cloudpickle (protocol 5), so lambdas, closures and
 other functions defined at run time are included. The result is one standard
 LZ4 frame holding that pickle, so ``cloudpickle.loads(lz4.frame.decompress(s))``
-and the ``lz4`` command-line tool read it, and [`loads`][rlu_serialize.loads] / [`load`][rlu_serialize.load] read
-what ``lz4.frame.compress(cloudpickle.dumps(obj))`` or ``lz4.frame.open`` wrote.
+and the ``lz4`` command-line tool read it, and [`loads`][rlu_serialize.loads] /
+[`load`][rlu_serialize.load] read what ``lz4.frame.compress(cloudpickle.dumps(obj))``
+or ``lz4.frame.open`` wrote.
 A signed checkpoint (``key=...``) is the same frame followed by a skippable frame
 that holds its HMAC-SHA256, which every LZ4 decoder skips.
 

@@ -459,10 +459,10 @@ class SegmentTree:
 
 
 class MinTree(SegmentTree):
-    """A [`SegmentTree`][rlu_trees.SegmentTree] whose reducer is ``numpy.minimum`` (identity ``+inf``).
+    """A [`SegmentTree`][rlu_trees.SegmentTree] reducing with ``numpy.minimum`` (identity ``+inf``).
 
-    See [`SegmentTree`][rlu_trees.SegmentTree] for the parameters (``capacity``; ``dtype``, keyword only), the
-    errors and the operations.
+    See [`SegmentTree`][rlu_trees.SegmentTree] for the parameters (``capacity``; ``dtype``, keyword
+    only), the errors and the operations.
 
     Examples
     --------
@@ -480,10 +480,10 @@ class MinTree(SegmentTree):
 
 
 class MaxTree(SegmentTree):
-    """A [`SegmentTree`][rlu_trees.SegmentTree] whose reducer is ``numpy.maximum`` (identity ``-inf``).
+    """A [`SegmentTree`][rlu_trees.SegmentTree] reducing with ``numpy.maximum`` (identity ``-inf``).
 
-    See [`SegmentTree`][rlu_trees.SegmentTree] for the parameters (``capacity``; ``dtype``, keyword only), the
-    errors and the operations.
+    See [`SegmentTree`][rlu_trees.SegmentTree] for the parameters (``capacity``; ``dtype``, keyword
+    only), the errors and the operations.
 
     Examples
     --------

@@ -31,14 +31,16 @@ class SumTree(SegmentTree):
     capacity : int
         See [`SegmentTree`][rlu_trees.SegmentTree].
     random_seed : int or None, optional
-        Seed of the tree's own random stream used by [`sample`][rlu_trees.SumTree.sample]; None draws fresh entropy.
+        Seed of the tree's own random stream used by [`sample`][rlu_trees.SumTree.sample]; None
+        draws fresh entropy.
     dtype : {numpy.float64, numpy.float32}, optional
         See [`SegmentTree`][rlu_trees.SegmentTree]. Keyword only.
 
     Raises
     ------
     TypeError
-        If ``random_seed`` is not None or an int; see [`SegmentTree`][rlu_trees.SegmentTree] for the others.
+        If ``random_seed`` is not None or an int; see [`SegmentTree`][rlu_trees.SegmentTree] for the
+        others.
     ValueError
         If ``random_seed < 0``; see [`SegmentTree`][rlu_trees.SegmentTree] for the others.
 
@@ -73,7 +75,10 @@ class SumTree(SegmentTree):
 
     @property
     def random_seed(self) -> int | None:
-        """The seed of the stream used by [`sample`][rlu_trees.SumTree.sample]; assigning to it restarts the stream."""
+        """The seed of the stream used by [`sample`][rlu_trees.SumTree.sample].
+
+        Assigning to it restarts the stream.
+        """
         return self._random_seed
 
     @random_seed.setter

@@ -1,4 +1,7 @@
-"""Waiting on shard calls: every failure becomes a one-line ShardError (or the shard's own refusal)."""
+"""Waiting on shard calls.
+
+Every failure becomes a one-line ShardError (or the shard's own refusal).
+"""
 
 from __future__ import annotations
 

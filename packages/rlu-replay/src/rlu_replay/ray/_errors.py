@@ -1,4 +1,4 @@
-"""ShardError: a replay shard that died, did not answer, or belongs to a closed service (no Ray needed)."""
+"""ShardError: a shard that died, did not answer, or belongs to a closed service (no Ray needed)."""
 
 from __future__ import annotations
 

@@ -70,10 +70,10 @@ def shard_points(
 class ShardedPrioritizedReplay:
     r"""A proportional prioritized replay whose items live in ``num_shards`` Ray actors.
 
-    Each shard is a Ray actor holding a [`PrioritizedReplayBuffer`][rlu_replay.PrioritizedReplayBuffer]
-    of ``capacity // num_shards`` items (the first ``capacity % num_shards`` shards one more),
-    built in the actor's own process. Producers add through
-    [`ReplayWriter`][rlu_replay.ray.ReplayWriter]s (non-blocking, batched).
+    Each shard is a Ray actor holding a
+    [`PrioritizedReplayBuffer`][rlu_replay.PrioritizedReplayBuffer] of ``capacity // num_shards``
+    items (the first ``capacity % num_shards`` shards one more), built in the actor's own process.
+    Producers add through [`ReplayWriter`][rlu_replay.ray.ReplayWriter]s (non-blocking, batched).
 
     **One layout.** The layout of the items (structure, dtypes, trailing shapes) is the same in
     every shard: declared by ``example``, or fixed by the first batch stored anywhere (a small
@@ -255,7 +255,7 @@ class ShardedPrioritizedReplay:
         return options
 
     def _start_shards(self, files: list[str] | None = None) -> list[Any]:
-        """New shard actors, on the nodes alive now in turn (unless ``shard_options`` place them)."""
+        """New shard actors on the nodes alive now in turn (unless ``shard_options`` place them)."""
         listed: list[dict[str, Any]] = ray.nodes()  # type: ignore[no-untyped-call]
         nodes = sorted(n["NodeID"] for n in listed if n.get("Alive"))
         return [
@@ -344,7 +344,10 @@ class ShardedPrioritizedReplay:
 
     @property
     def sample_calls(self) -> int:
-        """int: How many batches were drawn (by ``sample`` and streams): the step a ``beta`` schedule sees."""
+        """int: How many batches were drawn (by ``sample`` and streams).
+
+        That count is the step a ``beta`` schedule sees.
+        """
         return self._sample_calls
 
     @property
@@ -380,7 +383,9 @@ class ShardedPrioritizedReplay:
     def writer(
         self, flush_every: int = 256, max_in_flight: int = 4, first_shard: int | None = None
     ) -> ReplayWriter:
-        """A [`ReplayWriter`][rlu_replay.ray.ReplayWriter] for one producer, with this service's ``timeout``.
+        """A [`ReplayWriter`][rlu_replay.ray.ReplayWriter] for one producer.
+
+        The writer uses this service's ``timeout``.
 
         Parameters
         ----------
@@ -460,7 +465,7 @@ class ShardedPrioritizedReplay:
         return total > 0 and self._limiter.allows(n, size, inserted, sampled)
 
     def _wait_allowed(self, n: int, wait: float) -> None:
-        """Poll the shards until the rate limiter lets ``n`` items be drawn, or raise TimeoutError."""
+        """Poll shards until the rate limiter lets ``n`` items be drawn, or raise TimeoutError."""
         deadline = time.monotonic() + wait
         delay = 0.001
         while True:
@@ -698,7 +703,8 @@ class ShardedPrioritizedReplay:
         Parameters
         ----------
         idx : 1-d array_like of ints
-            Identifiers, as [`sample`][rlu_replay.ray.ShardedPrioritizedReplay.sample] returned them.
+            Identifiers, as [`sample`][rlu_replay.ray.ShardedPrioritizedReplay.sample] returned
+            them.
         priorities : array_like
             One finite, non-negative priority per identifier (or one for all).
 
@@ -852,7 +858,8 @@ class ShardedPrioritizedReplay:
         return folder
 
     def restore(self, path: str | Path) -> None:
-        """Replace every shard by a new actor that reads what [`checkpoint`][rlu_replay.ray.ShardedPrioritizedReplay.checkpoint] wrote.
+        """Replace every shard by a new actor that reads what
+        [`checkpoint`][rlu_replay.ray.ShardedPrioritizedReplay.checkpoint] wrote.
 
         The new shards start (on the nodes alive, as placed by ``shard_options``) and each
         reads its own file; once all have, and they agree on the layout, they replace the old
@@ -919,7 +926,7 @@ class ShardedPrioritizedReplay:
         self._sample_calls = int(manifest["sample_calls"])
 
     def close(self) -> None:
-        """Kill the shard actors and the directory (their items are lost; checkpoint first to keep them).
+        """Kill the shard actors and the directory (items are lost; checkpoint first to keep them).
 
         Shards that died already are skipped; without Ray running (``ray.shutdown``) there is
         nothing left to close.

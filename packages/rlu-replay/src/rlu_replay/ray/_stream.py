@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 
 
 class SampleStream:
-    """Batches drawn from a [`ShardedPrioritizedReplay`][rlu_replay.ray.ShardedPrioritizedReplay] ahead of use.
+    """Batches drawn from a [`ShardedPrioritizedReplay`][rlu_replay.ray.ShardedPrioritizedReplay]
+    ahead of use.
 
     Made by [`ShardedPrioritizedReplay.stream`][rlu_replay.ray.ShardedPrioritizedReplay.stream];
     see there for the law of the draws. ``next(stream)`` returns the oldest batch drawn (waiting

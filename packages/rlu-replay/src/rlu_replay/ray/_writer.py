@@ -35,8 +35,9 @@ class _Call:
 
 
 class ReplayWriter:
-    """A producer's side of a [`ShardedPrioritizedReplay`][rlu_replay.ray.ShardedPrioritizedReplay]: batched, non-blocking adds.
+    """A producer's side of a sharded replay: batched, non-blocking adds.
 
+    The replay is a [`ShardedPrioritizedReplay`][rlu_replay.ray.ShardedPrioritizedReplay].
     ``add`` only buffers items in the producer's memory; every ``flush_every`` items they go to
     one shard in a single ``.remote()`` call, the shards taking turns. The writer does not wait
     for that call, except as backpressure: once more than ``max_in_flight`` calls are
@@ -55,7 +56,8 @@ class ReplayWriter:
     ``max_in_flight`` calls). A shard that died without a restore, or a service that was
     closed, raises [`ShardError`][rlu_replay.ray.ShardError].
 
-    Make writers with [`ShardedPrioritizedReplay.writer`][rlu_replay.ray.ShardedPrioritizedReplay.writer];
+    Make writers with
+    [`ShardedPrioritizedReplay.writer`][rlu_replay.ray.ShardedPrioritizedReplay.writer];
     a writer pickles, so it can be passed to Ray tasks and actors (each producer should have
     its own). Call [`flush`][rlu_replay.ray.ReplayWriter.flush] before a producer ends, or its
     last items stay in its memory.
@@ -265,7 +267,8 @@ class ReplayWriter:
         ShardError
             If a shard died or did not answer within ``timeout``.
         ValueError, TypeError
-            If a shard refused a batch of this writer (see [`add`][rlu_replay.ray.ReplayWriter.add]).
+            If a shard refused a batch of this writer (see
+            [`add`][rlu_replay.ray.ReplayWriter.add]).
 
         Examples
         --------

@@ -57,8 +57,8 @@ def _sample(
 class JaxSegmentTree:
     r"""A functional segment tree that runs inside ``jax.jit``, ``lax.scan`` and ``jax.vmap``.
 
-    The JAX twin of [`SegmentTree`][rlu_trees.SegmentTree]: the tree is a pytree whose one array leaf
-    holds all its nodes and whose capacity and reducer are static, so it can be an argument
+    The JAX twin of [`SegmentTree`][rlu_trees.SegmentTree]: the tree is a pytree whose one array
+    leaf holds all its nodes and whose capacity and reducer are static, so it can be an argument
     of a jitted function, a ``scan`` carry, a ``vmap``\ ped batch of trees, a donated buffer
     or part of a checkpoint (``rlu.dump``). Operations never change a tree: they return a
     new one. Updates cost O(B log N) for a batch of B, whatever the capacity N; inside
@@ -91,11 +91,11 @@ class JaxSegmentTree:
     -----
     Bad input. Outside ``jit`` (concrete arrays) the tree checks its arguments as the host
     tree does: an index outside ``[-capacity, capacity)`` raises ``IndexError``, a NaN value
-    ``ValueError`` (a [`JaxSumTree`][rlu_trees.jax.JaxSumTree] also refuses negative and infinite values and a
-    total that overflows). Inside ``jit`` nothing can raise: such entries are skipped (their
-    leaf keeps its old value), a [`JaxSumTree`][rlu_trees.jax.JaxSumTree] lowers finite values above
-    ``finfo(dtype).max / P`` to that bound so that no sum can overflow, and ``u`` outside
-    ``[0, 1]`` is clipped (NaN counts as 0). Subnormal values are stored as zeros (of
+    ``ValueError`` (a [`JaxSumTree`][rlu_trees.jax.JaxSumTree] also refuses negative and infinite
+    values and a total that overflows). Inside ``jit`` nothing can raise: such entries are skipped
+    (their leaf keeps its old value), a [`JaxSumTree`][rlu_trees.jax.JaxSumTree] lowers finite
+    values above ``finfo(dtype).max / P`` to that bound so that no sum can overflow, and ``u``
+    outside ``[0, 1]`` is clipped (NaN counts as 0). Subnormal values are stored as zeros (of
     their sign): XLA flushes them on the CPU. A node array that does not fit the capacity
     (a tree rebuilt from another tree's arrays) raises ``ValueError`` when traced.
 
@@ -203,7 +203,10 @@ class JaxSegmentTree:
         return _kernels.leaves_of(self._nodes, self._layout)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(capacity={self._capacity}, reducer={self._reducer!r}, dtype={self._nodes.dtype})"
+        return (
+            f"{type(self).__name__}(capacity={self._capacity}, reducer={self._reducer!r}, "
+            f"dtype={self._nodes.dtype})"
+        )
 
     # ------------------------------------------------------------------ operations
 
@@ -271,8 +274,8 @@ class JaxSegmentTree:
     def partial_reduce(self, start: Any = 0, stop: Any = None) -> jax.Array:
         """Reduce the values over ranges ``[start, stop)``, O(log N) per range.
 
-        Same results as [`SegmentTree.partial_reduce`][rlu_trees.SegmentTree.partial_reduce] (bit for bit: the same
-        order of operations).
+        Same results as [`SegmentTree.partial_reduce`][rlu_trees.SegmentTree.partial_reduce] (bit
+        for bit: the same order of operations).
 
         Parameters
         ----------
@@ -365,9 +368,11 @@ class JaxSegmentTree:
         ----------
         tree : rlu_trees.SegmentTree
             A host tree whose reducer is add, minimum or maximum with its identity as
-            ``init_value``. A [`SumTree`][rlu_trees.SumTree] gives a [`JaxSumTree`][rlu_trees.jax.JaxSumTree], a
-            [`MinTree`][rlu_trees.MinTree] a [`JaxMinTree`][rlu_trees.jax.JaxMinTree], a [`MaxTree`][rlu_trees.MaxTree]
-            a [`JaxMaxTree`][rlu_trees.jax.JaxMaxTree], any other a [`JaxSegmentTree`][rlu_trees.jax.JaxSegmentTree].
+            ``init_value``. A [`SumTree`][rlu_trees.SumTree] gives a
+            [`JaxSumTree`][rlu_trees.jax.JaxSumTree], a [`MinTree`][rlu_trees.MinTree] a
+            [`JaxMinTree`][rlu_trees.jax.JaxMinTree], a [`MaxTree`][rlu_trees.MaxTree] a
+            [`JaxMaxTree`][rlu_trees.jax.JaxMaxTree], any other a
+            [`JaxSegmentTree`][rlu_trees.jax.JaxSegmentTree].
         dtype : {None, numpy.float32, numpy.float64}, optional
             None keeps the host tree's dtype where JAX allows it (float64 needs 64-bit mode;
             without it the values are rounded to float32).
@@ -422,12 +427,12 @@ class JaxSegmentTree:
 class JaxSumTree(JaxSegmentTree):
     r"""A functional sum tree: non-negative values and weighted sampling inside ``jax.jit``.
 
-    The JAX twin of [`SumTree`][rlu_trees.SumTree] (see [`JaxSegmentTree`][rlu_trees.jax.JaxSegmentTree] for the pytree,
-    the layout and what happens to bad input). ``sample(key, n)`` draws index ``i`` with
-    probability ``values[i] / root_value``; every index returned lies in ``[0, capacity)``
-    and has a positive value, for any ``u`` in ``[0, 1]`` and any state reachable through
-    the methods, in float32 as in float64. In 64-bit mode the results equal the host tree's
-    exactly.
+    The JAX twin of [`SumTree`][rlu_trees.SumTree] (see
+    [`JaxSegmentTree`][rlu_trees.jax.JaxSegmentTree] for the pytree, the layout and what happens to
+    bad input). ``sample(key, n)`` draws index ``i`` with probability ``values[i] / root_value``;
+    every index returned lies in ``[0, capacity)`` and has a positive value, for any ``u`` in
+    ``[0, 1]`` and any state reachable through the methods, in float32 as in float64. In 64-bit mode
+    the results equal the host tree's exactly.
 
     Parameters
     ----------
@@ -560,7 +565,9 @@ class JaxSumTree(JaxSegmentTree):
         return drawn
 
     def to_host(self, random_seed: int | None = None) -> Any:
-        """A [`SumTree`][rlu_trees.SumTree] holding the same values (see [`JaxSegmentTree.to_host`][rlu_trees.jax.JaxSegmentTree.to_host]).
+        """A [`SumTree`][rlu_trees.SumTree] holding the same values.
+
+        See [`JaxSegmentTree.to_host`][rlu_trees.jax.JaxSegmentTree.to_host].
 
         Parameters
         ----------
@@ -587,10 +594,10 @@ class JaxSumTree(JaxSegmentTree):
 
 @jax.tree_util.register_pytree_node_class
 class JaxMinTree(JaxSegmentTree):
-    """A [`JaxSegmentTree`][rlu_trees.jax.JaxSegmentTree] whose reducer is the minimum (identity ``+inf``).
+    """A [`JaxSegmentTree`][rlu_trees.jax.JaxSegmentTree] whose reducer is the minimum.
 
-    The JAX twin of [`MinTree`][rlu_trees.MinTree], e.g. the smallest priority for the
-    importance weights of prioritized replay.
+    Its identity is ``+inf``. The JAX twin of [`MinTree`][rlu_trees.MinTree], e.g. the smallest
+    priority for the importance weights of prioritized replay.
 
     Parameters
     ----------
@@ -626,10 +633,10 @@ class JaxMinTree(JaxSegmentTree):
 
 @jax.tree_util.register_pytree_node_class
 class JaxMaxTree(JaxSegmentTree):
-    """A [`JaxSegmentTree`][rlu_trees.jax.JaxSegmentTree] whose reducer is the maximum (identity ``-inf``).
+    """A [`JaxSegmentTree`][rlu_trees.jax.JaxSegmentTree] whose reducer is the maximum.
 
-    The JAX twin of [`MaxTree`][rlu_trees.MaxTree], e.g. the largest priority, given to new
-    transitions in prioritized replay.
+    Its identity is ``-inf``. The JAX twin of [`MaxTree`][rlu_trees.MaxTree], e.g. the largest
+    priority, given to new transitions in prioritized replay.
 
     Parameters
     ----------
