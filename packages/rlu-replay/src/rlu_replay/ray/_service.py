@@ -943,6 +943,10 @@ class ShardedPrioritizedReplay:
         self._updates = []
         if not ray.is_initialized():
             return
+        try:  # writers that ask from now on learn that the service was closed
+            ray.get(self._directory.close.remote(), timeout=self._timeout)
+        except Exception:  # a directory that is gone tells them as much
+            pass
         failed = []
         named = [(f"shard {k}", s) for k, s in enumerate(self._shards)]
         for name, actor in [*named, ("the directory", self._directory)]:

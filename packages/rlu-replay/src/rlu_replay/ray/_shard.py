@@ -37,6 +37,7 @@ class Directory:
         self._generation = 0
         self._shards: list[Any] = []
         self._nodes: list[str | None] = []
+        self._closed = False
 
     def claim(self, example: Any) -> Any:
         """The service's layout: the first one claimed wins, and every shard takes it."""
@@ -55,8 +56,13 @@ class Directory:
             self._example = example
         return self._generation
 
-    def current(self) -> tuple[int, list[Any], list[str | None]]:
-        return self._generation, self._shards, self._nodes
+    def current(self) -> tuple[int, list[Any], list[str | None], bool]:
+        """The generation, the shards and their nodes, and whether the service was closed."""
+        return self._generation, self._shards, self._nodes, self._closed
+
+    def close(self) -> None:
+        """The service is closing: writers that ask from now on are told so."""
+        self._closed = True
 
 
 class Shard:

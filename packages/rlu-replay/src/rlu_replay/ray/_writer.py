@@ -241,18 +241,19 @@ class ReplayWriter:
     def _rebind(self, shard: int) -> bool:
         """Move to the current shards if the service was restored; False if it was not."""
         b = self._binding
+        closed = (
+            "is gone: its service was closed (or its driver ended); "
+            "make a writer of a running service"
+        )
         try:
-            answer: tuple[int, list[Any], list[str | None]] = ray.get(
+            answer: tuple[int, list[Any], list[str | None], bool] = ray.get(
                 b.directory.current.remote(), timeout=self._timeout
             )
-            generation, shards, nodes = answer
         except (RayActorError, GetTimeoutError) as exc:
-            raise ShardError(
-                shard,
-                "is gone and so is its service's directory: the service was closed or its "
-                "driver ended; make a writer of a running service",
-                b.nodes[shard],
-            ) from exc
+            raise ShardError(shard, closed, b.nodes[shard]) from exc
+        generation, shards, nodes, was_closed = answer
+        if was_closed:
+            raise ShardError(shard, closed, b.nodes[shard])
         if generation == b.generation:
             return False
         self._binding = Binding(b.directory, generation, shards, nodes)
