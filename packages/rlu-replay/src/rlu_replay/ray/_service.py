@@ -40,6 +40,7 @@ from rlu_replay.ray._writer import Binding, ReplayWriter
 if TYPE_CHECKING:
     from rlu_replay.ray._stream import SampleStream
 
+ShardOptions = Mapping[str, Any] | Callable[[int], Mapping[str, Any]] | None
 _MANIFEST = "manifest.json"
 _SEND_UPDATES_AT = 8192  # queued priority updates (items) sent without waiting for a draw
 _ACTORS: dict[str, Any] = {}  # the Ray actor classes, made on first use
@@ -187,7 +188,7 @@ class ShardedPrioritizedReplay:
         rate_limiter: RateLimiter | None = None,
         timeout: float = 60.0,
         start_timeout: float = 300.0,
-        shard_options: Mapping[str, Any] | Callable[[int], Mapping[str, Any]] | None = None,
+        shard_options: ShardOptions = None,
         random_seed: int | None = None,
         *,
         example: Any = None,
@@ -201,7 +202,7 @@ class ShardedPrioritizedReplay:
         self._limiter = limiter or RateLimiter()
         self._timeout = check_real("timeout", timeout, low=0.0, low_open=True)
         self._start_timeout = check_real("start_timeout", start_timeout, low=0.0, low_open=True)
-        self._shard_options = check_mapping_or_callable(
+        self._shard_options: ShardOptions = check_mapping_or_callable(
             "shard_options", shard_options, "a callable of the shard number"
         )
         seed = check_optional_int("random_seed", random_seed, minimum=0)
