@@ -17,6 +17,8 @@ extras, the test dependencies, everything at its latest; one pytest session. A r
 environment marker keeps off that Python (dm-control on 3.13) is reported, the tests that need it
 (``NEEDS`` below: those using its fixture, and a few by id) are deselected, and a file in
 ``tools/ci_checks/`` checks instead that the feature fails with an ImportError that says why.
+The Ray service's behaviour tests (``MAIN_AND_FLOORS_ONLY`` below) are left to ``hatch test`` and
+the floors.
 
 ``floors`` runs each distribution's tests on Python 3.11 in a fresh venv holding it with all its
 extras, the sibling distributions it depends on or its tests import, and the test dependencies,
@@ -59,6 +61,15 @@ from uv import find_uv_bin
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = REPO / "packages"
 MAIN_PYTHON = "3.11"  # `hatch test` runs the whole suite there; the floors are tested there too
+
+# Tests of how the Ray service behaves (layouts across writers, the learner's stream, restores,
+# a 3-node cluster): about 2.5 minutes a run, and what they exercise is Ray's and the service's,
+# not the Python version's. `hatch test` and the floors run them; on the other Pythons the rest
+# of the Ray tests (test_ray.py: the sampling law, writers, a dead shard, a restore) stand in.
+MAIN_AND_FLOORS_ONLY = (
+    "packages/rlu-replay/tests/test_ray_service.py",
+    "packages/rlu-replay/tests/test_ray_cluster.py",
+)
 
 # Test dependencies of packages/*/tests beyond the distributions' own requirements (numpy comes
 # with gymnasium and dm-haiku). Their specifiers, and so their floors, are the root pyproject's
@@ -321,6 +332,11 @@ def run_pythons(versions: list[str], work: Path) -> tuple[dict[str, int], list[s
             }
         )
         deselect, checks = ["-p", "without_fixture"], []
+        deselect += [f"--ignore={path}" for path in MAIN_AND_FLOORS_ONLY]
+        print(
+            f"Python {version}: not run here (main run and floors only): "
+            + " ".join(MAIN_AND_FLOORS_ONLY)
+        )
         for name in kept_off:
             needs, check = NEEDS.get(name, {}), CHECKS.get(name)
             fixtures, tests = needs.get("fixtures", ()), needs.get("tests", ())
