@@ -56,7 +56,9 @@ def test_shards_spread_over_the_nodes_and_a_node_death_is_survivable(cluster, tm
         stream = replay.stream(64, prefetch=2)
         next(stream)
 
-        victim = workers[0]
+        # a worker node the driver is not attached to (Ray may attach it to any local node)
+        driver = ray.get_runtime_context().get_node_id()
+        victim = next(w for w in workers if w.node_id != driver)
         shard = replay.nodes.index(victim.node_id)
         cluster_.remove_node(victim)
         started = time.monotonic()
