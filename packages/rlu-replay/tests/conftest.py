@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import pickle
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -34,6 +34,38 @@ def ray_session(_ray_owner: list[bool]) -> None:
         # address="local": a new Ray of its own, never a cluster another process left running
         ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
         _ray_owner[0] = True
+
+
+@pytest.fixture
+def make_replay(ray_session: None) -> Iterator[Callable[..., Any]]:
+    """``make(**kwargs)``: a ``ShardedPrioritizedReplay``, closed at the end of the test."""
+    from rlu_replay.ray import ShardedPrioritizedReplay
+
+    made: list[Any] = []
+
+    def make(**kwargs: Any) -> Any:
+        replay = ShardedPrioritizedReplay(**kwargs)
+        made.append(replay)
+        return replay
+
+    yield make
+    for replay in made:
+        replay.close()
+
+
+@pytest.fixture
+def chi_square() -> Callable[[Any, Any], bool]:
+    """``ok(counts, probs)``: Pearson's test at the 0.1% level (the statistic below the
+    quantile, via Wilson-Hilferty)."""
+    import numpy as np
+
+    def ok(counts: Any, probs: Any) -> bool:
+        expected = counts.sum() * probs
+        stat = float(((counts - expected) ** 2 / expected).sum())
+        k = len(probs) - 1
+        return bool(stat < k * (1 - 2 / (9 * k) + 3.09 * np.sqrt(2 / (9 * k))) ** 3)
+
+    return ok
 
 
 RELEASED = Path(__file__).parent / "fixtures" / "pickles_envtools0.2.0_replay0.1.1.pkl"

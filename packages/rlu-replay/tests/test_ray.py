@@ -20,14 +20,6 @@ pytestmark = pytest.mark.usefixtures("ray_session")
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
-def chi_square_ok(counts: np.ndarray, probs: np.ndarray) -> bool:
-    """Pearson's test at the 0.1% level (statistic below the quantile, via Wilson-Hilferty)."""
-    expected = counts.sum() * probs
-    stat = float(((counts - expected) ** 2 / expected).sum())
-    k = len(probs) - 1
-    return stat < k * (1 - 2 / (9 * k) + 3.09 * np.sqrt(2 / (9 * k))) ** 3
-
-
 def make_tb(n: int, start: int = 0) -> TransitionBatch:
     x = np.arange(start, start + n)
     s = x[:, None].astype(np.float32).repeat(4, axis=1)
@@ -35,21 +27,7 @@ def make_tb(n: int, start: int = 0) -> TransitionBatch:
     return TransitionBatch(S=s, A=x, logP=zeros, Rn=zeros, In=zeros + 0.9, S_next=s + 1)
 
 
-@pytest.fixture
-def make_replay():
-    made = []
-
-    def make(**kwargs):
-        replay = ShardedPrioritizedReplay(**kwargs)
-        made.append(replay)
-        return replay
-
-    yield make
-    for replay in made:
-        replay.close()
-
-
-def test_sampling_is_proportional_over_the_union_of_shards(make_replay):
+def test_sampling_is_proportional_over_the_union_of_shards(make_replay, chi_square):
     replay = make_replay(
         capacity=300, num_shards=3, alpha=0.8, beta=0.6, epsilon=0.01, random_seed=0
     )
@@ -67,7 +45,7 @@ def test_sampling_is_proportional_over_the_union_of_shards(make_replay):
         w = (60 * p / p.sum()) ** -0.6
         np.testing.assert_allclose(weights, w[batch["i"]] / w.max(), rtol=1e-9)
         assert np.array_equal(idx % 3, batch["i"] // 20)  # identifiers name the shard
-    assert chi_square_ok(counts, p / p.sum())
+    assert chi_square(counts, p / p.sum())
 
 
 def test_stratified_sampling_takes_one_draw_per_slice_of_all_shards(make_replay):

@@ -14,28 +14,6 @@ pytestmark = pytest.mark.usefixtures("ray_session")
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
-def chi_square_ok(counts: np.ndarray, probs: np.ndarray) -> bool:
-    """Pearson's test at the 0.1% level (statistic below the quantile, via Wilson-Hilferty)."""
-    expected = counts.sum() * probs
-    stat = float(((counts - expected) ** 2 / expected).sum())
-    k = len(probs) - 1
-    return stat < k * (1 - 2 / (9 * k) + 3.09 * np.sqrt(2 / (9 * k))) ** 3
-
-
-@pytest.fixture
-def make_replay():
-    made = []
-
-    def make(**kwargs):
-        replay = ShardedPrioritizedReplay(**kwargs)
-        made.append(replay)
-        return replay
-
-    yield make
-    for replay in made:
-        replay.close()
-
-
 # ------------------------------------------------------------------ one layout
 
 
@@ -137,7 +115,7 @@ def test_mixed_writers_layouts_and_shards_never_corrupt_a_sample(make_replay, se
 # ------------------------------------------------------------------ the learner's stream
 
 
-def test_the_stream_is_proportional_over_the_union_of_shards(make_replay):
+def test_the_stream_is_proportional_over_the_union_of_shards(make_replay, chi_square):
     replay = make_replay(
         capacity=300, num_shards=3, alpha=0.8, beta=0.6, epsilon=0.01, random_seed=0
     )
@@ -157,7 +135,7 @@ def test_the_stream_is_proportional_over_the_union_of_shards(make_replay):
         assert np.array_equal(idx % 3, batch["i"] // 20)
         assert stream.ahead == 3
     assert replay.sample_calls == 40
-    assert chi_square_ok(counts, p / p.sum())
+    assert chi_square(counts, p / p.sum())
 
 
 def test_stream_sees_priority_updates_and_new_items_within_prefetch_draws(make_replay):

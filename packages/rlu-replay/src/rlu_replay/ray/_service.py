@@ -412,6 +412,7 @@ class ShardedPrioritizedReplay:
     # ------------------------------------------------------------------ reading
 
     def _stats_round(self) -> list[dict[str, Any]]:
+        """Every shard's figures (after the queued updates, and the errors of answered ones)."""
         self._check_updates()
         calls = [(k, shard.stats.remote()) for k, shard in enumerate(self._shards)]
         stats = get(calls, self._timeout, "a stats query", self._nodes)
@@ -444,7 +445,6 @@ class ShardedPrioritizedReplay:
         [0, 0]
         >>> replay.close()
         """
-        self._check_updates()
         keys = ("size", "inserted", "sampled", "total", "min")
         return [{key: s[key] for key in keys} for s in self._stats_round()]
 
@@ -470,8 +470,7 @@ class ShardedPrioritizedReplay:
         deadline = time.monotonic() + wait
         delay = 0.001
         while True:
-            self._check_updates()
-            self._stats_round()
+            self._stats_round()  # sends the queued updates first
             if self._allowed(n, 0):
                 return
             if time.monotonic() >= deadline:
