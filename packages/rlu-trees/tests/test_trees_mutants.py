@@ -63,8 +63,9 @@ def test_writing_kernels_return_the_contract_statuses(kernels, op):
     ],
 )
 def test_every_known_reducer_runs_compiled_and_refuses_nan(reducer, init):
-    # Survivor: `np.fmax: (MAX, +math.inf)` in _KNOWN_REDUCERS. The tree then falls back to the
-    # numpy path, which gives the same values but accepts NaN, which breaks the comparisons.
+    # Survivor: `np.fmax: (MAX, +math.inf)` in _KNOWN_REDUCERS (now derived from
+    # rlu_trees._reducers). The tree then falls back to the numpy path, which gives the same
+    # values but accepts NaN, which breaks the comparisons.
     tree = SegmentTree(4, reducer, init)
     assert tree._use_numba
     tree.set_values(..., [3.0, 1.0, 4.0, 1.5])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import operator
 from collections.abc import Callable, Sequence
 from types import EllipsisType, ModuleType
@@ -13,29 +12,27 @@ import numpy.typing as npt
 
 from rlu_trees import _numpy_kernels
 from rlu_trees._checks import (
-    as_index_array,
-    as_lookup,
-    as_ranges,
-    as_value_array,
     check_callable,
     check_dtype,
+    check_index_array,
     check_int,
+    check_lookup,
+    check_ranges,
     check_real,
+    check_value_array,
 )
 from rlu_trees._kernel_contract import (
-    ADD,
     BAD_INDEX,
     BAD_VALUE,
     CHECK_NAN,
     CHECK_NONE,
     CHECK_SUM,
     INT64,
-    MAX,
-    MIN,
     OK,
     OVERFLOW,
     Storage,
 )
+from rlu_trees._reducers import CODE, FUNCTIONS, IDENTITY, UFUNC
 
 _numba_kernels: ModuleType | None = None
 
@@ -50,22 +47,14 @@ def _compiled() -> ModuleType:
     return _numba_kernels
 
 
-# reducers the compiled kernels know: reducer -> (code, identity element)
+# reducers the compiled kernels know (see _reducers): reducer -> (code, identity element)
 _KNOWN_REDUCERS: dict[Any, tuple[int, float]] = {
-    np.add: (ADD, 0.0),
-    operator.add: (ADD, 0.0),
-    np.minimum: (MIN, math.inf),
-    np.fmin: (MIN, math.inf),
-    min: (MIN, math.inf),
-    np.maximum: (MAX, -math.inf),
-    np.fmax: (MAX, -math.inf),
-    max: (MAX, -math.inf),
+    function: (CODE[name], IDENTITY[name]) for function, name in FUNCTIONS.items()
 }
+# Python functions that have a ufunc twin, which the numpy kernels take instead
 _ARRAY_REDUCERS: dict[Any, np.ufunc] = {
-    operator.add: np.add,
+    **{f: UFUNC[name] for f, name in FUNCTIONS.items() if not isinstance(f, np.ufunc)},
     operator.mul: np.multiply,
-    min: np.minimum,
-    max: np.maximum,
 }
 
 # bits of ``ndarray.flags.num``: C-contiguous, aligned, writeable
@@ -247,7 +236,7 @@ class SegmentTree:
         nodes, as in coax. The result is a read-only view (or a copy, for fancy ``index``).
         A level that is not an int in ``[-height, height)`` raises ``IndexError``.
         """
-        level, index = as_lookup(lookup, self._height)
+        level, index = check_lookup("level", lookup, height=self._height)
         start = 1 << level
         view = self._tree[start : start + min(start, self._capacity)]
         view.flags.writeable = False
@@ -327,7 +316,7 @@ class SegmentTree:
         kernels = self._kernels()
         reduce_arg = self._reduce_arg()
         if idx is None or idx is Ellipsis:
-            vals = as_value_array("values", values, self._capacity, self._dtype)
+            vals = check_value_array("values", values, n=self._capacity, dtype=self._dtype)
             status = kernels.set_all(
                 self._tree,
                 self._capacity,
@@ -338,8 +327,8 @@ class SegmentTree:
             )
             self._raise_for_status(status, None, vals)
             return
-        index = as_index_array("idx", idx)
-        vals = as_value_array("values", values, index.shape[0], self._dtype)
+        index = check_index_array("idx", idx)
+        vals = check_value_array("values", values, n=index.shape[0], dtype=self._dtype)
         status = kernels.set_values(
             self._tree, self._capacity, index, vals, reduce_arg, self._check
         )
@@ -450,7 +439,7 @@ class SegmentTree:
         array([ 3., 11., 23.])
         """
         scalar = np.ndim(start) == 0 and (stop is None or np.ndim(stop) == 0)
-        starts, stops = as_ranges(start, stop, self._capacity)
+        starts, stops = check_ranges("start and stop", (start, stop), capacity=self._capacity)
         out = np.empty(starts.shape[0], dtype=self._dtype)
         self._kernels().partial_reduce(
             self._tree, starts, stops, self._reduce_arg(), self._dtype.type(self._init_value), out
@@ -476,7 +465,7 @@ class MinTree(SegmentTree):
     """
 
     def __init__(self, capacity: int, *, dtype: npt.DTypeLike = np.float64) -> None:
-        super().__init__(capacity, np.minimum, math.inf, dtype=dtype)
+        super().__init__(capacity, UFUNC["min"], IDENTITY["min"], dtype=dtype)
 
 
 class MaxTree(SegmentTree):
@@ -497,4 +486,4 @@ class MaxTree(SegmentTree):
     """
 
     def __init__(self, capacity: int, *, dtype: npt.DTypeLike = np.float64) -> None:
-        super().__init__(capacity, np.maximum, -math.inf, dtype=dtype)
+        super().__init__(capacity, UFUNC["max"], IDENTITY["max"], dtype=dtype)

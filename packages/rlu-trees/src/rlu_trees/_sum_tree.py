@@ -8,8 +8,9 @@ from typing import Any, overload
 import numpy as np
 import numpy.typing as npt
 
-from rlu_trees._checks import as_unit_array, check_bool, check_int, seed_state
+from rlu_trees._checks import check_bool, check_int, check_seed, check_unit_array
 from rlu_trees._kernel_contract import CHECK_SUM, INT64
+from rlu_trees._reducers import IDENTITY, UFUNC
 from rlu_trees._segment_tree import SegmentTree
 
 # the compiled ``sample`` for each tree dtype, resolved once (kept out of the instances, so that
@@ -68,8 +69,8 @@ class SumTree(SegmentTree):
         *,
         dtype: npt.DTypeLike = np.float64,
     ) -> None:
-        state = seed_state("random_seed", random_seed)
-        super().__init__(capacity, np.add, 0.0, dtype=dtype)
+        state = check_seed("random_seed", random_seed)
+        super().__init__(capacity, UFUNC["add"], IDENTITY["add"], dtype=dtype)
         self._random_seed = random_seed
         self._rng_state = state
 
@@ -83,7 +84,7 @@ class SumTree(SegmentTree):
 
     @random_seed.setter
     def random_seed(self, new_random_seed: int | None) -> None:
-        state = seed_state("random_seed", new_random_seed)
+        state = check_seed("random_seed", new_random_seed)
         self._rng_state = state
         self._random_seed = new_random_seed
 
@@ -206,7 +207,7 @@ class SumTree(SegmentTree):
         array([0, 0, 2])
         """
         scalar = np.ndim(u) == 0
-        arr = as_unit_array("u", u)
+        arr = check_unit_array("u", u)
         self._require_mass()
         out = np.empty(arr.shape[0], dtype=INT64)
         self._kernels().inverse_cdf(self._tree, arr, out)

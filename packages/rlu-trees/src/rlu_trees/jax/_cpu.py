@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from rlu_trees._kernel_contract import ADD, MAX, MIN
+from rlu_trees._reducers import CODE
 from rlu_trees.jax import _kernels
 
 # XLA's API_VERSION_STATUS_RETURNING_UNIFIED: the kernel receives the opaque configuration
@@ -51,9 +51,6 @@ ENABLED = os.environ.get("RLU_TREES_JAX_CPU_CALLS", "1").strip() != "0"
 
 # node dtypes the compiled kernels exist for
 _DTYPES = ("float32", "float64")
-
-# reducer names to the host kernels' codes
-_OPS = {"add": ADD, "min": MIN, "max": MAX}
 
 
 def _ffi() -> Any:
@@ -121,10 +118,10 @@ def _call(
     return out
 
 
-def _check_rows(lay: _kernels.Layout, nodes: jax.Array, *rows: jax.Array) -> None:
-    """The shapes the kernels rely on: ``nodes`` has ``lay.size`` nodes per tree and every
-    other argument one row per tree (checked when traced; a mismatch would be a memory error)."""
-    _kernels.check_nodes(nodes, lay)
+def _check_rows(nodes: jax.Array, *rows: jax.Array) -> None:
+    """The shapes the kernels rely on: every argument has one row per tree (checked when traced;
+    a mismatch would be a memory error). That ``nodes`` has ``lay.size`` nodes per tree is
+    checked where the array enters, in ``_trees``."""
     for row in rows:
         if row.shape[:-1] != nodes.shape[:-1]:
             raise ValueError(f"arguments of shape {row.shape} do not match trees {nodes.shape}")
@@ -141,7 +138,7 @@ def _rows_first(size: int, batched: list[bool], args: tuple[jax.Array, ...]) -> 
 @functools.cache
 def _descend_op(lay: _kernels.Layout) -> Callable[[jax.Array, jax.Array], jax.Array]:
     def op(nodes: jax.Array, x: jax.Array) -> jax.Array:
-        _check_rows(lay, nodes, x)
+        _check_rows(nodes, x)
         trees = math.prod(nodes.shape[:-1])
         entry = ("descend", str(nodes.dtype), str(x.dtype))
         result = jax.ShapeDtypeStruct(x.shape, jnp.int32)  # type: ignore[no-untyped-call]
@@ -177,9 +174,9 @@ def _set_op(
     lay: _kernels.Layout, clamp: bool
 ) -> Callable[[jax.Array, jax.Array, jax.Array], jax.Array]:
     def op(nodes: jax.Array, leaf: jax.Array, values: jax.Array) -> jax.Array:
-        _check_rows(lay, nodes, leaf, values)
+        _check_rows(nodes, leaf, values)
         trees = math.prod(nodes.shape[:-1])
-        words = (trees, lay.size, leaf.shape[-1], _OPS[lay.reducer])
+        words = (trees, lay.size, leaf.shape[-1], CODE[lay.reducer])
         result = jax.ShapeDtypeStruct(nodes.shape, nodes.dtype)  # type: ignore[no-untyped-call]
         return _call(("set", str(nodes.dtype)), result, words, nodes, leaf, values, alias=True)
 
@@ -307,8 +304,10 @@ def _in_use(nodes: jax.Array, lay: _kernels.Layout) -> bool:
 
 
 def descend(nodes: jax.Array, x: jax.Array, lay: _kernels.Layout) -> jax.Array:
-    """``_kernels.descend``, through the compiled kernel when lowered for the CPU."""
-    _kernels.check_nodes(nodes, lay)
+    """``_kernels.descend``, through the compiled kernel when lowered for the CPU.
+
+    ``nodes`` must fit ``lay`` (``_trees`` checks it where the array enters).
+    """
     if not _in_use(nodes, lay):
         return _kernels.descend(nodes, x, lay)
     leaf: jax.Array = lax.platform_dependent(
@@ -323,8 +322,10 @@ def descend(nodes: jax.Array, x: jax.Array, lay: _kernels.Layout) -> jax.Array:
 def set_values(
     nodes: jax.Array, idx: jax.Array, values: jax.Array, lay: _kernels.Layout, clamp: bool
 ) -> jax.Array:
-    """``_kernels.set_values``, through the compiled kernel when lowered for the CPU."""
-    _kernels.check_nodes(nodes, lay)
+    """``_kernels.set_values``, through the compiled kernel when lowered for the CPU.
+
+    ``nodes`` must fit ``lay`` (``_trees`` checks it where the array enters).
+    """
     if not _in_use(nodes, lay):
         return _kernels.set_values(nodes, idx, values, lay, clamp)
     new: jax.Array = lax.platform_dependent(

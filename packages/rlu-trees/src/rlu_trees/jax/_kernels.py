@@ -46,8 +46,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-# reducer names and their identity elements
-IDENTITY = {"add": 0.0, "min": float("inf"), "max": float("-inf")}
+from rlu_trees._reducers import IDENTITY
 
 _GATHER = lax.GatherDimensionNumbers(
     offset_dims=(1,), collapsed_slice_dims=(), start_index_map=(0,)
@@ -78,16 +77,6 @@ def layout(capacity: int, reducer: str, nonneg: bool, cpu_calls: bool = True) ->
     """The layout for ``capacity`` values (``capacity >= 1``)."""
     height = (capacity - 1).bit_length()
     return Layout(capacity, reducer, nonneg, height, (2 << height) - 1, cpu_calls)
-
-
-def check_nodes(nodes: jax.Array, lay: Layout) -> None:
-    """Raise unless the node array fits the tree's capacity (e.g. arrays unflattened into the
-    structure of a tree of another capacity; checked when traced)."""
-    if nodes.ndim < 1 or nodes.shape[-1] != lay.size:
-        raise ValueError(
-            f"a tree of capacity {lay.capacity} has {lay.size} nodes, but its node array has "
-            f"shape {nodes.shape}: was it rebuilt from another tree's arrays?"
-        )
 
 
 def combine(reducer: str, a: jax.Array, b: jax.Array) -> jax.Array:
@@ -128,6 +117,11 @@ def _put(
 def _put_max(nodes: jax.Array, at: jax.Array, values: jax.Array) -> jax.Array:
     """``nodes[at] = max(nodes[at], values)``, entries out of bounds skipped."""
     return lax.scatter_max(nodes, at[:, None], values, _SCATTER_ONE, mode=_DROP)
+
+
+def x64_enabled() -> bool:
+    """Whether JAX's 64-bit mode is on."""
+    return bool(jax.dtypes.canonicalize_dtype(np.float64) == np.dtype(np.float64))
 
 
 def exact_positions(dtype: Any) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import jax
 import jax.numpy as jnp
@@ -11,21 +11,44 @@ import numpy as np
 import numpy.typing as npt
 
 from rlu_trees import _checks as _host_checks
+from rlu_trees import _reducers
+from rlu_trees._segment_tree import MaxTree, MinTree, SegmentTree
+from rlu_trees._sum_tree import SumTree
 from rlu_trees.jax import _checks, _cpu, _kernels
 
 _T = TypeVar("_T", bound="JaxSegmentTree")
+
+
+def _check_nodes(nodes: jax.Array, lay: _kernels.Layout) -> None:
+    """Raise unless the node array fits the tree's capacity (e.g. arrays unflattened into the
+    structure of a tree of another capacity; checked when traced).
+
+    The one check of the node array: every jitted entry point below runs it first, and the
+    kernels (``_kernels``, ``_cpu``) rely on it.
+    """
+    if nodes.ndim < 1 or nodes.shape[-1] != lay.size:
+        raise ValueError(
+            f"a tree of capacity {lay.capacity} has {lay.size} nodes, but its node array has "
+            f"shape {nodes.shape}: was it rebuilt from another tree's arrays?"
+        )
+
+
+def _accumulator_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
+    """The dtype of the descent's target mass: float64 when JAX allows it (as the host)."""
+    return np.dtype(np.float64) if _kernels.x64_enabled() else dtype
 
 
 @functools.partial(jax.jit, static_argnames=("lay", "clamp"))
 def _set_values(
     nodes: jax.Array, idx: jax.Array, values: jax.Array, lay: _kernels.Layout, clamp: bool
 ) -> jax.Array:
+    _check_nodes(nodes, lay)
     return _cpu.set_values(nodes, idx, values, lay, clamp)
 
 
 @functools.partial(jax.jit, static_argnames=("lay", "clamp"))
 def _set_all(nodes: jax.Array, values: jax.Array, lay: _kernels.Layout, clamp: bool) -> jax.Array:
-    _kernels.check_nodes(nodes, lay)
+    _check_nodes(nodes, lay)
     return _kernels.set_all(nodes, values, lay, clamp)
 
 
@@ -33,12 +56,13 @@ def _set_all(nodes: jax.Array, values: jax.Array, lay: _kernels.Layout, clamp: b
 def _partial_reduce(
     nodes: jax.Array, starts: jax.Array, stops: jax.Array, lay: _kernels.Layout
 ) -> jax.Array:
-    _kernels.check_nodes(nodes, lay)
+    _check_nodes(nodes, lay)
     return _kernels.partial_reduce(nodes, starts, stops, lay)
 
 
 @functools.partial(jax.jit, static_argnames=("lay",))
 def _inverse_cdf(nodes: jax.Array, u: jax.Array, lay: _kernels.Layout) -> jax.Array:
+    _check_nodes(nodes, lay)
     u = jnp.clip(jnp.nan_to_num(u, nan=0.0), 0.0, 1.0)
     return _cpu.descend(nodes, u * nodes[0].astype(u.dtype), lay)
 
@@ -47,6 +71,7 @@ def _inverse_cdf(nodes: jax.Array, u: jax.Array, lay: _kernels.Layout) -> jax.Ar
 def _sample(
     nodes: jax.Array, key: jax.Array, lay: _kernels.Layout, n: int, stratified: bool, dtype: Any
 ) -> jax.Array:
+    _check_nodes(nodes, lay)
     u = jax.random.uniform(key, (n,), dtype=dtype)
     if stratified:
         u = jnp.minimum((jnp.arange(n, dtype=dtype) + u) / n, 1.0)
@@ -126,7 +151,6 @@ class JaxSegmentTree:
     """
 
     _nonneg = False
-    _HOST_CLASS: str | None = None  # the host tree to_host builds; None: a SegmentTree
 
     # whether the compiled CPU kernels may serve this tree: the switch as it was when the tree
     # was made, kept in its static data (so in every jit cache key); unpickled trees of 0.2.x
@@ -134,10 +158,10 @@ class JaxSegmentTree:
     _cpu_calls: bool = _cpu.ENABLED
 
     def __init__(self, capacity: int, reducer: Any, *, dtype: npt.DTypeLike | None = None) -> None:
-        self._capacity = _checks.as_capacity(capacity)
-        self._reducer = _checks.as_reducer(reducer)
+        self._capacity = _checks.check_capacity("capacity", capacity)
+        self._reducer = _checks.check_reducer("reducer", reducer)
         self._cpu_calls = _cpu.ENABLED
-        dt = _checks.as_dtype(dtype)
+        dt = _checks.check_dtype("dtype", dtype)
         self._nodes = _kernels.empty(self._layout, dt)
 
     # ------------------------------------------------------------------ pytree
@@ -180,7 +204,7 @@ class JaxSegmentTree:
     @property
     def init_value(self) -> float:
         """The identity of the reducer: the value of leaves never set."""
-        return _kernels.IDENTITY[self._reducer]
+        return _reducers.IDENTITY[self._reducer]
 
     @property
     def dtype(self) -> np.dtype[Any]:
@@ -247,17 +271,18 @@ class JaxSegmentTree:
         lay = self._layout
         dtype = self.dtype
         if idx is None or idx is Ellipsis:
-            vals = _checks.as_value_array("values", values, self._capacity, dtype)
+            vals = _checks.check_value_array("values", values, n=self._capacity, dtype=dtype)
             if self._traced(vals):
                 return self._replace(_set_all(self._nodes, vals, lay, True))
-            _checks.check_values("values", vals, self._reducer if self._nonneg else "")
+            rule = self._reducer if self._nonneg else ""
+            _checks.check_values("values", vals, reducer=rule)
             return self._checked(_set_all(self._nodes, vals, lay, False))
-        index = _checks.as_index_array("idx", idx)
-        vals = _checks.as_value_array("values", values, index.shape[0], dtype)
+        index = _checks.check_index_array("idx", idx)
+        vals = _checks.check_value_array("values", values, n=index.shape[0], dtype=dtype)
         if self._traced(index, vals):
             return self._replace(_set_values(self._nodes, index, vals, lay, True))
-        _checks.check_indices("idx", index, self._capacity)
-        _checks.check_values("values", vals, self._reducer if self._nonneg else "")
+        _checks.check_indices("idx", index, capacity=self._capacity)
+        _checks.check_values("values", vals, reducer=self._reducer if self._nonneg else "")
         if index.shape[0] == 0:
             return self
         return self._checked(_set_values(self._nodes, index, vals, lay, False))
@@ -309,12 +334,12 @@ class JaxSegmentTree:
         """
         cap = self._capacity
         scalar = np.ndim(start) == 0 and (stop is None or np.ndim(stop) == 0)
-        starts = _checks.as_index_array("start", start)
-        stops = _checks.as_index_array("stop", cap if stop is None else stop)
+        starts = _checks.check_index_array("start", start)
+        stops = _checks.check_index_array("stop", cap if stop is None else stop)
         starts, stops = jnp.broadcast_arrays(starts, stops)
         if not self._traced(starts, stops):
             for name, arr in (("start", starts), ("stop", stops)):
-                _host_checks.check_bounds(name, np.atleast_1d(np.asarray(arr)), cap)
+                _host_checks.check_bounds(name, np.atleast_1d(np.asarray(arr)), capacity=cap)
         starts = jnp.clip(jnp.where(starts < 0, starts + cap, starts), 0, cap)
         stops = jnp.clip(jnp.where(stops < 0, stops + cap, stops), 0, cap)
         if not self._traced(starts, stops):
@@ -348,14 +373,18 @@ class JaxSegmentTree:
         >>> type(host).__name__, host.root_value
         ('SegmentTree', 5.0)
         """
-        import rlu_trees
+        return self._to_host()
 
-        if self._HOST_CLASS is not None:  # JaxMinTree, JaxMaxTree: their host twins
-            host = getattr(rlu_trees, self._HOST_CLASS)(self._capacity, dtype=self.dtype)
+    def _to_host(self, **options: Any) -> SegmentTree:
+        """`to_host`: the host twin (built with ``options``) or a ``SegmentTree``."""
+        twin = next((host for jax_cls, host in _TWINS if isinstance(self, jax_cls)), None)
+        host: SegmentTree
+        if twin is not None:
+            host = twin(self._capacity, dtype=self.dtype, **options)
         else:
-            functions = {"add": np.add, "min": np.minimum, "max": np.maximum}
-            host = rlu_trees.SegmentTree(
-                self._capacity, functions[self._reducer], self.init_value, dtype=self.dtype
+            reducer = self._reducer
+            host = SegmentTree(
+                self._capacity, _reducers.UFUNC[reducer], self.init_value, dtype=self.dtype
             )
         host.set_values(..., np.asarray(self.values))
         return host
@@ -398,23 +427,18 @@ class JaxSegmentTree:
         >>> type(tree).__name__, float(tree.root_value)
         ('JaxSumTree', 10.0)
         """
-        import rlu_trees
-
-        if not isinstance(tree, rlu_trees.SegmentTree):
+        if not isinstance(tree, SegmentTree):
             raise TypeError(f"tree must be a rlu_trees.SegmentTree, got {type(tree).__name__}")
         if dtype is None:
             host_dtype = np.dtype(tree.dtype)
-            dtype = host_dtype if _checks.x64_enabled() else np.dtype(np.float32)
+            dtype = host_dtype if _kernels.x64_enabled() else np.dtype(np.float32)
         new: JaxSegmentTree
-        if isinstance(tree, rlu_trees.SumTree):
-            new = JaxSumTree(tree.capacity, dtype=dtype)
-        elif isinstance(tree, rlu_trees.MinTree):
-            new = JaxMinTree(tree.capacity, dtype=dtype)
-        elif isinstance(tree, rlu_trees.MaxTree):
-            new = JaxMaxTree(tree.capacity, dtype=dtype)
+        twin = next((jax_cls for jax_cls, host in _TWINS if isinstance(tree, host)), None)
+        if twin is not None:
+            new = twin(tree.capacity, dtype=dtype)
         else:
-            reducer = _checks.as_reducer(tree.reducer)
-            if tree.init_value != _kernels.IDENTITY[reducer]:
+            reducer = _checks.check_reducer("reducer", tree.reducer)
+            if tree.init_value != _reducers.IDENTITY[reducer]:
                 raise ValueError(
                     f"tree's init_value {tree.init_value!r} is not the identity of {reducer}"
                 )
@@ -515,8 +539,8 @@ class JaxSumTree(JaxSegmentTree):
         >>> tree.inverse_cdf([0.0, 0.49, 1.0]).tolist()
         [0, 0, 2]
         """
-        acc = _checks.accumulator_dtype(self.dtype)
-        arr, scalar = _checks.as_unit_array("u", u, acc)
+        acc = _accumulator_dtype(self.dtype)
+        arr, scalar = _checks.check_unit_array("u", u, dtype=acc)
         self._require_mass()
         out = _inverse_cdf(self._nodes, arr, self._layout)
         result: jax.Array = out[0] if scalar else out
@@ -560,7 +584,7 @@ class JaxSumTree(JaxSegmentTree):
         n = _host_checks.check_int("n", n, minimum=1)
         stratified = _host_checks.check_bool("stratified", stratified)
         self._require_mass()
-        acc = _checks.accumulator_dtype(self.dtype)
+        acc = _accumulator_dtype(self.dtype)
         drawn: jax.Array = _sample(self._nodes, key, self._layout, n, stratified, acc)
         return drawn
 
@@ -585,11 +609,7 @@ class JaxSumTree(JaxSegmentTree):
         >>> host.root_value
         3.0
         """
-        import rlu_trees
-
-        host = rlu_trees.SumTree(self._capacity, random_seed, dtype=self.dtype)
-        host.set_values(..., np.asarray(self.values))
-        return host
+        return self._to_host(random_seed=random_seed)
 
 
 @jax.tree_util.register_pytree_node_class
@@ -624,8 +644,6 @@ class JaxMinTree(JaxSegmentTree):
     >>> JaxMinTree(2).set_values(..., [3.0, 2.0]).to_host().root_value  # a host MinTree
     2.0
     """
-
-    _HOST_CLASS = "MinTree"
 
     def __init__(self, capacity: int, *, dtype: npt.DTypeLike | None = None) -> None:
         super().__init__(capacity, "min", dtype=dtype)
@@ -662,7 +680,17 @@ class JaxMaxTree(JaxSegmentTree):
     3.0
     """
 
-    _HOST_CLASS = "MaxTree"
-
     def __init__(self, capacity: int, *, dtype: npt.DTypeLike | None = None) -> None:
         super().__init__(capacity, "max", dtype=dtype)
+
+
+# the JAX trees that have a host twin, and the twin, written once: `to_host` builds the twin of
+# a JAX tree, `from_host` the JAX twin of a host tree (the first match, so subclasses follow
+# their base); any other tree pairs with a SegmentTree of the same reducer
+_JaxTwin: TypeAlias = type[JaxSumTree] | type[JaxMinTree] | type[JaxMaxTree]
+_HostTwin: TypeAlias = type[SumTree] | type[MinTree] | type[MaxTree]
+_TWINS: tuple[tuple[_JaxTwin, _HostTwin], ...] = (
+    (JaxSumTree, SumTree),
+    (JaxMinTree, MinTree),
+    (JaxMaxTree, MaxTree),
+)
