@@ -103,7 +103,7 @@ print(json.dumps(needs_extra))
 """
 
 
-# rlu-core alone (with numpy, its one dependency): import rlu_core loads no numpy, and
+# rlu-core alone (with numpy and optree, its dependencies): import rlu_core loads neither, and
 # TransitionBatch works without gymnasium. Prints the third-party modules each step loaded.
 TRANSITION_BATCH = r"""
 import json, sys
@@ -212,14 +212,14 @@ def test_installs_alone_with_only_its_declared_dependencies(
     assert not strays, f"import {module} loaded modules of undeclared distributions: {strays}"
     import_times[module] = report["seconds"]
 
-    if dist == "rlu-core" and extra is None:  # TransitionBatch, with numpy alone
+    if dist == "rlu-core" and extra is None:  # TransitionBatch, with numpy and optree alone
         out = subprocess.run([python, "-c", TRANSITION_BATCH], capture_output=True, text=True)
         assert out.returncode == 0, out.stderr
         after_import, after_use, rewards, factors = json.loads(out.stdout)
         assert after_import == ["rlu_core"], "import rlu_core loaded a third-party module"
-        assert {"numpy", "rlu_core"} <= set(after_use)  # and numpy's own helpers, if any
+        assert {"numpy", "optree", "rlu_core"} <= set(after_use)  # and their own helpers
         assert rewards == [2.0, 4.0, 2.0] and factors == [0.9, 0.9, 0.9]
-        assert installed == {"rlu-core", "numpy"}
+        assert installed == {"rlu-core", "numpy", "optree", "typing-extensions"}
 
     if dist == "rlu":  # the meta-package serves every name, through rlu and rlu.utils
         out = subprocess.run([python, "-c", EVERY_NAME], capture_output=True, text=True)

@@ -1,60 +1,39 @@
-"""The pytrees of TransitionBatch's fields: nests of mappings, tuples, named tuples and lists.
+"""The pytrees of TransitionBatch's fields, walked by optree with JAX's rules.
 
-A leaf is anything else (an array, a number); None is an empty node without leaves, as in JAX.
+``optree`` (JAX's pytree rules in C++, without jax) is the one walker of rlu's host code: dicts,
+named tuples, tuples and lists are nodes, a dict's keys are visited in sorted order (an
+``OrderedDict``'s in its own), None is an empty node without leaves, and anything else (an
+array, a number) is a leaf. A mapped tree keeps each dict's own key order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any, cast
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
+import optree
 
-
-def is_namedtuple(tree: object) -> bool:
-    """Whether ``tree`` is an instance of a named tuple class."""
-    return isinstance(tree, tuple) and hasattr(tree, "_fields")
+# optree's own keyword, spelled once: None is an empty node, as in JAX
+_NONE_IS_LEAF = False
 
 
 def tree_map(f: Callable[..., Any], tree: Any, *rest: Any) -> Any:
     """Apply ``f`` leaf by leaf to ``tree`` and trees of the same structure; None stays None.
 
-    The result has ``tree``'s structure (and its mappings' key order); ``rest`` is read by it.
+    The result has ``tree``'s structure (and its dicts' key order).
     """
-    if tree is None:
-        return None
-    if isinstance(tree, Mapping):
-        return cast(Any, type(tree))(
-            (k, tree_map(f, v, *(other[k] for other in rest))) for k, v in tree.items()
-        )
-    if is_namedtuple(tree):
-        return type(tree)(*(tree_map(f, *nodes) for nodes in zip(tree, *rest, strict=True)))
-    if isinstance(tree, (tuple, list)):
-        return type(tree)(tree_map(f, *nodes) for nodes in zip(tree, *rest, strict=True))
-    return f(tree, *rest)
+    return optree.tree_map(f, tree, *rest, none_is_leaf=_NONE_IS_LEAF)
 
 
 def tree_equal(a: Any, b: Any) -> bool:
-    """Whether ``a`` and ``b`` have equal structure, shapes and close values.
+    """Whether ``a`` and ``b`` have one structure (JAX's: a list is no tuple) and close values."""
+    leaves_a, spec_a = optree.tree_flatten(a, none_is_leaf=_NONE_IS_LEAF)
+    leaves_b, spec_b = optree.tree_flatten(b, none_is_leaf=_NONE_IS_LEAF)
+    return spec_a == spec_b and all(map(_leaf_equal, leaves_a, leaves_b))
 
-    In the structure, a list equals a tuple.
-    """
-    if a is None or b is None:
-        return a is None and b is None
-    if isinstance(a, Mapping) or isinstance(b, Mapping):
-        return (
-            isinstance(a, Mapping)
-            and isinstance(b, Mapping)
-            and a.keys() == b.keys()
-            and all(tree_equal(a[k], b[k]) for k in a)
-        )
-    if isinstance(a, (tuple, list)) or isinstance(b, (tuple, list)):
-        return (
-            isinstance(a, (tuple, list))
-            and isinstance(b, (tuple, list))
-            and len(a) == len(b)
-            and all(map(tree_equal, a, b))
-        )
+
+def _leaf_equal(a: Any, b: Any) -> bool:
     x, y = np.asarray(a), np.asarray(b)
     if x.shape != y.shape:
         return False
@@ -63,41 +42,30 @@ def tree_equal(a: Any, b: Any) -> bool:
     return bool(np.array_equal(x, y))
 
 
+def _children(tree: Any) -> list[tuple[str, Any]] | None:
+    """``(path step, child)`` for each child of a node, in optree's order; None for a leaf."""
+    if optree.tree_is_leaf(tree, none_is_leaf=_NONE_IS_LEAF):
+        return None
+    children, _, entries, _ = optree.tree_flatten_one_level(tree, none_is_leaf=_NONE_IS_LEAF)
+    if hasattr(type(tree), "_fields"):  # a named tuple: its entries are positions
+        return [(f".{type(tree)._fields[i]}", c) for i, c in zip(entries, children, strict=True)]
+    if isinstance(tree, (tuple, list)):
+        return [(f"[{i}]", c) for i, c in zip(entries, children, strict=True)]
+    return [(f"[{k!r}]", c) for k, c in zip(entries, children, strict=True)]
+
+
 def _describe(tree: Any) -> str:
     if tree is None:
         return "None"
-    if isinstance(tree, Mapping):
-        keys = ", ".join(sorted(map(repr, tree)))
-        return f"a {type(tree).__name__} with keys {keys}" if keys else "an empty mapping"
-    if is_namedtuple(tree):
+    children = _children(tree)
+    if children is None:
+        return f"a leaf ({type(tree).__name__})"
+    if hasattr(type(tree), "_fields"):
         return f"a {type(tree).__name__}"
     if isinstance(tree, (tuple, list)):
         return f"a {type(tree).__name__} of {len(tree)}"
-    return f"a leaf ({type(tree).__name__})"
-
-
-def _children(tree: Any) -> list[tuple[str, Any]]:
-    """``(path step, key)`` for each child of a node, in order (``tree[key]`` is the child);
-    none for a leaf or None."""
-    if isinstance(tree, Mapping):
-        return [(f"[{k!r}]", k) for k in tree]
-    if is_namedtuple(tree):
-        return [(f".{name}", i) for i, name in enumerate(tree._fields)]
-    if isinstance(tree, (tuple, list)):
-        return [(f"[{i}]", i) for i in range(len(tree))]
-    return []
-
-
-def _is_node(tree: Any) -> bool:
-    return tree is None or isinstance(tree, (Mapping, tuple, list))
-
-
-def _same_node(a: Any, b: Any) -> bool:
-    if not (_is_node(a) or _is_node(b)):
-        return True  # two leaves
-    if type(a) is not type(b):
-        return False
-    return set(a) == set(b) if isinstance(a, Mapping) else a is None or len(a) == len(b)
+    keys = ", ".join(sorted(step[1:-1] for step, _ in children))
+    return f"a {type(tree).__name__} with keys {keys}" if keys else "an empty mapping"
 
 
 def structure_difference(a: Any, b: Any) -> tuple[str, str, str] | None:
@@ -107,19 +75,25 @@ def structure_difference(a: Any, b: Any) -> tuple[str, str, str] | None:
     roots differ. Nodes agree when they are of one type (a list is not a tuple) and have the same
     keys (in any order) or length; any two leaves agree.
     """
-    if not _same_node(a, b):
+    mine, theirs = _children(a), _children(b)
+    if mine is None and theirs is None:
+        return None  # two leaves
+    if (
+        mine is None
+        or theirs is None
+        or type(a) is not type(b)
+        or [step for step, _ in mine] != [step for step, _ in theirs]
+    ):
         return "", _describe(a), _describe(b)
-    for step, key in _children(a):
-        found = structure_difference(a[key], b[key])
+    for (step, x), (_, y) in zip(mine, theirs, strict=True):
+        found = structure_difference(x, y)
         if found is not None:
             return step + found[0], found[1], found[2]
     return None
 
 
-def leaves_with_paths(tree: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+def leaves_with_paths(tree: Any) -> Iterator[tuple[str, Any]]:
     """``(path, leaf)`` for every leaf of ``tree``, in order (``("['obs'][1]", leaf)``)."""
-    if not _is_node(tree):
-        yield path, tree
-        return
-    for step, key in _children(tree):
-        yield from leaves_with_paths(tree[key], path + step)
+    accessors, leaves, _ = optree.tree_flatten_with_accessor(tree, none_is_leaf=_NONE_IS_LEAF)
+    for accessor, leaf in zip(accessors, leaves, strict=True):
+        yield accessor.codify(""), leaf

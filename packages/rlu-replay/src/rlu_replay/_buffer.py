@@ -21,8 +21,10 @@ class ReplayBuffer:
     ``example`` or else by the first batch; storage for ``capacity`` items is allocated from
     it at once (numpy arrays, one per leaf), and once full the oldest items are overwritten (a
     ring). A pytree is any nest of named tuples, dicts, tuples and lists with arrays or numbers
-    at the leaves; None is an empty node. Leaves may be numpy arrays, JAX arrays, lists or
-    numbers; they are stored as numpy. jax is not needed (nor imported).
+    at the leaves, read by JAX's rules (through ``optree``): a dict's keys in sorted order, so
+    its insertion order does not matter, an ``OrderedDict``'s in its own order, and None an
+    empty node. Leaves may be numpy arrays, JAX arrays, lists or numbers; they are stored as
+    numpy. jax is not needed (nor imported).
 
     **Dtypes.** A later leaf of another dtype is cast to the stored one where numpy's
     ``same_kind`` rule allows it (int32 actions into int64 storage, float64 observations into
@@ -43,7 +45,8 @@ class ReplayBuffer:
 
     The buffer pickles (``rlu_serialize.dump`` / ``load``, ``pickle``) with its items, counters
     and random stream, but without the unused part of its item storage (a prioritized buffer's
-    trees are pickled whole; lz4 compresses their unused part). Pickles of rlu-replay 0.1 load.
+    trees are pickled whole; lz4 compresses their unused part). Pickles of rlu-replay 0.1 to 0.3
+    load.
     It is not thread-safe.
 
     Parameters

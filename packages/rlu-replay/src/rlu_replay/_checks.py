@@ -60,37 +60,37 @@ def _real(x: object) -> float | None:
     return None
 
 
-def check_int(name: str, x: object, *, minimum: int | None = None) -> int:
-    """Return ``x`` as an ``int`` after checking that it is an integer (``>= minimum``)."""
+def check_int(name: str, value: object, *, minimum: int | None = None) -> int:
+    """Return ``value`` as an ``int`` after checking that it is an integer (``>= minimum``)."""
     expected = "an int" if minimum is None else f"an int >= {minimum}"
-    value = _index(x)
+    value = _index(value)
     if value is None:
-        raise TypeError(f"{name} must be {expected}, got {type(x).__name__}: {x!r}")
+        raise TypeError(f"{name} must be {expected}, got {type(value).__name__}: {value!r}")
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be {expected}, got {value}")
     return value
 
 
-def check_optional_int(name: str, x: object, *, minimum: int | None = None) -> int | None:
+def check_optional_int(name: str, value: object, *, minimum: int | None = None) -> int | None:
     """``check_int``, or None for None."""
-    return None if x is None else check_int(name, x, minimum=minimum)
+    return None if value is None else check_int(name, value, minimum=minimum)
 
 
 def check_real(
     name: str,
-    x: object,
+    value: object,
     *,
     low: float | None = None,
     high: float | None = None,
     low_open: bool = False,
 ) -> float:
-    """Return ``x`` as a finite ``float`` in ``[low, high]`` (``(low, high]`` if ``low_open``)."""
+    """``value`` as a finite ``float`` in ``[low, high]`` (``(low, high]`` if ``low_open``)."""
     lo = "" if low is None else (f" > {low:g}" if low_open else f" >= {low:g}")
     hi = "" if high is None else f" <= {high:g}"
     expected = f"a real number{lo}{' and' if lo and hi else ''}{hi}"
-    value = _real(x)
+    value = _real(value)
     if value is None:
-        raise TypeError(f"{name} must be {expected}, got {type(x).__name__}: {x!r}")
+        raise TypeError(f"{name} must be {expected}, got {type(value).__name__}: {value!r}")
     if (
         not np.isfinite(value)
         or (low is not None and (value <= low if low_open else value < low))
@@ -100,30 +100,32 @@ def check_real(
     return value
 
 
-def check_bool(name: str, x: object) -> bool:
-    """Return the flag ``x`` as a ``bool``: a bool in any form, or the integer 0 or 1."""
-    if x is True or x is False:
-        return x
-    if isinstance(x, np.bool_):
-        return bool(x)
-    arr = _scalar(x)
+def check_bool(name: str, value: object) -> bool:
+    """Return the flag ``value`` as a ``bool``: a bool in any form, or the integer 0 or 1."""
+    if value is True or value is False:
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    arr = _scalar(value)
     if arr is not None and arr.dtype.kind == "b":
         return bool(arr)
-    value = _index(x)
+    value = _index(value)
     if value is None:
-        raise TypeError(f"{name} must be a bool (or the int 0 or 1), got {type(x).__name__}: {x!r}")
+        raise TypeError(
+            f"{name} must be a bool (or the int 0 or 1), got {type(value).__name__}: {value!r}"
+        )
     if value not in (0, 1):
         raise ValueError(f"{name} must be a bool (or the int 0 or 1), got {value}")
     return bool(value)
 
 
-def check_reals(name: str, x: object, num_envs: int) -> np.ndarray:
+def check_reals(name: str, value: object, *, num_envs: int) -> np.ndarray:
     """A float64 array of ``num_envs`` finite real numbers."""
-    arr = np.asarray(x)
+    arr = np.asarray(value)
     if arr.dtype.kind not in "iuf":
         raise TypeError(
             f"{name} must be an array of real numbers (one per environment), got "
-            f"{type(x).__name__} of dtype {arr.dtype}"
+            f"{type(value).__name__} of dtype {arr.dtype}"
         )
     if arr.shape != (num_envs,):
         raise ValueError(
@@ -137,13 +139,13 @@ def check_reals(name: str, x: object, num_envs: int) -> np.ndarray:
     return arr
 
 
-def check_flags(name: str, x: object, num_envs: int) -> np.ndarray:
+def check_flags(name: str, value: object, *, num_envs: int) -> np.ndarray:
     """A bool array of ``num_envs`` flags: bools, or the ints 0 and 1."""
-    arr = np.asarray(x)
+    arr = np.asarray(value)
     if arr.dtype.kind not in "biu":
         raise TypeError(
             f"{name} must be an array of bools (or of the ints 0 and 1), one per environment, "
-            f"got {type(x).__name__} of dtype {arr.dtype}"
+            f"got {type(value).__name__} of dtype {arr.dtype}"
         )
     if arr.shape != (num_envs,):
         raise ValueError(
@@ -160,56 +162,56 @@ def check_flags(name: str, x: object, num_envs: int) -> np.ndarray:
     return arr.astype(bool, copy=False)
 
 
-def check_schedule(name: str, x: object, *, low: float, high: float) -> float | Schedule:
+def check_schedule(name: str, value: object, *, low: float, high: float) -> float | Schedule:
     """A real number in ``[low, high]``, or a callable of the step count (checked at step 0)."""
-    if callable(x):
-        schedule = cast(Schedule, x)
+    if callable(value):
+        schedule = cast(Schedule, value)
         check_real(f"{name}(0)", schedule(0), low=low, high=high)
         return schedule
-    if _real(x) is None:
+    if _real(value) is None:
         raise TypeError(
             f"{name} must be a real number in [{low:g}, {high:g}] or a callable of the step "
-            f"count, got {type(x).__name__}: {x!r}"
+            f"count, got {type(value).__name__}: {value!r}"
         )
-    return check_real(name, x, low=low, high=high)
+    return check_real(name, value, low=low, high=high)
 
 
-def evaluate_schedule(
-    name: str, schedule: float | Schedule, step: int, *, low: float, high: float
+def check_schedule_at(
+    name: str, value: float | Schedule, *, step: int, low: float, high: float
 ) -> float:
     """The value of a checked schedule at ``step`` (a callable's value is checked too)."""
-    if callable(schedule):
-        return check_real(f"{name}({step})", schedule(step), low=low, high=high)
-    return schedule
+    if callable(value):
+        return check_real(f"{name}({step})", value(step), low=low, high=high)
+    return value
 
 
-def check_generator(name: str, rng: object) -> np.random.Generator:
+def check_generator(name: str, value: object) -> np.random.Generator:
     """A ``numpy.random.Generator`` from a Generator, an int seed or a JAX PRNG key."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if _index(rng) is not None:
-        return np.random.default_rng(check_int(name, rng, minimum=0))
-    if type(rng).__module__.split(".")[0] in ("jax", "jaxlib"):
+    if isinstance(value, np.random.Generator):
+        return value
+    if _index(value) is not None:
+        return np.random.default_rng(check_int(name, value, minimum=0))
+    if type(value).__module__.split(".")[0] in ("jax", "jaxlib"):
         import jax  # only reached with a JAX key, so jax is there
 
-        key = cast(Any, rng)
+        key = cast(Any, value)
         typed = jax.numpy.issubdtype(key.dtype, jax.dtypes.prng_key)
         data = jax.random.key_data(key) if typed else key
         words = np.asarray(data, dtype=np.uint32).ravel()
         return np.random.default_rng([int(w) for w in words])
     raise TypeError(
         f"{name} must be a numpy.random.Generator, an int seed >= 0 or a JAX PRNG key, "
-        f"got {type(rng).__name__}: {rng!r}"
+        f"got {type(value).__name__}: {value!r}"
     )
 
 
-def check_priorities(name: str, x: object, n: int) -> np.ndarray:
+def check_priorities(name: str, value: object, *, n: int) -> np.ndarray:
     """A float64 array of shape ``(n,)`` of finite, non-negative priorities."""
     try:
-        arr = np.asarray(x, dtype=np.float64)
+        arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
         raise TypeError(
-            f"{name} must be an array of {n} non-negative real numbers, got {type(x).__name__}"
+            f"{name} must be an array of {n} non-negative real numbers, got {type(value).__name__}"
         ) from None
     if arr.ndim == 0:
         arr = np.full(n, float(arr))
@@ -225,28 +227,31 @@ def check_priorities(name: str, x: object, n: int) -> np.ndarray:
     return arr
 
 
-def check_castable(what: str, dtype: np.dtype[Any], stored: np.dtype[Any], fixed_by: str) -> None:
+def check_castable(
+    name: str, value: np.dtype[Any], *, stored: np.dtype[Any], fixed_by: str
+) -> None:
     """Refuse a ``dtype`` that numpy's ``same_kind`` rule does not cast to ``stored``.
 
-    The one dtype policy of rlu-replay: a layout's dtypes are fixed once (``fixed_by`` says by
+    ``value`` is the dtype of the data named ``name``. The one dtype policy of rlu-replay: a
+    layout's dtypes are fixed once (``fixed_by`` says by
     what); later data is cast where ``same_kind`` allows (int32 to int64, float64 to float32) and
     refused where the kind would change (float to int, anything to bool).
     """
-    if not np.can_cast(dtype, stored, casting="same_kind"):
+    if not np.can_cast(value, stored, casting="same_kind"):
         raise TypeError(
-            f"{what} has dtype {dtype}, which numpy's same_kind rule does not cast to {stored}, "
+            f"{name} has dtype {value}, which numpy's same_kind rule does not cast to {stored}, "
             f"the dtype fixed by {fixed_by} (a change of kind, such as float to int or anything "
             "to bool, is refused)"
         )
 
 
-def check_unit_interval(name: str, x: object) -> np.ndarray:
+def check_unit_interval(name: str, value: object) -> np.ndarray:
     """A 1-d float64 array of numbers in ``[0, 1)``."""
     try:
-        arr = np.asarray(x, dtype=np.float64)
+        arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
         raise TypeError(
-            f"{name} must be a 1-d array of numbers in [0, 1), got {type(x).__name__}"
+            f"{name} must be a 1-d array of numbers in [0, 1), got {type(value).__name__}"
         ) from None
     if arr.ndim != 1:
         raise ValueError(f"{name} must be a 1-d array of numbers in [0, 1), got shape {arr.shape}")
@@ -255,9 +260,9 @@ def check_unit_interval(name: str, x: object) -> np.ndarray:
     return arr
 
 
-def check_indices(name: str, x: object) -> np.ndarray:
+def check_indices(name: str, value: object) -> np.ndarray:
     """A 1-d int64 array of non-negative indices (as ``sample`` returns them)."""
-    arr = np.asarray(x)
+    arr = np.asarray(value)
     if arr.dtype == np.int64 and arr.ndim == 1:
         if arr.size and arr.min() < 0:
             raise ValueError(
@@ -274,15 +279,15 @@ def check_indices(name: str, x: object) -> np.ndarray:
     return arr.astype(np.int64, copy=False)
 
 
-def check_instance_or_none(name: str, x: object, cls: type, what: str) -> Any:
-    """``x`` when it is an instance of ``cls`` (described as ``what``) or None."""
-    if x is not None and not isinstance(x, cls):
-        raise TypeError(f"{name} must be {what} or None, got {type(x).__name__}")
-    return x
+def check_instance_or_none(name: str, value: object, *, cls: type, what: str) -> Any:
+    """``value`` when it is an instance of ``cls`` (described as ``what``) or None."""
+    if value is not None and not isinstance(value, cls):
+        raise TypeError(f"{name} must be {what} or None, got {type(value).__name__}")
+    return value
 
 
-def check_mapping_or_callable(name: str, x: object, what: str) -> Any:
-    """``x`` when it is a mapping, a callable (described as ``what``) or None."""
-    if x is not None and not (callable(x) or isinstance(x, Mapping)):
-        raise TypeError(f"{name} must be a dict, {what} or None, got {type(x).__name__}")
-    return x
+def check_mapping_or_callable(name: str, value: object, *, what: str) -> Any:
+    """``value`` when it is a mapping, a callable (described as ``what``) or None."""
+    if value is not None and not (callable(value) or isinstance(value, Mapping)):
+        raise TypeError(f"{name} must be a dict, {what} or None, got {type(value).__name__}")
+    return value

@@ -84,9 +84,7 @@ class Layout:
         self.transition_batch = transition_batch
         self.dtypes = tuple(leaf.dtype for leaf in leaves)
         self.shapes = tuple(leaf.shape[1:] for leaf in leaves)
-        node = treedef.node
-        flat = node[0] == "dict" and node[1] is dict and all(c[0] == "leaf" for c in node[3])
-        self.flat_keys: tuple[Any, ...] | None = node[2] if flat else None
+        self.flat_keys: tuple[Any, ...] | None = treedef.flat_dict_keys()
         # per leaf, the dtypes seen to cast safely into it: the fast path's whitelist
         self._accepted = tuple({dt} for dt in self.dtypes)
         self._caches()
@@ -135,9 +133,13 @@ class Layout:
                 size = self._fast_size(flat)
                 if size >= 0:
                     return flat, size
-        elif keys is None and not self.transition_batch:
+        elif keys is None:
             found: list[Any] = []
-            if leaves_as(self.treedef.node, batch, found):
+            if self.transition_batch:  # stored without W and idx, which sampling fills in
+                if not is_transition_batch(batch):
+                    return self._checked(batch)
+                batch = batch._replace(W=None, idx=None)
+            if leaves_as(self.treedef, batch, found):
                 size = self._fast_size(found)
                 if size >= 0:
                     return found, size
@@ -175,6 +177,7 @@ class Layout:
                 "batch has a different structure from the stored items: "
                 f"{self.treedef.describe_difference(treedef)} (stored: {self.treedef.paths})"
             )
+        treedef = self.treedef  # the same structure, whose leaf paths are made already
         leaves = [_as_array(path, leaf) for path, leaf in zip(treedef.paths, raw, strict=True)]
         size = _batch_size(treedef, leaves)
         for i, (path, arr) in enumerate(zip(treedef.paths, leaves, strict=True)):
@@ -184,7 +187,9 @@ class Layout:
                     f"shape {self.shapes[i]}"
                 )
             if arr.dtype not in self._accepted[i]:
-                check_castable(f"batch leaf {path}", arr.dtype, self.dtypes[i], "the layout")
+                check_castable(
+                    f"batch leaf {path}", arr.dtype, stored=self.dtypes[i], fixed_by="the layout"
+                )
                 self._accepted[i].add(arr.dtype)
         return leaves, size
 

@@ -50,7 +50,7 @@ def as_leaves(
     Raises ``ValueError`` (structure, shape) or ``TypeError`` (dtype) naming the leaf.
     """
     raw: list[Any] = []
-    if layout is not None and leaves_as(layout.treedef.node, tree, raw):
+    if layout is not None and leaves_as(layout.treedef, tree, raw):
         treedef = layout.treedef
     else:
         raw, treedef = flatten(tree)
@@ -83,7 +83,12 @@ def as_leaves(
                     f"the first step, got shape {x.shape[1:] if num_envs is None else x.shape}"
                 )
             if x.dtype != dtype:
-                check_castable(leaf_name(name, treedef.paths[i]), x.dtype, dtype, "the first step")
+                check_castable(
+                    leaf_name(name, treedef.paths[i]),
+                    x.dtype,
+                    stored=dtype,
+                    fixed_by="the first step",
+                )
                 x = x.astype(dtype)
         arrays.append(x)
     if layout is None:

@@ -16,8 +16,8 @@ from rlu_replay._checks import (
     check_priorities,
     check_real,
     check_schedule,
+    check_schedule_at,
     check_unit_interval,
-    evaluate_schedule,
 )
 from rlu_replay._layout import Layout, package
 from rlu_replay._priorities import Priorities
@@ -197,7 +197,7 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         leaves, size, layout = self._check(batch)
         base = None
         if priorities is not None:
-            base = check_priorities("priorities", priorities, size) + self._priorities.epsilon
+            base = check_priorities("priorities", priorities, n=size) + self._priorities.epsilon
         if layout is not None:
             self._install(layout)
         ids, start, keep = self._write(leaves, size)
@@ -284,15 +284,15 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         n = ids.shape[0]
         prio = priorities
         if not (type(prio) is np.ndarray and prio.dtype is _FLOAT64 and _plain_vector(prio)):
-            prio = np.ascontiguousarray(check_priorities("priorities", priorities, n))
+            prio = np.ascontiguousarray(check_priorities("priorities", priorities, n=n))
         if prio.shape[0] != n:
-            check_priorities("priorities", prio, n)  # raises: the lengths differ
+            check_priorities("priorities", prio, n=n)  # raises: the lengths differ
         if n == 0:
             return 0
         count = self._priorities.update(ids, prio, self._serial)
         if count < 0:  # the kernel found a bad value: the checks say which, in words
             check_indices("idx", ids)
-            check_priorities("priorities", prio, n)
+            check_priorities("priorities", prio, n=n)
         return count
 
     def clear(self) -> None:
@@ -363,7 +363,7 @@ class PrioritizedReplayBuffer(ReplayBuffer):
             stratified = check_bool("stratified", stratified)
         beta = self._beta
         if callable(beta):
-            beta = evaluate_schedule("beta", beta, self._sample_calls, low=0.0, high=1.0)
+            beta = check_schedule_at("beta", beta, step=self._sample_calls, low=0.0, high=1.0)
         if not self._size:
             self._require_items()
         slots = self._priorities.draw(n, gen, stratified)

@@ -1,80 +1,80 @@
-"""Pytrees without jax: flatten and unflatten nests of namedtuples, dicts, tuples and lists.
+"""Pytrees without jax, walked by optree with JAX's rules.
 
-A leaf is anything else (an array, a number); None is an empty node with no leaves, as in JAX.
-Dict keys are visited in sorted order, so two dicts with the same keys have the same structure
-whatever their insertion order. A ``TreeDef`` records the structure and names every leaf by its
-path (``S``, ``S['pos']``, ``[0]``) for error messages.
+``optree`` (JAX's pytree rules in C++, without jax) takes batches apart: dicts, named tuples,
+tuples and lists are nodes, a dict's keys are visited in sorted order (an ``OrderedDict``'s in
+its own), None is an empty node with no leaves, and anything else is a leaf. A ``TreeDef``
+holds optree's structure and names every leaf by its path (``S``, ``S['pos']``, ``[0]``) for
+error messages.
+
+This module's path is also where pickles of rlu-replay 0.1 to 0.3 find ``TreeDef``: those
+recorded a structure as nested tuples (``node``), which ``TreeDef`` still reads.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-# a node is ("leaf",) | ("none",) | ("dict", type, keys, children)
-#         | ("seq", type, children) | ("namedtuple", type, children)
-Node = tuple[Any, ...]
-_LEAF: Node = ("leaf",)
-_NONE: Node = ("none",)
+import optree
+
+# optree's own keyword, spelled once: None is an empty node, as in JAX
+_NONE_IS_LEAF = False
 
 
-def _is_namedtuple(x: object) -> bool:
-    return isinstance(x, tuple) and hasattr(type(x), "_fields")
-
-
-def _flatten(tree: Any, leaves: list[Any], paths: list[str], path: str) -> Node:
-    if tree is None:
-        return _NONE
-    if _is_namedtuple(tree):
-        children = tuple(
-            _flatten(v, leaves, paths, f"{path}.{k}" if path else k)
-            for k, v in zip(type(tree)._fields, tree, strict=True)
-        )
-        return ("namedtuple", type(tree), children)
-    if isinstance(tree, Mapping):
-        keys = tuple(sorted(tree))
-        children = tuple(_flatten(tree[k], leaves, paths, f"{path}[{k!r}]") for k in keys)
-        return ("dict", type(tree), keys, children)
-    if isinstance(tree, (tuple, list)):
-        children = tuple(_flatten(v, leaves, paths, f"{path}[{i}]") for i, v in enumerate(tree))
-        return ("seq", type(tree), children)
-    leaves.append(tree)
-    paths.append(path or "<root>")
-    return _LEAF
+def _path(accessor: optree.PyTreeAccessor) -> str:
+    text: str = accessor.codify("")
+    return text[1:] if text.startswith(".") else (text or "<root>")
 
 
 class TreeDef:
     """The structure of a pytree: what ``flatten`` takes apart and ``unflatten`` builds."""
 
-    __slots__ = ("node", "paths")
+    __slots__ = ("_paths", "spec")
 
-    def __init__(self, node: Node, paths: Sequence[str]) -> None:
-        self.node = node
-        self.paths = tuple(paths)
+    def __init__(self, spec: optree.PyTreeSpec) -> None:
+        self.spec = spec
+        self._paths: tuple[str, ...] | None = None
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """Each leaf's path, in the order of the leaves (made on first use)."""
+        if self._paths is None:
+            self._paths = tuple(_path(a) for a in self.spec.accessors())
+        return self._paths
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, TreeDef) and self.node == other.node
+        return isinstance(other, TreeDef) and self.spec == other.spec
 
     def __hash__(self) -> int:
-        return hash(self.node)
+        return hash(self.spec)
 
     def __repr__(self) -> str:
         return f"TreeDef({', '.join(self.paths)})"
 
-    def __getstate__(self) -> tuple[Node, tuple[str, ...]]:
-        return self.node, self.paths
+    def __getstate__(self) -> dict[str, Any]:
+        return {"spec": self.spec}
 
-    def __setstate__(self, state: tuple[Node, tuple[str, ...]]) -> None:
-        self.node, self.paths = state
+    def __setstate__(self, state: Any) -> None:
+        if isinstance(state, tuple):  # rlu-replay 0.1 to 0.3: (node, paths)
+            spec = optree.tree_structure(_legacy_build(state[0]), none_is_leaf=_NONE_IS_LEAF)
+        else:
+            spec = state["spec"]
+        self.spec = spec
+        self._paths = None
 
     @property
     def num_leaves(self) -> int:
-        return len(self.paths)
+        return int(self.spec.num_leaves)
+
+    def flat_dict_keys(self) -> tuple[Any, ...] | None:
+        """The keys, in leaf order, when the structure is one plain dict of leaves; else None."""
+        spec = self.spec
+        if spec.type is not dict or not all(c.is_leaf() for c in spec.children()):
+            return None
+        return tuple(spec.entries())
 
     def unflatten(self, leaves: Sequence[Any]) -> Any:
-        it = iter(leaves)
-        tree = _build(self.node, it)
-        return tree
+        return self.spec.unflatten(leaves)
 
     def describe_difference(self, other: TreeDef) -> str:
         """Say, in words, how ``other`` differs from this structure."""
@@ -89,62 +89,50 @@ class TreeDef:
         return "; ".join(parts)
 
 
-def _build(node: Node, it: Any) -> Any:
+def _legacy_build(node: tuple[Any, ...]) -> Any:
+    """A tree of the structure a pickled 0.1 to 0.3 ``node`` describes, with 0 as every leaf.
+
+    Those versions visited every mapping's keys in sorted order; the keys go back in that order,
+    so an ``OrderedDict`` keeps its leaves in the order its storage was written in.
+    """
+    leaf = iter(lambda: 0, None)
+    return _build(node, leaf)
+
+
+def _build(node: tuple[Any, ...], leaf: Iterator[int]) -> Any:
     kind = node[0]
     if kind == "leaf":
-        return next(it)
+        return next(leaf)
     if kind == "none":
         return None
     if kind == "namedtuple":
-        return node[1]._make(_build(c, it) for c in node[2])
+        return node[1]._make(_build(c, leaf) for c in node[2])
     if kind == "dict":
-        return node[1]((k, _build(c, it)) for k, c in zip(node[2], node[3], strict=True))
-    return node[1](_build(c, it) for c in node[2])
+        return node[1]((k, _build(c, leaf)) for k, c in zip(node[2], node[3], strict=True))
+    return node[1](_build(c, leaf) for c in node[2])
 
 
 def flatten(tree: Any) -> tuple[list[Any], TreeDef]:
     """The leaves of ``tree`` (depth first, dict keys sorted) and its structure."""
-    leaves: list[Any] = []
-    paths: list[str] = []
-    node = _flatten(tree, leaves, paths, "")
-    return leaves, TreeDef(node, paths)
+    leaves, spec = optree.tree_flatten(tree, none_is_leaf=_NONE_IS_LEAF)
+    return leaves, TreeDef(spec)
 
 
-def leaves_as(node: Node, tree: Any, out: list[Any]) -> bool:
-    """Append the leaves of ``tree`` to ``out`` if it has the structure ``node``; else False.
+def leaves_as(treedef: TreeDef, tree: Any, out: list[Any]) -> bool:
+    """Append the leaves of ``tree`` to ``out`` if it has the structure ``treedef``; else False.
 
     The fast path of a buffer's ``add``: no paths are built. On False, ``flatten`` says why.
     """
-    kind = node[0]
-    if kind == "leaf":
-        if tree is None or isinstance(tree, (tuple, list, Mapping)):
-            return False
-        out.append(tree)
-        return True
-    if kind == "none":
-        return tree is None
-    if kind == "dict":
-        if type(tree) is not node[1] or len(tree) != len(node[2]):
-            return False
-        try:
-            return all(leaves_as(c, tree[k], out) for k, c in zip(node[2], node[3], strict=True))
-        except KeyError:
-            return False
-    if type(tree) is not node[1] or len(tree) != len(node[2]):
+    leaves, spec = optree.tree_flatten(tree, none_is_leaf=_NONE_IS_LEAF)
+    if spec != treedef.spec:
         return False
-    return all(leaves_as(c, t, out) for c, t in zip(node[2], tree, strict=True))
-
-
-def tree_map(f: Callable[..., Any], tree: Any, *rest: Any) -> Any:
-    """Apply ``f`` leaf by leaf to ``tree`` and trees of the same structure."""
-    leaves, treedef = flatten(tree)
-    others = [flatten(t)[0] for t in rest]
-    return treedef.unflatten([f(*xs) for xs in zip(leaves, *others, strict=True)])
+    out.extend(leaves)
+    return True
 
 
 def is_transition_batch(tree: object) -> bool:
     """Whether ``tree`` is a TransitionBatch (by its shape: a named tuple with W and idx)."""
-    if not _is_namedtuple(tree):
+    if not (isinstance(tree, tuple) and hasattr(type(tree), "_fields")):
         return False
     fields = type(tree)._fields  # type: ignore[attr-defined]  # a namedtuple: checked above
     return "W" in fields and "idx" in fields and "Rn" in fields

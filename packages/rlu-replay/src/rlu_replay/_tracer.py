@@ -327,11 +327,11 @@ class NStepTracer:
             term = np.array([check_bool("terminated", terminated)])
             trunc = np.array([check_bool("truncated", truncated)])
         else:
-            reward = check_reals("r", r, k)
-            term = check_flags("terminated", terminated, k)
-            trunc = check_flags("truncated", truncated, k)
+            reward = check_reals("r", r, num_envs=k)
+            term = check_flags("terminated", terminated, num_envs=k)
+            trunc = check_flags("truncated", truncated, num_envs=k)
             one = isinstance(logp, (int, float)) or np.ndim(logp) == 0
-            log_p = check_real("logp", logp) if one else check_reals("logp", logp, k)
+            log_p = check_real("logp", logp) if one else check_reals("logp", logp, num_envs=k)
         ring = self._ring
         states, s_layout = as_leaves("s", s, ring.s_layout, k)
         actions, a_layout = as_leaves("a", a, ring.a_layout, k)

@@ -26,7 +26,7 @@ from rlu_replay._checks import (
     check_priorities,
     check_real,
     check_schedule,
-    evaluate_schedule,
+    check_schedule_at,
 )
 from rlu_replay._layout import Layout, package
 from rlu_replay._priorities import importance_weights
@@ -198,12 +198,14 @@ class ShardedPrioritizedReplay:
         self._alpha = check_real("alpha", alpha, low=0.0, high=1.0)
         self._beta = check_schedule("beta", beta, low=0.0, high=1.0)
         self._epsilon = check_real("epsilon", epsilon, low=0.0)
-        limiter = check_instance_or_none("rate_limiter", rate_limiter, RateLimiter, "a RateLimiter")
+        limiter = check_instance_or_none(
+            "rate_limiter", rate_limiter, cls=RateLimiter, what="a RateLimiter"
+        )
         self._limiter = limiter or RateLimiter()
         self._timeout = check_real("timeout", timeout, low=0.0, low_open=True)
         self._start_timeout = check_real("start_timeout", start_timeout, low=0.0, low_open=True)
         self._shard_options: ShardOptions = check_mapping_or_callable(
-            "shard_options", shard_options, "a callable of the shard number"
+            "shard_options", shard_options, what="a callable of the shard number"
         )
         seed = check_optional_int("random_seed", random_seed, minimum=0)
         self._example = None
@@ -521,7 +523,7 @@ class ShardedPrioritizedReplay:
             ]
             idx = np.concatenate([parts[k][1][cut] * self._num_shards + k for k, cut in cuts])
             p = np.concatenate([parts[k][2][cut] for k, cut in cuts])[order]
-            beta = evaluate_schedule("beta", self._beta, self._sample_calls, low=0.0, high=1.0)
+            beta = check_schedule_at("beta", self._beta, step=self._sample_calls, low=0.0, high=1.0)
             # (N P(i))^-beta over the largest such weight, N and P against all shards together
             weights = importance_weights(p, p_min, beta)
             self._sample_calls += 1
@@ -720,7 +722,7 @@ class ShardedPrioritizedReplay:
         See [`ShardedPrioritizedReplay`][rlu_replay.ray.ShardedPrioritizedReplay].
         """
         ids = check_indices("idx", idx)
-        prio = check_priorities("priorities", priorities, ids.shape[0])
+        prio = check_priorities("priorities", priorities, n=ids.shape[0])
         owner = ids % self._num_shards
         local = ids // self._num_shards
         for k in np.unique(owner).tolist():

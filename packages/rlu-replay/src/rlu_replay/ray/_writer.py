@@ -182,15 +182,18 @@ class ReplayWriter:
         if not arrays or arrays[0].ndim == 0:
             raise ValueError("batch must hold array leaves with a leading batch axis")
         size = arrays[0].shape[0]
-        for path, arr in zip(treedef.paths, arrays, strict=True):
+        if self._treedef is not None:
+            if treedef != self._treedef:
+                raise ValueError(
+                    "batch has a different structure from this writer's earlier batches: "
+                    f"{self._treedef.describe_difference(treedef)}"
+                )
+            treedef = self._treedef  # the same structure, whose leaf paths are made already
+        for i, arr in enumerate(arrays):
             if arr.ndim == 0 or arr.shape[0] != size:
+                path = treedef.paths[i]
                 raise ValueError(f"batch leaf {path} has shape {arr.shape}; expected ({size}, ...)")
-        if self._treedef is not None and treedef != self._treedef:
-            raise ValueError(
-                "batch has a different structure from this writer's earlier batches: "
-                f"{self._treedef.describe_difference(treedef)}"
-            )
-        prio = None if priorities is None else check_priorities("priorities", priorities, size)
+        prio = None if priorities is None else check_priorities("priorities", priorities, n=size)
         if self._pending and (prio is None) != (self._pending[0][1] is None):
             self._send()  # items with and without priorities go in separate calls
         self._treedef = treedef
