@@ -44,6 +44,10 @@ class TypeAndAttributeError(TypeError, AttributeError):
     """
 
 
+def _prefix(where: str) -> str:
+    return f"{where}: " if where else ""
+
+
 def _got(value: object) -> str:
     return type(value).__name__
 
@@ -58,73 +62,78 @@ def is_real(value: object) -> TypeGuard[Real]:
     return isinstance(value, Real) and not isinstance(value, bool)
 
 
-def check_int(where: str, name: str, value: object, minimum: int) -> int:
+def check_int(name: str, value: object, *, minimum: int, where: str = "") -> int:
     """Return ``value`` as an ``int`` after checking that it is an integer >= ``minimum``."""
     expected = f"an int >= {minimum}"
     if not is_int(value):
-        raise TypeError(f"{where}: '{name}' must be {expected}, got {_got(value)}")
+        raise TypeError(f"{_prefix(where)}'{name}' must be {expected}, got {_got(value)}")
     number = int(value)
     if number < minimum:
-        raise ValueError(f"{where}: '{name}' must be {expected}, got {value!r}")
+        raise ValueError(f"{_prefix(where)}'{name}' must be {expected}, got {value!r}")
     return number
 
 
-def check_bool(where: str, name: str, value: object) -> bool:
+def check_bool(name: str, value: object, *, where: str = "") -> bool:
     """Return ``value`` after checking that it is a ``bool``."""
     if not isinstance(value, bool):
-        raise TypeError(f"{where}: '{name}' must be a bool, got {_got(value)}")
+        raise TypeError(f"{_prefix(where)}'{name}' must be a bool, got {_got(value)}")
     return value
 
 
-def check_optional_str(where: str, name: str, value: object) -> str | None:
+def check_optional_str(name: str, value: object, *, where: str = "") -> str | None:
     """Return ``value`` after checking that it is a ``str`` or None."""
     if value is not None and not isinstance(value, str):
-        raise TypeError(f"{where}: '{name}' must be a str or None, got {_got(value)}")
+        raise TypeError(f"{_prefix(where)}'{name}' must be a str or None, got {_got(value)}")
     return value
 
 
-def check_optional_path(where: str, name: str, value: object) -> str | os.PathLike[str] | None:
+def check_optional_path(
+    name: str, value: object, *, where: str = ""
+) -> str | os.PathLike[str] | None:
     """Return ``value`` after checking that it is a str, a path-like object or None."""
     if value is not None and not isinstance(value, (str, os.PathLike)):
-        raise TypeError(f"{where}: '{name}' must be a str or path-like, got {_got(value)}")
+        raise TypeError(f"{_prefix(where)}'{name}' must be a str or path-like, got {_got(value)}")
     return value
 
 
-def check_level(where: str, name: str, value: object) -> int:
+def check_level(name: str, value: object, *, where: str = "") -> int:
     """Return a logging level, given as an int or a level name such as ``"DEBUG"``, as an int."""
     if isinstance(value, str):
         level = logging.getLevelName(value.upper())
         if not isinstance(level, int):
             raise ValueError(
-                f"{where}: '{name}' got unknown level name {value!r}; "
+                f"{_prefix(where)}'{name}' got unknown level name {value!r}; "
                 "use one of 'DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL' or an int"
             )
         return level
     if not is_int(value):
         raise TypeError(
-            f"{where}: '{name}' must be an int or a level name such as 'DEBUG', got {_got(value)}"
+            f"{_prefix(where)}'{name}' must be an int or a level name such as 'DEBUG', "
+            f"got {_got(value)}"
         )
     return int(value)
 
 
-def check_mapping(where: str, position: int, value: object) -> Mapping[Any, Any]:
-    """Return the ``position``-th positional argument after checking that it is a mapping.
+def check_mapping(name: str, value: object, *, where: str = "") -> Mapping[Any, Any]:
+    """Return ``value`` after checking that it is a mapping.
+
+    ``name`` is how the message names the argument: ``argument 2`` for a ``*args`` one.
 
     coax's ``merge_dicts`` raised TypeError or ValueError for a non-mapping, depending on what
     it was; this raises ``TypeAndValueError``, which is both.
     """
     if not isinstance(value, Mapping):
         raise TypeAndValueError(
-            f"{where}: argument {position} must be a mapping (e.g. a dict), got {_got(value)}"
+            f"{_prefix(where)}{name} must be a mapping (e.g. a dict), got {_got(value)}"
         )
     return value
 
 
-def check_module(where: str, name: str, value: object) -> ModuleType | str:
+def check_module(name: str, value: object, *, where: str = "") -> ModuleType | str:
     """Return ``value`` after checking that it is a module or a dotted module name."""
     if not isinstance(value, (ModuleType, str)):
         raise TypeError(
-            f"{where}: '{name}' must be a module or its dotted name (str), got {_got(value)}"
+            f"{_prefix(where)}'{name}' must be a module or its dotted name (str), got {_got(value)}"
         )
     return value
 

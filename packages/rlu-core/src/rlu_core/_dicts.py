@@ -58,9 +58,9 @@ def merge_dicts(*dicts: Mapping[Any, Any], strict: bool = False) -> dict[Any, An
         ...
     ValueError: merge_dicts: duplicate key 'b' in arguments 0 and 1; keys must be unique ...
     """
-    check_bool("merge_dicts", "strict", strict)
+    check_bool("strict", strict, where="merge_dicts")
     for i, d in enumerate(dicts):  # every argument is checked before anything is merged
-        check_mapping("merge_dicts", i, d)
+        check_mapping(f"argument {i}", d, where="merge_dicts")
 
     merged: dict[Any, Any] = {}
     owner: dict[Any, int] = {}  # key -> index of the last argument it came from

@@ -71,13 +71,15 @@ def enable_logging(
     >>> sum(hasattr(h, "_rlu_core_enable_logging") for h in logging.getLogger().handlers)
     2
     """
-    name = check_optional_str("enable_logging", "name", name)
-    level = check_level("enable_logging", "level", level)
+    name = check_optional_str("name", name, where="enable_logging")
+    level = check_level("level", level, where="enable_logging")
     if output_level is None:
         output_level = level
     else:
-        output_level = check_level("enable_logging", "output_level", output_level)
-    output_filepath = check_optional_path("enable_logging", "output_filepath", output_filepath)
+        output_level = check_level("output_level", output_level, where="enable_logging")
+    output_filepath = check_optional_path(
+        "output_filepath", output_filepath, where="enable_logging"
+    )
 
     if name is None:
         fmt = "[%(name)s|%(levelname)s] %(message)s"

@@ -71,7 +71,7 @@ def pretty_repr(o: Any, d: int = 0) -> str:
       'w': array(shape=(2, 3), dtype=float64, min=0, median=2.5, max=5),
     }
     """
-    depth = check_int("pretty_repr", "d", d, 0)
+    depth = check_int("d", d, minimum=0, where="pretty_repr")
     return _format(o, depth, set())[0]
 
 

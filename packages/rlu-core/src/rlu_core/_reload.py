@@ -77,8 +77,8 @@ def reload_recursive(module: ModuleType | str, reload_external_modules: bool = F
     >>> sys.path.remove(str(root))
     """
     # both checked before anything is imported: importing runs code
-    check_bool("reload_recursive", "reload_external_modules", reload_external_modules)
-    module = check_module("reload_recursive", "module", module)
+    check_bool("reload_external_modules", reload_external_modules, where="reload_recursive")
+    module = check_module("module", module, where="reload_recursive")
     if isinstance(module, str):
         module = sys.modules.get(module) or importlib.import_module(module)
 

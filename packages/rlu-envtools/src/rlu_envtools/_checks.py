@@ -54,8 +54,8 @@ def is_real(value: object) -> TypeGuard[Real]:
 def check_int(
     name: str,
     value: object,
-    minimum: int,
     *,
+    minimum: int,
     error: type[Exception] = ValueError,
     type_error: type[Exception] = TypeError,
 ) -> int:
@@ -69,9 +69,9 @@ def check_int(
     return number
 
 
-def check_optional_int(name: str, value: object, minimum: int) -> int | None:
+def check_optional_int(name: str, value: object, *, minimum: int) -> int | None:
     """Like ``check_int``, but None passes (and is returned)."""
-    return None if value is None else check_int(name, value, minimum)
+    return None if value is None else check_int(name, value, minimum=minimum)
 
 
 def check_real(
@@ -126,7 +126,7 @@ def check_camera(name: str, value: object) -> int | str:
     return int(value)
 
 
-def check_choice(name: str, value: object, choices: tuple[object, ...]) -> object:
+def check_choice(name: str, value: object, *, choices: tuple[object, ...]) -> object:
     """Return ``value`` after checking that it is one of ``choices`` (ValueError if not)."""
     if value not in choices:
         raise ValueError(f"{name} must be one of {choices!r}, got {value!r}")
@@ -140,22 +140,24 @@ def check_optional_mapping(name: str, value: object) -> Mapping[str, Any] | None
     return value
 
 
-def check_count(name: str, values: Sequence[Any], minimum: int, message: str) -> None:
-    """Check that at least ``minimum`` ``values`` were given (ValueError with ``message``)."""
-    if len(values) < minimum:
-        raise ValueError(f"{message}: {name} got {len(values)}, need at least {minimum}")
+def check_count(name: str, value: Sequence[Any], *, minimum: int, message: str) -> None:
+    """Check that at least ``minimum`` values were given (ValueError with ``message``)."""
+    if len(value) < minimum:
+        raise ValueError(f"{message}: {name} got {len(value)}, need at least {minimum}")
 
 
-def check_callable(name: str, value: object, expected: str = "callable") -> Callable[..., Any]:
+def check_callable(name: str, value: object, *, expected: str = "callable") -> Callable[..., Any]:
     """Return ``value`` after checking that it is callable."""
     if not callable(value):
         raise TypeError(f"{name} must be {expected}, got {_got(value)}")
     return value
 
 
-def check_optional_callable(name: str, value: object, expected: str) -> Callable[..., Any] | None:
+def check_optional_callable(
+    name: str, value: object, *, expected: str
+) -> Callable[..., Any] | None:
     """Like ``check_callable``, but None passes (and is returned)."""
-    return None if value is None else check_callable(name, value, expected)
+    return None if value is None else check_callable(name, value, expected=expected)
 
 
 def check_path(name: str, value: object) -> str:
@@ -191,7 +193,7 @@ def check_size(name: str, value: object) -> tuple[int, int]:
 
 def check_seed(name: str, value: object) -> int | None:
     """Return a seed (None or a non-negative int)."""
-    return None if value is None else check_int(name, value, 0)
+    return None if value is None else check_int(name, value, minimum=0)
 
 
 def check_rng(name: str, value: object) -> np.random.Generator:

@@ -118,16 +118,16 @@ class DmcEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         domain = check_str("domain", domain, error=TypeAndValueError)
         task = check_str("task", task, error=TypeAndValueError)
         seed = check_seed("seed", seed)
-        self.height = check_int("height", height, 1)
-        self.width = check_int("width", width, 1)
+        self.height = check_int("height", height, minimum=1)
+        self.width = check_int("width", width, minimum=1)
         self.camera_id = check_camera("camera_id", camera_id)
         self.from_pixels = bool(from_pixels)
-        self.frame_skip = check_int("frame_skip", frame_skip, 1)
+        self.frame_skip = check_int("frame_skip", frame_skip, minimum=1)
         if time_limit is not None:
             time_limit = check_real("time_limit", time_limit, positive=True)
         task_kwargs = check_optional_mapping("task_kwargs", task_kwargs)
         environment_kwargs = check_optional_mapping("environment_kwargs", environment_kwargs)
-        check_choice("render_mode", render_mode, (None, "rgb_array"))
+        check_choice("render_mode", render_mode, choices=(None, "rgb_array"))
 
         suite = _import_suite()
         if (domain, task) not in suite.ALL_TASKS:
@@ -365,7 +365,7 @@ def make_dmc(
     """
     # DmcEnv checks the environment's arguments (on every path that makes one); make_dmc
     # checks only its own, max_episode_steps, which it hands to gymnasium's TimeLimit
-    steps = check_optional_int("max_episode_steps", max_episode_steps, 1)
+    steps = check_optional_int("max_episode_steps", max_episode_steps, minimum=1)
     env_kwargs: dict[str, Any] = {
         "seed": seed,
         "height": height,

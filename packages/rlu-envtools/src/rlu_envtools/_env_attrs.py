@@ -14,7 +14,7 @@ def _check_args(attr: object, max_depth: object) -> tuple[str, int]:
     # A max_depth of the wrong type is a TypeError that is a ValueError too: coax raised
     # TypeError for it, rlu-envtools 0.1.0 ValueError.
     return check_str("attr", attr), check_int(
-        "max_depth", max_depth, 1, type_error=TypeAndValueError
+        "max_depth", max_depth, minimum=1, type_error=TypeAndValueError
     )
 
 

@@ -205,11 +205,16 @@ def check_preprocessors(
     False
     """
     # the count first, as coax did; coax then failed on space.sample() with AttributeError
-    check_count("preprocessors", preprocessors, 2, "need at least two preprocessors to compare")
+    check_count(
+        "preprocessors",
+        preprocessors,
+        minimum=2,
+        message="need at least two preprocessors to compare",
+    )
     space = check_space("space", space, type_error=TypeAndAttributeError)
     for i, p in enumerate(preprocessors):
         check_callable(f"preprocessors[{i}]", p)
-    n = check_int("num_samples", num_samples, 1)
+    n = check_int("num_samples", num_samples, minimum=1)
     seed = check_seed("random_seed", random_seed)
     jax = import_optional("jax", "check_preprocessors")
 

@@ -78,7 +78,7 @@ def render_episode(
     >>> env = gymnasium.make("CartPole-v1", render_mode="rgb_array", max_episode_steps=3)
     >>> render_episode(env, policy=lambda s: 0, seed=0)
     """
-    policy = check_optional_callable("policy", policy, _POLICY)
+    policy = check_optional_callable("policy", policy, expected=_POLICY)
     seed = check_seed("seed", seed)
     delay = check_real("step_delay_ms", step_delay_ms, low=0.0) / 1e3
     if getattr(env, "render_mode", None) is None:
@@ -186,18 +186,18 @@ def generate_gif(
     ((64, 48), 5)
     >>> tmp.cleanup()
     """
-    policy = check_optional_callable("policy", policy, _POLICY)
+    policy = check_optional_callable("policy", policy, expected=_POLICY)
     seed = check_seed("seed", seed)
     size = None if resize_to is None else check_size("resize_to", resize_to)
     path = check_path("filepath", filepath)
     frame_ms = check_real("duration", duration, positive=True)
-    loop = check_int("loop", loop, 0)
+    loop = check_int("loop", loop, minimum=0)
     if max_episode_steps is None:
         spec = getattr(env, "spec", None)
         max_episode_steps = getattr(spec, "max_episode_steps", None)
         if max_episode_steps is None:
             max_episode_steps = _DEFAULT_MAX_EPISODE_STEPS
-    n_steps = check_int("max_episode_steps", max_episode_steps, 1)
+    n_steps = check_int("max_episode_steps", max_episode_steps, minimum=1)
     render_mode = getattr(env, "render_mode", None)
     if render_mode != "rgb_array":
         raise RuntimeError(

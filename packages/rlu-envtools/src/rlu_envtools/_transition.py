@@ -77,7 +77,7 @@ def get_transition_batch(
     True
     """
     # coax raised TypeError for a batch_size < 1 and a gamma outside [0, 1]: the errors are both
-    n = check_int("batch_size", batch_size, 1, error=TypeAndValueError)
+    n = check_int("batch_size", batch_size, minimum=1, error=TypeAndValueError)
     gamma = check_real("gamma", gamma, low=0.0, high=1.0, error=TypeAndValueError)
     seed = check_seed("random_seed", random_seed)
     spaces: dict[str, gymnasium.Space[Any]] = {}

@@ -44,7 +44,7 @@ def double_relu(arr: ArrayLike) -> jax.Array:
     [[-11, -8, 0, 0], [0, 0, 17, 5], [-13, 0, 0, 7], [0, -3, 19, 0]]
     """
     arr = jnp.asarray(arr)
-    check_has_axis(arr.ndim, "arr", where="double_relu")
+    check_has_axis("arr", arr, where="double_relu")
     out: jax.Array = _double_relu(arr)
     return out
 
@@ -97,7 +97,7 @@ def clipped_logit(x: ArrayLike, epsilon: float = 1e-15) -> jax.Array:
     >>> np.round(np.asarray(z, dtype=np.float64), 4).tolist()
     [-34.5388, 0.0, 1.0986, 34.5388]
     """
-    check_positive_if_concrete(epsilon, "epsilon", where="clipped_logit")
+    check_positive_if_concrete("epsilon", epsilon, where="clipped_logit")
     out: jax.Array = _clipped_logit(jnp.asarray(x), epsilon)
     return out
 

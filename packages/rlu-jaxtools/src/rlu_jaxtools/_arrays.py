@@ -13,11 +13,11 @@ from jax.typing import DTypeLike
 
 from rlu_jaxtools._checks import (
     TypeAndIndexError,
+    TypeAndValueError,
     ValueAndIndexError,
-    ValueAndTypeError,
-    as_int,
     check_axis,
     check_has_axis,
+    check_int,
 )
 
 
@@ -194,8 +194,10 @@ def idx(arr: Any, axis: int = 0) -> jax.Array:
     >>> idx(np.zeros((2, 5)), axis=1).tolist()
     [0, 1, 2, 3, 4]
     """
-    checked_axis = as_int(axis, "axis", where="idx")
+    checked_axis = check_int("axis", axis, where="idx")
     shape = np.shape(arr)
-    check_has_axis(len(shape), "arr", where="idx", error=ValueAndTypeError)
-    checked_axis = check_axis(checked_axis, shape, where="idx", error=ValueAndIndexError)
+    check_has_axis("arr", arr, where="idx", error=TypeAndValueError)
+    checked_axis = check_axis(
+        "axis", checked_axis, shape=shape, where="idx", error=ValueAndIndexError
+    )
     return jnp.arange(shape[checked_axis])

@@ -24,7 +24,7 @@ PyTree = Any
 Axes = int | None | tuple[int | None, ...]
 
 
-class ValueAndTypeError(ValueError, TypeError):
+class TypeAndValueError(TypeError, ValueError):
     """A ValueError where coax raised TypeError for the same mistake."""
 
 
@@ -62,9 +62,9 @@ def _int_or_none(value: Any) -> int | None:
         return None
 
 
-def as_int(
-    value: Any,
+def check_int(
     name: str,
+    value: Any,
     *,
     where: str = "",
     minimum: int | None = None,
@@ -81,7 +81,7 @@ def as_int(
     return number
 
 
-def as_optional_int(value: Any, name: str, *, where: str = "") -> int | None:
+def check_optional_int(name: str, value: Any, *, where: str = "") -> int | None:
     """``value`` as a Python int, or None."""
     if value is None:
         return None
@@ -92,39 +92,40 @@ def as_optional_int(value: Any, name: str, *, where: str = "") -> int | None:
 
 
 def check_axis(
-    axis: int,
-    shape: tuple[int, ...],
+    name: str,
+    value: int,
     *,
+    shape: tuple[int, ...],
     where: str = "",
     error: type[Exception] = ValueError,
 ) -> int:
-    """``axis`` normalised to ``[0, len(shape))``, checked to be a valid axis of ``shape``."""
-    if not -len(shape) <= axis < len(shape):
+    """``value`` normalised to ``[0, len(shape))``, checked to be a valid axis of ``shape``."""
+    if not -len(shape) <= value < len(shape):
         raise error(
-            f"{_prefix(where)}axis {axis} is out of bounds for arr with shape {tuple(shape)}"
+            f"{_prefix(where)}{name} {value} is out of bounds for arr with shape {tuple(shape)}"
         )
-    return axis % len(shape)
+    return value % len(shape)
 
 
 def check_has_axis(
-    ndim: int, name: str, *, where: str = "", error: type[Exception] = ValueError
+    name: str, value: Any, *, where: str = "", error: type[Exception] = ValueError
 ) -> None:
     """Refuse a 0-d array: the function works along an axis."""
-    if ndim == 0:
+    if np.ndim(value) == 0:
         raise error(f"{_prefix(where)}{name} must have at least one dimension, got a 0-d array")
 
 
-def check_callable(value: Any, name: str, *, where: str = "") -> None:
+def check_callable(name: str, value: Any, *, where: str = "") -> None:
     if not callable(value):
         raise TypeError(f"{_prefix(where)}{name} must be callable, got {type(value).__name__}")
 
 
-def check_str(value: Any, name: str, *, where: str = "") -> None:
+def check_str(name: str, value: Any, *, where: str = "") -> None:
     if not isinstance(value, str):
         raise TypeError(f"{_prefix(where)}{name} must be a str, got {type(value).__name__}")
 
 
-def check_positive_if_concrete(value: Any, name: str, *, where: str = "") -> None:
+def check_positive_if_concrete(name: str, value: Any, *, where: str = "") -> None:
     """Check a concrete real number to be positive; arrays and traced values pass unchecked."""
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{_prefix(where)}{name} must be a real number, got {value!r}")
@@ -132,7 +133,7 @@ def check_positive_if_concrete(value: Any, name: str, *, where: str = "") -> Non
         raise ValueError(f"{_prefix(where)}{name} must be positive, got {value!r}")
 
 
-def as_argnums(value: Any, name: str, *, where: str = "") -> tuple[int, ...]:
+def check_argnums(name: str, value: Any, *, where: str = "") -> tuple[int, ...]:
     """An int or a tuple/list of ints (``static_argnums``, ``donate_argnums``) as a tuple."""
     single = _int_or_none(value)
     if single is not None:
@@ -144,7 +145,7 @@ def as_argnums(value: Any, name: str, *, where: str = "") -> tuple[int, ...]:
     raise TypeError(f"{_prefix(where)}{name} must be an int or a tuple of ints, got {value!r}")
 
 
-def as_axes(value: Any, name: str, *, where: str = "") -> Axes:
+def check_axes(name: str, value: Any, *, where: str = "") -> Axes:
     """An axis spec of ``unvectorize``: an int, None, or a tuple/list of ints and Nones."""
     if value is None:
         return None
@@ -160,24 +161,25 @@ def as_axes(value: Any, name: str, *, where: str = "") -> Axes:
     )
 
 
-def as_static_index(index: Any, *, where: str = "") -> int | None:
-    """``index`` as a Python int if it is a concrete integer, None if it is traced."""
-    if isinstance(index, Tracer):
+def check_static_index(name: str, value: Any, *, where: str = "") -> int | None:
+    """``value`` as a Python int if it is a concrete integer, None if it is traced."""
+    if isinstance(value, Tracer):
         return None
-    number = _int_or_none(index)
+    number = _int_or_none(value)
     if number is not None:
         return number
-    if isinstance(index, (np.ndarray, jax.Array)) and index.ndim == 0:
-        if jnp.issubdtype(index.dtype, jnp.integer):
-            return int(index)
+    if isinstance(value, (np.ndarray, jax.Array)) and value.ndim == 0:
+        if jnp.issubdtype(value.dtype, jnp.integer):
+            return int(value)
     raise TypeError(
-        f"{_prefix(where)}index must be an integer or a 0-d integer array, got {index!r}"
+        f"{_prefix(where)}{name} must be an integer or a 0-d integer array, got {value!r}"
     )
 
 
-def check_batch_leaves(pytree: PyTree, index: int | None, *, where: str = "") -> None:
+def check_batch_leaves(name: str, value: PyTree, *, index: int | None, where: str = "") -> None:
     """Every leaf has a leading batch axis, and a concrete ``index`` lies within it."""
-    leaves_with_paths, _ = jax.tree_util.tree_flatten_with_path(pytree)
+    del name  # the messages name the leaf at fault, not the pytree
+    leaves_with_paths, _ = jax.tree_util.tree_flatten_with_path(value)
     for path, leaf in leaves_with_paths:
         shape = np.shape(leaf)
         at = jax.tree_util.keystr(path) or "<root>"
@@ -192,19 +194,20 @@ def check_batch_leaves(pytree: PyTree, index: int | None, *, where: str = "") ->
             )
 
 
-def check_tree_sequences(trees: tuple[Any, ...], *, where: str = "") -> None:
+def check_tree_sequences(name: str, value: tuple[Any, ...], *, where: str = "") -> None:
     """One or more non-empty sequences of pytrees, all of the same length."""
-    if not trees:
+    del name  # the messages name each sequence by its position
+    if not value:
         raise TypeError(f"{_prefix(where)}expected at least one sequence of pytrees, got none")
-    for position, sequence in enumerate(trees):
+    for position, sequence in enumerate(value):
         if not isinstance(sequence, Sequence) or isinstance(sequence, (str, bytes)):
             raise TypeError(
                 f"{_prefix(where)}argument {position} must be a sequence (list or tuple) of "
                 f"pytrees, got {type(sequence).__name__}"
             )
         if len(sequence) == 0:
-            raise ValueAndTypeError(f"{_prefix(where)}argument {position} is an empty sequence")
-    lengths = [len(sequence) for sequence in trees]
+            raise TypeAndValueError(f"{_prefix(where)}argument {position} is an empty sequence")
+    lengths = [len(sequence) for sequence in value]
     if len(set(lengths)) > 1:
         raise ValueError(
             f"{_prefix(where)}all arguments must have the same length, got lengths {lengths}"
@@ -212,7 +215,8 @@ def check_tree_sequences(trees: tuple[Any, ...], *, where: str = "") -> None:
 
 
 def check_alike(
-    trees: Sequence[PyTree],
+    name: str,
+    value: Sequence[PyTree],
     *,
     structure_message: Callable[[int, Any, Any], str],
     shapes_message: Callable[[int, list[tuple[int, ...]]], str],
@@ -223,75 +227,78 @@ def check_alike(
     ``structure_message(i, treedef_i, treedef_0)`` and ``shapes_message(leaf_number, shapes)``
     word the error for the caller.
     """
-    treedef = jax.tree.structure(trees[0])
-    for i, tree in enumerate(trees[1:], start=1):
+    del name  # the caller words the messages
+    treedef = jax.tree.structure(value[0])
+    for i, tree in enumerate(value[1:], start=1):
         other = jax.tree.structure(tree)
         if other != treedef:  # type: ignore[operator]  # jaxlib's PyTreeDef stub lacks __ne__
             raise error(structure_message(i, other, treedef))
-    for leaf_number, leaves in enumerate(zip(*(jax.tree.leaves(t) for t in trees), strict=True)):
+    for leaf_number, leaves in enumerate(zip(*(jax.tree.leaves(t) for t in value), strict=True)):
         shapes = [tuple(np.shape(leaf)) for leaf in leaves]
         if len(set(shapes)) > 1:
             raise error(shapes_message(leaf_number, shapes))
     return treedef
 
 
-def check_mappings(params: tuple[Any, ...], *, where: str = "") -> None:
+def check_mappings(name: str, value: tuple[Any, ...], *, where: str = "") -> None:
     """One or more mappings (haiku params dicts)."""
-    if not params:
-        raise TypeError(f"{_prefix(where)}expected at least one params dict, got none")
-    for i, p in enumerate(params):
+    if not value:
+        raise TypeError(f"{_prefix(where)}expected at least one {name} dict, got none")
+    for i, p in enumerate(value):
         if not isinstance(p, Mapping):
             raise TypeAndAttributeError(
-                f"{_prefix(where)}params {i} must be a mapping (e.g. hk.Params), "
+                f"{_prefix(where)}{name} {i} must be a mapping (e.g. hk.Params), "
                 f"got {type(p).__name__}"
             )
 
 
-def as_weights(weights: Any, count: int, *, where: str = "") -> jax.Array:
+def check_weights(name: str, value: Any, *, count: int, where: str = "") -> jax.Array:
     """``count`` positive finite weights (default: all 1) as a float array.
 
     Traced weights are checked for their shape only: their values are not known yet.
     """
-    if weights is None:
+    if value is None:
         return jnp.ones((count,))
-    w: Any = weights
-    if not isinstance(weights, Tracer):
+    w: Any = value
+    if not isinstance(value, Tracer):
         try:
-            w = np.asarray(weights)
+            w = np.asarray(value)
         except (TypeError, ValueError):  # e.g. ragged nested lists
             w = np.asarray(None)
         if w.dtype.kind not in "iuf":
             raise TypeError(
-                f"{_prefix(where)}weights must be a sequence of positive numbers, got {weights!r}"
+                f"{_prefix(where)}{name} must be a sequence of positive numbers, got {value!r}"
             )
         w = w.astype(float)
     if w.shape != (count,):
         raise ValueError(
-            f"{_prefix(where)}weights must hold one number per params dict ({count}), "
+            f"{_prefix(where)}{name} must hold one number per params dict ({count}), "
             f"got shape {w.shape}"
         )
     if isinstance(w, np.ndarray) and not (np.all(np.isfinite(w)) and np.all(w > 0)):
         raise ValueAndAssertionError(
-            f"{_prefix(where)}weights must be positive finite numbers, got {w.tolist()}"
+            f"{_prefix(where)}{name} must be positive finite numbers, got {w.tolist()}"
         )
     return jnp.asarray(w)
 
 
-def single_output_axis(out_axes: Axes) -> int | None:
+def check_single_output_axis(name: str, value: Axes) -> int | None:
     """The axis to drop from a function's single (non-tuple) output."""
-    if isinstance(out_axes, tuple):
+    if isinstance(value, tuple):
         raise TypeError(
-            f"out_axes must be an int for functions with a single output; got: out_axes={out_axes}"
+            f"{name} must be an int for functions with a single output; got: {name}={value}"
         )
-    return out_axes
+    return value
 
 
-def axes_per_item(kind: str, axes: Axes, count: int) -> tuple[int | None, ...]:
-    """One axis per function input (``kind="in"``) or output (``kind="out"``)."""
-    per_item = axes if isinstance(axes, tuple) else (axes,) * count
+def check_axes_per_item(
+    name: str, value: Axes, *, count: int, items: str
+) -> tuple[int | None, ...]:
+    """One axis per function input (``items="input"``) or output (``items="output"``)."""
+    per_item = value if isinstance(value, tuple) else (value,) * count
     if len(per_item) != count:
         raise ValueError(
-            f"number of {kind}_axes must match the number of function {kind}puts; got "
-            f"{kind}_axes={axes} for {count} {kind}put(s)"
+            f"number of {name} must match the number of function {items}s; got "
+            f"{name}={value} for {count} {items}(s)"
         )
     return per_item

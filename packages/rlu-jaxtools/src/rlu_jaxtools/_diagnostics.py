@@ -72,7 +72,7 @@ def get_magnitude_quantiles(pytree: PyTree, key_prefix: str = "") -> dict[str, j
     >>> {k: float(v) for k, v in q.items()}
     {'min': 0.0, 'p25': 1.0, 'p50': 2.0, 'p75': 3.0, 'max': 4.0}
     """
-    check_str(key_prefix, "key_prefix", where="get_magnitude_quantiles")
+    check_str("key_prefix", key_prefix, where="get_magnitude_quantiles")
     what = "get_magnitude_quantiles: pytree"
     return _summary(tree_ravel(pytree), key_prefix, what, with_norm=False)
 
@@ -121,7 +121,7 @@ def get_grads_diagnostics(
     >>> float(per_leaf["w"]["norm"]), float(per_leaf["b"]["max"])
     (5.0, 0.0)
     """
-    check_str(key_prefix, "key_prefix", where="get_grads_diagnostics")
+    check_str("key_prefix", key_prefix, where="get_grads_diagnostics")
     if keep_tree_structure:
         leaves_with_paths, treedef = jax.tree_util.tree_flatten_with_path(grads)
         summaries = [

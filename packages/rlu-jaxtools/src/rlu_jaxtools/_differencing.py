@@ -26,8 +26,8 @@ from rlu_jaxtools._checks import (
     TypeAndAssertionError,
     ValueAndAssertionError,
     ValueAndIndexError,
-    as_int,
     check_has_axis,
+    check_int,
 )
 
 
@@ -86,9 +86,9 @@ def diff_transform_matrix(num_frames: int, dtype: DTypeLike = "float32") -> jax.
     >>> diff_transform_matrix(4).astype(int).tolist()
     [[-1, 0, 0, 0], [3, 1, 0, 0], [-3, -2, -1, 0], [1, 1, 1, 1]]
     """
-    n = as_int(
-        num_frames,
+    n = check_int(
         "num_frames",
+        num_frames,
         where="diff_transform_matrix",
         minimum=1,
         type_error=TypeAndAssertionError,
@@ -133,7 +133,7 @@ def diff_transform(X: ArrayLike, dtype: DTypeLike = "float32") -> jax.Array:
     [6.0, 18.0, 37.0, 64.0]
     """
     X = jnp.asarray(X)
-    check_has_axis(X.ndim, "X", where="diff_transform", error=ValueAndIndexError)
+    check_has_axis("X", X, where="diff_transform", error=ValueAndIndexError)
     if X.shape[-1] == 0:
         raise ValueAndAssertionError("diff_transform: the last axis of X (the frames) is empty")
     M = diff_transform_matrix(X.shape[-1], dtype=dtype)

@@ -19,7 +19,7 @@ from typing import Any
 
 import jax
 
-from rlu_jaxtools._checks import as_argnums, check_callable
+from rlu_jaxtools._checks import check_argnums, check_callable
 
 
 class JittedFunc:
@@ -62,10 +62,10 @@ class JittedFunc:
         static_argnums: int | tuple[int, ...] = (),
         donate_argnums: int | tuple[int, ...] = (),
     ) -> None:
-        check_callable(func, "func", where="jit")
+        check_callable("func", func, where="jit")
         self._func = func
-        self._static_argnums = as_argnums(static_argnums, "static_argnums", where="jit")
-        self._donate_argnums = as_argnums(donate_argnums, "donate_argnums", where="jit")
+        self._static_argnums = check_argnums("static_argnums", static_argnums, where="jit")
+        self._donate_argnums = check_argnums("donate_argnums", donate_argnums, where="jit")
         self._jitted = jax.jit(
             func, static_argnums=self._static_argnums, donate_argnums=self._donate_argnums
         )

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from rlu_jaxtools._checks import as_optional_int, check_axis, check_has_axis
+from rlu_jaxtools._checks import check_axis, check_has_axis, check_optional_int
 
 
 @functools.partial(jax.jit, static_argnames=("axis", "reduce"))
@@ -39,13 +39,13 @@ def _random_arg_extreme(
     reduce: Callable[..., jax.Array],
     name: str,
 ) -> jax.Array:
-    checked_axis = as_optional_int(axis, "axis", where=name)
+    checked_axis = check_optional_int("axis", axis, where=name)
     arr = jnp.asarray(arr)
     if checked_axis is None:
         arr = jnp.ravel(arr)
         checked_axis = 0
-    check_has_axis(arr.ndim, "arr", where=name)
-    checked_axis = check_axis(checked_axis, arr.shape, where=name)
+    check_has_axis("arr", arr, where=name)
+    checked_axis = check_axis("axis", checked_axis, shape=arr.shape, where=name)
     if arr.shape[checked_axis] == 0:
         raise ValueError(f"{name}: arr has no entries along axis {axis} (shape {arr.shape})")
     picked: jax.Array = _pick_extreme(rng, arr, axis=checked_axis, reduce=reduce)

@@ -11,14 +11,15 @@ from jax.typing import ArrayLike
 
 from rlu_jaxtools._checks import (
     ValueAndAssertionError,
-    as_weights,
     check_alike,
     check_mappings,
+    check_weights,
 )
 
 
 def _check_shared_entry(name: str, subtrees: list[Any]) -> None:
     check_alike(
+        f"the shared entry {name!r}",
         subtrees,
         structure_message=lambda i, other, first: (
             f"sync_shared_params: the shared entry {name!r} has structure {other} in "
@@ -94,8 +95,8 @@ def sync_shared_params(
     >>> actor["pi_head"]["w"].tolist(), sorted(critic)
     ([5.0], ['torso', 'v_head'])
     """
-    check_mappings(params, where="sync_shared_params")
-    w = as_weights(weights, len(params), where="sync_shared_params")
+    check_mappings("params", params, where="sync_shared_params")
+    w = check_weights("weights", weights, count=len(params), where="sync_shared_params")
     holders: dict[str, list[int]] = {}  # key -> indices of the dicts that hold it
     for i, p in enumerate(params):
         for key in p:

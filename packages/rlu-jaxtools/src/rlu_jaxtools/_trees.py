@@ -15,9 +15,9 @@ from jax.flatten_util import ravel_pytree
 from jax.typing import ArrayLike
 
 from rlu_jaxtools._checks import (
-    as_static_index,
     check_alike,
     check_batch_leaves,
+    check_static_index,
     check_tree_sequences,
 )
 
@@ -63,8 +63,8 @@ def batch_to_single(pytree: PyTree, index: ArrayLike = 0) -> PyTree:
     >>> single["obs"].tolist(), bool(single["done"])
     ([4, 5], True)
     """
-    static_index = as_static_index(index, where="batch_to_single")
-    check_batch_leaves(pytree, static_index, where="batch_to_single")
+    static_index = check_static_index("index", index, where="batch_to_single")
+    check_batch_leaves("pytree", pytree, index=static_index, where="batch_to_single")
     if static_index is not None:
         return jax.tree.map(lambda leaf: leaf[static_index], pytree)
     return jax.tree.map(lambda leaf: jnp.asarray(leaf)[index], pytree)
@@ -104,6 +104,7 @@ def single_to_batch(pytree: PyTree) -> PyTree:
 
 def _stack_sequence(trees: Sequence[PyTree], position: int) -> PyTree:
     treedef = check_alike(
+        f"argument {position}",
         trees,
         structure_message=lambda i, other, first: (
             f"stack_trees: in argument {position}, pytree {i} has structure {other}, "
@@ -161,7 +162,7 @@ def stack_trees(*trees: Sequence[PyTree]) -> tuple[PyTree, ...]:
     >>> params["w"].tolist(), states["count"].tolist()
     ([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]], [0, 1, 2])
     """
-    check_tree_sequences(trees, where="stack_trees")
+    check_tree_sequences("trees", trees, where="stack_trees")
     return tuple(_stack_sequence(sequence, position) for position, sequence in enumerate(trees))
 
 

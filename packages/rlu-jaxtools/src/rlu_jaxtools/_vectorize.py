@@ -11,10 +11,10 @@ import jax.numpy as jnp
 
 from rlu_jaxtools._checks import (
     Axes,
-    as_axes,
-    axes_per_item,
+    check_axes,
+    check_axes_per_item,
     check_callable,
-    single_output_axis,
+    check_single_output_axis,
 )
 
 AxesLike = int | None | Sequence[int | None]
@@ -97,13 +97,13 @@ def unvectorize(
     >>> y.tolist(), float(total)
     ([1.0, 2.0], 3.0)
     """
-    check_callable(f, "f", where="unvectorize")
-    checked_in_axes: Axes = as_axes(in_axes, "in_axes", where="unvectorize")
-    checked_out_axes: Axes = as_axes(out_axes, "out_axes", where="unvectorize")
+    check_callable("f", f, where="unvectorize")
+    checked_in_axes: Axes = check_axes("in_axes", in_axes, where="unvectorize")
+    checked_out_axes: Axes = check_axes("out_axes", out_axes, where="unvectorize")
 
     @functools.wraps(f)
     def f_single(*args: Any) -> Any:
-        in_axes_ = axes_per_item("in", checked_in_axes, len(args))
+        in_axes_ = check_axes_per_item("in_axes", checked_in_axes, count=len(args), items="input")
         batched_args = [
             arg if axis is None else _expand(arg, axis)
             for arg, axis in zip(args, in_axes_, strict=True)
@@ -111,14 +111,16 @@ def unvectorize(
         out = f(*batched_args)
 
         if isinstance(out, tuple):
-            out_axes_ = axes_per_item("out", checked_out_axes, len(out))
+            out_axes_ = check_axes_per_item(
+                "out_axes", checked_out_axes, count=len(out), items="output"
+            )
             items = [
                 y if axis is None else _squeeze(y, axis, f"output {i}")
                 for i, (y, axis) in enumerate(zip(out, out_axes_, strict=True))
             ]
             return type(out)(*items) if hasattr(out, "_fields") else tuple(items)
 
-        axis = single_output_axis(checked_out_axes)
+        axis = check_single_output_axis("out_axes", checked_out_axes)
         return out if axis is None else _squeeze(out, axis, "the output")
 
     return f_single

@@ -9,12 +9,17 @@ import numpy.typing as npt
 
 from rlu_noise._checks import (
     FloatArray,
-    as_float_array,
-    as_generator,
     check_action,
+    check_broadcastable,
+    check_float_array,
+    check_generator,
     check_mask,
-    check_ou_parameters,
+    check_max_value,
+    check_positive,
+    check_theta,
 )
+
+_WHERE = "OrnsteinUhlenbeckNoise"
 
 
 class OrnsteinUhlenbeckNoise:
@@ -118,7 +123,7 @@ class OrnsteinUhlenbeckNoise:
     ) -> None:
         # The attribute names below are part of the pickle format of the instances (saved in
         # checkpoints): keep them, or teach __setstate__ the old ones.
-        rng = as_generator(random_seed)
+        rng = check_generator("random_seed", random_seed, where=_WHERE)
         self._given: dict[str, Any] = {}
         self._configure(mu=mu, sigma=sigma, theta=theta, min_value=min_value, max_value=max_value)
         self.random_seed = random_seed
@@ -180,17 +185,20 @@ class OrnsteinUhlenbeckNoise:
     def _configure(self, **changes: Any) -> None:
         """Validate the parameters with ``changes`` applied, then adopt them (or change nothing)."""
         given = {**self._given, **changes}
-        mu = as_float_array("mu", given["mu"])
-        sigma = as_float_array("sigma", given["sigma"])
-        theta = as_float_array("theta", given["theta"])
+        mu = check_float_array("mu", given["mu"], where=_WHERE)
+        sigma = check_float_array("sigma", given["sigma"], where=_WHERE)
+        theta = check_float_array("theta", given["theta"], where=_WHERE)
         lo, hi = (
-            None if given[k] is None else as_float_array(k, given[k], bound=True)
+            None if given[k] is None else check_float_array(k, given[k], bound=True, where=_WHERE)
             for k in ("min_value", "max_value")
         )
+        check_positive("sigma", given["sigma"], where=_WHERE)
+        check_theta("theta", given["theta"], where=_WHERE)
         arrays = {"mu": mu, "sigma": sigma, "theta": theta, "min_value": lo, "max_value": hi}
-        param_shape = check_ou_parameters(
-            given, sigma, theta, lo, hi, {k: v for k, v in arrays.items() if v is not None}
+        param_shape = check_broadcastable(
+            "parameters", {k: v for k, v in arrays.items() if v is not None}, where=_WHERE
         )
+        check_max_value("max_value", given["max_value"], min_value=given["min_value"], where=_WHERE)
         self._given = given
         self._mu, self._sigma, self._theta, self._lo, self._hi = mu, sigma, theta, lo, hi
         self._param_shape = param_shape
@@ -225,8 +233,13 @@ class OrnsteinUhlenbeckNoise:
             [`reset`][rlu_noise.OrnsteinUhlenbeckNoise.reset] in between. The noise state and the
             random stream are left untouched.
         """
-        action = np.asarray(a)
-        check_action(action, self._param_shape, None if self._state is None else self._state.shape)
+        action = check_action(
+            "action",
+            a,
+            param_shape=self._param_shape,
+            state_shape=None if self._state is None else self._state.shape,
+            where=_WHERE,
+        )
         dtype = action.dtype if action.dtype.kind == "f" else np.dtype(np.float64)
 
         x = np.broadcast_to(self._mu, action.shape) if self._state is None else self._state
@@ -260,8 +273,12 @@ class OrnsteinUhlenbeckNoise:
         if mask is None:
             self._state = None
             return
-        flags = np.asarray(mask)
-        check_mask(flags, None if self._state is None else self._state.shape)
+        flags = check_mask(
+            "mask",
+            mask,
+            state_shape=None if self._state is None else self._state.shape,
+            where=f"{_WHERE}.reset",
+        )
         if self._state is None:  # no process runs yet: every env starts at mu anyway
             return
         shape = self._state.shape

@@ -9,7 +9,9 @@ from typing import Any, SupportsFloat, overload
 import numpy as np
 import numpy.typing as npt
 
-from rlu_noise._checks import as_steps, as_timestep_array, is_real_scalar
+from rlu_noise._checks import check_real_array, check_steps, is_real_scalar
+
+_WHERE = "StepwiseLinearFunction"
 
 
 class StepwiseLinearFunction:
@@ -61,7 +63,7 @@ class StepwiseLinearFunction:
     def __init__(self, *steps: Sequence[SupportsFloat]) -> None:
         # The attribute names below are part of the pickle format of the instances (saved in
         # checkpoints): keep them, or teach __setstate__ the old ones.
-        timesteps, values = as_steps(steps)
+        timesteps, values = check_steps("steps", steps, where=_WHERE)
         self._timesteps = np.array(timesteps, dtype=np.float64)
         self._values = np.array(values, dtype=np.float64)
         self._steps = tuple(zip(timesteps, values, strict=True))
@@ -104,7 +106,7 @@ class StepwiseLinearFunction:
         if type(timestep).__module__.startswith(("jax", "jaxlib")):
             jnp = sys.modules["jax.numpy"]  # imported already, or no JAX array could exist
             return jnp.interp(timestep, jnp.asarray(self._timesteps), jnp.asarray(self._values))
-        t = as_timestep_array(timestep)
+        t = check_real_array("timestep", timestep, where=_WHERE)
         return np.asarray(np.interp(t, self._timesteps, self._values))
 
     def __repr__(self) -> str:

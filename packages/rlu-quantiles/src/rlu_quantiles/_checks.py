@@ -21,7 +21,11 @@ class TypeAndValueError(TypeError, ValueError):
     """
 
 
-def as_count(value: Any, name: str, *, where: str) -> int:
+def _prefix(where: str) -> str:
+    return f"{where}: " if where else ""
+
+
+def check_count(name: str, value: Any, *, where: str = "") -> int:
     """``value`` as a Python int, checked to be an integer >= 1."""
     if isinstance(value, (bool, jnp.bool_)):
         number = None
@@ -31,7 +35,7 @@ def as_count(value: Any, name: str, *, where: str) -> int:
         except TypeError:
             number = None
     if number is None:
-        raise TypeAndValueError(f"{where}: {name} must be an int >= 1, got {value!r}")
+        raise TypeAndValueError(f"{_prefix(where)}{name} must be an int >= 1, got {value!r}")
     if number < 1:
-        raise ValueError(f"{where}: {name} must be an int >= 1, got {number}")
+        raise ValueError(f"{_prefix(where)}{name} must be an int >= 1, got {number}")
     return number

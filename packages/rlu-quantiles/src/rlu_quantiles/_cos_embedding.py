@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from rlu_quantiles._checks import as_count
+from rlu_quantiles._checks import check_count
 
 
 def quantile_cos_embedding(quantile_fractions: ArrayLike, n: int = 64) -> jax.Array:
@@ -53,7 +53,7 @@ def quantile_cos_embedding(quantile_fractions: ArrayLike, n: int = 64) -> jax.Ar
     >>> [[round(v, 6) for v in row] for row in emb[1].tolist()]
     [[1.0, 0.5, -0.5], [1.0, -0.5, -0.5]]
     """
-    size = as_count(n, "n", where="quantile_cos_embedding")
+    size = check_count("n", n, where="quantile_cos_embedding")
     embedding: jax.Array = _embed(jnp.asarray(quantile_fractions), size)
     return embedding
 

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from rlu_quantiles._checks import as_count
+from rlu_quantiles._checks import check_count
 
 
 def quantiles(batch_size: int, num_quantiles: int = 200) -> jax.Array:
@@ -44,8 +44,8 @@ def quantiles(batch_size: int, num_quantiles: int = 200) -> jax.Array:
     >>> quantiles(batch_size=2, num_quantiles=4).tolist()
     [[0.0, 0.25, 0.5, 0.75], [0.0, 0.25, 0.5, 0.75]]
     """
-    rows = as_count(batch_size, "batch_size", where="quantiles")
-    n = as_count(num_quantiles, "num_quantiles", where="quantiles")
+    rows = check_count("batch_size", batch_size, where="quantiles")
+    n = check_count("num_quantiles", num_quantiles, where="quantiles")
     row = jnp.asarray([i / n for i in range(n)], dtype=jnp.float32)
     return jnp.broadcast_to(row, (rows, n))
 
@@ -91,8 +91,8 @@ def quantiles_uniform(rng: ArrayLike, batch_size: int, num_quantiles: int = 32) 
     >>> bool(jnp.all(jnp.diff(tau, axis=-1) >= 0)), bool(jnp.all(tau > 0))
     (True, True)
     """
-    rows = as_count(batch_size, "batch_size", where="quantiles_uniform")
-    n = as_count(num_quantiles, "num_quantiles", where="quantiles_uniform")
+    rows = check_count("batch_size", batch_size, where="quantiles_uniform")
+    n = check_count("num_quantiles", num_quantiles, where="quantiles_uniform")
     fractions: jax.Array = _uniform_fractions(rng, rows, n)
     return fractions
 

@@ -25,9 +25,10 @@ from collections.abc import Callable
 from typing import Any
 
 from rlu_serialize._checks import (
-    as_data_view,
-    as_workers,
-    check_header_sizes,
+    check_content_size,
+    check_data_view,
+    check_largest_block,
+    check_workers,
 )
 
 #: The four bytes every LZ4 frame starts with (magic number 0x184D2204, little-endian).
@@ -106,7 +107,7 @@ def xxh32(data: bytes | bytearray | memoryview) -> int:
     >>> hex(xxh32(b""))
     '0x2cc5d05'
     """
-    view = as_data_view(data)
+    view = check_data_view("data", data)
     checksum = _Checksum()
     checksum.update(view)
     return checksum.digest()
@@ -141,7 +142,8 @@ def frame_header(content_size: int, largest_block: int = BLOCK_SIZE) -> bytes:
     >>> len(header), header[:4] == MAGIC
     (15, True)
     """
-    check_header_sizes(content_size, largest_block, BLOCK_SIZE)
+    check_content_size("content_size", content_size)
+    check_largest_block("largest_block", largest_block, block_size=BLOCK_SIZE)
     code = next(code for size, code in _BLOCK_CLASSES if largest_block <= size)
     descriptor = struct.pack("<BBQ", _FLG, code << 4, content_size)
     return MAGIC + descriptor + bytes([(xxh32(descriptor) >> 8) & 0xFF])
@@ -214,7 +216,7 @@ class FrameWriter:
 
     def __init__(self, emit: Callable[[Any], Any], workers: int | None = None) -> None:
         self._emit = emit
-        self._workers = as_workers(workers)
+        self._workers = check_workers("workers", workers)
         self._pending = bytearray()
         self._history = b""  # the last 64 KiB of content handed to a block
         self._jobs: deque[Any] = deque()

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rlu_serialize._atomic import BackgroundSync, atomic_write
-from rlu_serialize._checks import as_byte_view, as_max_bytes, as_path, check_trusted
+from rlu_serialize._checks import check_byte_view, check_max_bytes, check_path, check_trusted
 from rlu_serialize._content import Content, decompress, verify_signature
 from rlu_serialize._errors import CorruptedDataError
 from rlu_serialize._frame import HEADER_SIZE, FrameWriter, frame_header
@@ -70,7 +70,7 @@ def _load_from(
     total: int,
 ) -> Any:
     """Load from the input ``reader()`` reads (each call starts it again from the beginning)."""
-    limit = as_max_bytes(max_bytes)
+    limit = check_max_bytes("max_bytes", max_bytes)
     if limit is None and not trusted:
         limit = RESTRICTED_MAX_BYTES
     secret = check_key(key)
@@ -215,7 +215,7 @@ def dump(obj: Any, filepath: str | os.PathLike[str], *, key: bytes | None = None
     >>> a_new
     [13, 7]
     """
-    path = as_path(filepath)
+    path = check_path("filepath", filepath)
     secret = check_key(key)
     body = _body_hash(secret)
     with atomic_write(path) as file:
@@ -319,8 +319,8 @@ def loads(
     >>> loads(dumps({"rewards": [1.0, 0.5]}), trusted=False)
     {'rewards': [1.0, 0.5]}
     """
-    view = as_byte_view(s)
-    check_trusted(trusted)
+    view = check_byte_view("s", s)
+    check_trusted("trusted", trusted)
 
     def reader() -> Callable[[int], memoryview]:
         position = 0
@@ -401,10 +401,10 @@ def load(
     >>> load(path, trusted=False)
     {'episode': 7, 'returns': [1.5, 2.0]}
     """
-    path = as_path(filepath)
-    check_trusted(trusted)
+    path = check_path("filepath", filepath)
+    check_trusted("trusted", trusted)
     check_key(key)
-    as_max_bytes(max_bytes)
+    check_max_bytes("max_bytes", max_bytes)
     with open(path, "rb", buffering=0) as file:
         total = os.fstat(file.fileno()).st_size
 
