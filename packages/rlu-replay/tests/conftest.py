@@ -98,3 +98,9 @@ def released() -> SimpleNamespace:
     ``loads(data, unpickler=Unpickler)`` and ``Unpickler`` to read them."""
     saved, expected = _loads(RELEASED.read_bytes())
     return SimpleNamespace(saved=saved, expected=expected, loads=_loads, Unpickler=CompatUnpickler)
+
+
+@pytest.fixture
+def compat_loads() -> Callable[[bytes], Any]:
+    """``pickle.loads`` that reads pickles written under numpy 2 at numpy 1 too."""
+    return _loads
