@@ -138,7 +138,7 @@ class Layout:
             if self.transition_batch:  # stored without W and idx, which sampling fills in
                 if not is_transition_batch(batch):
                     return self._checked(batch)
-                batch = batch._replace(W=None, idx=None)
+                batch = cast(Any, batch)._replace(W=None, idx=None)
             if leaves_as(self.treedef, batch, found):
                 size = self._fast_size(found)
                 if size >= 0:
