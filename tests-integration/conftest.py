@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
 
 _IMPORT_TIMES: dict[str, float] = {}
 
@@ -11,6 +18,26 @@ _IMPORT_TIMES: dict[str, float] = {}
 def import_times() -> dict[str, float]:
     """Import time (seconds) of each distribution in its own fresh venv; printed at the end."""
     return _IMPORT_TIMES
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The documentation site, built once (``mkdocs build --strict``, as ``hatch run docs:build``)
+    for every test that reads it."""
+    pytest.importorskip("mkdocs")
+    pytest.importorskip("mkdocstrings")
+    out = tmp_path_factory.mktemp("site")
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, f"mkdocs build --strict failed:\n{proc.stdout}\n{proc.stderr}"
+    return out
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -3,17 +3,14 @@
 Builds the site (``mkdocs build --strict``, as ``hatch run docs:build`` does) into a temporary
 folder and reads the HTML: no Sphinx role is left as literal text (mkdocstrings reads Markdown
 cross-references, ``[name][identifier]``, not ``:meth:``), every relative link and image resolves
-to a file of the site, the changelog's nested lists stay nested on the migration page, and the
+to a file of the site, the changelog's nested lists stay nested on the changelog page, and the
 benchmarks page shows a table and a plot for every results file.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -25,22 +22,6 @@ ROLE = re.compile(r":(meth|func|class|mod|attr|data|exc|obj):")
 
 pytest.importorskip("mkdocs")
 pytest.importorskip("mkdocstrings")
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("site")
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, f"mkdocs build --strict failed:\n{proc.stdout}\n{proc.stderr}"
-    return out
 
 
 class _Links(HTMLParser):
@@ -85,7 +66,7 @@ def test_relative_links_resolve(site):
 
 
 def test_changelog_nested_lists_stay_nested(site):
-    html = (site / "migrating" / "index.html").read_text(encoding="utf-8")
+    html = (site / "changelog" / "index.html").read_text(encoding="utf-8")
     item = re.search(r"Where coax was wrong, rlu is right:(.*?)</li>", html, re.DOTALL)
     assert item is not None
     assert "<ul>" in item.group(1), "the items under 'Where coax was wrong' lost their nesting"
@@ -100,9 +81,9 @@ def test_benchmarks_page_shows_every_results_file(site):
         assert result["date"] in html
         for index, table in enumerate(result["tables"]):
             if any(r["value"] is not None for r in table["ratios"]):
-                png = site / "benchmarks" / f"{path.stem}-{index + 1}.png"
-                assert png.is_file() and png.read_bytes()[:4] == b"\x89PNG"
-                assert f"{path.stem}-{index + 1}.png" in html
+                svg = site / "benchmarks" / f"{path.stem}-{index + 1}.svg"
+                assert svg.is_file() and b"<svg" in svg.read_bytes()[:1000]
+                assert f"{path.stem}-{index + 1}.svg" in html
 
 
 def test_home_page_has_the_demo_and_the_install_table(site):

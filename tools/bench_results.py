@@ -6,16 +6,21 @@ table (``| a | b |`` rows), notes. Run through this recorder, as the ``bench`` h
     python tools/bench_results.py trees -- python packages/rlu-trees/benchmarks/bench_trees.py
 
 it runs the command, passes its output through, and when the command succeeds writes
-``docs/benchmarks/<name>.json`` with the machine (platform, CPU count, load average before and
-after), the date, the command line and every printed table: its title, columns, rows and the ratio
-column (the first column whose header holds a ``/`` or a ``×``). ``tools/bench_page.py`` renders
-the documentation's benchmarks page from these files, so the numbers there are always a script's
-own output.
+``docs/benchmarks/<name>.json`` with the machine (platform, CPU model and count, load average
+before and after), the date, the command line with its arguments, the versions of rlu's
+distributions and the git commit they were run from, the versions of the anchors the benchmark
+uses, and every printed table: its title, columns, rows and the ratio column (the first column
+whose header holds a ``/`` or a ``×``). Colour codes (ANSI escapes), log lines of the libraries
+(torchrl's ``[torchrl][INFO]``, ...) and the scripts' own load-average lines are left out of the
+recorded text: the load is recorded once, in ``machine``. ``tools/bench_page.py`` renders the
+documentation's benchmarks page from these files, so the numbers there are always a script's own
+output.
 """
 
 from __future__ import annotations
 
 import datetime
+import importlib.metadata
 import json
 import os
 import platform
@@ -29,8 +34,117 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DIR = ROOT / "docs" / "benchmarks"
 
 
+#: The anchors (and the libraries they run on) whose versions each benchmark records; a
+#: benchmark not named here records every one of ``OTHER_ANCHORS`` that is installed.
+ANCHORS = {
+    "trees": [
+        "coax",
+        "cpprb",
+        "flashbax",
+        "torchrl",
+        "tianshou",
+        "jax",
+        "jaxlib",
+        "numba",
+        "numpy",
+    ],
+    "jaxtrees": ["flashbax", "jax", "jaxlib", "numba", "numpy"],
+    "replay": [
+        "cpprb",
+        "torchrl",
+        "tensordict",
+        "torch",
+        "tianshou",
+        "flashbax",
+        "jax",
+        "jaxlib",
+        "ray",
+        "numba",
+        "numpy",
+    ],
+    "serialize": ["cloudpickle", "lz4", "joblib", "numpy"],
+}
+OTHER_ANCHORS = sorted({name for names in ANCHORS.values() for name in names} | {"safetensors"})
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+#: A library's log line: ``2026-12-05 04:18:25,453 [torchrl][INFO] ...``, ``INFO:root:...``,
+#: ``[2026-12-05 04:18:25] WARNING ...``, ``W1205 04:18:25.453 ...`` (absl).
+LOG_LINE = re.compile(
+    r"^\s*(\[?\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d\S*\]?\s.*"
+    r"\b(DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL)\b"
+    r"|\[?(DEBUG|INFO|WARNING|ERROR|CRITICAL)\]?[: ]"
+    r"|[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+ )"
+)
+#: A load-average clause, at the start of a line or after a comma: the load is in ``machine``.
+LOAD_CLAUSE = re.compile(r"(^|,)\s*#?\s*(machine )?load average\b[^,]*(?=,|$)", re.IGNORECASE)
+
+
 def default_path(name: str) -> Path:
     return DEFAULT_DIR / f"{name}.json"
+
+
+def clean_line(line: str) -> str | None:
+    """A printed line as the page may show it, or None when it is a log or load-average line.
+
+    Colour codes go; a library's log line goes; a load-average clause goes (the recorder keeps
+    the load in ``machine``), and with it the line when nothing else is left.
+    """
+    line = ANSI.sub("", line).rstrip()
+    if LOG_LINE.match(line):
+        return None
+    if re.search(r"load average", line, re.IGNORECASE):
+        line = LOAD_CLAUSE.sub("", line).rstrip(" ,.")
+        if not line.strip(" #:,.-"):
+            return None
+    return line
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else ``platform.processor()``, else ''."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in ("model name", "Hardware", "cpu model") and value.strip():
+                return value.strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def versions(names: list[str]) -> dict[str, str | None]:
+    """Each distribution's installed version, None when it is not installed."""
+    found: dict[str, str | None] = {}
+    for name in names:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def rlu_versions() -> dict[str, str | None]:
+    """The version of every distribution of this repository (``packages/*``) as installed."""
+    names = sorted(
+        p.name for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").is_file()
+    )
+    return versions(names)
+
+
+def git_commit() -> dict[str, Any]:
+    """The commit checked out and whether tracked files differ from it (None: no git)."""
+
+    def git(*args: str) -> str | None:
+        try:
+            proc = subprocess.run(
+                ["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=True
+            )
+        except (OSError, subprocess.CalledProcessError):
+            return None
+        return proc.stdout.strip()
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "uncommitted_changes": None if status is None else bool(status)}
 
 
 def _load() -> list[float]:
@@ -124,18 +238,30 @@ def record(name: str, command: list[str], path: Path | None = None) -> int:
         printed.append(line)
     if proc.wait() != 0:
         return proc.returncode
-    free, tables = parse_tables("".join(printed))
+    load_after = _load()
+    kept = [clean_line(line) for line in "".join(printed).splitlines()]
+    free, tables = parse_tables("\n".join(line for line in kept if line is not None))
+    shown = [Path(command[0]).name if Path(command[0]).name.startswith("python") else command[0]]
     result = {
         "benchmark": name,
         "date": started.strftime("%Y-%m-%d %H:%M UTC"),
+        # without the interpreter, as the files of earlier runs have it; "argv" has it all
         "command": " ".join(command[1:] if Path(command[0]).name.startswith("python") else command),
+        "argv": shown + command[1:],
         "machine": {
             "platform": platform.platform(),
             "processor": platform.machine(),
+            "cpu_model": cpu_model(),
             "python": platform.python_version(),
             "cpu_count": os.cpu_count(),
             "load_average_before": load_before,
-            "load_average_after": _load(),
+            "load_average_after": load_after,
+        },
+        "rlu": {"versions": rlu_versions(), **git_commit()},
+        "anchors": {
+            k: v
+            for k, v in versions(ANCHORS.get(name, OTHER_ANCHORS)).items()
+            if name in ANCHORS or v is not None
         },
         "text": free,
         "tables": tables,

@@ -2,7 +2,7 @@
 
 ``docs/benchmarks.md`` holds the prose and the marker ``<!-- benchmark-results -->``; this hook
 replaces the marker by ``tools/bench_page.py``'s rendering of ``docs/benchmarks/*.json`` and adds
-its bar plots to the site as ``benchmarks/<name>-<table>.png`` (generated, never committed).
+its bar plots to the site as ``benchmarks/<name>-<table>.svg`` (generated, never committed).
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ def _bench_page() -> Any:
 
 def on_files(files: Any, config: Any) -> Any:
     page = _bench_page()
-    for name, png in page.render_plots(page.load_results()).items():
-        files.append(File.generated(config, f"benchmarks/{name}", content=png))
+    for name, svg in page.render_plots(page.load_results()).items():
+        files.append(File.generated(config, f"benchmarks/{name}", content=svg))
     return files
 
 

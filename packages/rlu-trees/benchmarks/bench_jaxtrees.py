@@ -59,6 +59,11 @@ def _timeit(f: Callable[[Any], Any], state: Any, steps: int) -> float:
     return (time.perf_counter() - t) / steps * 1e6
 
 
+def _ratio(x: float) -> str:
+    """Two decimals, or two significant digits below 0.1 (a tiny ratio never prints as 0.00)."""
+    return f"{x:.2f}" if x >= 0.1 else f"{x:.2g}"
+
+
 def _config(log2n: int, batch: int, steps: int, trees: int, seed: int = 0) -> dict[str, Any]:
     n = 1 << log2n
     rng = np.random.default_rng(seed)
@@ -225,8 +230,8 @@ def bench(
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name in runners:
         a, fl, b = med[(name, "A")], med[(name, "floor")], med[(name, "B")]
-        ratio_a = f"{rlu_work / work[name]:.2f}" if work[name] > 0 and "floor" not in name else ""
-        ratio_b = f"{rlu_b / b:.2f}" if "floor" not in name else ""
+        ratio_a = _ratio(rlu_work / work[name]) if work[name] > 0 and "floor" not in name else ""
+        ratio_b = _ratio(rlu_b / b) if "floor" not in name else ""
         print(f"| {name} | {a:.1f} | {fl:.1f} | {a - fl:.1f} | {b:.1f} | {ratio_a} | {ratio_b} |")
     if ("rlu SumTree (host, numba)", "B") in med:
         host_b = med[("rlu SumTree (host, numba)", "B")]

@@ -40,7 +40,7 @@ def enable_logging(
     level : int or str, optional
         The level of the console handler, e.g. ``logging.DEBUG`` (10) or ``"DEBUG"``.
         Defaults to ``logging.INFO`` (20).
-    output_filepath : str or path-like, optional
+    output_filepath : str or os.PathLike, optional
         If given, log to this file too. Missing parent directories are created; an existing
         file is appended to, never truncated.
     output_level : int or str, optional

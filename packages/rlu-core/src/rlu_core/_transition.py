@@ -78,25 +78,25 @@ class TransitionBatch(_Fields):
     Attributes
     ----------
     S : pytree of arrays
-        The states ``S_t``.
+        The states $S_t$.
     A : pytree of arrays
-        The actions ``A_t``.
+        The actions $A_t$.
     logP : array
-        The log-propensities ``\log\pi(A_t|S_t)``.
+        The log-propensities $\log\pi(A_t|S_t)$.
     Rn : array
-        The partial returns ``R^{(n)}_t=\sum_{k=0}^{n-1}\gamma^kR_{t+k}``, i.e. the
+        The partial returns $R^{(n)}_t=\sum_{k=0}^{n-1}\gamma^kR_{t+k}$, i.e. the
         ``n``-step return without its bootstrap term.
     In : array
-        The bootstrap factors: ``\gamma^n`` where the value of ``S_{t+n}`` is to be
+        The bootstrap factors: $\gamma^n$ where the value of $S_{t+n}$ is to be
         bootstrapped and 0 where the episode *terminated*. A truncated episode (time limit) is
-        bootstrapped, so its factor is ``\gamma^n``, not 0. The target is
-        ``G^{(n)}_t=R^{(n)}_t+I^{(n)}_t\,v(S_{t+n})``.
+        bootstrapped, so its factor is $\gamma^n$, not 0. The target is
+        $G^{(n)}_t=R^{(n)}_t+I^{(n)}_t\,v(S_{t+n})$.
     S_next : pytree of arrays
-        The states ``S_{t+n}`` to bootstrap from.
+        The states $S_{t+n}$ to bootstrap from.
     A_next : pytree of arrays, optional
-        The actions ``A_{t+n}`` (for SARSA-type targets).
+        The actions $A_{t+n}$ (for SARSA-type targets).
     logP_next : array, optional
-        The log-propensities ``\log\pi(A_{t+n}|S_{t+n})``.
+        The log-propensities $\log\pi(A_{t+n}|S_{t+n})$.
     W : array, optional
         Importance weights of the sampling procedure (e.g. prioritized replay). Defaults to
         ones of shape ``(batch_size,)``.
@@ -171,24 +171,24 @@ class TransitionBatch(_Fields):
         Parameters
         ----------
         s : pytree of arrays
-            The state ``S_t``.
+            The state $S_t$.
         a : pytree of arrays
-            The action ``A_t``.
+            The action $A_t$.
         logp : non-positive float or array
-            The log-propensity ``\log\pi(A_t|S_t)``.
+            The log-propensity $\log\pi(A_t|S_t)$.
         r : float or array
-            The reward ``R_t``.
+            The reward $R_t$.
         terminated : bool
-            Whether ``S_{t+1}`` is terminal (gymnasium's ``terminated``). Pass
+            Whether $S_{t+1}$ is terminal (gymnasium's ``terminated``). Pass
             ``terminated``, **not** ``terminated or truncated``: a truncated transition is
             still bootstrapped. The bootstrap factor is ``gamma * (1 - terminated)``.
             Required, by position (coax's order) or by name.
         gamma : float in [0, 1]
             The discount factor. Required.
         s_next, a_next : pytree of arrays, optional
-            The next state ``S_{t+1}`` and next action ``A_{t+1}``.
+            The next state $S_{t+1}$ and next action $A_{t+1}$.
         logp_next : non-positive float or array, optional
-            The log-propensity ``\log\pi(A_{t+1}|S_{t+1})``.
+            The log-propensity $\log\pi(A_{t+1}|S_{t+1})$.
         w : positive float, optional
             The importance weight.
         idx : int, optional

@@ -356,12 +356,12 @@ def make_dmc(
 
     Typical use (needs the ``dmc`` extra and, for rendering, an OpenGL backend):
 
-    .. code-block:: python
-
-        env = make_dmc("cartpole", "swingup", seed=1, max_episode_steps=500, frame_skip=2)
-        s, info = env.reset(seed=1)
-        s, r, terminated, truncated, info = env.step(env.action_space.sample())
-        frame = env.render()  # (84, 84, 3) uint8
+    ```python
+    env = make_dmc("cartpole", "swingup", seed=1, max_episode_steps=500, frame_skip=2)
+    s, info = env.reset(seed=1)
+    s, r, terminated, truncated, info = env.step(env.action_space.sample())
+    frame = env.render()  # (84, 84, 3) uint8
+    ```
     """
     # DmcEnv checks the environment's arguments (on every path that makes one); make_dmc
     # checks only its own, max_episode_steps, which it hands to gymnasium's TimeLimit

@@ -141,7 +141,7 @@ def generate_gif(
     ----------
     env : gymnasium.Env
         An environment made with ``render_mode="rgb_array"``.
-    filepath : str or path-like
+    filepath : str or os.PathLike
         Where to write the GIF.
     policy : callable, optional
         Picks actions, ``a = policy(s)``. If left out, actions are sampled from

@@ -60,12 +60,12 @@ def clipped_logit(x: ArrayLike, epsilon: float = 1e-15) -> jax.Array:
 
     Computes, elementwise,
 
-    .. math::
+    $$
+    \text{logit}_\epsilon(x) = \log\max(\epsilon, x) - \log\max(\epsilon, 1 - x)
+    $$
 
-        \text{logit}_\epsilon(x) = \log\max(\epsilon, x) - \log\max(\epsilon, 1 - x)
-
-    which equals ``\log(x / (1 - x))`` for ``\epsilon \le x \le 1 - \epsilon`` and
-    saturates at ``\pm\log(1/\epsilon)`` near 0 and 1 instead of diverging. Integer and
+    which equals $\log(x / (1 - x))$ for $\epsilon \le x \le 1 - \epsilon$ and
+    saturates at $\pm\log(1/\epsilon)$ near 0 and 1 instead of diverging. Integer and
     boolean inputs are converted to JAX's default float dtype. Half-precision inputs
     (float16, bfloat16) are computed in float32, where the default ``epsilon`` does not
     underflow to 0, and the result is cast back to the input dtype.
@@ -73,7 +73,7 @@ def clipped_logit(x: ArrayLike, epsilon: float = 1e-15) -> jax.Array:
     Parameters
     ----------
     x : array_like
-        Values on the unit interval, ``x_i \in [0, 1]``.
+        Values on the unit interval, $x_i \in [0, 1]$.
     epsilon : float, optional
         The positive lower bound applied to both arguments of the logarithm.
 

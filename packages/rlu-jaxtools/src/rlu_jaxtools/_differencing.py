@@ -1,13 +1,13 @@
 r"""Discrete differentiation of stacked frames: position, velocity, acceleration, ...
 
-With ``n`` frames ``x_0, \dots, x_{n-1}`` stacked chronologically along the last axis,
+With ``n`` frames $x_0, \dots, x_{n-1}$ stacked chronologically along the last axis,
 ``X @ M`` for the matrix ``M`` of [`diff_transform_matrix`][rlu_jaxtools.diff_transform_matrix]
 replaces them by the backward differences of the latest frame, highest order first:
 
-.. math::
-
-    (X M)_j = \nabla^{d} x_{n-1} = \sum_{k=0}^{d} (-1)^k \binom{d}{k} x_{n-1-k},
-    \qquad d = n - 1 - j,
+$$
+(X M)_j = \nabla^{d} x_{n-1} = \sum_{k=0}^{d} (-1)^k \binom{d}{k} x_{n-1-k},
+\qquad d = n - 1 - j,
+$$
 
 so the last column is the latest frame itself (position), the one before it the first
 difference (velocity), then the second difference (acceleration), and so on.
@@ -49,22 +49,22 @@ def diff_transform_matrix(num_frames: int, dtype: DTypeLike = "float32") -> jax.
     (velocity), then the second difference (acceleration), and so on. The entries are signed
     binomial coefficients,
 
-    .. math::
-
-        M_{ij} = (-1)^{\,n-1-i} \binom{n-1-j}{\,n-1-i}, \qquad 0 \le i, j < n,
+    $$
+    M_{ij} = (-1)^{\,n-1-i} \binom{n-1-j}{\,n-1-i}, \qquad 0 \le i, j < n,
+    $$
 
     computed exactly with integer arithmetic (no scipy needed). For ``num_frames=4``:
 
-    .. math::
-
-        M = \begin{pmatrix} -1 & 0 & 0 & 0 \\ 3 & 1 & 0 & 0 \\
-            -3 & -2 & -1 & 0 \\ 1 & 1 & 1 & 1 \end{pmatrix}
+    $$
+    M = \begin{pmatrix} -1 & 0 & 0 & 0 \\ 3 & 1 & 0 & 0 \\
+        -3 & -2 & -1 & 0 \\ 1 & 1 & 1 & 1 \end{pmatrix}
+    $$
 
     Parameters
     ----------
     num_frames : int
         The number of stacked frames ``n``, at least 1.
-    dtype : dtype-like, optional
+    dtype : dtype or str, optional
         The dtype of the returned matrix.
 
     Returns
@@ -109,7 +109,7 @@ def diff_transform(X: ArrayLike, dtype: DTypeLike = "float32") -> jax.Array:
     X : array_like
         Array whose last axis is the frame stack, ``X.shape[-1] == num_frames``, in
         chronological order (oldest first).
-    dtype : dtype-like, optional
+    dtype : dtype or str, optional
         The dtype of the computation and of the result.
 
     Returns

@@ -25,19 +25,19 @@ _WHERE = "OrnsteinUhlenbeckNoise"
 class OrnsteinUhlenbeckNoise:
     r"""Add Ornstein-Uhlenbeck noise to continuous actions.
 
-    Each call maps an action ``A_t`` to ``\widetilde{A}_t = A_t + X_t``, clipped to
+    Each call maps an action $A_t$ to $\widetilde{A}_t = A_t + X_t$, clipped to
     ``[min_value, max_value]``, and advances the noise process
 
-    .. math::
+    $$
+    X_t = X_{t-1} - \theta\,(X_{t-1} - \mu) + \sigma\,\varepsilon_t,
+    \qquad \varepsilon_t \sim \mathcal{N}(0, \mathbb{I}),
+    \qquad X_0 = \mu.
+    $$
 
-        X_t\ =\ X_{t-1} - \theta\,(X_{t-1} - \mu) + \sigma\,\varepsilon_t,
-        \qquad \varepsilon_t \sim \mathcal{N}(0, \mathbb{I}),
-        \qquad X_0 = \mu.
-
-    The process reverts to ``\mu``; its successive values are correlated, which explores
+    The process reverts to $\mu$; its successive values are correlated, which explores
     better than white noise in physical environments with momentum (the reason the DDPG paper
-    chose it). Its stationary distribution has mean ``\mu`` and variance
-    ``\sigma^2 / (1 - (1 - \theta)^2)``.
+    chose it). Its stationary distribution has mean $\mu$ and variance
+    $\sigma^2 / (1 - (1 - \theta)^2)$.
 
     **Batches.** The noise state has the shape of the action, and every element gets its own
     white noise, so a batch of actions of shape ``(num_envs, action_dim)`` from a vector
@@ -60,13 +60,13 @@ class OrnsteinUhlenbeckNoise:
     Parameters
     ----------
     mu : float or array_like, optional
-        The mean ``\mu`` the process reverts to; must broadcast to the action's shape.
+        The mean $\mu$ the process reverts to; must broadcast to the action's shape.
     sigma : positive float or array_like, optional
-        The spread ``\sigma > 0`` of the noise; must broadcast to the action's shape.
+        The spread $\sigma > 0$ of the noise; must broadcast to the action's shape.
     theta : float or array_like in (0, 2), optional
-        The (element-wise) dissipation rate ``\theta``; must broadcast to the action's
-        shape. ``\theta \ge 2`` is refused because the process then diverges;
-        ``\theta = 1`` gives white noise around ``\mu``.
+        The (element-wise) dissipation rate $\theta$; must broadcast to the action's
+        shape. $\theta \ge 2$ is refused because the process then diverges;
+        $\theta = 1$ gives white noise around $\mu$.
     min_value : float or array_like, optional
         The lower bound of the output action (not of the noise); no bound if None.
     max_value : float or array_like, optional
@@ -205,7 +205,7 @@ class OrnsteinUhlenbeckNoise:
 
     @property
     def state(self) -> FloatArray | None:
-        """A copy of the current noise ``X_t``, or None before the first call after a reset."""
+        """A copy of the current noise $X_t$, or None before the first call after a reset."""
         return None if self._state is None else self._state.copy()
 
     def __call__(self, a: npt.ArrayLike) -> Any:
@@ -214,13 +214,13 @@ class OrnsteinUhlenbeckNoise:
         Parameters
         ----------
         a : float or array_like
-            A single action ``A_t``, or a batch of actions of shape
+            A single action $A_t$, or a batch of actions of shape
             ``(num_envs, action_dim)`` (any shape works: the noise has the action's shape).
 
         Returns
         -------
         a_noisy : numpy scalar or ndarray
-            ``\widetilde{A}_t = A_t + X_t``, clipped to ``[min_value, max_value]``, with
+            $\widetilde{A}_t = A_t + X_t$, clipped to ``[min_value, max_value]``, with
             the shape of ``a`` and its dtype (float64 for integer or boolean actions).
 
         Raises
@@ -253,12 +253,12 @@ class OrnsteinUhlenbeckNoise:
         return out[()] if out.ndim == 0 else out
 
     def reset(self, mask: npt.ArrayLike | None = None) -> None:
-        """Reset the Ornstein-Uhlenbeck process, entirely or for some envs of a batch.
+        r"""Reset the Ornstein-Uhlenbeck process, entirely or for some envs of a batch.
 
         Parameters
         ----------
         mask : array_like of bool, optional
-            Which processes to restart at ``\\mu``. Its shape must equal the leading
+            Which processes to restart at $\mu$. Its shape must equal the leading
             dimensions of the action's shape, typically ``(num_envs,)`` for actions of shape
             ``(num_envs, action_dim)``. If None, everything is reset, and the next action may
             have a new shape. Before the first call there is nothing to reset.

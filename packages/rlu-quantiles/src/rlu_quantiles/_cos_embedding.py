@@ -15,20 +15,20 @@ from rlu_quantiles._checks import check_count
 def quantile_cos_embedding(quantile_fractions: ArrayLike, n: int = 64) -> jax.Array:
     r"""Embed quantile fractions with ``n`` cosine basis functions.
 
-    Each fraction ``\tau`` is mapped to the vector
+    Each fraction $\tau$ is mapped to the vector
 
-    .. math::
+    $$
+    \phi(\tau) = \bigl(\cos(\pi i \tau)\bigr)_{i = 0, 1, \dots, n - 1}
+    $$
 
-        \phi(\tau) = \bigl(\cos(\pi i \tau)\bigr)_{i = 0, 1, \dots, n - 1}
-
-    i.e. the basis index runs over ``0 \le i < n`` (the first component is the
+    i.e. the basis index runs over $0 \le i < n$ (the first component is the
     constant 1), as in the IQN paper (Dabney et al., 2018). The embedding is appended as a
     new last axis, so any input shape works.
 
     Parameters
     ----------
     quantile_fractions : array_like
-        Fractions ``\tau``, typically in ``[0, 1]``, of any shape (numpy or JAX).
+        Fractions $\tau$, typically in ``[0, 1]``, of any shape (numpy or JAX).
     n : int, optional
         Number of basis functions (the embedding size), at least 1. Default 64.
 

@@ -14,7 +14,7 @@ from rlu_quantiles._checks import check_count
 def quantiles(batch_size: int, num_quantiles: int = 200) -> jax.Array:
     r"""Equally spaced quantile fractions, the same row for every batch entry.
 
-    Row ``b`` holds ``\tau_i = i / N`` for ``i = 0, 1, \dots, N - 1`` with
+    Row ``b`` holds $\tau_i = i / N$ for $i = 0, 1, \dots, N - 1$ with
     ``N = num_quantiles``: the left edges of ``N`` equal-width bins that split
     ``[0, 1]``.
 
@@ -54,8 +54,8 @@ def quantiles_uniform(rng: ArrayLike, batch_size: int, num_quantiles: int = 32) 
     r"""Random quantile fractions: sorted, strictly positive, each row ending at 1.
 
     Every row is built from ``N = num_quantiles`` independent uniform draws
-    ``u_k \in (0, 1]`` as the normalised cumulative sum
-    ``\tau_i = \sum_{k \le i} u_k / \sum_{k < N} u_k``. The gaps between consecutive
+    $u_k \in (0, 1]$ as the normalised cumulative sum
+    $\tau_i = \sum_{k \le i} u_k / \sum_{k < N} u_k$. The gaps between consecutive
     fractions therefore split ``[0, 1]`` at random; each row is non-decreasing, its
     entries lie in ``(0, 1]`` and its last entry is exactly 1. Rows are independent.
 

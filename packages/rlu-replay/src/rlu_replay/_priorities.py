@@ -29,7 +29,7 @@ def _load_kernel() -> Callable[..., tuple[int, float, int]]:
 
 
 def importance_weights(p: np.ndarray, p_min: float, beta: float) -> np.ndarray:
-    r"""``w_i = (N P(i))^{-\beta} / \max_j (N P(j))^{-\beta} = (p_{min} / p_i)^{\beta}``.
+    r"""$w_i = (N P(i))^{-\beta} / \max_j (N P(j))^{-\beta} = (p_{min} / p_i)^{\beta}$.
 
     ``N`` and the total cancel out, so a caller that combines several buffers passes the
     smallest ``p`` over all of them. The largest possible weight is 1. ``p`` (float64) is

@@ -35,11 +35,11 @@ def _plain_vector(x: np.ndarray) -> bool:
 class PrioritizedReplayBuffer(ReplayBuffer):
     r"""Proportional prioritized experience replay (Schaul et al., 2016) for any pytree of arrays.
 
-    Item ``i`` is drawn with probability ``P(i) = p_i / \sum_k p_k``, where
-    ``p_i = (\text{priority}_i + \epsilon)^\alpha``; ``p_i`` lives in a
+    Item ``i`` is drawn with probability $P(i) = p_i / \sum_k p_k$, where
+    $p_i = (\text{priority}_i + \epsilon)^\alpha$; $p_i$ lives in a
     ``rlu_trees.SumTree`` (sampling) and a ``rlu_trees.MinTree`` (the smallest ``p``), and
     every read and write of them is one batched call. The importance weights are
-    ``w_i = (N\,P(i))^{-\beta} / \max_j (N\,P(j))^{-\beta}`` over the ``N`` stored items,
+    $w_i = (N\,P(i))^{-\beta} / \max_j (N\,P(j))^{-\beta}$ over the ``N`` stored items,
     so the largest possible weight is 1. New items get the largest priority given so far (1
     before any), so each is likely to be replayed soon.
 
@@ -144,12 +144,12 @@ class PrioritizedReplayBuffer(ReplayBuffer):
 
     @property
     def total_priority(self) -> float:
-        r"""float: ``\sum_i p_i`` over the stored items."""
+        r"""float: $\sum_i p_i$ over the stored items."""
         return self._priorities.total
 
     @property
     def min_priority(self) -> float:
-        """float: The smallest ``p_i`` over the stored items (``inf`` when there is none)."""
+        """float: The smallest $p_i$ over the stored items (``inf`` when there is none)."""
         return self._priorities.minimum if self._size else float("inf")
 
     # ------------------------------------------------------------------ writing
@@ -316,7 +316,7 @@ class PrioritizedReplayBuffer(ReplayBuffer):
     # ------------------------------------------------------------------ reading
 
     def sample(self, n: int, rng: Any = None, *, stratified: bool = False) -> Any:
-        """Draw ``n`` items with probability proportional to ``p_i``, with replacement.
+        """Draw ``n`` items with probability proportional to $p_i$, with replacement.
 
         Parameters
         ----------
@@ -372,7 +372,7 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         return package(self._gather(slots), self._serial[slots], weights)
 
     def sample_at(self, u: Any) -> tuple[Any, np.ndarray, np.ndarray]:
-        """The items at given points of the cumulative priority, with their ``p_i``.
+        """The items at given points of the cumulative priority, with their $p_i$.
 
         For callers that combine several buffers into one distribution (the Ray service does,
         one buffer per shard): they choose the points, and weigh the items themselves.
@@ -388,7 +388,7 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         -------
         tuple
             ``(batch, idx, p)``: the items (a ``TransitionBatch`` keeps the ``W`` and ``idx``
-            it was stored with: None), their int64 identifiers and their float64 ``p_i``.
+            it was stored with: None), their int64 identifiers and their float64 $p_i$.
 
         Raises
         ------

@@ -87,18 +87,18 @@ def _final_observations(
 class NStepTracer:
     r"""Turn a stream of environment steps into n-step transitions.
 
-    Each step, ``add(s, a, r, terminated, truncated, s_next)`` records the state ``S_t``, the
-    action ``A_t``, the reward ``R_t``, gymnasium's two end flags and the next state
-    ``S_{t+1}``: of one environment, or of ``num_envs`` environments stepped together (a
+    Each step, ``add(s, a, r, terminated, truncated, s_next)`` records the state $S_t$, the
+    action $A_t$, the reward $R_t$, gymnasium's two end flags and the next state
+    $S_{t+1}$: of one environment, or of ``num_envs`` environments stepped together (a
     gymnasium vector environment). Once ``n`` steps follow a state, or its episode ends, the
     transitions that are complete come out as one ``TransitionBatch`` with
 
-    * ``Rn`` ``= \sum_{k=0}^{m-1} \gamma^k R_{t+k}``, over the ``m = n`` rewards that
+    * ``Rn`` $= \sum_{k=0}^{m-1} \gamma^k R_{t+k}$, over the ``m = n`` rewards that
       follow, or the ``m < n`` left when the episode ends first;
-    * ``In`` ``= \gamma^m (1 - \text{terminated})``: 0 when the episode terminated within
-      those ``m`` steps, ``\gamma^m`` otherwise, a time-limit truncation included (it is
+    * ``In`` $= \gamma^m (1 - \text{terminated})$: 0 when the episode terminated within
+      those ``m`` steps, $\gamma^m$ otherwise, a time-limit truncation included (it is
       bootstrapped);
-    * ``S_next`` ``= S_{t+m}``, the state to bootstrap from;
+    * ``S_next`` $= S_{t+m}$, the state to bootstrap from;
     * ``S``, ``A`` and ``logP`` of step ``t``; ``W`` ones and ``idx`` positions (a replay
       buffer fills in its own); ``A_next`` and ``logP_next`` are None.
 
@@ -254,23 +254,23 @@ class NStepTracer:
         Parameters
         ----------
         s : pytree of arrays
-            The state ``S_t`` the action was taken in.
+            The state $S_t$ the action was taken in.
         a : pytree of arrays
-            The action ``A_t``.
+            The action $A_t$.
         r : float or array
-            The reward ``R_t``: a Python, numpy or JAX real number or 0-d array (an array of
+            The reward $R_t$: a Python, numpy or JAX real number or 0-d array (an array of
             ``K`` of them for a vector step).
         terminated : bool or array
-            Whether ``S_{t+1}`` is terminal (gymnasium's ``terminated``): a bool or the int 0
+            Whether $S_{t+1}$ is terminal (gymnasium's ``terminated``): a bool or the int 0
             or 1, in any of the forms of ``r``.
         truncated : bool or array
-            Whether the episode was cut off at ``S_{t+1}`` (gymnasium's ``truncated``): the
+            Whether the episode was cut off at $S_{t+1}$ (gymnasium's ``truncated``): the
             episode ends, and its last transitions are bootstrapped from ``s_next``.
         s_next : pytree of arrays
-            The state ``S_{t+1}`` the step led to (for a vector step: as the vector environment
+            The state $S_{t+1}$ the step led to (for a vector step: as the vector environment
             returned it, reset observations included).
         logp : float or array, optional
-            The log-propensity ``\log\pi(A_t|S_t)``, if the learner wants it (default 0).
+            The log-propensity $\log\pi(A_t|S_t)$, if the learner wants it (default 0).
         info : dict, optional
             The vector step's ``info``; read only in autoreset mode ``"same_step"``, for
             ``info["final_obs"]`` when an environment ends: gymnasium's object array of

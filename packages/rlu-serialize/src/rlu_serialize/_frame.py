@@ -89,7 +89,7 @@ def xxh32(data: bytes | bytearray | memoryview) -> int:
 
     Parameters
     ----------
-    data : bytes-like
+    data : bytes-like object
         The bytes to hash.
 
     Returns

@@ -266,7 +266,7 @@ def loads(
 
     Parameters
     ----------
-    s : bytes-like
+    s : bytes-like object
         The LZ4 frame.
     trusted : bool, default True
         If False, interpret the pickle with rlu's restricted machine: it admits

@@ -267,8 +267,9 @@ class SegmentTree:
 
         Parameters
         ----------
-        idx : int, 1-d sequence/array of ints, ``...`` or None
-            Positions to write; negative positions count from the end. ``...`` or None write
+        idx : int, 1-d sequence/array of ints, Ellipsis or None
+            Positions to write; negative positions count from the end. ``...`` (Python's
+            Ellipsis, meaning all indices, as in ``tree.set_values(..., values)``) or None write
             all ``capacity`` values. With repeated positions the last write wins, as in
             ``numpy`` assignment.
         values : float or 1-d array_like of floats

@@ -87,7 +87,7 @@ class ShardedPrioritizedReplay:
     parallel), splits the batch among the shards by a multinomial draw on those totals, and has
     each shard draw its part (in parallel, from uniform numbers this client draws, so a seeded
     ``rng`` replays the same choices). Item ``i`` is so drawn with probability
-    ``p_i / \sum_j p_j`` over every stored item, and its importance weight ``(N P(i))^{-\beta}``
+    $p_i / \sum_j p_j$ over every stored item, and its importance weight $(N P(i))^{-\beta}$
     is computed with the global total and count ``N``, divided by the largest one over all
     shards. A learner that must not wait uses
     [`stream`][rlu_replay.ray.ShardedPrioritizedReplay.stream] instead: the same draw, with
@@ -533,7 +533,7 @@ class ShardedPrioritizedReplay:
     def sample(
         self, n: int, rng: Any = None, timeout: float | None = None, *, stratified: bool = False
     ) -> Any:
-        """Draw ``n`` items over all shards, with probability proportional to ``p_i``.
+        """Draw ``n`` items over all shards, with probability proportional to $p_i$.
 
         Two call rounds: every shard's figures, then the draw. Waits while the rate limiter
         holds sampling back. A learner that samples in a loop is faster with

@@ -239,7 +239,7 @@ class JaxSegmentTree:
 
         Parameters
         ----------
-        idx : int, 1-d array of ints, ``...`` or None
+        idx : int, 1-d array of ints, Ellipsis or None
             Positions to write (negative counts from the end); ``...`` or None writes all
             ``capacity`` values (O(N)). With repeated positions the last write wins, on
             every backend.
