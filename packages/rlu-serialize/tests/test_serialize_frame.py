@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 
+import lz4.block
 import lz4.frame
 import pytest
 from hypothesis import given, settings
@@ -123,3 +124,112 @@ def test_content_reads_as_the_bytes_appended(sizes, reads, expected):
         assert content.remaining == len(whole) - position
     assert content.read() == whole[position:]
     content.close()
+
+
+def _blocks(frame: bytes) -> list[tuple[bool, int]]:
+    """(compressed, stored size) of each block of a frame written by FrameWriter."""
+    import struct
+
+    position, out = 15, []  # rlu's header: magic, FLG, BD, content size, header checksum
+    while True:
+        (field,) = struct.unpack_from("<I", frame, position)
+        if field == 0:
+            return out
+        size = field & 0x7FFF_FFFF
+        out.append((not field & 0x8000_0000, size))
+        position += 4 + size + 4  # size field, data, block checksum
+
+
+def test_blocks_that_do_not_compress_are_stored_without_compressing_them():
+    import numpy as np
+    import rlu_serialize._frame as frame_module
+
+    rng = np.random.default_rng(0)
+    weights = rng.standard_normal(3 * BLOCK_SIZE // 4, dtype=np.float32)  # 3 blocks of noise
+    frame, size = write_frame([weights])
+    assert size == weights.nbytes
+    assert lz4.frame.decompress(frame) == weights.tobytes()
+    blocks = _blocks(frame)
+    assert len(blocks) == 3 and not any(compressed for compressed, _ in blocks)
+    assert all(stored == BLOCK_SIZE for _, stored in blocks)
+    # and the probes were the only compression work: a block is never compressed whole
+    calls: list[int] = []
+    real = frame_module._worth_compressing
+
+    def counting(block):
+        calls.append(len(block))
+        return real(block)
+
+    whole: list[int] = []
+    compress = lz4.block.compress
+
+    def spy(data, **kwargs):
+        whole.append(len(data))
+        return compress(data, **kwargs)
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(frame_module, "_worth_compressing", counting)
+    mp.setattr(lz4.block, "compress", spy)
+    try:
+        write_frame([weights], workers=1)
+    finally:
+        mp.undo()
+    assert calls == [BLOCK_SIZE] * 3
+    assert max(whole) == frame_module._PROBE  # only probes
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    st.lists(st.sampled_from(["zeros", "noise", "pixels", "text"]), min_size=1, max_size=8),
+    st.integers(0, 2**32 - 1),
+)
+def test_probing_keeps_every_block_that_compresses_compressed(kinds, seed):
+    """Against the truth of compressing every block: the same frame wherever a block shrinks
+    by more than the probes' margin, and content that round-trips whatever the probes say."""
+    import numpy as np
+    import rlu_serialize._frame as frame_module
+
+    rng = np.random.default_rng(seed)
+    quarter = BLOCK_SIZE // 4
+    parts = {
+        "zeros": lambda: bytes(quarter),
+        "noise": lambda: rng.bytes(quarter),
+        "pixels": lambda: (rng.integers(0, 8, quarter) * 32).astype(np.uint8).tobytes(),
+        "text": lambda: (
+            (b"reward=%d " % rng.integers(10**6)) * (quarter // 14) + bytes(quarter % 14)
+        ),
+    }
+    data = b"".join(parts[k]() for k in kinds)
+    probed, _ = write_frame([data], workers=1)
+    mp = pytest.MonkeyPatch()
+    mp.setattr(frame_module, "_worth_compressing", lambda block: True)
+    try:
+        tried, _ = write_frame([data], workers=1)
+    finally:
+        mp.undo()
+    assert lz4.frame.decompress(probed) == data == lz4.frame.decompress(tried)
+    for (mine, my_size), (truth, true_size) in zip(_blocks(probed), _blocks(tried), strict=True):
+        if truth and true_size <= 0.9 * BLOCK_SIZE:  # worth it: the probes must see it
+            assert mine and my_size == true_size
+    assert len(probed) <= len(tried) + len(_blocks(tried)) * BLOCK_SIZE // 10
+
+
+def test_large_reads_ask_for_huge_pages_and_still_read_right(monkeypatch):
+    import rlu_serialize._content as content_module
+
+    data = os.urandom(content_module._HUGE_TARGET + 12345)
+    advised: list[int] = []
+    real = content_module._advise_huge_pages
+    monkeypatch.setattr(
+        content_module, "_advise_huge_pages", lambda out: (advised.append(out.nbytes), real(out))
+    )
+    content = Content()
+    content.append(data)
+    content.done()
+    small = bytearray(100)
+    assert content.readinto(small) == 100 and bytes(small) == data[:100]
+    assert advised == []  # a small read is copied as it is
+    big = bytearray(len(data))  # a large read: advised first, then filled
+    assert content.readinto(big) == len(data) - 100
+    assert advised == [len(big)] and bytes(big[: len(data) - 100]) == data[100:]
+    real(memoryview(bytes(10 << 20)))  # a read-only buffer is left alone (no error)

@@ -7,7 +7,9 @@ command-line tool. Each block is compressed by ``lz4.block.compress`` with the
 64 KiB of content before it as dictionary, which is exactly the history a
 linked-block decoder keeps; since that dictionary is known in advance, blocks
 are compressed on several threads at once (``lz4.block.compress`` releases the
-GIL) and the ratio equals that of one sequential stream. Each worker also
+GIL) and the ratio equals that of one sequential stream. A block whose probes do not
+compress (model weights: random-looking floats) is stored as it is, an uncompressed block of
+the same frame, without being compressed in vain. Each worker also
 checksums the block it stored, and the content checksum (xxHash-32 over all
 content) is computed on the calling thread meanwhile: a damaged byte anywhere
 in a block fails a checksum, even where it would decode to the same content.
@@ -48,6 +50,10 @@ _WINDOW = 64 << 10  # LZ4's match window: the dictionary each block gets
 # mmap-ed pages, and page-faulting them on every call can cost more than the
 # compression itself (measured: 1 MiB checksum slices took 3x the CPU of 64 KiB).
 _HASH_SLICE = 64 << 10  # content handed to the checksum compressor at a time
+# Probes that decide whether a block is worth compressing (see _worth_compressing).
+_PROBE = 32 << 10
+_PROBES = 4
+_PAYS = 0.97  # compress a block whose probes shrink to this fraction of their size or less
 
 
 class _Checksum:
@@ -158,16 +164,43 @@ def default_workers() -> int:
     return max(1, min(cpus, 8))
 
 
-def _compress_block(block: Any, history: bytes) -> tuple[bytes, Any, bytes]:
-    """Return (block size field, block data, block checksum) for one block.
+def _worth_compressing(block: Any) -> bool:
+    """Whether probes spread over ``block`` shrink enough under LZ4 to compress it whole.
 
-    ``history`` is the content just before the block (at most 64 KiB); the block
-    may refer back into it, as a linked-block decoder allows.
+    ``_PROBES`` slices of ``_PROBE`` bytes, one from the middle of each equal part of the
+    block, are compressed on their own (about 3% of a full block's work). Data that does not
+    compress (model weights, optimizer moments: random-looking floats) is then stored as it
+    is, as the frame format allows, instead of being compressed in vain; a block with any
+    compressible part among its probes is compressed as before. A short block is always tried.
     """
     import lz4.block
 
     size = len(block)
-    compressed = lz4.block.compress(block, store_size=False, dict=history)
+    if size < 4 * _PROBES * _PROBE:
+        return True
+    part = size // _PROBES
+    stored = 0
+    for k in range(_PROBES):
+        start = k * part + (part - _PROBE) // 2
+        stored += len(lz4.block.compress(block[start : start + _PROBE], store_size=False))
+    return stored <= _PAYS * _PROBES * _PROBE
+
+
+def _compress_block(block: Any, history: bytes) -> tuple[bytes, Any, bytes]:
+    """Return (block size field, block data, block checksum) for one block.
+
+    ``history`` is the content just before the block (at most 64 KiB); the block
+    may refer back into it, as a linked-block decoder allows. A block that would not
+    shrink is stored uncompressed (the size field's high bit says so).
+    """
+    import lz4.block
+
+    size = len(block)
+    compressed = (
+        lz4.block.compress(block, store_size=False, dict=history)
+        if _worth_compressing(block)
+        else block
+    )
     if len(compressed) < size:
         field, stored = struct.pack("<I", len(compressed)), compressed
     else:

@@ -1,0 +1,292 @@
+"""rlu's checkpoint files beside the file formats JAX users checkpoint with, in one process.
+
+Two payloads of about ``--mb`` MB each:
+
+* **weights**: eight float32 arrays drawn from a normal distribution, as model weights and
+  optimizer moments are: incompressible;
+* **frames**: Atari-like 84 x 84 uint8 frames (a dark background, a few bright sprites that
+  move, a score bar), as a pixel replay buffer holds them: very compressible.
+
+Each is saved and loaded with ``rlu_serialize.dump`` / ``load`` (and a restricted load,
+``trusted=False``), ``safetensors.numpy.save_file`` / ``load_file``, ``numpy.savez`` /
+``numpy.load`` (every array read), and orbax's ``StandardCheckpointer`` ``save`` (waited for) /
+``restore``. The physical ceiling is ``ndarray.tofile`` / ``numpy.fromfile`` of the same bytes.
+Files live in one temporary folder on the same disk; every operation is repeated, interleaved
+across libraries, and the median is reported. After each save the disk is synced (``os.sync``,
+not timed), so that one library's write-back does not slow the next; loads read from the page
+cache. ``rlu_serialize.dump`` fsyncs its file before it returns (a checkpoint is on disk when
+dump returns); safetensors, numpy and orbax do not, so safetensors is also timed with an fsync
+after its save ("safetensors + fsync"), and the goals compare rlu with the anchors as they are.
+Anchors that are not installed are reported as unavailable.
+
+Goals (issue: rlu-serialize at the speed of the machine): on the weights, rlu's save and load
+>= 0.8x the fastest of safetensors, numpy and orbax; on the frames, save >= 0.8x the fastest of
+them and load >= 0.8x orbax's (the one that also compresses), with files no larger than before.
+
+Run from the repository root::
+
+    python packages/rlu-serialize/benchmarks/bench_formats.py [--mb 256] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+GOAL = 0.8
+Payload = dict[str, np.ndarray]
+
+
+def weights(megabytes: int, seed: int = 0) -> Payload:
+    rng = np.random.default_rng(seed)
+    each = megabytes * 10**6 // 8 // 4
+    return {f"layer{i}": rng.standard_normal(each, dtype=np.float32) for i in range(8)}
+
+
+def frames(megabytes: int, seed: int = 0) -> Payload:
+    """Frames of a little game: sprites move a pixel or two a frame over a dark background."""
+    rng = np.random.default_rng(seed)
+    count = megabytes * 10**6 // (84 * 84)
+    out = np.zeros((count, 84, 84), np.uint8)
+    out[:, :8, :] = 40  # the score bar
+    sprites = rng.integers(8, 76, size=(6, 2))
+    velocity = rng.integers(-2, 3, size=(6, 2))
+    shade = rng.integers(120, 256, size=6).astype(np.uint8)
+    for t in range(count):
+        sprites = np.clip(sprites + velocity, 8, 76)
+        for (y, x), value in zip(sprites, shade, strict=True):
+            out[t, y : y + 6, x : x + 4] = value
+        out[t, 2:6, 4 + (t // 50) % 60 : 8 + (t // 50) % 60] = 200  # the score changes
+    return {"frames": out, "actions": rng.integers(0, 18, count).astype(np.int32)}
+
+
+def nbytes(payload: Payload) -> int:
+    return sum(a.nbytes for a in payload.values())
+
+
+# -- the operations: save(payload, path) and load(path) -> payload ------------------------
+
+
+def rlu_ops() -> tuple[Callable[..., Any], Callable[..., Any]]:
+    import rlu_serialize
+
+    return rlu_serialize.dump, rlu_serialize.load
+
+
+def rlu_restricted_ops() -> tuple[Callable[..., Any], Callable[..., Any]]:
+    import rlu_serialize
+
+    return rlu_serialize.dump, lambda path: rlu_serialize.load(path, trusted=False)
+
+
+def safetensors_ops() -> tuple[Callable[..., Any], Callable[..., Any]]:
+    from safetensors.numpy import load_file, save_file
+
+    return save_file, load_file
+
+
+def numpy_ops() -> tuple[Callable[..., Any], Callable[..., Any]]:
+    def save(payload: Payload, path: str) -> None:
+        with open(path, "wb") as f:
+            np.savez(f, **payload)
+
+    def load(path: str) -> Payload:
+        with np.load(path) as data:
+            return {k: data[k] for k in data.files}
+
+    return save, load
+
+
+def orbax_ops() -> tuple[Callable[..., Any], Callable[..., Any]]:
+    import orbax.checkpoint as ocp
+
+    checkpointer = ocp.StandardCheckpointer()
+
+    def save(payload: Payload, path: str) -> None:
+        checkpointer.save(os.path.abspath(path), payload, force=True)
+        checkpointer.wait_until_finished()
+
+    def load(path: str) -> Payload:
+        return checkpointer.restore(os.path.abspath(path))
+
+    return save, load
+
+
+def ceiling_ops() -> tuple[Callable[..., Any], Callable[..., Any]]:
+    def save(payload: Payload, path: str) -> None:
+        with open(path, "wb") as f:
+            for array in payload.values():
+                array.tofile(f)
+
+    def load(path: str, like: Payload | None = None) -> list[np.ndarray]:
+        assert like is not None
+        with open(path, "rb") as f:
+            return [np.fromfile(f, dtype=a.dtype, count=a.size) for a in like.values()]
+
+    return save, load
+
+
+def safetensors_durable_ops() -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """safetensors, then fsync: durable on disk before save returns, as rlu's dump is."""
+    save_file, load_file = safetensors_ops()
+
+    def save(payload: Payload, path: str) -> None:
+        save_file(payload, path)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    return save, load_file
+
+
+ANCHORS: dict[str, Callable[[], tuple[Callable[..., Any], Callable[..., Any]]]] = {
+    "safetensors": safetensors_ops,
+    "safetensors + fsync": safetensors_durable_ops,
+    "numpy savez / load": numpy_ops,
+    "orbax StandardCheckpointer": orbax_ops,
+}
+
+
+def size_of(path: str) -> int:
+    if os.path.isdir(path):
+        return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+    return os.path.getsize(path)
+
+
+def remove(path: str) -> None:
+    if os.path.isdir(path):
+        shutil.rmtree(path)
+    elif os.path.exists(path):
+        os.remove(path)
+
+
+def measure(payload: Payload, folder: str, repeat: int) -> list[tuple[str, Any]]:
+    """(label, (save s, load s, file bytes) or the reason it is unavailable), rlu first."""
+    rows: list[tuple[str, Callable[[], Any]]] = [
+        ("**rlu dump / load**", rlu_ops),
+        ("rlu dump / load(trusted=False)", rlu_restricted_ops),
+        *ANCHORS.items(),
+    ]
+    ops: dict[str, Any] = {}
+    for label, make in rows:
+        try:
+            ops[label] = make()
+        except Exception as exc:  # an anchor that is not installed: say so, keep going
+            ops[label] = f"{type(exc).__name__}: {exc}"
+    ceiling_save, ceiling_load = ceiling_ops()
+    times: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in [*ops, "ceiling"]}
+    sizes: dict[str, int] = {}
+    for _ in range(repeat):
+        for label, op in ops.items():
+            if isinstance(op, str):
+                continue
+            save, load = op
+            path = os.path.join(folder, f"ckpt-{len(sizes)}-{abs(hash(label))}")
+            remove(path)
+            t0 = time.perf_counter()
+            save(payload, path)
+            t1 = time.perf_counter()
+            os.sync()  # write-back of this file must not slow the next operation down
+            t1b = time.perf_counter()
+            loaded = load(path)
+            t2 = time.perf_counter() - (t1b - t1)
+            sizes[label] = size_of(path)
+            assert all(np.array_equal(loaded[k], payload[k]) for k in payload), label
+            del loaded
+            remove(path)
+            times[label][0].append(t1 - t0)
+            times[label][1].append(t2 - t1)
+        path = os.path.join(folder, "ceiling.bin")
+        t0 = time.perf_counter()
+        ceiling_save(payload, path)
+        t1 = time.perf_counter()
+        os.sync()
+        t1b = time.perf_counter()
+        ceiling_load(path, payload)
+        t2 = time.perf_counter() - (t1b - t1)
+        sizes["ceiling"] = size_of(path)
+        remove(path)
+        times["ceiling"][0].append(t1 - t0)
+        times["ceiling"][1].append(t2 - t1)
+    out: list[tuple[str, Any]] = []
+    for label in [*ops, "ceiling"]:
+        op = ops.get(label)
+        if isinstance(op, str):
+            out.append((label, op))
+            continue
+        save_s, load_s = times[label]
+        out.append((label, (statistics.median(save_s), statistics.median(load_s), sizes[label])))
+    return out
+
+
+def table(name: str, payload: Payload, results: list[tuple[str, Any]], compressible: bool) -> str:
+    mb = nbytes(payload) / 1e6
+    speed = {label: (mb / r[0], mb / r[1]) for label, r in results if not isinstance(r, str)}
+    anchors = [label for label in ANCHORS if label in speed]
+    ours = speed.get("**rlu dump / load**")
+    lines = [
+        f"{name}: {mb:,.0f} MB, save and load MB/s (median), file size; "
+        "rlu / fastest anchor in the last columns",
+        "",
+        "| library | save MB/s | load MB/s | file MiB | rlu save / this | rlu load / this |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for label, r in results:
+        if isinstance(r, str):
+            lines.append(f"| {label} | unavailable: {r[:100]} | | | | |")
+            continue
+        save, load = speed[label]
+        ratio = ("", "") if ours is None else (f"{ours[0] / save:.2f}", f"{ours[1] / load:.2f}")
+        shown = "ceiling: ndarray.tofile / numpy.fromfile" if label == "ceiling" else label
+        mib = r[2] / 2**20
+        lines.append(
+            f"| {shown} | {save:,.0f} | {load:,.0f} | {mib:,.1f} | {ratio[0]} | {ratio[1]} |"
+        )
+    if ours is not None and anchors:
+        fastest_save = max(speed[a][0] for a in anchors)
+        fastest_load = max(speed[a][1] for a in anchors)
+        goals = [("save", ours[0] / fastest_save, "the fastest anchor")]
+        if compressible and "orbax StandardCheckpointer" in speed:
+            goals.append(
+                ("load", ours[1] / speed["orbax StandardCheckpointer"][1], "orbax (compresses too)")
+            )
+        elif not compressible:
+            goals.append(("load", ours[1] / fastest_load, "the fastest anchor"))
+        lines.append("")
+        for what, ratio, against in goals:
+            verdict = "met" if ratio >= GOAL else "NOT met"
+            lines.append(f"- {verdict}: rlu {what} = {ratio:.2f}x {against} (goal >= {GOAL}x)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mb", type=int, default=256, help="payload size in MB (default 256)")
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved repeats (default 3)")
+    args = parser.parse_args(argv)
+    folder = tempfile.mkdtemp(prefix="rlu-bench-formats-")
+    try:
+        for name, make, compressible in (
+            ("Weights (float32, normal: incompressible)", weights, False),
+            ("Frames (Atari-like 84 x 84 uint8: compressible)", frames, True),
+        ):
+            payload = make(args.mb)
+            print(table(name, payload, measure(payload, folder, args.repeat), compressible))
+            print(flush=True)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
