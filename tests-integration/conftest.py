@@ -40,6 +40,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def site_pages(site: Path) -> list[Path]:
+    """Every HTML page of the built site, in a stable order."""
+    return sorted(site.rglob("*.html"))
+
+
 def pytest_terminal_summary(terminalreporter):
     if _IMPORT_TIMES:
         terminalreporter.section("import time in a fresh venv")

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from workspace import DISTRIBUTIONS, release_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ROOT / "packages"
@@ -27,15 +28,9 @@ pytest.importorskip("mkdocs")
 pytest.importorskip("mkdocstrings")
 
 
-def _distributions() -> list[str]:
-    return sorted(p.parent.name for p in PACKAGES.glob("*/pyproject.toml"))
-
-
 def _version(dist: str) -> str:
-    about = PACKAGES / dist / "src" / dist.replace("-", "_") / "__about__.py"
-    match = re.search(r'__version__ = "([^"]+)"', about.read_text(encoding="utf-8"))
-    assert match, about
-    return match.group(1)
+    tool = release_tool()
+    return str(tool.fmt(tool.read_version(dist)))
 
 
 def _public_modules(dist: str) -> list[str]:
@@ -51,7 +46,7 @@ def _public_modules(dist: str) -> list[str]:
 def _public_names() -> list[tuple[str, str]]:
     """(module, name) for every name in the ``__all__`` of every distribution's public modules."""
     found = []
-    for dist in _distributions():
+    for dist in DISTRIBUTIONS:
         if dist == "rlu":
             continue
         for module in _public_modules(dist):
@@ -115,7 +110,7 @@ def test_meta_package_page_lists_what_rlu_exports_and_where_it_lives(site):
 
 def test_every_api_page_shows_its_version_linked_to_the_changelog(site):
     changelog = _html(site, "changelog")
-    for dist in _distributions():
+    for dist in DISTRIBUTIONS:
         html = _html(site, f"api/{dist}")
         version = _version(dist)
         assert f"Version {version}" in html, f"api/{dist} does not show version {version}"

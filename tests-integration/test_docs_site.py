@@ -35,21 +35,17 @@ class _Links(HTMLParser):
                 self.links.append(value)
 
 
-def _pages(site: Path) -> list[Path]:
-    return sorted(site.rglob("*.html"))
-
-
-def test_no_sphinx_roles_left(site):
+def test_no_sphinx_roles_left(site, site_pages):
     found = []
-    for page in _pages(site):
+    for page in site_pages:
         for match in ROLE.finditer(page.read_text(encoding="utf-8")):
             found.append(f"{page.relative_to(site)}: {match.group(0)}")
     assert not found, "Sphinx roles rendered as text:\n" + "\n".join(found)
 
 
-def test_relative_links_resolve(site):
+def test_relative_links_resolve(site, site_pages):
     broken = []
-    for page in _pages(site):
+    for page in site_pages:
         parser = _Links()
         parser.feed(page.read_text(encoding="utf-8"))
         for link in parser.links:

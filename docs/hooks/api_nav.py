@@ -12,12 +12,15 @@
   the changelog entry of that version, and a search boost, so that a search for a name lists its
   entry before pages that only mention it.
 
-Everything is read with ``ast``: nothing here imports a package.
+Everything is read with ``ast`` (versions by ``tools/release.py``): nothing here imports a
+package.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
+import importlib.util
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,9 +35,18 @@ INDEX_MARK = "<!-- api-index -->"
 NAMES_MARK = "<!-- rlu-names -->"
 
 
+@functools.cache
+def _release_tool() -> Any:
+    """``tools/release.py``: where the distributions and their versions are read, once for all."""
+    spec = importlib.util.spec_from_file_location("release_tool", ROOT / "tools" / "release.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _distributions() -> list[str]:
-    names = sorted(p.parent.name for p in (ROOT / "packages").glob("*/pyproject.toml"))
-    return [name for name in names if name != META]
+    return [name for name in _release_tool().distributions() if name != META]
 
 
 def _package_dir(dist: str) -> Path:
@@ -42,13 +54,8 @@ def _package_dir(dist: str) -> Path:
 
 
 def _version(dist: str) -> str:
-    about = ast.parse((_package_dir(dist) / "__about__.py").read_text(encoding="utf-8"))
-    for node in about.body:
-        if isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == "__version__" for t in node.targets
-        ):
-            return str(ast.literal_eval(node.value))
-    raise ValueError(f"packages/{dist}: __about__.py sets no __version__")
+    tool = _release_tool()
+    return str(tool.fmt(tool.read_version(dist)))
 
 
 def _changelog_anchor(dist: str, version: str) -> str | None:

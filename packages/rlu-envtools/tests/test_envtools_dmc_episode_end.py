@@ -28,18 +28,17 @@ def _put_lqr_at_the_origin(env):
         physics.data.qvel[:] = 0.0
 
 
-def test_dm_control_time_limit_is_truncation(dm_suite):
-    # cartpole steps 0.01 s: a 0.05 s time limit ends the episode on the 5th step
-    env = make_dmc("cartpole", "balance", seed=0, max_episode_steps=None, time_limit=0.05)
-    env.reset(seed=0)
-    flags, info = _run_to_the_end(env, np.zeros(1, np.float32))
-    assert flags == [(False, False)] * 4 + [(False, True)]
-    assert info["discount"] == 1.0
-    env.close()
-
-
-def test_max_episode_steps_is_truncation(dm_suite):
-    env = make_dmc("cartpole", "balance", seed=0, max_episode_steps=5)
+@pytest.mark.parametrize(
+    "limit",
+    [
+        # cartpole steps 0.01 s: dm_control's own 0.05 s time limit ends the episode on step 5
+        {"max_episode_steps": None, "time_limit": 0.05},
+        {"max_episode_steps": 5},  # gymnasium's step limit
+    ],
+    ids=["dm_control time limit", "max_episode_steps"],
+)
+def test_a_time_limit_is_truncation(dm_suite, limit):
+    env = make_dmc("cartpole", "balance", seed=0, **limit)
     env.reset(seed=0)
     flags, info = _run_to_the_end(env, np.zeros(1, np.float32))
     assert flags == [(False, False)] * 4 + [(False, True)]
