@@ -27,13 +27,24 @@ def test_every_truncation_of_a_small_checkpoint_is_refused():
             loads(SMALL[:cut])
 
 
-def test_every_single_byte_flip_of_a_small_checkpoint_is_refused():
+def test_every_single_byte_flip_of_a_small_checkpoint_is_refused_or_changes_nothing():
+    # A flip inside compressed data can decode to the very same content (an LZ4 match that
+    # copies equal bytes from elsewhere): the content checksum then holds, and the load gives
+    # the original object. lz4's own decoder is the judge of "the same content".
+    content = lz4.frame.decompress(SMALL)
+    harmless = 0
     for position in range(len(SMALL)):
         for mask in (0x01, 0x80, 0xFF):
             damaged = bytearray(SMALL)
             damaged[position] ^= mask
-            with pytest.raises(CorruptedDataError):
-                loads(bytes(damaged))
+            try:
+                out = loads(bytes(damaged))
+            except CorruptedDataError:
+                continue
+            assert lz4.frame.decompress(bytes(damaged)) == content, (position, mask)
+            assert out == cloudpickle.loads(content)
+            harmless += 1
+    assert harmless <= 3 * len(SMALL) // 20  # nearly every flip is refused
 
 
 def test_truncated_file_error_names_the_file(tmp_path):

@@ -10,13 +10,14 @@ import lz4.frame
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rlu_serialize._content import SEGMENT, Content, decompress
+from rlu_serialize._content import SEGMENT, Content
 from rlu_serialize._frame import BLOCK_SIZE, FrameWriter, frame_header, xxh32
+from rlu_serialize._verify import decompress
 
 
 def read_frame(frame: bytes, name: str = "test") -> Content:
     return decompress(
-        io.BytesIO(frame).read, name, max_bytes=None, require_checksum=True, key=None, total=None
+        io.BytesIO(frame), name, max_bytes=None, require_checksum=True, key=None, total=None
     )
 
 
@@ -137,7 +138,7 @@ def _blocks(frame: bytes) -> list[tuple[bool, int]]:
             return out
         size = field & 0x7FFF_FFFF
         out.append((not field & 0x8000_0000, size))
-        position += 4 + size + 4  # size field, data, block checksum
+        position += 4 + size  # size field, data (rlu writes no block checksums)
 
 
 def test_blocks_that_do_not_compress_are_stored_without_compressing_them():

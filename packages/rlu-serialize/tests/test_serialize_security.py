@@ -354,7 +354,10 @@ def test_restricted_loads_build_what_pickle_builds(obj, protocol):
     stream = pickle.dumps(obj, protocol=protocol)
     truth = pickle.loads(stream)  # CPython's own unpickler: the independent answer
     assert_same(loads(_frame(stream), trusted=False), truth)
-    assert_same(loads(dumps(obj), trusted=False), loads(dumps(obj)))
+    # One stream loaded both ways: two dumps of a strided structured array may differ in its
+    # padding bytes, which numpy's copy leaves uninitialised.
+    ours = dumps(obj)
+    assert_same(loads(ours, trusted=False), loads(ours))
 
 
 def test_jax_and_ml_dtypes_arrays_load_restricted():

@@ -234,8 +234,12 @@ class BackgroundSync:
         if self._unsynced < self._every or (self._thread and self._thread.is_alive()):
             return
         self._unsynced = 0
-        self._thread = threading.Thread(target=self._sync, name="rlu-fsync", daemon=True)
-        self._thread.start()
+        thread = threading.Thread(target=self._sync, name="rlu-fsync", daemon=True)
+        try:
+            thread.start()
+        except RuntimeError:  # the interpreter is exiting: the final fsync does it all
+            return
+        self._thread = thread
 
     def _sync(self) -> None:
         try:

@@ -23,7 +23,7 @@ class TruncatedDataError(CorruptedDataError, EOFError):
     """Data that ends before its LZ4 frame does; coax raised EOFError reading such a file."""
 
 
-def check_trusted(name: str, value: Any) -> bool:
+def check_bool(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
     return value

@@ -1,7 +1,7 @@
-"""Streaming LZ4 frames: a parallel writer (loads read through ``_content``).
+"""Streaming LZ4 frames: a parallel writer (loads read and verify through ``_verify``).
 
 The writer produces one standard LZ4 frame (format version 1, linked blocks of
-up to 4 MiB, block checksums, content size, content checksum), so any LZ4 frame
+up to 4 MiB, content size, content checksum), so any LZ4 frame
 decoder reads it: ``lz4.frame.decompress``, ``lz4.frame.open`` and the ``lz4``
 command-line tool. Each block is compressed by ``lz4.block.compress`` with the
 64 KiB of content before it as dictionary, which is exactly the history a
@@ -9,10 +9,11 @@ linked-block decoder keeps; since that dictionary is known in advance, blocks
 are compressed on several threads at once (``lz4.block.compress`` releases the
 GIL) and the ratio equals that of one sequential stream. A block whose probes do not
 compress (model weights: random-looking floats) is stored as it is, an uncompressed block of
-the same frame, without being compressed in vain. Each worker also
-checksums the block it stored, and the content checksum (xxHash-32 over all
-content) is computed on the calling thread meanwhile: a damaged byte anywhere
-in a block fails a checksum, even where it would decode to the same content.
+the same frame, without being compressed in vain. The content checksum (xxHash-32 over all
+content) is computed on the calling thread meanwhile. Blocks carry no checksums of their own,
+as with the ``lz4`` tool's defaults: the content checksum already covers every byte a block
+decodes to, and a second hash of the same bytes would cost as much again on every dump and
+load (files with block checksums, as rlu 0.3 wrote them, are verified block by block).
 
 The writer is file-like enough for ``pickle.Pickler``, so a pickle streams
 through it without ever existing in memory as one byte string.
@@ -39,7 +40,7 @@ MAGIC = b"\x04\x22\x4d\x18"
 BLOCK_SIZE = 4 << 20
 #: Length of the header ``frame_header`` writes (magic, FLG, BD, content size, HC).
 HEADER_SIZE = 15
-_FLG = 0b0101_1100  # version 01, linked blocks, block checksums, content size, content checksum
+_FLG = 0b0100_1100  # version 01, linked blocks, content size, content checksum
 # Block maximum sizes the format knows, with their BD codes. The header announces
 # the smallest that holds every block, so decoders of small frames allocate little.
 _BLOCK_CLASSES = ((64 << 10, 4), (256 << 10, 5), (1 << 20, 6), (4 << 20, 7))
@@ -133,8 +134,8 @@ def frame_header(content_size: int, largest_block: int = BLOCK_SIZE) -> bytes:
     Returns
     -------
     bytes
-        Magic number, frame descriptor (linked 4 MiB blocks, block checksums,
-        content size, content checksum) and header checksum.
+        Magic number, frame descriptor (linked 4 MiB blocks, content size,
+        content checksum) and header checksum.
 
     Raises
     ------
@@ -186,8 +187,8 @@ def _worth_compressing(block: Any) -> bool:
     return stored <= _PAYS * _PROBES * _PROBE
 
 
-def _compress_block(block: Any, history: bytes) -> tuple[bytes, Any, bytes]:
-    """Return (block size field, block data, block checksum) for one block.
+def _compress_block(block: Any, history: bytes) -> tuple[bytes, Any]:
+    """Return (block size field, block data) for one block.
 
     ``history`` is the content just before the block (at most 64 KiB); the block
     may refer back into it, as a linked-block decoder allows. A block that would not
@@ -205,9 +206,7 @@ def _compress_block(block: Any, history: bytes) -> tuple[bytes, Any, bytes]:
         field, stored = struct.pack("<I", len(compressed)), compressed
     else:
         field, stored = struct.pack("<I", size | _UNCOMPRESSED), block
-    checksum = _Checksum()
-    checksum.update(stored)
-    return field, stored, struct.pack("<I", checksum.digest())
+    return field, stored
 
 
 class FrameWriter:
@@ -318,7 +317,15 @@ class FrameWriter:
             from concurrent.futures import ThreadPoolExecutor
 
             self._pool = ThreadPoolExecutor(workers, thread_name_prefix="rlu-lz4")
-        self._jobs.append(self._pool.submit(_compress_block, block, history))
+        try:
+            job = self._pool.submit(_compress_block, block, history)
+        except RuntimeError:  # the interpreter is exiting (a background dump finishing): inline
+            self._workers = 1
+            self._drain(0)
+            self._checksum.update(block)
+            self._write_block(_compress_block(block, history))
+            return
+        self._jobs.append(job)
         self._checksum.update(block)  # runs while the workers compress
         self._drain(2 * workers)
 
@@ -326,10 +333,9 @@ class FrameWriter:
         while len(self._jobs) > keep:
             self._write_block(self._jobs.popleft().result())
 
-    def _write_block(self, parts: tuple[bytes, Any, bytes]) -> None:
+    def _write_block(self, parts: tuple[bytes, Any]) -> None:
         self._emit(parts[0])
         self._emit(parts[1])
-        self._emit(parts[2])
 
     def close(self) -> None:
         """Write the last block, the end mark and the content checksum."""

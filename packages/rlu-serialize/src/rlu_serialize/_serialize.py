@@ -20,25 +20,35 @@ from __future__ import annotations
 import os
 import pickle
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
+from rlu_serialize import _background
 from rlu_serialize._atomic import BackgroundSync, atomic_write
-from rlu_serialize._checks import check_byte_view, check_max_bytes, check_path, check_trusted
-from rlu_serialize._content import Content, decompress, verify_signature
+from rlu_serialize._checks import check_bool, check_byte_view, check_max_bytes, check_path
+from rlu_serialize._content import Content
 from rlu_serialize._errors import CorruptedDataError
 from rlu_serialize._frame import HEADER_SIZE, FrameWriter, frame_header
 from rlu_serialize._signature import check_key, signature_frame
+from rlu_serialize._verify import ViewStream, decompress, verify_signature
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 _PROTOCOL = 5
 #: The ``max_bytes`` a restricted load applies when none is given: 4 GiB of pickle.
 RESTRICTED_MAX_BYTES = 4 << 30
 
 
-def _pickle_into(obj: Any, writer: FrameWriter) -> None:
+def _pickle(obj: Any, sink: Any) -> None:
     import cloudpickle
 
+    cloudpickle.CloudPickler(sink, protocol=_PROTOCOL).dump(obj)
+
+
+def _fill(writer: FrameWriter, produce: Callable[[FrameWriter], None]) -> None:
+    """Write the frame body: ``produce`` writes the content, then the frame is closed."""
     try:
-        cloudpickle.CloudPickler(writer, protocol=_PROTOCOL).dump(obj)
+        produce(writer)
         writer.close()
     except BaseException:
         writer.abort()
@@ -62,14 +72,17 @@ def _unpickle(content: Content, trusted: bool, max_bytes: int | None) -> Any:
 
 
 def _load_from(
-    reader: Callable[[], Callable[[int], Any]],
+    reader: Callable[[], Any],
     name: str,
     trusted: bool,
     key: Any,
     max_bytes: Any,
     total: int,
 ) -> Any:
-    """Load from the input ``reader()`` reads (each call starts it again from the beginning)."""
+    """Load from the stream ``reader()`` gives (each call starts it again from the beginning).
+
+    A stream has ``read(n)`` and, optionally, ``readinto(buffer)``.
+    """
     limit = check_max_bytes("max_bytes", max_bytes)
     if limit is None and not trusted:
         limit = RESTRICTED_MAX_BYTES
@@ -95,10 +108,11 @@ def dumps(obj: Any, *, key: bytes | None = None) -> bytes:
     ``dumps(b)`` separately give two independent copies of ``a``. Store a whole
     state as one object (a dict or a tuple) to keep it consistent.
 
-    The byte string is one standard LZ4 frame (block checksums, content size and
-    content checksum) holding a cloudpickle pickle, protocol 5. Large buffers
-    such as array data are compressed straight from the object's memory, on
-    several threads at once.
+    The byte string is one standard LZ4 frame (content size and content
+    checksum) holding a cloudpickle pickle, protocol 5. Large buffers such as
+    array data are compressed straight from the object's memory, on several
+    threads at once; data that does not compress (model weights) is stored as
+    it is, without being compressed in vain.
 
     Parameters
     ----------
@@ -151,7 +165,7 @@ def dumps(obj: Any, *, key: bytes | None = None) -> bytes:
             body.update(data)
 
     writer = FrameWriter(emit)
-    _pickle_into(obj, writer)
+    _fill(writer, lambda sink: _pickle(obj, sink))
     pieces[0] = frame_header(writer.content_size, writer.largest_block)
     if secret is not None:
         pieces.append(signature_frame(secret, pieces[0], body.digest()))
@@ -164,7 +178,43 @@ def _body_hash(key: bytes | None) -> Any:
     return None if key is None else hashlib.sha256()
 
 
-def dump(obj: Any, filepath: str | os.PathLike[str], *, key: bytes | None = None) -> None:
+@overload
+def dump(
+    obj: Any,
+    filepath: str | os.PathLike[str],
+    *,
+    key: bytes | None = None,
+    background: Literal[False] = False,
+) -> None: ...
+
+
+@overload
+def dump(
+    obj: Any,
+    filepath: str | os.PathLike[str],
+    *,
+    key: bytes | None = None,
+    background: Literal[True],
+) -> Future[None]: ...
+
+
+@overload
+def dump(
+    obj: Any,
+    filepath: str | os.PathLike[str],
+    *,
+    key: bytes | None = None,
+    background: bool,
+) -> Future[None] | None: ...
+
+
+def dump(
+    obj: Any,
+    filepath: str | os.PathLike[str],
+    *,
+    key: bytes | None = None,
+    background: bool = False,
+) -> Future[None] | None:
     """Save an object to a file as an LZ4-compressed pickle.
 
     The file holds exactly what [`dumps`][rlu_serialize.dumps] returns, written as a stream
@@ -182,6 +232,25 @@ def dump(obj: Any, filepath: str | os.PathLike[str], *, key: bytes | None = None
     References between objects are preserved within one call, not across calls
     (see [`dumps`][rlu_serialize.dumps]): store a whole state as one object.
 
+    With ``background=True`` the training loop waits only for a snapshot: ``obj``
+    is pickled at once, on the calling thread, with the data of every array (and
+    every other large mutable buffer) copied into memory the snapshot owns; JAX
+    arrays on an accelerator are copied to host memory on the way, as pickling
+    always does. The call then returns a ``concurrent.futures.Future`` while one
+    writer thread compresses and writes the snapshot, atomically as above. The
+    program may change or delete its arrays at once: the file holds the state at
+    the moment of the call, byte for byte what a synchronous ``dump`` would have
+    written then. The snapshot costs memory about the size of the arrays until
+    the file is written. ``future.result()`` waits for the file and raises the
+    error that stopped it (``filepath`` then unchanged); ``future.done()`` asks
+    without waiting.
+
+    Dumps to one path land in the order they were asked for: a dump (either
+    kind) to a path first waits for the background dumps still queued for it, so
+    the newest call wins, and [`load`][rlu_serialize.load] of that path waits
+    for them too. Background dumps are written one at a time, in order, and the
+    interpreter waits for those still queued when it exits.
+
     Parameters
     ----------
     obj : object
@@ -190,18 +259,30 @@ def dump(obj: Any, filepath: str | os.PathLike[str], *, key: bytes | None = None
         Where to store the object.
     key : bytes, optional
         Sign the file with this secret key (see [`dumps`][rlu_serialize.dumps]).
+    background : bool, default False
+        Return once ``obj`` is snapshotted and write the file on a background
+        thread.
+
+    Returns
+    -------
+    None or concurrent.futures.Future
+        None; with ``background=True``, a future whose ``result()`` is None once
+        the file is in place.
 
     Raises
     ------
     TypeError
-        If ``filepath`` is not a path, or ``key`` is not bytes-like.
+        If ``filepath`` is not a path, ``key`` is not bytes-like or
+        ``background`` is not a bool.
     ValueError
         If ``filepath`` is empty (also a FileNotFoundError, as coax raised), or
         ``key`` is shorter than 16 bytes.
     pickle.PicklingError, TypeError
-        If ``obj`` cannot be pickled; ``filepath`` is then unchanged.
+        If ``obj`` cannot be pickled (raised by the call itself, also with
+        ``background=True``); ``filepath`` is then unchanged.
     OSError
-        If the file cannot be written; ``filepath`` is then unchanged.
+        If the file cannot be written (with ``background=True``: raised by the
+        future's ``result()``); ``filepath`` is then unchanged.
 
     Examples
     --------
@@ -214,9 +295,41 @@ def dump(obj: Any, filepath: str | os.PathLike[str], *, key: bytes | None = None
     >>> b_new["a"].append(7)
     >>> a_new
     [13, 7]
+
+    In the background, while the loop goes on:
+
+    >>> import numpy as np
+    >>> weights = np.zeros(3)
+    >>> pending = dump({"weights": weights}, path, background=True)
+    >>> weights += 1.0  # the checkpoint keeps the values it had at the call
+    >>> pending.result()  # wait for the file (and raise what stopped it)
+    >>> load(path)["weights"]
+    array([0., 0., 0.])
     """
     path = check_path("filepath", filepath)
     secret = check_key(key)
+    if not check_bool("background", background):
+        _background.wait_for(path)  # a dump asked for earlier must not land after this one
+        _write_file(path, secret, lambda sink: _pickle(obj, sink))
+        return None
+    snapshot = _background.Snapshot()
+    try:
+        _pickle(obj, snapshot)  # anything that cannot be pickled is raised here, at once
+    except BaseException:
+        snapshot.release()
+        raise
+
+    def job() -> None:
+        try:
+            _write_file(path, secret, lambda sink: snapshot.replay(sink.write))
+        finally:
+            snapshot.release()
+
+    return _background.submit(path, job)
+
+
+def _write_file(path: str, secret: bytes | None, produce: Callable[[FrameWriter], None]) -> None:
+    """Write the frame whose content ``produce`` writes to ``path``, atomically."""
     body = _body_hash(secret)
     with atomic_write(path) as file:
         sync = BackgroundSync(file.fileno())
@@ -229,7 +342,7 @@ def dump(obj: Any, filepath: str | os.PathLike[str], *, key: bytes | None = None
         try:
             file.write(bytes(HEADER_SIZE))  # the header is written once the size is known
             writer = FrameWriter(emit)
-            _pickle_into(obj, writer)
+            _fill(writer, produce)
         finally:
             sync.wait()
         header = frame_header(writer.content_size, writer.largest_block)
@@ -320,20 +433,9 @@ def loads(
     {'rewards': [1.0, 0.5]}
     """
     view = check_byte_view("s", s)
-    check_trusted("trusted", trusted)
-
-    def reader() -> Callable[[int], memoryview]:
-        position = 0
-
-        def read(size: int) -> memoryview:
-            nonlocal position
-            chunk = view[position : position + size]
-            position += len(chunk)
-            return chunk
-
-        return read
-
-    return _load_from(reader, "the byte string given to loads", trusted, key, max_bytes, len(view))
+    check_bool("trusted", trusted)
+    name = "the byte string given to loads"
+    return _load_from(lambda: ViewStream(view), name, trusted, key, max_bytes, len(view))
 
 
 def load(
@@ -402,14 +504,15 @@ def load(
     {'episode': 7, 'returns': [1.5, 2.0]}
     """
     path = check_path("filepath", filepath)
-    check_trusted("trusted", trusted)
+    check_bool("trusted", trusted)
     check_key(key)
     check_max_bytes("max_bytes", max_bytes)
+    _background.wait_for(path)  # read the checkpoint this program last asked for
     with open(path, "rb", buffering=0) as file:
         total = os.fstat(file.fileno()).st_size
 
-        def reader() -> Callable[[int], Any]:
+        def reader() -> Any:
             file.seek(0)
-            return file.read
+            return file
 
         return _load_from(reader, repr(path), trusted, key, max_bytes, total)
