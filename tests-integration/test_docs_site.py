@@ -88,3 +88,25 @@ def test_home_page_has_the_demo_and_the_install_table(site):
     assert "<table>" in html and "rlu-trees" in html
     for guide in ("prioritized-replay", "checkpoints", "environments", "exploration"):
         assert f"guides/{guide}/" in html
+
+
+def test_a_page_quoting_a_benchmark_table_shows_the_recorded_run(site):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_page", ROOT / "tools" / "bench_page.py")
+    assert spec is not None and spec.loader is not None
+    bench_page = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_page)
+    guide = (ROOT / "docs" / "guides" / "checkpoints.md").read_text(encoding="utf-8")
+    quoted = re.findall(r"<!-- benchmark-table (\w+): (.+?) -->", guide)
+    assert quoted, "the checkpoints guide quotes no recorded table"
+    html = (site / "guides" / "checkpoints" / "index.html").read_text(encoding="utf-8")
+    assert "benchmark-table" not in html
+    for name, title_start in quoted:
+        result = json.loads((ROOT / "docs" / "benchmarks" / f"{name}.json").read_text("utf-8"))
+        table = next(t for t in result["tables"] if t["title"].startswith(title_start))
+        assert result["date"] in html
+        for row in table["rows"]:  # every recorded cell is on the page
+            assert all(cell.replace("**", "") in html for cell in row if cell), row
+    with pytest.raises(ValueError, match="no recorded serialize table"):
+        bench_page.render_table(bench_page.load_results(), "serialize", "No such table")

@@ -104,6 +104,15 @@ COLUMNS: dict[str, dict[str, str]] = {
         "ratio": "payload bytes divided by checkpoint bytes (compression ratio)",
         "× rlu trusted load": "rlu's ordinary (trusted) load time, of the same kind (bytes or "
         "file), divided by this row's load time: above 1, faster than the trusted load",
+        "save MB/s": "payload bytes divided by the median time to save them to a file (page "
+        "cache; the disk is synced between operations, untimed), in MB per second",
+        "file MiB": "size of the file (or folder) a save wrote",
+        "rlu save / this": "rlu's save MB/s divided by this row's: above 1, rlu is faster",
+        "rlu load / this": "rlu's load MB/s divided by this row's: above 1, rlu is faster",
+        "blocked ms": "median time the calling thread (the training loop) waits in the save call",
+        "complete ms": "median time from the save call until the file is complete",
+        "blocked / rlu synchronous dump": "this row's blocked ms divided by that of rlu's "
+        "synchronous dump: below 1, the loop is blocked for less",
     },
 }
 
@@ -533,6 +542,42 @@ def render_markdown(results: list[dict[str, Any]], image_dir: str = "benchmarks"
                     "",
                 ]
     return "\n".join(out)
+
+
+def render_table(results: list[dict[str, Any]], name: str, title_start: str) -> str:
+    """One recorded table, for a page that quotes it: the table, its notes and its run.
+
+    Parameters
+    ----------
+    results : list of dict
+        What ``load_results`` returned.
+    name : str
+        The benchmark (``serialize``, ...).
+    title_start : str
+        How the table's title starts (the first table whose title does is taken).
+
+    Raises
+    ------
+    ValueError
+        If no recorded table matches: a page must never quote a table that is gone.
+    """
+    for result in results:
+        if result["benchmark"] != name:
+            continue
+        for table in result.get("tables", []):
+            if (table.get("title") or "").startswith(title_start):
+                machine = result.get("machine", {})
+                cpu = machine.get("cpu_model") or "a CPU whose model is not recorded"
+                out = [_plain(table["title"]), "", *_html_table(table["columns"], table["rows"])]
+                out += [f"{note}  " for note in clean_text(table.get("notes", []))]
+                out += [
+                    "",
+                    f"Recorded by `hatch run bench:{name}` on {result.get('date', NOT_RECORDED)} "
+                    f"({cpu}, {machine.get('cpu_count', '?')} logical CPUs).",
+                    "",
+                ]
+                return "\n".join(out)
+    raise ValueError(f"no recorded {name} table has a title starting with {title_start!r}")
 
 
 def render_plots(results: list[dict[str, Any]]) -> dict[str, bytes]:

@@ -62,7 +62,15 @@ ANCHORS = {
         "numba",
         "numpy",
     ],
-    "serialize": ["cloudpickle", "lz4", "joblib", "numpy"],
+    "serialize": [
+        "cloudpickle",
+        "lz4",
+        "joblib",
+        "numpy",
+        "safetensors",
+        "orbax-checkpoint",
+        "jax",
+    ],
 }
 OTHER_ANCHORS = sorted({name for names in ANCHORS.values() for name in names} | {"safetensors"})
 

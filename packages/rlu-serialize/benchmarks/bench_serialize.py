@@ -20,11 +20,16 @@ measured in fresh subprocesses (Linux: peak RSS reset through
 /proc/self/clear_refs, then VmHWM; elsewhere ru_maxrss). For loads, "extra" is
 the peak beyond the loaded payload itself.
 
+Then, unless ``--no-formats`` is given, ``bench_formats.py``'s tables on the same machine and
+payload size: rlu beside safetensors, numpy and orbax on model weights and on pixel frames, and
+asynchronous checkpoints (see that script).
+
 Run from the repository root:
 
     python packages/rlu-serialize/benchmarks/bench_serialize.py [--mb 256] [--repeat 5]
 
-Needs: rlu-serialize, numpy, joblib (lz4 and cloudpickle come with rlu-serialize).
+Needs: rlu-serialize, numpy, joblib (lz4 and cloudpickle come with rlu-serialize); the formats
+tables also use safetensors and orbax-checkpoint where installed.
 """
 
 from __future__ import annotations
@@ -378,6 +383,11 @@ def main(argv: list[str] | None = None) -> int:
         "--dir", default=None, help="directory for the files (default: a temporary one)"
     )
     parser.add_argument("--no-memory", action="store_true", help="skip the subprocess memory runs")
+    parser.add_argument(
+        "--no-formats",
+        action="store_true",
+        help="skip bench_formats.py's tables (rlu beside safetensors, numpy and orbax)",
+    )
     args = parser.parse_args(argv)
     if args.mb < 1 or args.repeat < 1:
         parser.error("--mb and --repeat must be positive")
@@ -396,6 +406,12 @@ def main(argv: list[str] | None = None) -> int:
         print(report(medians, sizes, peaks, payload, args.repeat, (load_before, load_after)))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    if not args.no_formats:  # the file formats JAX users checkpoint with, same process
+        print(flush=True)
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import bench_formats
+
+        return bench_formats.main(["--mb", str(args.mb), "--repeat", str(args.repeat)])
     return 0
 
 
