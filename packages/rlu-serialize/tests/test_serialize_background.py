@@ -218,3 +218,98 @@ def test_killed_while_writing_keeps_previous_checkpoint(tmp_path, python_runner)
         assert listing(tmp_path) == ["ckpt.lz4"]
     else:
         assert all(name == "ckpt.lz4" or name.startswith(".rlu-") for name in listing(tmp_path))
+
+
+# -- regressions found by review: each scenario that once failed ----------------------------
+
+
+def test_a_copy_thread_that_cannot_start_is_copied_inline(tmp_path, monkeypatch):
+    # Once, a failed thread start left the others writing into a map that was then freed.
+    monkeypatch.setattr(_background, "default_workers", lambda: 4)
+    real_start = threading.Thread.start
+    starts = []
+
+    def start(self):
+        starts.append(self)
+        if len(starts) == 2:
+            raise RuntimeError("can't start new thread")
+        real_start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    data = np.random.default_rng(0).random(3 << 20)  # 24 MiB: split over the copy threads
+    snapshot = _background.Snapshot()
+    pickle.Pickler(snapshot, protocol=5).dump(data)
+    monkeypatch.setattr(threading.Thread, "start", real_start)
+    pieces: list[bytes] = []
+    snapshot.replay(lambda piece: pieces.append(bytes(piece)))
+    snapshot.release()
+    assert len(starts) == 3
+    np.testing.assert_array_equal(pickle.loads(b"".join(pieces)), data)
+
+
+def test_a_done_callback_cannot_wait_for_a_dump_queued_behind_it(tmp_path):
+    # Once, this hung forever (and the interpreter with it at exit).
+    gate = threading.Event()
+    _background.submit(str(tmp_path / "elsewhere"), gate.wait)
+    first = dump({"v": 1}, tmp_path / "a.lz4", background=True)
+    second = dump({"v": 2}, tmp_path / "b.lz4", background=True)
+    errors: list[BaseException] = []
+
+    def callback(future):
+        try:
+            dump({"v": 3}, tmp_path / "b.lz4")
+        except RuntimeError as error:
+            errors.append(error)
+
+    first.add_done_callback(callback)
+    gate.set()
+    second.result(timeout=60)
+    assert len(errors) == 1 and "done-callback" in str(errors[0])
+    assert load(tmp_path / "b.lz4") == {"v": 2}
+
+
+def test_background_dumps_work_in_a_forked_child(tmp_path, python_runner):
+    proc = python_runner(
+        textwrap.dedent(f"""
+        import os, rlu_serialize
+        folder = {str(tmp_path)!r}
+        rlu_serialize.dump(1, os.path.join(folder, "parent.lz4"), background=True).result()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                f = rlu_serialize.dump(2, os.path.join(folder, "child.lz4"), background=True)
+                f.result(timeout=20)
+                ok = rlu_serialize.load(os.path.join(folder, "child.lz4")) == 2
+            finally:
+                os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+        print(os.waitstatus_to_exitcode(status))
+        """),
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "0"
+
+
+def test_a_relative_path_is_where_the_program_was_at_the_call(tmp_path, monkeypatch):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    gate = threading.Event()
+    _background.submit(str(tmp_path / "elsewhere"), gate.wait)
+    future = dump({"v": 1}, "ckpt.lz4", background=True)
+    monkeypatch.chdir(tmp_path / "b")
+    gate.set()
+    future.result(timeout=60)
+    assert listing(tmp_path / "a") == ["ckpt.lz4"] and listing(tmp_path / "b") == []
+
+
+def test_after_the_writer_is_shut_down_a_background_dump_runs_at_once(tmp_path, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    closed = ThreadPoolExecutor(1)
+    closed.shutdown()
+    monkeypatch.setattr(_background, "_executor", closed)
+    future = dump({"v": 1}, tmp_path / "ckpt.lz4", background=True)
+    assert future.done() and future.result() is None
+    assert load(tmp_path / "ckpt.lz4") == {"v": 1}

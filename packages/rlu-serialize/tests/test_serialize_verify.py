@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 
+import lz4.block
 import lz4.frame
 import numpy as np
 import pytest
@@ -141,3 +142,95 @@ def test_headers_lz4_refuses_are_refused_with_a_reason(offset, value, reason):
     assert lz4_verdict(bytes(frame)) is None
     with pytest.raises(CorruptedDataError, match=reason):
         content_of(bytes(frame))
+
+
+# -- regressions found by review ------------------------------------------------------------
+
+
+class FailingStream:
+    """A file whose second readinto fails, as a disk error (or an interrupt) does."""
+
+    def __init__(self, data: bytes, error: BaseException) -> None:
+        self._file = io.BytesIO(data)
+        self._calls = 0
+        self._error = error
+
+    def read(self, size: int) -> bytes:
+        return self._file.read(size)
+
+    def readinto(self, buffer) -> int:
+        self._calls += 1
+        if self._calls == 2:
+            raise self._error
+        with memoryview(buffer) as view, view[:100_000] as part:
+            return self._file.readinto(part)
+
+
+@pytest.mark.parametrize("error", [OSError(5, "Input/output error"), KeyboardInterrupt()])
+def test_an_error_while_reading_is_raised_as_itself(error):
+    frame = dumps(np.random.default_rng(0).bytes(3 << 20))
+    with pytest.raises(type(error)):
+        decompress(
+            FailingStream(frame, error),
+            "f",
+            max_bytes=None,
+            require_checksum=True,
+            key=None,
+            total=None,
+        )
+
+
+def test_a_failing_check_on_the_helper_thread_is_raised_not_skipped(monkeypatch):
+    import threading
+
+    import rlu_serialize._verify as verify
+
+    real = verify.xxh32
+
+    def failing(view):
+        if threading.current_thread().name == "rlu-verify":
+            raise MemoryError
+        return real(view)
+
+    monkeypatch.setattr(verify, "xxh32", failing)
+    data = np.random.default_rng(0).bytes(3 << 20)
+    frame = bytearray(
+        lz4.frame.compress(data, block_size=lz4.frame.BLOCKSIZE_MAX1MB, block_checksum=True)
+    )
+    frame[-1000] ^= 1  # a damaged raw block that only the helper thread would see
+    with pytest.raises(MemoryError):
+        content_of(bytes(frame))
+
+
+def test_content_past_its_declared_size_is_refused_before_it_is_held(monkeypatch):
+    import struct
+
+    import rlu_serialize._content as content_module
+    from rlu_serialize._frame import MAGIC, xxh32
+
+    descriptor = bytes([0x6C, 0x40]) + struct.pack("<Q", 1)  # independent blocks, size 1
+    frame = MAGIC + descriptor + bytes([(xxh32(descriptor) >> 8) & 0xFF])
+    block = lz4.block.compress(b"x", store_size=False)
+    frame += (struct.pack("<I", len(block)) + block) * 5000 + b"\0\0\0\0"
+    frame += struct.pack("<I", xxh32(b"x" * 5000))
+    maps = []
+    real = content_module.anonymous_map
+    monkeypatch.setattr(content_module, "anonymous_map", lambda n: maps.append(n) or real(n))
+    assert lz4_verdict(bytes(frame)) is None
+    with pytest.raises(CorruptedDataError, match="runs past the 1 bytes its header declares"):
+        content_of(bytes(frame))
+    assert len(maps) <= 1
+
+
+def test_a_declared_size_of_zero_means_unknown_as_in_lz4():
+    import struct
+
+    from rlu_serialize._frame import MAGIC, xxh32
+
+    payload = b"hello, frame"
+    descriptor = bytes([0x4C, 0x40]) + struct.pack("<Q", 0)  # content size flag, size 0
+    frame = MAGIC + descriptor + bytes([(xxh32(descriptor) >> 8) & 0xFF])
+    frame += struct.pack("<I", len(payload) | 0x8000_0000) + payload + b"\0\0\0\0"
+    frame += struct.pack("<I", xxh32(payload))
+    assert lz4_verdict(frame) == payload
+    assert content_of(frame) == payload

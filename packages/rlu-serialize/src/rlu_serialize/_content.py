@@ -74,7 +74,7 @@ class Content:
 
     def _new_segment(self, wanted: int) -> mmap.mmap:
         self._seal()
-        room = SEGMENT if self._expected is None else min(SEGMENT, self._expected)
+        room = SEGMENT if not self._expected else min(SEGMENT, self._expected)
         size = max(room, wanted, 1)
         segment = anonymous_map(size)
         self._fill = segment
@@ -97,7 +97,7 @@ class Content:
     def _drop(self) -> None:
         segment, view, _ = self._segments.popleft()
         view.release()
-        segment.close()
+        _close(segment)
         self._offset = 0
 
     def _next(self) -> tuple[mmap.mmap, memoryview, int] | None:
@@ -160,11 +160,20 @@ class Content:
     def close(self) -> None:
         """Unmap every segment (what has not been read is dropped)."""
         if self._fill is not None:
-            self._fill.close()
+            _close(self._fill)
             self._fill = None
         while self._segments:
             self._drop()
         self.remaining = 0
+
+
+def _close(segment: mmap.mmap) -> None:
+    """Unmap ``segment`` now, or, while a view of it is still alive (a traceback that holds
+    one), when the last view goes: an error being raised must not turn into a BufferError."""
+    try:
+        segment.close()
+    except BufferError:
+        pass
 
 
 _HUGE_TARGET = 8 << 20  # a read at least this large asks for huge pages first

@@ -249,7 +249,9 @@ def dump(
     kind) to a path first waits for the background dumps still queued for it, so
     the newest call wins, and [`load`][rlu_serialize.load] of that path waits
     for them too. Background dumps are written one at a time, in order, and the
-    interpreter waits for those still queued when it exits.
+    interpreter waits for those still queued when it exits (a forked child starts
+    a writer of its own). A relative ``filepath`` is taken from the working
+    directory at the call.
 
     Parameters
     ----------
@@ -283,6 +285,10 @@ def dump(
     OSError
         If the file cannot be written (with ``background=True``: raised by the
         future's ``result()``); ``filepath`` is then unchanged.
+    RuntimeError
+        If called from a background dump's done-callback for a path that
+        another background dump, queued behind that one, is still to write:
+        the callback runs on the writer thread, which cannot wait for itself.
 
     Examples
     --------
@@ -312,6 +318,7 @@ def dump(
         _background.wait_for(path)  # a dump asked for earlier must not land after this one
         _write_file(path, secret, lambda sink: _pickle(obj, sink))
         return None
+    path = os.path.abspath(path)  # where the program is now, not where it is when written
     snapshot = _background.Snapshot()
     try:
         _pickle(obj, snapshot)  # anything that cannot be pickled is raised here, at once

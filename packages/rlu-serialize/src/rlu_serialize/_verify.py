@@ -105,9 +105,11 @@ class _Input:
                 count = len(data)
             else:
                 start = self.consumed
-                count = self._readinto(target[filled:want]) or 0
+                with target[filled:want] as part:
+                    count = self._readinto(part) or 0
                 self.consumed += count
-                self._hash(target[filled : filled + count], start)
+                with target[filled : filled + count] as done:
+                    self._hash(done, start)
             if not count:
                 break
             filled += count
@@ -310,7 +312,10 @@ class _Ahead:
         first = min(len(self._ahead), target.nbytes)
         target[:first] = self._ahead[:first]
         self._ahead = self._ahead[first:]
-        return first + (self._source.readinto(target[first:]) if first < target.nbytes else 0)
+        if first == target.nbytes:
+            return first
+        with target[first:] as rest:
+            return first + self._source.readinto(rest)
 
     def leftover(self) -> bytes:
         out, self._ahead = self._ahead, b""
@@ -333,6 +338,7 @@ class _Lane:
         self._queue: Any = None
         self._thread: Any = None
         self._stop = False
+        self._error: BaseException | None = None  # what stopped the helper thread's work
 
     def put(self, view: memoryview, *args: Any) -> None:
         """Work on ``view`` after everything put before it."""
@@ -357,16 +363,22 @@ class _Lane:
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
             view, args = item
-            if not self._stop:
-                self._work(view, *args)
-            view.release()
+            try:
+                if not self._stop and self._error is None:
+                    self._work(view, *args)
+            except BaseException as error:  # raised by finish(), on the reading thread
+                self._error = error
+            finally:
+                view.release()
 
     def finish(self) -> None:
-        """Return once everything put has been worked on."""
+        """Return once everything put has been worked on; raise what stopped the work."""
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join()
             self._thread = None
+        if self._error is not None and not self._stop:
+            raise self._error
 
     def abandon(self) -> None:
         """Stop working; return once every view handed over is released."""
@@ -415,6 +427,8 @@ def _read_frame(
     if block_max is None:
         raise fail("the LZ4 frame is damaged (its header names no valid block size)")
     linked = not flg & _FLG_BLOCK_INDEPENDENT
+    if declared == 0:  # lz4 reads a declared size of 0 as "unknown"
+        declared = None
     content = Content(declared)
     checksum = _Checksum() if flg & _FLG_CONTENT_CHECKSUM else None
     hasher = _Lane(lambda view: checksum.update(view)) if checksum is not None else None
@@ -440,6 +454,7 @@ def _read_frame(
             raw = bool(size & _UNCOMPRESSED)
             if raw:  # read straight into the content's memory
                 _check_room(content.size + stored, max_bytes)
+                _check_declared(content.size + stored, declared, fail)
                 view = content.reserve(stored)
                 if reader.into(view) < stored:
                     raise _truncated(fail)
@@ -465,6 +480,7 @@ def _read_frame(
                     reason = f"the LZ4 frame is damaged (block {index} does not decode)"
                     raise fail(reason) from None
                 _check_room(content.size + len(out), max_bytes)
+                _check_declared(content.size + len(out), declared, fail)
                 view = content.reserve(len(out))
                 view[:] = out
             assert view is not None
@@ -513,6 +529,17 @@ def _read_frame(
         raise
     content.done()
     return content, trailing
+
+
+def _check_declared(
+    size: int, declared: int | None, fail: Callable[..., CorruptedDataError]
+) -> None:
+    """Refuse content beyond the declared size at once, before it is held in memory."""
+    if declared is not None and size > declared:
+        raise fail(
+            f"the LZ4 frame is damaged (its content runs past the {declared} bytes its "
+            "header declares)"
+        )
 
 
 def _check_room(size: int, max_bytes: int | None) -> None:
