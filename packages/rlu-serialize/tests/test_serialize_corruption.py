@@ -105,8 +105,9 @@ payloads = st.one_of(
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(payloads, st.data())
-def test_fuzz_random_flips_are_refused(obj, data):
-    s = bytearray(dumps(obj))
+def test_fuzz_random_flips_are_refused_or_change_nothing(obj, data):
+    original = dumps(obj)
+    s = bytearray(original)
     positions = st.lists(st.integers(0, len(s) - 1), min_size=1, max_size=4, unique=True)
     for position in data.draw(positions, label="positions"):
         s[position] ^= data.draw(st.integers(1, 255), label="mask")
@@ -115,8 +116,13 @@ def test_fuzz_random_flips_are_refused(obj, data):
     # valid. A flip that so clears the content-checksum flag is refused by a restricted load
     # for that reason (LoadRefusedError) before any content is read; found by hypothesis.
     refused = CorruptedDataError if trusted else (CorruptedDataError, LoadRefusedError)
-    with pytest.raises(refused):
+    try:
         loads(bytes(s), trusted=trusted)
+    except refused:
+        return
+    # Loaded: only where the flips decode to the very same content (an LZ4 match copying
+    # equal bytes), which lz4's own decoder judges; found by hypothesis.
+    assert lz4.frame.decompress(bytes(s)) == lz4.frame.decompress(original)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
