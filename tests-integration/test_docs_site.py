@@ -91,12 +91,9 @@ def test_home_page_has_the_demo_and_the_install_table(site):
 
 
 def test_a_page_quoting_a_benchmark_table_shows_the_recorded_run(site):
-    import importlib.util
+    from workspace import tool
 
-    spec = importlib.util.spec_from_file_location("bench_page", ROOT / "tools" / "bench_page.py")
-    assert spec is not None and spec.loader is not None
-    bench_page = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench_page)
+    bench_page = tool("bench_page")
     guide = (ROOT / "docs" / "guides" / "checkpoints.md").read_text(encoding="utf-8")
     quoted = re.findall(r"<!-- benchmark-table (\w+): (.+?) -->", guide)
     assert quoted, "the checkpoints guide quotes no recorded table"

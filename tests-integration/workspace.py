@@ -13,12 +13,18 @@ from types import ModuleType
 REPO = Path(__file__).resolve().parents[1]
 
 
-def release_tool(repo: Path = REPO) -> ModuleType:
-    """``tools/release.py`` as a module, pointed at ``repo`` (a sandbox copy in some tests)."""
-    spec = importlib.util.spec_from_file_location("release_tool", REPO / "tools" / "release.py")
+def tool(name: str) -> ModuleType:
+    """``tools/<name>.py`` as a module, loaded afresh (a test may repoint its globals)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def release_tool(repo: Path = REPO) -> ModuleType:
+    """``tools/release.py`` as a module, pointed at ``repo`` (a sandbox copy in some tests)."""
+    module = tool("release")
     module.REPO, module.PACKAGES, module.CHANGELOG = repo, repo / "packages", repo / "CHANGELOG.md"
     return module
 

@@ -19,30 +19,23 @@ package.
 from __future__ import annotations
 
 import ast
-import functools
-import importlib.util
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hook_tools import ROOT, tool
 from markdown.extensions.toc import slugify
 
-ROOT = Path(__file__).resolve().parents[2]
 META = "rlu"
 SEARCH_BOOST = 10  # lunr multiplies a page's score by this; other pages have 1
 INDEX_MARK = "<!-- api-index -->"
 NAMES_MARK = "<!-- rlu-names -->"
 
 
-@functools.cache
 def _release_tool() -> Any:
     """``tools/release.py``: where the distributions and their versions are read, once for all."""
-    spec = importlib.util.spec_from_file_location("release_tool", ROOT / "tools" / "release.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return tool("release")
 
 
 def _distributions() -> list[str]:

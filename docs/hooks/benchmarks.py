@@ -8,14 +8,12 @@ pages may quote one recorded table (``QUOTE`` below), so their figures are the l
 
 from __future__ import annotations
 
-import importlib.util
 import re
-from pathlib import Path
 from typing import Any
 
+from hook_tools import tool
 from mkdocs.structure.files import File
 
-ROOT = Path(__file__).resolve().parents[2]
 MARKER = "<!-- benchmark-results -->"
 #: A page quotes one recorded table: ``<!-- benchmark-table serialize: Weights -->`` is replaced
 #: by the first table of ``docs/benchmarks/serialize.json`` whose title starts with "Weights".
@@ -23,11 +21,7 @@ QUOTE = re.compile(r"<!-- benchmark-table (\w+): (.+?) -->")
 
 
 def _bench_page() -> Any:
-    spec = importlib.util.spec_from_file_location("bench_page", ROOT / "tools" / "bench_page.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return tool("bench_page")
 
 
 def on_files(files: Any, config: Any) -> Any:

@@ -121,6 +121,12 @@ class _Input:
             pass
 
 
+def _header_length(flg: int) -> int:
+    """Bytes of a frame header with the flags ``flg``: magic, FLG, BD, the optional content
+    size and dictionary ID, and the header checksum."""
+    return 7 + (8 if flg & _FLG_CONTENT_SIZE else 0) + (4 if flg & _FLG_DICT_ID else 0)
+
+
 def _describe_header(
     data: Any, fail: Callable[..., CorruptedDataError]
 ) -> tuple[int, int | None, bool]:
@@ -130,7 +136,7 @@ def _describe_header(
     flg = data[4]
     if flg >> 6 != 1:
         raise fail(f"the LZ4 frame is damaged (unknown frame version {flg >> 6})")
-    length = 7 + (8 if flg & _FLG_CONTENT_SIZE else 0) + (4 if flg & _FLG_DICT_ID else 0)
+    length = _header_length(flg)
     if len(data) < length:
         raise fail("the LZ4 frame is truncated (its header is incomplete)", TruncatedDataError)
     if (xxh32(bytes(data[4 : length - 1])) >> 8) & 0xFF != data[length - 1]:
@@ -157,7 +163,7 @@ def verify_signature(stream: Any, name: str, key: bytes, total: int) -> None:
     while len(first) < 19 and (more := source.read(19 - len(first))):
         first += bytes(more)
     flg = first[4] if len(first) > 4 else 0
-    length = 7 + (8 if flg & _FLG_CONTENT_SIZE else 0) + (4 if flg & _FLG_DICT_ID else 0)
+    length = _header_length(flg)
     source.hash = hashlib.sha256(first[length:])
     source.hash_from = source.consumed
     source.read_all()
@@ -394,7 +400,7 @@ class _BlockChecks:
         self.lane = _Lane(self._check)
 
     def _check(self, view: memoryview, expected: int, index: int) -> None:
-        if xxh32(view) != expected and (self.failed is None or index < self.failed):
+        if self.failed is None and xxh32(view) != expected:  # blocks come in order
             self.failed = index
 
 
@@ -431,7 +437,7 @@ def _read_frame(
         declared = None
     content = Content(declared)
     checksum = _Checksum() if flg & _FLG_CONTENT_CHECKSUM else None
-    hasher = _Lane(lambda view: checksum.update(view)) if checksum is not None else None
+    hasher = _Lane(checksum.update) if checksum is not None else None
     checks = _BlockChecks()
     reader = _Ahead(first[length:], source)
     history = b""
@@ -453,8 +459,7 @@ def _read_frame(
                 )
             raw = bool(size & _UNCOMPRESSED)
             if raw:  # read straight into the content's memory
-                _check_room(content.size + stored, max_bytes)
-                _check_declared(content.size + stored, declared, fail)
+                _check_size(content.size + stored, declared, max_bytes, fail)
                 view = content.reserve(stored)
                 if reader.into(view) < stored:
                     raise _truncated(fail)
@@ -479,8 +484,7 @@ def _read_frame(
                 except lz4.block.LZ4BlockError:
                     reason = f"the LZ4 frame is damaged (block {index} does not decode)"
                     raise fail(reason) from None
-                _check_room(content.size + len(out), max_bytes)
-                _check_declared(content.size + len(out), declared, fail)
+                _check_size(content.size + len(out), declared, max_bytes, fail)
                 view = content.reserve(len(out))
                 view[:] = out
             assert view is not None
@@ -531,20 +535,21 @@ def _read_frame(
     return content, trailing
 
 
-def _check_declared(
-    size: int, declared: int | None, fail: Callable[..., CorruptedDataError]
+def _check_size(
+    size: int,
+    declared: int | None,
+    max_bytes: int | None,
+    fail: Callable[..., CorruptedDataError],
 ) -> None:
-    """Refuse content beyond the declared size at once, before it is held in memory."""
-    if declared is not None and size > declared:
-        raise fail(
-            f"the LZ4 frame is damaged (its content runs past the {declared} bytes its "
-            "header declares)"
-        )
-
-
-def _check_room(size: int, max_bytes: int | None) -> None:
+    """Refuse content of ``size`` bytes before it is held in memory: past ``max_bytes``, or
+    past the size the header declares."""
     if max_bytes is not None and size > max_bytes:
         raise LoadRefusedError(
             f"the checkpoint holds more than max_bytes={max_bytes} bytes of content; pass a "
             "larger max_bytes (or None) if you expect that"
+        )
+    if declared is not None and size > declared:
+        raise fail(
+            f"the LZ4 frame is damaged (its content runs past the {declared} bytes its "
+            "header declares)"
         )
