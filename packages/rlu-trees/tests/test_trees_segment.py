@@ -137,6 +137,33 @@ def update_sequences(draw):
     return kind, capacity, dtype, ops
 
 
+@settings(max_examples=80, deadline=None)
+@given(
+    kind=st.sampled_from(["min", "max"]),
+    capacity=st.integers(1, 70),
+    dtype=st.sampled_from([np.float64, np.float32]),
+    batches=st.lists(
+        st.lists(
+            st.tuples(st.integers(0, 69), st.sampled_from([-0.0, 0.0, 1.0, -1.0, 2.5, np.inf])),
+            max_size=40,
+        ),
+        max_size=8,
+    ),
+)
+def test_batched_min_max_writes_leave_the_nodes_a_rebuild_gives(kind, capacity, dtype, batches):
+    """A min or max walk stops below a node that keeps its value; with values full of ties
+    (and of zeros of both signs) every node still equals, bit for bit, the node a rebuild of
+    the whole tree from its leaves computes."""
+    tree = make(kind, capacity, dtype)
+    for batch in batches:
+        idx = np.array([i % capacity for i, _ in batch], dtype=np.int64)
+        values = np.array([v for _, v in batch], dtype=dtype)
+        tree.set_values(idx, values)
+        fresh = make(kind, capacity, dtype)
+        fresh.set_values(..., tree.values.copy())  # every inner node recomputed, bottom-up
+        np.testing.assert_array_equal(tree._tree.view(np.uint8), fresh._tree.view(np.uint8))
+
+
 @SETTINGS
 @given(update_sequences(), st.randoms(use_true_random=False))
 def test_random_updates_agree_with_brute_force(case, rnd):

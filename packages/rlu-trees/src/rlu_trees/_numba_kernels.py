@@ -192,6 +192,12 @@ def _update_paths(tree: Storage, leaves: Indices, op: int) -> None:  # pragma: n
     All leaves sit on the bottom level, so the batch climbs one level at a time together:
     every node of a level is final before its parent is recomputed (duplicates just
     recompute the same value), and the independent loads of a level overlap in memory.
+
+    A min or max node that keeps its value (bit for bit) leaves its ancestors as they are, so
+    its walk stops there: most writes to a min tree change only the lowest levels, and the
+    cold nodes above are never loaded. If another walk of the batch changed a sibling, that
+    walk goes on and recomputes the common parent from both children. Sums always climb to
+    the root.
     """
     n = leaves.shape[0]
     if n == 0:
@@ -201,21 +207,37 @@ def _update_paths(tree: Storage, leaves: Indices, op: int) -> None:  # pragma: n
     for k in range(n):
         nodes[k] = np.uint64(leaves[k]) >> one
     width = tree.shape[0] // 2
+    live = n  # the walks still climbing are nodes[:live]
     while width > 1:
         parents = width >> 1  # number of nodes on the level being recomputed
-        if parents <= n:
+        if parents <= live:
             # near the root the batch covers (almost) every node: recompute this level and
             # all above it in one contiguous sweep, cheaper than n walks that overlap
             for level_node in range(2 * parents - 1, 0, -1):
                 tree[level_node] = _combine(op, tree[2 * level_node], tree[2 * level_node + 1])
             return
-        for k in range(n):
-            # typed names: pyright cannot resolve numpy's uint64 arithmetic
-            node: np.uint64 = nodes[k]
-            child: np.uint64 = node << one
-            sibling: np.uint64 = child + one
-            tree[node] = _combine(op, tree[child], tree[sibling])
-            nodes[k] = node >> one
+        if op == ADD:
+            for k in range(live):
+                # typed names: pyright cannot resolve numpy's uint64 arithmetic
+                node: np.uint64 = nodes[k]
+                child: np.uint64 = node << one
+                sibling: np.uint64 = child + one
+                tree[node] = _combine(op, tree[child], tree[sibling])
+                nodes[k] = node >> one
+        else:
+            kept = 0
+            for k in range(live):
+                parent: np.uint64 = nodes[k]
+                left: np.uint64 = parent << one
+                right: np.uint64 = left + one
+                value = _combine(op, tree[left], tree[right])
+                if _bits(np.float64(value)) != _bits(np.float64(tree[parent])):
+                    tree[parent] = value
+                    nodes[kept] = parent >> one  # kept <= k: this walk goes on
+                    kept += 1
+            live = kept
+            if live == 0:
+                return
         width = parents
 
 
