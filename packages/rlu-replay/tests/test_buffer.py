@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 from collections import namedtuple
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -322,45 +324,67 @@ def test_a_refused_first_batch_fixes_no_layout():
 @given(
     ops=st.lists(
         st.one_of(
-            st.tuples(st.just("add"), st.integers(1, 5)),
-            st.tuples(st.just("add_with"), st.lists(st.floats(0.0, 9.0), min_size=1, max_size=4)),
-            st.tuples(st.just("update"), st.lists(st.floats(0.0, 9.0), min_size=1, max_size=4)),
+            st.tuples(st.just("add"), st.integers(1, 7)),
+            st.tuples(st.just("add_with"), st.lists(st.floats(0.0, 9.0), min_size=1, max_size=6)),
+            st.tuples(st.just("update"), st.lists(st.floats(0.0, 9.0), min_size=1, max_size=9)),
+            st.tuples(st.just("update32"), st.lists(st.floats(0.0, 9.0), min_size=1, max_size=9)),
+            st.tuples(st.just("read"), st.just(0)),
         ),
         min_size=1,
         max_size=40,
     ),
     capacity=st.sampled_from([3, 8, 13]),
+    queue=st.sampled_from([None, 4, 6]),
 )
-@settings(max_examples=60, deadline=None)
-def test_queued_priority_writes_match_brute_force(ops, capacity):
-    """Adds at the default priority queue in runs that merge before the trees are written; any
-    mix of adds, explicit priorities, updates and ring wrap-around gives the trees exactly the
-    values a brute-force model computes."""
+@settings(max_examples=120, deadline=None)
+def test_queued_priority_writes_match_brute_force(ops, capacity, queue):
+    """Adds at the default priority and priority updates (float64 or float32) wait in a queue
+    of slots before the trees are written; any mix of them, reads, ring wrap-around, a full
+    queue and runs too long to queue (``queue``: a queue that small, to reach those paths)
+    gives both trees exactly the values a brute-force model computes."""
+    from rlu_replay import _priorities
+
     alpha, eps = 0.6, 1e-4
-    buffer = PrioritizedReplayBuffer(capacity, alpha=alpha, epsilon=eps, random_seed=0)
-    model = np.zeros(capacity)  # the base priority (priority + epsilon) of each slot
-    serials, largest, nxt = {}, 1.0, 0
-    for kind, arg in ops:
-        if kind == "update":
-            if not serials:
+    with contextlib.ExitStack() as patches:
+        if queue is not None:
+            patches.enter_context(mock.patch.object(_priorities, "_QUEUE", queue))
+            ramp = np.arange(queue // 2, dtype=np.int64)
+            patches.enter_context(mock.patch.object(_priorities, "_RAMP", ramp))
+        buffer = PrioritizedReplayBuffer(capacity, alpha=alpha, epsilon=eps, random_seed=0)
+        model = np.zeros(capacity)  # the base priority (priority + epsilon) of each slot
+        serials, largest, nxt = {}, 1.0, 0
+        for kind, arg in ops:
+            if kind == "read":
+                if nxt:
+                    buffer.sample(1)  # a read writes the queued values
                 continue
-            ids = np.array(sorted(serials.values()))[: len(arg)]
-            buffer.update_priorities(ids, arg[: len(ids)])
-            for i, p in zip(ids, arg, strict=False):
-                model[i % capacity] = p + eps
-                largest = max(largest, p + eps)
-            continue
-        n = arg if kind == "add" else len(arg)
-        buffer.add({"x": np.arange(nxt, nxt + n, dtype=np.float32)}, None if kind == "add" else arg)
-        for j in range(n):
-            slot = (nxt + j) % capacity
-            model[slot] = largest if kind == "add" else arg[j] + eps
-            serials[slot] = nxt + j
-        if kind == "add_with":  # items of a batch longer than the buffer are never stored
-            largest = max(largest, max(arg[-capacity:]) + eps)
-        nxt += n
-    if nxt == 0:
-        return  # nothing stored, nothing to read
-    buffer.sample(1)  # a read flushes the queue
-    expected = np.where(np.arange(capacity) < min(nxt, capacity), model**alpha, 0.0)
-    np.testing.assert_allclose(buffer._priorities.sum_tree.values, expected, rtol=1e-12)
+            if kind.startswith("update"):
+                if not serials:
+                    continue
+                ids = np.array(sorted(serials.values()))[: len(arg)]
+                dtype = np.float32 if kind == "update32" else np.float64
+                new = np.array(arg[: len(ids)], dtype)
+                buffer.update_priorities(ids, new)
+                for i, p in zip(ids, new.tolist(), strict=True):
+                    model[i % capacity] = p + eps
+                    largest = max(largest, p + eps)
+                continue
+            n = arg if kind == "add" else len(arg)
+            buffer.add(
+                {"x": np.arange(nxt, nxt + n, dtype=np.float32)}, None if kind == "add" else arg
+            )
+            for j in range(n):
+                slot = (nxt + j) % capacity
+                model[slot] = largest if kind == "add" else arg[j] + eps
+                serials[slot] = nxt + j
+            if kind == "add_with":  # items of a batch longer than the buffer are never stored
+                largest = max(largest, max(arg[-capacity:]) + eps)
+            nxt += n
+        if nxt == 0:
+            return  # nothing stored, nothing to read
+        buffer.sample(1)  # a read writes the queued values
+    filled = np.arange(capacity) < min(nxt, capacity)
+    p = buffer._priorities
+    np.testing.assert_allclose(p.sum_tree.values, np.where(filled, model**alpha, 0.0), rtol=1e-12)
+    np.testing.assert_allclose(p.smallest.value, np.min(model[filled] ** alpha), rtol=1e-12)
+    assert p.max_base == pytest.approx(largest, rel=1e-12)

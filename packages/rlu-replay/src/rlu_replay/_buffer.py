@@ -91,6 +91,7 @@ class ReplayBuffer:
         self._rng = np.random.default_rng(self._random_seed)
         self._layout: Layout | None = None
         self._storage: list[np.ndarray] = []
+        self._scalar_items: tuple[bool, ...] = ()  # per leaf: are its items scalars?
         self._serial = np.full(self._capacity, -1, dtype=np.int64)  # identifier held per slot
         self._next_serial = 0  # identifier of the next item; its slot is the cursor
         self._inserted = 0
@@ -230,6 +231,7 @@ class ReplayBuffer:
 
     def _install(self, layout: Layout) -> None:
         self._layout = layout
+        self._scalar_items = tuple(shape == () for shape in layout.shapes)
         self._storage = [
             np.zeros((self._capacity, *shape), dtype=dtype)
             for dtype, shape in zip(layout.dtypes, layout.shapes, strict=True)
@@ -240,6 +242,19 @@ class ReplayBuffer:
         cap = self._capacity
         first = self._next_serial
         ids = np.arange(first, first + size, dtype=np.int64)
+        if size == 1:  # one item, the loop of a single environment: no slices made
+            slot = first % cap
+            for store, leaf, item_is_scalar in zip(
+                self._storage, leaves, self._scalar_items, strict=False
+            ):  # as many: checked
+                # a leaf of shape (1, *s) fills a slot of shape s; a scalar slot takes leaf[0]
+                store[slot] = leaf[0] if item_is_scalar else leaf
+            self._serial[slot] = first
+            self._next_serial = first + 1
+            self._inserted += 1
+            if self._size < cap:
+                self._size += 1
+            return ids, slot, 1
         keep = size if size <= cap else cap
         start = (first + size - keep) % cap
         stop = start + keep
@@ -345,6 +360,7 @@ class ReplayBuffer:
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
+        del state["_scalar_items"]  # made again from the layout
         size = self._size  # filled slots are [0, size): a ring that wrapped is full
         state["_storage"] = [s[:size].copy() for s in self._storage]
         state["_serial"] = self._serial[:size].copy()
@@ -367,7 +383,11 @@ class ReplayBuffer:
         serial[:size] = state["_serial"]
         rng = np.random.default_rng()
         rng.bit_generator.state = state["_rng"]
-        self.__dict__.update(state, _storage=storage, _serial=serial, _rng=rng)
+        layout = state["_layout"]
+        scalar_items = () if layout is None else tuple(shape == () for shape in layout.shapes)
+        self.__dict__.update(
+            state, _storage=storage, _serial=serial, _rng=rng, _scalar_items=scalar_items
+        )
 
 
 # Pickles record where a class lives: the public path, not this private module's name.

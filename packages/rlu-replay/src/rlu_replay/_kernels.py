@@ -1,8 +1,9 @@
-"""The compiled kernel (numba) of a priority update: checks, liveness and writes in one pass.
+"""The compiled kernels (numba) of the priority component.
 
-Imported on the first ``update_priorities`` (``import rlu_replay`` loads no numba). numba comes
-with rlu-trees; the kernel is cached on disk like rlu-trees' kernels, so a fresh process loads
-machine code instead of compiling again.
+The priority update (checks, liveness and writes in one pass) and the walks of the minimum's
+64-ary tree (see ``rlu_replay._minimum``). Imported on first use (``import rlu_replay`` loads no
+numba). numba comes with rlu-trees; the kernels are cached on disk like rlu-trees' kernels, so
+a fresh process loads machine code instead of compiling again.
 """
 
 from __future__ import annotations
@@ -49,15 +50,96 @@ def _update(
     return count, largest, -1
 
 
-def _compile() -> Callable[..., tuple[int, float, int]]:
+# ------------------------------------------------- the minimum's tree (see rlu_replay._minimum)
+_FAN = 64  # children per entry of the minimum's tree
+_SHIFT = 6  # log2(_FAN)
+
+
+def _children_min_py(
+    p: np.ndarray, filled: int, mins: np.ndarray, offsets: np.ndarray, level: int, entry: int
+) -> float:  # pragma: no cover - compiled
+    """The minimum over the children of ``entry`` of ``level``: slots, or entries one below."""
+    lo = entry << _SHIFT
+    best = np.inf
+    if level == 0:
+        hi = min(lo + _FAN, filled)
+        for i in range(lo, hi):
+            if p[i] < best:
+                best = p[i]
+    else:
+        base = offsets[level - 1]
+        hi = min(lo + _FAN, offsets[level] - base)
+        for i in range(base + lo, base + hi):
+            if mins[i] < best:
+                best = mins[i]
+    return best
+
+
+def _repair_py(
+    p: np.ndarray,
+    filled: int,
+    mins: np.ndarray,
+    offsets: np.ndarray,
+    slots: np.ndarray,
+    old: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """Bring ``mins`` up to date after ``p[slots[k]]`` changed from ``old[k]`` (all written)."""
+    levels = offsets.shape[0] - 1
+    for k in range(slots.shape[0]):
+        child = slots[k]
+        before = old[k]
+        after = p[child]
+        for level in range(levels):
+            entry = child >> _SHIFT
+            at = offsets[level] + entry
+            current = mins[at]
+            if after < current:
+                value = after  # a smaller child lowers its parent
+            elif before == current and after != before:
+                # the child may have been the only one at the minimum: read all children
+                value = _children_min(p, filled, mins, offsets, level, entry)
+            else:
+                break  # the parent keeps its value, and so does every entry above it
+            mins[at] = value  # if equal, the next level stops: neither rule applies
+            child, before, after = entry, current, value
+
+
+def _rebuild_py(
+    p: np.ndarray, filled: int, mins: np.ndarray, offsets: np.ndarray
+) -> None:  # pragma: no cover - compiled
+    """Every entry from scratch, bottom-up."""
+    for level in range(offsets.shape[0] - 1):
+        for entry in range(offsets[level + 1] - offsets[level]):
+            mins[offsets[level] + entry] = _children_min(p, filled, mins, offsets, level, entry)
+
+
+def _njit(func: Callable[..., Any]) -> Any:
     try:
-        kernel = numba.njit(cache=True, nogil=True)(_update)
+        return numba.njit(cache=True, nogil=True)(func)
     except RuntimeError:  # no writable cache folder: compile in every process
-        kernel = numba.njit(cache=False, nogil=True)(_update)
+        return numba.njit(cache=False, nogil=True)(func)
+
+
+# compiled; min_repair and min_rebuild call _children_min by this name
+_children_min = _njit(_children_min_py)
+#: the minimum's kernels: repair after writes, and rebuild from scratch
+min_repair = _njit(_repair_py)
+min_rebuild = _njit(_rebuild_py)
+
+
+def _compile() -> dict[np.dtype[Any], Callable[..., tuple[int, float, int]]]:
+    kernel = _njit(_update)
     i64, f64 = np.zeros(1, np.int64), np.zeros(1, np.float64)
-    # the machine code for exactly these types, resolved once: callers pass only such arrays
-    sig = tuple(numba.typeof(a) for a in (i64, f64, i64, f64, 0.0, i64))  # type: ignore[no-untyped-call]  # numba: unannotated
-    return cast(Callable[..., tuple[int, float, int]], cast(Any, kernel).compile(sig))
+    compiled = {}
+    # the machine code for exactly these types, resolved once: callers pass only such arrays;
+    # priorities come as float64, or as float32 (TD errors of a float32 network) without a copy
+    for prio in (f64, np.zeros(1, np.float32)):
+        sig = tuple(numba.typeof(a) for a in (i64, prio, i64, f64, 0.0, i64))  # type: ignore[no-untyped-call]  # numba: unannotated
+        compiled[prio.dtype] = cast(
+            Callable[..., tuple[int, float, int]], cast(Any, kernel).compile(sig)
+        )
+    return compiled
 
 
-update: Callable[..., tuple[int, float, int]] = _compile()
+#: the compiled update, per dtype of the priorities (float64 and float32)
+update: dict[np.dtype[Any], Callable[..., tuple[int, float, int]]] = _compile()

@@ -24,6 +24,7 @@ from rlu_replay._priorities import Priorities
 
 _INT64 = np.dtype(np.int64)
 _FLOAT64 = np.dtype(np.float64)
+_FLOAT32 = np.dtype(np.float32)
 
 
 def _plain_vector(x: np.ndarray) -> bool:
@@ -37,8 +38,8 @@ class PrioritizedReplayBuffer(ReplayBuffer):
 
     Item ``i`` is drawn with probability $P(i) = p_i / \sum_k p_k$, where
     $p_i = (\text{priority}_i + \epsilon)^\alpha$; $p_i$ lives in a
-    ``rlu_trees.SumTree`` (sampling) and a ``rlu_trees.MinTree`` (the smallest ``p``), and
-    every read and write of them is one batched call. The importance weights are
+    ``rlu_trees.SumTree`` (sampling), whose leaves a 64-ary tree of minima reads for the
+    smallest ``p``, and every read and write of them is one batched call. The importance weights are
     $w_i = (N\,P(i))^{-\beta} / \max_j (N\,P(j))^{-\beta}$ over the ``N`` stored items,
     so the largest possible weight is 1. New items get the largest priority given so far (1
     before any), so each is likely to be replayed soon.
@@ -283,7 +284,11 @@ class PrioritizedReplayBuffer(ReplayBuffer):
             ids = np.ascontiguousarray(check_indices("idx", idx))
         n = ids.shape[0]
         prio = priorities
-        if not (type(prio) is np.ndarray and prio.dtype is _FLOAT64 and _plain_vector(prio)):
+        if not (
+            type(prio) is np.ndarray
+            and (prio.dtype is _FLOAT64 or prio.dtype is _FLOAT32)
+            and _plain_vector(prio)
+        ):
             prio = np.ascontiguousarray(check_priorities("priorities", priorities, n=n))
         if prio.shape[0] != n:
             check_priorities("priorities", prio, n=n)  # raises: the lengths differ
