@@ -5,7 +5,7 @@ to balance the pole of gymnasium's ``CartPole-v1``. rlu supplies the pieces arou
 learning rule:
 
 * ``rlu.NStepTracer`` turns the steps into 3-step transitions and
-  ``rlu.PrioritizedReplayBuffer`` (rlu-replay, on rlu-trees' SumTree and MinTree) replays them
+  ``rlu.PrioritizedReplayBuffer`` (rlu-replay, on rlu-trees' SumTree) replays them
   by priority, with importance weights; ``rlu.StepwiseLinearFunction`` anneals epsilon, alpha
   and beta;
 * ``rlu.argmax`` picks greedy actions, ``rlu.jit`` compiles the acting and update steps;

@@ -329,6 +329,10 @@ def test_a_refused_first_batch_fixes_no_layout():
             st.tuples(st.just("update"), st.lists(st.floats(0.0, 9.0), min_size=1, max_size=9)),
             st.tuples(st.just("update32"), st.lists(st.floats(0.0, 9.0), min_size=1, max_size=9)),
             st.tuples(st.just("read"), st.just(0)),
+            st.tuples(
+                st.just("update_any"),  # any identifier handed out: stale ones, repeats
+                st.lists(st.tuples(st.integers(0, 10**6), st.floats(0.0, 9.0)), max_size=9),
+            ),
         ),
         min_size=1,
         max_size=40,
@@ -357,6 +361,19 @@ def test_queued_priority_writes_match_brute_force(ops, capacity, queue):
             if kind == "read":
                 if nxt:
                     buffer.sample(1)  # a read writes the queued values
+                continue
+            if kind == "update_any":
+                if not nxt or not arg:
+                    continue
+                ids = np.array([pick % nxt for pick, _ in arg])
+                applied = buffer.update_priorities(ids, np.array([p for _, p in arg]))
+                live = 0
+                for i, (_, p) in zip(ids.tolist(), arg, strict=True):  # in order: last wins
+                    if serials.get(i % capacity) == i:
+                        model[i % capacity] = p + eps
+                        largest = max(largest, p + eps)
+                        live += 1
+                assert applied == live
                 continue
             if kind.startswith("update"):
                 if not serials:

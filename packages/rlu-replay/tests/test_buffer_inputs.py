@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -130,6 +131,36 @@ def test_issue_repro_one_transition_without_a_batch_axis():
     np.testing.assert_array_equal(batch["next_obs"], np.tile(obs[1], (8, 1)))
     # the default priority before any was given is 1
     assert buffer.total_priority == pytest.approx(1.0 + (3 + 1e-4) ** 0.6, rel=1e-12)
+
+
+@given(
+    stored=st.sampled_from(NUMERIC),
+    incoming=st.sampled_from(NUMERIC),
+    data=st.data(),
+    kind=st.sampled_from([ReplayBuffer, PrioritizedReplayBuffer]),
+)
+@settings(max_examples=200, deadline=None)
+def test_one_item_is_cast_exactly_as_a_batch_is(stored, incoming, data, kind):
+    """Items added one at a time are stored as the same items added as one batch, whatever
+    the values: an int64 300 into int8 storage wraps in both (a review found the one-item
+    path refusing it halfway through the leaves, with the first leaf already written)."""
+    from hypothesis.extra import numpy as hnp
+
+    if not np.can_cast(incoming, stored, casting="same_kind"):
+        return
+    x = data.draw(hnp.arrays(incoming, 3))
+    example = {"a": np.zeros((0,), np.float64), "x": np.zeros((0,), stored)}
+    one, batch = kind(4, random_seed=0, example=example), kind(4, random_seed=0, example=example)
+    a = np.array([1.0, 2.0, 3.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # numpy warns of overflow and invalid values in casts
+        for k in range(3):
+            one.add({"a": a[k : k + 1], "x": x[k : k + 1]})
+        batch.add({"a": a, "x": x})
+        expected = x.astype(stored)
+    assert one._storage[1][:3].tobytes() == batch._storage[1][:3].tobytes() == expected.tobytes()
+    assert one._storage[0][:3].tolist() == [1.0, 2.0, 3.0]
+    assert len(one) == 3
 
 
 def test_add_single_equals_add_of_a_batch_of_one():

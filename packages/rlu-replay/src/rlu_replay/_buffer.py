@@ -247,8 +247,10 @@ class ReplayBuffer:
             for store, leaf, item_is_scalar in zip(
                 self._storage, leaves, self._scalar_items, strict=False
             ):  # as many: checked
-                # a leaf of shape (1, *s) fills a slot of shape s; a scalar slot takes leaf[0]
-                store[slot] = leaf[0] if item_is_scalar else leaf
+                # a leaf of shape (1, *s) fills a slot of shape s; for a scalar slot, the 0-d
+                # view is cast as a batch's slice would be (leaf[0] would be a numpy scalar,
+                # whose cast checks bounds: an int refused halfway through the leaves)
+                store[slot] = leaf.reshape(()) if item_is_scalar else leaf
             self._serial[slot] = first
             self._next_serial = first + 1
             self._inserted += 1
