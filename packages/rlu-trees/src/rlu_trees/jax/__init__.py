@@ -19,9 +19,18 @@ Examples
 
 from rlu_trees.jax._cpu import CpuCalls as CpuCalls
 from rlu_trees.jax._cpu import cpu_calls as cpu_calls
+from rlu_trees.jax._debug import debug_checks as debug_checks
 from rlu_trees.jax._trees import JaxMaxTree as JaxMaxTree
 from rlu_trees.jax._trees import JaxMinTree as JaxMinTree
 from rlu_trees.jax._trees import JaxSegmentTree as JaxSegmentTree
 from rlu_trees.jax._trees import JaxSumTree as JaxSumTree
 
-__all__ = ["CpuCalls", "JaxMaxTree", "JaxMinTree", "JaxSegmentTree", "JaxSumTree", "cpu_calls"]
+__all__ = [
+    "CpuCalls",
+    "JaxMaxTree",
+    "JaxMinTree",
+    "JaxSegmentTree",
+    "JaxSumTree",
+    "cpu_calls",
+    "debug_checks",
+]

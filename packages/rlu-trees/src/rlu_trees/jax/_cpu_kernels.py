@@ -20,7 +20,8 @@ same indices.
 Every function is a module-level function (no closure), so that numba's on-disk cache finds
 it again in the next process; the dtypes come from the empty arrays ``_F32``/``_F64``, which
 numba freezes as constants. numba's cache does not see changes to ``_numba_kernels.py``:
-touch this file after editing those kernels.
+touch this file after editing those kernels, and say so here (last: rlu-trees 0.4.0, min and
+max climbs that stop at the first node that keeps its value).
 
 This module is imported only when a program is lowered for the CPU.
 """

@@ -171,8 +171,9 @@ def empty(lay: Layout, dtype: Any) -> jax.Array:
 
 
 def leaves_of(nodes: jax.Array, lay: Layout) -> jax.Array:
+    """The leaves: the last axis of ``nodes`` (a batch of trees keeps its leading axes)."""
     first = (1 << lay.height) - 1
-    return lax.slice_in_dim(nodes, first, first + lay.capacity)
+    return lax.slice_in_dim(nodes, first, first + lay.capacity, axis=nodes.ndim - 1)
 
 
 def clean_values(values: jax.Array, lay: Layout, clamp: bool) -> tuple[jax.Array, jax.Array]:

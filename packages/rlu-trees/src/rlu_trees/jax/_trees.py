@@ -14,7 +14,7 @@ from rlu_trees import _checks as _host_checks
 from rlu_trees import _reducers
 from rlu_trees._segment_tree import MaxTree, MinTree, SegmentTree
 from rlu_trees._sum_tree import SumTree
-from rlu_trees.jax import _checks, _cpu, _kernels
+from rlu_trees.jax import _checks, _cpu, _debug, _kernels
 
 _T = TypeVar("_T", bound="JaxSegmentTree")
 
@@ -102,7 +102,9 @@ class JaxSegmentTree:
         How two children combine. Leaves start at its identity (``init_value``).
     dtype : {None, numpy.float32, numpy.float64}, optional
         Storage type, keyword only. None is JAX's default float (float32 unless 64-bit mode
-        is on); float64 needs ``jax.config.update('jax_enable_x64', True)``.
+        is on); float64 needs ``jax.config.update('jax_enable_x64', True)``. The dtype is part
+        of the tree's state: a pickle (``rlu.dump``) keeps it, and a float64 tree refuses to
+        load where 64-bit mode is off (see ``astype`` to convert).
 
     Raises
     ------
@@ -135,7 +137,12 @@ class JaxSegmentTree:
     subtracts in float64 like the host tree and the XLA walk in float32, so an index at a
     rounding boundary can differ between them (both positive, both in range).
 
-    Batches of trees: build or update them under ``jax.vmap``; the methods act on one tree.
+    Batches of trees: build or update them under ``jax.vmap``. Outside ``vmap`` a batch reads
+    batched (``root_value`` of shape ``(batch,)``, ``values`` of ``(batch, capacity)``), and
+    its methods, which act on one tree, raise ``ValueError`` saying so.
+
+    Debugging: [`debug_checks`][rlu_trees.jax.debug_checks] makes a traced ``set_values`` raise
+    for the entries it would skip.
 
     Examples
     --------
@@ -189,6 +196,17 @@ class JaxSegmentTree:
     def _traced(self, *args: Any) -> bool:
         return any(_checks.is_traced(a) for a in (self._nodes, *args))
 
+    def _one_tree(self, operation: str) -> None:
+        """Raise unless this is one tree (a batch made by ``vmap`` has leading node axes)."""
+        if self._nodes.ndim != 1:
+            name = type(self).__name__
+            raise ValueError(
+                f"this {name} is a batch of trees (its node array has shape "
+                f"{tuple(self._nodes.shape)}), and {operation} acts on one tree: call it inside "
+                f"jax.vmap (e.g. jax.vmap(lambda tree: tree.{operation}(...))(trees)), or take "
+                "tree i with jax.tree.map(lambda nodes: nodes[i], trees)"
+            )
+
     # ------------------------------------------------------------------ properties
 
     @property
@@ -218,19 +236,81 @@ class JaxSegmentTree:
 
     @property
     def root_value(self) -> jax.Array:
-        """The reduction of all values, as a 0-d array."""
-        return self._nodes[0]
+        """The reduction of all values, as a 0-d array (one per tree for a batch of trees)."""
+        return self._nodes[..., 0]
 
     @property
     def values(self) -> jax.Array:
-        """The ``capacity`` values, shape ``(capacity,)``."""
+        """The ``capacity`` values, shape ``(capacity,)`` (``(*batch, capacity)`` for a batch)."""
         return _kernels.leaves_of(self._nodes, self._layout)
 
     def __repr__(self) -> str:
+        batch = self._nodes.shape[:-1]
         return (
             f"{type(self).__name__}(capacity={self._capacity}, reducer={self._reducer!r}, "
-            f"dtype={self._nodes.dtype})"
+            f"dtype={self._nodes.dtype}{f', batch={tuple(batch)}' if batch else ''})"
         )
+
+    # ------------------------------------------------------------------ pickling
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the nodes as a numpy array, whose dtype is the tree's whatever the 64-bit mode of the
+        # process that loads it (a jax.Array would be rebuilt in that process's default float)
+        return {
+            "capacity": self._capacity,
+            "reducer": self._reducer,
+            "cpu_calls": self._cpu_calls,
+            "nodes": np.asarray(self._nodes),
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if "nodes" not in state:  # rlu-trees 0.3.1 and before: the attributes, a jax.Array
+            self.__dict__.update(state)
+            return
+        nodes = state["nodes"]
+        if nodes.dtype == np.float64 and not _kernels.x64_enabled():
+            raise ValueError(
+                f"this {type(self).__name__} was saved with float64 values, but JAX's 64-bit "
+                "mode is off in this process, where they would become float32. Turn it on "
+                "before loading: jax.config.update('jax_enable_x64', True). To go on in "
+                "float32, load it with 64-bit mode on, convert it with tree.astype("
+                "numpy.float32) and save that."
+            )
+        self._capacity, self._reducer = state["capacity"], state["reducer"]
+        self._cpu_calls = state["cpu_calls"]
+        self._nodes = jnp.asarray(nodes)
+
+    def astype(self: _T, dtype: npt.DTypeLike) -> _T:
+        """The same tree with values stored as ``dtype``; every node recomputed from the leaves.
+
+        Parameters
+        ----------
+        dtype : {numpy.float32, numpy.float64}
+            The new storage dtype (float64 needs JAX's 64-bit mode).
+
+        Returns
+        -------
+        JaxSegmentTree
+            A tree of the same type; ``self`` is unchanged.
+
+        Raises
+        ------
+        ValueError
+            If ``dtype`` is not float32 or float64 (or float64 without 64-bit mode), or the
+            values do not fit the new dtype (a sum that overflows float32).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from rlu_trees.jax import JaxSumTree
+        >>> tree = JaxSumTree(3).set_values(..., [1.0, 2.0, 3.0]).astype(np.float32)
+        >>> tree.dtype, float(tree.root_value)
+        (dtype('float32'), 6.0)
+        """
+        dt = _checks.check_dtype("dtype", dtype)
+        self._one_tree("astype")
+        empty = self._replace(_kernels.empty(self._layout, dt))
+        return empty.set_values(..., self.values.astype(dt))
 
     # ------------------------------------------------------------------ operations
 
@@ -268,11 +348,14 @@ class JaxSegmentTree:
         >>> tree.values.tolist()
         [2.0, -inf, -inf, 4.0, -inf]
         """
+        self._one_tree("set_values")
         lay = self._layout
         dtype = self.dtype
         if idx is None or idx is Ellipsis:
             vals = _checks.check_value_array("values", values, n=self._capacity, dtype=dtype)
             if self._traced(vals):
+                if _debug.enabled():
+                    self._debug_check(jnp.arange(self._capacity), vals)
                 return self._replace(_set_all(self._nodes, vals, lay, True))
             rule = self._reducer if self._nonneg else ""
             _checks.check_values("values", vals, reducer=rule)
@@ -280,12 +363,18 @@ class JaxSegmentTree:
         index = _checks.check_index_array("idx", idx)
         vals = _checks.check_value_array("values", values, n=index.shape[0], dtype=dtype)
         if self._traced(index, vals):
+            if _debug.enabled():
+                self._debug_check(index, vals)
             return self._replace(_set_values(self._nodes, index, vals, lay, True))
         _checks.check_indices("idx", index, capacity=self._capacity)
         _checks.check_values("values", vals, reducer=self._reducer if self._nonneg else "")
         if index.shape[0] == 0:
             return self
         return self._checked(_set_values(self._nodes, index, vals, lay, False))
+
+    def _debug_check(self, index: jax.Array, vals: jax.Array) -> None:
+        name = type(self).__name__
+        _debug.check_entries(name, self._capacity, self._nonneg, index, vals)
 
     def _checked(self: _T, nodes: jax.Array) -> _T:
         # concrete arguments inside a traced function still give a traced result: no check
@@ -332,6 +421,7 @@ class JaxSegmentTree:
         >>> tree.partial_reduce([0, 2, 7], [8, 4, 8]).tolist()
         [3.0, 11.0, 23.0]
         """
+        self._one_tree("partial_reduce")
         cap = self._capacity
         scalar = np.ndim(start) == 0 and (stop is None or np.ndim(stop) == 0)
         starts = _checks.check_index_array("start", start)
@@ -377,6 +467,7 @@ class JaxSegmentTree:
 
     def _to_host(self, **options: Any) -> SegmentTree:
         """`to_host`: the host twin (built with ``options``) or a ``SegmentTree``."""
+        self._one_tree("to_host")
         twin = next((host for jax_cls, host in _TWINS if isinstance(self, jax_cls)), None)
         host: SegmentTree
         if twin is not None:
@@ -539,6 +630,7 @@ class JaxSumTree(JaxSegmentTree):
         >>> tree.inverse_cdf([0.0, 0.49, 1.0]).tolist()
         [0, 0, 2]
         """
+        self._one_tree("inverse_cdf")
         acc = _accumulator_dtype(self.dtype)
         arr, scalar = _checks.check_unit_array("u", u, dtype=acc)
         self._require_mass()
@@ -583,6 +675,7 @@ class JaxSumTree(JaxSegmentTree):
         """
         n = _host_checks.check_int("n", n, minimum=1)
         stratified = _host_checks.check_bool("stratified", stratified)
+        self._one_tree("sample")
         self._require_mass()
         acc = _accumulator_dtype(self.dtype)
         drawn: jax.Array = _sample(self._nodes, key, self._layout, n, stratified, acc)

@@ -1,0 +1,226 @@
+"""rlu_trees.jax: batches of trees read outside vmap, dtypes kept by pickles, debug checks."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+jax = pytest.importorskip("jax")
+import jax.numpy as jnp  # noqa: E402
+from rlu_trees.jax import JaxMaxTree, JaxMinTree, JaxSumTree, debug_checks  # noqa: E402
+
+FIXTURE = Path(__file__).parent / "fixtures" / "jax_trees0.3.1.pkl"
+
+
+def _x64() -> Any:
+    if hasattr(jax, "enable_x64"):
+        return jax.enable_x64(True)
+    from jax.experimental import enable_x64
+
+    return enable_x64(True)
+
+
+# ---------------------------------------------------------------------- a batch of trees
+
+
+def _batch() -> tuple[Any, np.ndarray]:
+    values = np.array([[1.0, 2.0, 0.0, 4.0], [0.0, 0.0, 3.0, 0.0], [5.0, 1.0, 1.0, 1.0]])
+    trees = jax.vmap(lambda v: JaxSumTree(4).set_values(..., v))(jnp.asarray(values))
+    return trees, values
+
+
+def test_a_batch_of_trees_reads_its_roots_and_values_batched():
+    """The repro of the issue: root_value of 3 vmapped trees is their 3 roots, not tree 0's
+    node array."""
+    trees, values = _batch()
+    np.testing.assert_array_equal(trees.root_value, values.sum(axis=1))
+    np.testing.assert_array_equal(trees.values, values)
+    assert "batch=(3,)" in repr(trees)
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        ("sample", lambda t: t.sample(jax.random.key(0), 2)),
+        ("inverse_cdf", lambda t: t.inverse_cdf(0.5)),
+        ("set_values", lambda t: t.set_values(0, 1.0)),
+        ("partial_reduce", lambda t: t.partial_reduce(0, 2)),
+        ("to_host", lambda t: t.to_host()),
+        ("astype", lambda t: t.astype(np.float32)),
+    ],
+    ids=lambda op: op[0] if isinstance(op, tuple) else str(op),
+)
+def test_operations_on_a_batch_of_trees_say_to_use_vmap(operation):
+    name, call = operation
+    trees, _ = _batch()
+    with pytest.raises(
+        ValueError, match=rf"batch of trees .*\(3, 7\).*{name} acts on one tree.*vmap"
+    ):
+        call(trees)
+    with pytest.raises(ValueError, match="batch of trees"):  # traced the same way inside jit
+        jax.jit(call)(trees)
+
+
+def test_the_same_operations_run_per_tree_inside_vmap():
+    trees, values = _batch()
+    keys = jax.random.split(jax.random.key(1), 3)
+    drawn = np.asarray(jax.vmap(lambda t, k: t.sample(k, 64))(trees, keys))
+    assert drawn.shape == (3, 64)
+    assert (values[np.arange(3)[:, None], drawn] > 0).all()  # only positive leaves are drawn
+    halves = jax.vmap(lambda t: t.partial_reduce(0, 2))(trees)
+    np.testing.assert_array_equal(halves, values[:, :2].sum(axis=1))
+
+
+# ---------------------------------------------------------------------- dtypes and pickles
+
+
+def test_a_pickle_keeps_the_dtype_of_its_tree():
+    tree = JaxSumTree(5).set_values(..., [1.0, 2.0, 3.0, 0.0, 0.5])
+    assert tree.dtype == np.float32  # JAX's default float: 64-bit mode is off here
+    with _x64():  # a process with 64-bit mode loads it as it was
+        loaded = pickle.loads(pickle.dumps(tree))
+        assert loaded.dtype == np.float32
+        np.testing.assert_array_equal(loaded.values, tree.values)
+    with _x64():
+        wide = JaxMinTree(3, dtype=np.float64).set_values(..., [0.1, 0.2, 0.3])
+        wide_loaded = pickle.loads(pickle.dumps(wide))
+        assert wide_loaded.dtype == np.float64
+        assert float(wide_loaded.root_value) == 0.1  # not rounded to float32
+
+
+def test_rlu_serialize_round_trips_a_float64_tree(tmp_path):
+    rlu_serialize = pytest.importorskip("rlu_serialize")
+    with _x64():
+        tree = JaxSumTree(4, dtype=np.float64).set_values(..., [0.1, 0.2, 0.3, 0.4])
+        rlu_serialize.dump({"tree": tree}, tmp_path / "tree.pkl.lz4")
+        loaded = rlu_serialize.load(tmp_path / "tree.pkl.lz4")["tree"]
+        assert loaded.dtype == np.float64
+        np.testing.assert_array_equal(loaded.nodes, tree.nodes)
+
+
+def test_a_float64_tree_loaded_without_64_bit_mode_says_how_to_go_on(tmp_path):
+    """In a process without 64-bit mode the pickle of a float64 tree refuses to load (it would
+    silently become float32), and the message names both ways forward; the second one, load
+    with 64-bit mode and convert, works."""
+    with _x64():
+        tree = JaxSumTree(3, dtype=np.float64).set_values(..., [0.1, 0.2, 0.7])
+        data = pickle.dumps(tree)
+    path = tmp_path / "tree.pkl"
+    path.write_bytes(data)
+    script = (
+        "import pickle, sys\n"
+        "try:\n"
+        f"    pickle.loads(open({str(path)!r}, 'rb').read())\n"
+        "except ValueError as error:\n"
+        "    print(error)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    assert "saved with float64" in out and "jax_enable_x64" in out and "astype" in out
+    with _x64():
+        converted = pickle.loads(data).astype(np.float32)
+    assert converted.dtype == np.float32
+    np.testing.assert_array_equal(converted.values, np.float32([0.1, 0.2, 0.7]))
+    assert float(converted.root_value) == float(np.float32(0.1) + np.float32(0.2) + np.float32(0.7))
+
+
+def test_pickles_of_rlu_trees_0_3_1_still_load():
+    saved, expected = pickle.loads(FIXTURE.read_bytes())
+    sum_tree, min_tree = pickle.loads(saved)
+    np.testing.assert_array_equal(sum_tree.values, expected[0])
+    np.testing.assert_array_equal(min_tree.values, expected[1])
+    assert float(sum_tree.set_values(1, 2.0).root_value) == 10.0
+    assert float(min_tree.root_value) == -1.0
+
+
+def test_astype_recomputes_every_node_from_the_leaves():
+    with _x64():
+        values = np.array([0.1, 0.2, 0.3, 1e-3, 7.7])
+        narrow = JaxSumTree(5, dtype=np.float64).set_values(..., values).astype(np.float32)
+    fresh = JaxSumTree(5, dtype=np.float32).set_values(..., values.astype(np.float32))
+    np.testing.assert_array_equal(narrow.nodes, fresh.nodes)
+    with pytest.raises(ValueError, match="float64 needs JAX's 64-bit mode"):
+        narrow.astype(np.float64)
+
+
+# ---------------------------------------------------------------------- debug checks
+
+
+@pytest.fixture
+def checks():
+    """The checks on for one test; programs traced with them are dropped after it (they
+    apply to what is traced while they are on, and JAX caches traces)."""
+    was = debug_checks(True)
+    jax.clear_caches()
+    yield
+    debug_checks(was)
+    jax.clear_caches()
+
+
+def _root_after(tree: Any, idx: Any, values: Any) -> Any:
+    return tree.set_values(idx, values).root_value
+
+
+def test_off_by_default_bad_entries_are_skipped_and_nothing_is_traced():
+    import importlib
+
+    from rlu_trees.jax import _debug
+
+    assert importlib.reload(_debug).enabled() is False  # off by default (no variable set)
+    tree = JaxSumTree(4).set_values(..., [1.0, 1.0, 1.0, 1.0])
+    root = jax.jit(_root_after)(tree, jnp.array([0, 1]), jnp.array([jnp.nan, -1.0]))
+    assert float(root) == 4.0  # both skipped: the old values stay
+    jaxpr = jax.make_jaxpr(_root_after)(tree, jnp.array([0, 1]), jnp.array([2.0, 3.0]))
+    assert "callback" not in str(jaxpr)
+
+
+@pytest.mark.parametrize(
+    ("tree", "idx", "values", "message"),
+    [
+        (JaxSumTree(4), [0, 1], [1.0, np.nan], "position 1, value nan"),
+        (JaxSumTree(4), [0, 3], [1.0, -2.0], "position 3, value -2.0"),
+        (JaxSumTree(4), [2, 0], [np.inf, 1.0], "position 2, value inf"),
+        (JaxSumTree(4), [0, 9], [1.0, 1.0], "position 9, value 1.0"),
+        (JaxMinTree(4), [1, 2], [np.nan, 1.0], "position 1, value nan"),
+        (JaxMaxTree(4), [-5, 0], [1.0, 1.0], "position -5, value 1.0"),
+    ],
+)
+def test_on_bad_entries_raise_inside_jit(checks, tree, idx, values, message):
+    with pytest.raises(jax.errors.JaxRuntimeError, match=message):
+        jax.jit(_root_after)(tree, jnp.array(idx), jnp.array(values)).block_until_ready()
+
+
+def test_on_negative_values_are_still_welcome_in_a_min_tree(checks):
+    root = jax.jit(_root_after)(JaxMinTree(4), jnp.array([0, 1]), jnp.array([-3.0, np.inf]))
+    assert float(root) == -3.0
+
+
+def test_on_they_raise_inside_scan_vmap_and_whole_writes(checks):
+    tree = JaxSumTree(4)
+
+    def scanned(tree: Any, batches: Any) -> Any:
+        return jax.lax.scan(lambda t, p: (t.set_values(jnp.arange(2), p), None), tree, batches)[0]
+
+    with pytest.raises(jax.errors.JaxRuntimeError, match="position 0, value -1.0"):
+        batches = jnp.array([[1.0, 2.0], [-1.0, 0.0]])
+        jax.jit(scanned)(tree, batches).root_value.block_until_ready()
+    trees = jax.vmap(lambda _: JaxSumTree(4))(jnp.arange(3))
+    batched = jax.jit(jax.vmap(lambda t, p: _root_after(t, jnp.arange(2), p)))
+    with pytest.raises(jax.errors.JaxRuntimeError, match="JaxSumTree.set_values"):
+        batched(trees, jnp.array([[1.0, 1.0], [1.0, np.nan], [1.0, 1.0]])).block_until_ready()
+    whole = jax.jit(lambda t, v: t.set_values(..., v).root_value)
+    with pytest.raises(jax.errors.JaxRuntimeError, match="position 2, value nan"):
+        whole(tree, jnp.array([1.0, 1.0, np.nan, 1.0])).block_until_ready()
+    assert float(whole(tree, jnp.ones(4))) == 4.0  # good values pass
+
+
+def test_the_switch_takes_a_bool():
+    with pytest.raises(TypeError, match="enabled must be a bool, got int"):
+        debug_checks(1)  # type: ignore[arg-type]
