@@ -16,6 +16,28 @@ import jax.numpy as jnp  # noqa: E402
 from rlu_trees.jax import JaxMaxTree, JaxMinTree, JaxSumTree, debug_checks  # noqa: E402
 
 FIXTURE = Path(__file__).parent / "fixtures" / "jax_trees0.3.1.pkl"
+# what a compiled call raises when a host callback fails (jaxlib's name before JAX 0.4.36)
+RUNTIME_ERROR: Any = getattr(jax.errors, "JaxRuntimeError", None)
+if RUNTIME_ERROR is None:  # pragma: no cover - the floors' JAX
+    from jaxlib.xla_extension import XlaRuntimeError as RUNTIME_ERROR
+
+
+class _CompatUnpickler(pickle.Unpickler):
+    """Reads pickles written under numpy 2 (``numpy._core``) at numpy 1 (``numpy.core``)."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return super().find_class(module, name)
+        except ModuleNotFoundError:
+            if not module.startswith("numpy._core"):
+                raise
+            return super().find_class("numpy.core" + module[len("numpy._core") :], name)
+
+
+def _loads(data: bytes) -> Any:
+    import io
+
+    return _CompatUnpickler(io.BytesIO(data)).load()
 
 
 def _x64() -> Any:
@@ -132,8 +154,8 @@ def test_a_float64_tree_loaded_without_64_bit_mode_says_how_to_go_on(tmp_path):
 
 
 def test_pickles_of_rlu_trees_0_3_1_still_load():
-    saved, expected = pickle.loads(FIXTURE.read_bytes())
-    sum_tree, min_tree = pickle.loads(saved)
+    saved, expected = _loads(FIXTURE.read_bytes())
+    sum_tree, min_tree = _loads(saved)
     np.testing.assert_array_equal(sum_tree.values, expected[0])
     np.testing.assert_array_equal(min_tree.values, expected[1])
     assert float(sum_tree.set_values(1, 2.0).root_value) == 10.0
@@ -187,14 +209,20 @@ def test_off_by_default_bad_entries_are_skipped_and_nothing_is_traced():
         (JaxSumTree(4), [0, 1], [1.0, np.nan], "position 1, value nan"),
         (JaxSumTree(4), [0, 3], [1.0, -2.0], "position 3, value -2.0"),
         (JaxSumTree(4), [2, 0], [np.inf, 1.0], "position 2, value inf"),
-        (JaxSumTree(4), [0, 9], [1.0, 1.0], "position 9, value 1.0"),
         (JaxMinTree(4), [1, 2], [np.nan, 1.0], "position 1, value nan"),
-        (JaxMaxTree(4), [-5, 0], [1.0, 1.0], "position -5, value 1.0"),
+        (JaxMaxTree(4), [3, 0], [1.0, np.nan], "position 0, value nan"),
     ],
 )
 def test_on_bad_entries_raise_inside_jit(checks, tree, idx, values, message):
-    with pytest.raises(jax.errors.JaxRuntimeError, match=message):
+    with pytest.raises(RUNTIME_ERROR, match=message):
         jax.jit(_root_after)(tree, jnp.array(idx), jnp.array(values)).block_until_ready()
+
+
+def test_on_entries_out_of_range_are_still_dropped_without_a_word(checks):
+    """A batch of fixed shape drops entries by giving them a position out of range (a
+    replay buffer drops stale updates so): those are not checked, whatever their value."""
+    root = jax.jit(_root_after)(JaxSumTree(4), jnp.array([0, 4, -5]), jnp.array([2.0, 1.0, -1.0]))
+    assert float(root) == 2.0
 
 
 def test_on_negative_values_are_still_welcome_in_a_min_tree(checks):
@@ -208,15 +236,15 @@ def test_on_they_raise_inside_scan_vmap_and_whole_writes(checks):
     def scanned(tree: Any, batches: Any) -> Any:
         return jax.lax.scan(lambda t, p: (t.set_values(jnp.arange(2), p), None), tree, batches)[0]
 
-    with pytest.raises(jax.errors.JaxRuntimeError, match="position 0, value -1.0"):
+    with pytest.raises(RUNTIME_ERROR, match="position 0, value -1.0"):
         batches = jnp.array([[1.0, 2.0], [-1.0, 0.0]])
         jax.jit(scanned)(tree, batches).root_value.block_until_ready()
     trees = jax.vmap(lambda _: JaxSumTree(4))(jnp.arange(3))
     batched = jax.jit(jax.vmap(lambda t, p: _root_after(t, jnp.arange(2), p)))
-    with pytest.raises(jax.errors.JaxRuntimeError, match="JaxSumTree.set_values"):
+    with pytest.raises(RUNTIME_ERROR, match="JaxSumTree.set_values"):
         batched(trees, jnp.array([[1.0, 1.0], [1.0, np.nan], [1.0, 1.0]])).block_until_ready()
     whole = jax.jit(lambda t, v: t.set_values(..., v).root_value)
-    with pytest.raises(jax.errors.JaxRuntimeError, match="position 2, value nan"):
+    with pytest.raises(RUNTIME_ERROR, match="position 2, value nan"):
         whole(tree, jnp.array([1.0, 1.0, np.nan, 1.0])).block_until_ready()
     assert float(whole(tree, jnp.ones(4))) == 4.0  # good values pass
 

@@ -1,12 +1,13 @@
 """The JAX trees' debug checks: what a traced ``set_values`` would skip raises instead.
 
 Inside ``jit`` nothing can raise, so a traced ``set_values`` skips a NaN value (and, in a sum
-tree, a negative or infinite one) and a position out of range, documented and silent: a NaN
-TD error keeps the old priority. With the debug checks on, every ``set_values`` traced
-afterwards also sends its positions and values to the host (``jax.debug.callback``), which
-raises ``ValueError`` naming the first bad entry; the compiled function then fails with a
-``JaxRuntimeError`` that carries that message. Off (the default), nothing is added to the
-traced program.
+tree, a negative or infinite one), documented and silent: a NaN TD error keeps the old
+priority. With the debug checks on, every ``set_values`` traced afterwards also sends its
+positions and values to the host (``jax.debug.callback``), which raises ``ValueError`` naming
+the first bad value; the compiled function then fails with a ``JaxRuntimeError`` that carries
+that message. Entries at positions out of range stay skipped without a word: callers use them
+to drop entries from a batch of fixed shape (``rlu_replay.jax`` drops stale updates so). Off
+(the default), nothing is added to the traced program.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ def debug_checks(enabled: bool = True) -> bool:
     """Turn the JAX trees' debug checks on (or off); returns the previous setting.
 
     With the checks on, a ``set_values`` traced inside ``jit``, ``scan`` or ``vmap`` raises
-    for the entries it would otherwise skip in silence: a NaN value, in a
-    [`JaxSumTree`][rlu_trees.jax.JaxSumTree] also a negative or infinite one, and a position
-    outside ``[-capacity, capacity)``. The compiled function fails with a
-    ``jax.errors.JaxRuntimeError`` whose message names the tree, the position and the value.
+    for the values it would otherwise skip in silence: a NaN value, in a
+    [`JaxSumTree`][rlu_trees.jax.JaxSumTree] also a negative or infinite one. (An entry whose
+    position lies outside ``[-capacity, capacity)`` is still skipped without a word: that is
+    how a batch of fixed shape drops entries.) The compiled function fails with a
+    ``jax.errors.JaxRuntimeError`` (jaxlib's ``XlaRuntimeError`` on older JAX) whose message
+    names the tree, the position and the value.
     The checks cost a transfer to the host per call: use them while debugging. They apply to
     functions traced after the call (``jax.clear_caches()`` retraces cached ones). The
     environment variable ``RLU_TREES_JAX_DEBUG_CHECKS=1`` turns them on at import.
@@ -58,8 +61,9 @@ def debug_checks(enabled: bool = True) -> bool:
     >>> float(jax.jit(step)(JaxSumTree(4), jnp.array([1.0, jnp.nan])))  # the NaN is skipped
     1.0
     >>> was = debug_checks(True)
+    >>> checked = jax.jit(lambda tree, p: step(tree, p))  # traced anew, with the checks
     >>> try:
-    ...     jax.jit(step)(JaxSumTree(4), jnp.array([1.0, jnp.nan]))
+    ...     checked(JaxSumTree(4), jnp.array([1.0, jnp.nan]))
     ... except jax.errors.JaxRuntimeError as error:
     ...     print("position 1, value nan" in str(error))
     True
@@ -86,15 +90,15 @@ def _raise_for_bad(
         good = ~np.isnan(values)
         if nonneg:
             good &= (values >= 0) & np.isfinite(values)
-    good &= (idx >= -capacity) & (idx < capacity)
+    good |= (idx < -capacity) | (idx >= capacity)  # dropped on purpose: never written
     bad = ~good
     if bad.any():
         k = tuple(int(i) for i in np.argwhere(bad)[0])  # leading axes: a batch of trees
         rule = "finite and >= 0" if nonneg else "not NaN"
         raise ValueError(
             f"{name}.set_values (debug checks): the entry at position {int(idx[k])}, value "
-            f"{float(values[k])!r}, would be skipped: positions must lie in "
-            f"[-{capacity}, {capacity}) and values be {rule} ({int(bad.sum())} such entries)"
+            f"{float(values[k])!r}, would be skipped: values must be {rule} "
+            f"({int(bad.sum())} such entries)"
         )
 
 

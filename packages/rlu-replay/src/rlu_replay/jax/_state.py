@@ -1,0 +1,565 @@
+"""Replay buffers whose state is one pytree, and the pure functions that use it inside ``jit``."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, NamedTuple, TypeVar, cast
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpy.typing as npt
+from jax.core import Tracer
+from rlu_trees.jax import JaxMinTree, JaxSumTree
+
+from rlu_replay._checks import check_int, check_real
+
+_S = TypeVar("_S", bound="ReplayState")
+
+
+class Sample(NamedTuple):
+    """A sampled batch, with the identifiers and importance weights of its items.
+
+    What [`sample`][rlu_replay.jax.sample] returns: ``rlu_replay.Sample`` with JAX arrays.
+
+    Attributes
+    ----------
+    batch : pytree of jax.Array
+        The items, stacked on a leading axis, in the example's structure.
+    idx : jax.Array
+        Their identifiers (insertion numbers), for
+        [`update_priorities`][rlu_replay.jax.update_priorities].
+    weights : jax.Array
+        Their importance weights (ones for a uniform state).
+    """
+
+    batch: Any
+    idx: jax.Array
+    weights: jax.Array
+
+
+# the attributes that hold arrays (the trees pickle themselves)
+_ARRAYS = ("storage", "serial", "position", "size", "inserted", "max_base")
+
+
+@jax.tree_util.register_pytree_node_class
+class ReplayState:
+    """The state of a uniform replay buffer: storage and counters, one pytree.
+
+    Made by [`init_uniform`][rlu_replay.jax.init_uniform]; used by
+    [`add`][rlu_replay.jax.add] and [`sample`][rlu_replay.jax.sample]. Its arrays are the
+    pytree's leaves (a ``scan`` carry, a ``vmap``ped batch, a donated argument, part of a
+    checkpoint); ``capacity`` is static.
+
+    Attributes
+    ----------
+    storage : pytree of jax.Array
+        The items' leaves, each with a leading axis of ``capacity``.
+    serial : jax.Array
+        Per slot, the identifier of the item it holds (-1 for none): its insertion number.
+    position : jax.Array
+        The slot the next item goes to.
+    size : jax.Array
+        How many slots hold an item.
+    inserted : jax.Array
+        How many items were ever added: the next identifier.
+    """
+
+    capacity: int
+    storage: Any
+    serial: jax.Array
+    position: jax.Array
+    size: jax.Array
+    inserted: jax.Array
+
+    def __init__(
+        self,
+        capacity: int,
+        storage: Any,
+        serial: jax.Array,
+        position: jax.Array,
+        size: jax.Array,
+        inserted: jax.Array,
+    ) -> None:
+        self.capacity = capacity
+        self.storage, self.serial = storage, serial
+        self.position, self.size, self.inserted = position, size, inserted
+
+    def _children(self) -> tuple[Any, ...]:
+        return (self.storage, self.serial, self.position, self.size, self.inserted)
+
+    def _static(self) -> tuple[Any, ...]:
+        return (self.capacity,)
+
+    def tree_flatten(self) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """Children and static data for ``jax.tree_util``."""
+        return self._children(), self._static()
+
+    @classmethod
+    def tree_unflatten(cls: type[_S], aux: tuple[Any, ...], children: Any) -> _S:
+        """Rebuild a state from `tree_flatten`'s output (no checks: leaves may be tracers)."""
+        state = object.__new__(cls)
+        state.capacity = aux[0]
+        state._set_children(aux, children)
+        return state
+
+    def _set_children(self, aux: tuple[Any, ...], children: Any) -> None:
+        self.storage, self.serial, self.position, self.size, self.inserted = children
+
+    def _replace(self: _S, **changes: Any) -> _S:
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__, **changes)
+        return new
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(capacity={self.capacity})"
+
+    # a pickle (rlu.dump) holds numpy arrays, whose dtypes are the state's whatever the 64-bit
+    # mode of the process that loads it; the trees pickle themselves the same way
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            name: jax.tree_util.tree_map(np.asarray, value)
+            if name in _ARRAYS and value is not None
+            else value
+            for name, value in self.__dict__.items()
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        wide = [
+            f"{name} ({leaf.dtype})"
+            for name in _ARRAYS
+            for leaf in jax.tree_util.tree_leaves(state.get(name))
+            if np.dtype(leaf.dtype).itemsize == 8 and np.dtype(leaf.dtype).kind in "fiuc"
+        ]
+        if wide and np.dtype(jax.dtypes.canonicalize_dtype(np.int64)) != np.int64:
+            raise ValueError(
+                f"this {type(self).__name__} was saved with 64-bit arrays ({', '.join(wide[:3])}), "
+                "but JAX's 64-bit mode is off in this process, where they would become 32-bit. "
+                "Turn it on before loading: jax.config.update('jax_enable_x64', True)."
+            )
+        self.__dict__.update(
+            {
+                name: jax.tree_util.tree_map(jnp.asarray, value)
+                if name in _ARRAYS and value is not None
+                else value
+                for name, value in state.items()
+            }
+        )
+
+
+@jax.tree_util.register_pytree_node_class
+class PrioritizedReplayState(ReplayState):
+    r"""The state of a proportional prioritized replay buffer: one pytree.
+
+    Made by [`init`][rlu_replay.jax.init]. As [`ReplayState`][rlu_replay.jax.ReplayState],
+    with a slot's sampling value $p_i = (\text{priority}_i + \epsilon)^\alpha$ in a
+    ``JaxSumTree`` (draws) and a ``JaxMinTree`` (the smallest, for the weights), and the
+    largest ``priority + epsilon`` given so far, which new items get. ``alpha`` and
+    ``epsilon`` are static.
+
+    Attributes
+    ----------
+    sums : rlu_trees.jax.JaxSumTree
+        $p_i$ per slot.
+    mins : rlu_trees.jax.JaxMinTree
+        The same values, for the smallest.
+    max_base : jax.Array
+        The largest ``priority + epsilon`` given so far (1 before any).
+    alpha, epsilon : float
+        The exponent and the offset of the priorities.
+    """
+
+    sums: JaxSumTree
+    mins: JaxMinTree
+    max_base: jax.Array
+    alpha: float
+    epsilon: float
+
+    def __init__(
+        self,
+        capacity: int,
+        storage: Any,
+        serial: jax.Array,
+        position: jax.Array,
+        size: jax.Array,
+        inserted: jax.Array,
+        sums: JaxSumTree,
+        mins: JaxMinTree,
+        max_base: jax.Array,
+        alpha: float,
+        epsilon: float,
+    ) -> None:
+        super().__init__(capacity, storage, serial, position, size, inserted)
+        self.sums, self.mins, self.max_base = sums, mins, max_base
+        self.alpha, self.epsilon = alpha, epsilon
+
+    def _children(self) -> tuple[Any, ...]:
+        return (*super()._children(), self.sums, self.mins, self.max_base)
+
+    def _static(self) -> tuple[Any, ...]:
+        return (self.capacity, self.alpha, self.epsilon)
+
+    def _set_children(self, aux: tuple[Any, ...], children: Any) -> None:
+        super()._set_children(aux, children[:5])
+        self.sums, self.mins, self.max_base = children[5:]
+        self.alpha, self.epsilon = aux[1], aux[2]
+
+    def __repr__(self) -> str:
+        return (
+            f"PrioritizedReplayState(capacity={self.capacity}, alpha={self.alpha}, "
+            f"epsilon={self.epsilon})"
+        )
+
+
+# ------------------------------------------------------------------ making a state
+
+
+def _storage_for(example: Any, capacity: int) -> Any:
+    leaves, treedef = jax.tree_util.tree_flatten(example)
+    if not leaves:
+        raise ValueError("example must hold at least one array leaf, got none")
+    arrays = []
+    for path, leaf in zip(_paths(example), leaves, strict=True):
+        arr = jnp.asarray(leaf)
+        if not jnp.issubdtype(arr.dtype, jnp.number) and arr.dtype != jnp.bool_:
+            raise TypeError(f"example leaf {path} must be an array of numbers, got {arr.dtype}")
+        arrays.append(jnp.zeros((capacity, *arr.shape), arr.dtype))
+    return jax.tree_util.tree_unflatten(treedef, arrays)
+
+
+def _paths(tree: Any) -> list[str]:
+    flat = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return [jax.tree_util.keystr(path) or "(root)" for path, _ in flat]
+
+
+def _int() -> np.dtype[Any]:
+    """JAX's default int: int32, or int64 in 64-bit mode."""
+    return np.dtype(jax.dtypes.canonicalize_dtype(np.int64))
+
+
+def _counters(capacity: int) -> dict[str, jax.Array]:
+    ints = _int()
+    return {  # one array each: a donated state must not hold one buffer twice
+        "serial": jnp.full(capacity, -1, ints),
+        "position": jnp.zeros((), ints),
+        "size": jnp.zeros((), ints),
+        "inserted": jnp.zeros((), ints),
+    }
+
+
+def init_uniform(example: Any, capacity: int) -> ReplayState:
+    """The empty state of a uniform replay buffer for items like ``example``.
+
+    Parameters
+    ----------
+    example : pytree of arrays
+        One item, without a batch axis (one transition as an environment gives it): the
+        structure, shapes and dtypes of what the buffer stores.
+    capacity : int
+        The most items the buffer holds, at least 1.
+
+    Returns
+    -------
+    ReplayState
+
+    Raises
+    ------
+    TypeError
+        If ``capacity`` is not an int or a leaf is not an array of numbers.
+    ValueError
+        If ``capacity < 1`` or ``example`` has no leaves.
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp
+    >>> from rlu_replay import jax as rj
+    >>> state = rj.init_uniform({"obs": jnp.zeros(4), "action": jnp.int32(0)}, capacity=100)
+    >>> state = rj.add(state, {"obs": jnp.ones((3, 4)), "action": jnp.arange(3)})
+    >>> batch, idx, weights = rj.sample(state, jax.random.key(0), 5)
+    >>> batch["obs"].shape, int(state.size)
+    ((5, 4), 3)
+    """
+    capacity = check_int("capacity", capacity, minimum=1)
+    return ReplayState(capacity, _storage_for(example, capacity), **_counters(capacity))
+
+
+def init(
+    example: Any,
+    capacity: int,
+    *,
+    alpha: float = 0.6,
+    epsilon: float = 1e-4,
+    dtype: npt.DTypeLike | None = None,
+) -> PrioritizedReplayState:
+    r"""The empty state of a proportional prioritized replay buffer for items like ``example``.
+
+    The same semantics as [`PrioritizedReplayBuffer`][rlu_replay.PrioritizedReplayBuffer]:
+    $P(i) \propto p_i = (\text{priority}_i + \epsilon)^\alpha$, new items get the largest
+    priority given so far (1 before any), weights $(p_{min} / p_i)^\beta$ (largest possible
+    1), an update of an item overwritten since it was drawn is ignored.
+
+    Parameters
+    ----------
+    example : pytree of arrays
+        One item, without a batch axis: the structure, shapes and dtypes stored.
+    capacity : int
+        The most items the buffer holds, at least 1.
+    alpha : float, optional
+        How strongly priorities skew sampling, in ``[0, 1]`` (static).
+    epsilon : float, optional
+        Added to every priority, ``>= 0`` (static).
+    dtype : {None, numpy.float32, numpy.float64}, optional
+        The trees' dtype; None is JAX's default float (float32 unless 64-bit mode is on).
+
+    Returns
+    -------
+    PrioritizedReplayState
+
+    Raises
+    ------
+    TypeError, ValueError
+        As [`init_uniform`][rlu_replay.jax.init_uniform], and for ``alpha`` outside
+        ``[0, 1]`` or ``epsilon < 0``.
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp
+    >>> from rlu_replay import jax as rj
+    >>> state = rj.init({"x": jnp.float32(0)}, capacity=8, alpha=1.0, epsilon=0.0)
+    >>> state = rj.add(state, {"x": jnp.arange(4.0)})
+    >>> batch, idx, weights = rj.sample(state, jax.random.key(0), 2)
+    >>> state = rj.update_priorities(state, idx, jnp.array([3.0, 3.0]))
+    >>> float(state.max_base)
+    3.0
+    """
+    capacity = check_int("capacity", capacity, minimum=1)
+    alpha = check_real("alpha", alpha, low=0.0, high=1.0)
+    epsilon = check_real("epsilon", epsilon, low=0.0)
+    sums, mins = JaxSumTree(capacity, dtype=dtype), JaxMinTree(capacity, dtype=dtype)
+    return PrioritizedReplayState(
+        capacity,
+        _storage_for(example, capacity),
+        **_counters(capacity),
+        sums=sums,
+        mins=mins,
+        max_base=jnp.ones((), sums.dtype),
+        alpha=alpha,
+        epsilon=epsilon,
+    )
+
+
+# ------------------------------------------------------------------ the functions
+
+
+def _batch_leaves(state: ReplayState, batch: Any) -> tuple[list[jax.Array], int]:
+    """The leaves of ``batch`` in the storage's order, checked and cast; and the batch size."""
+    stored, treedef = jax.tree_util.tree_flatten(state.storage)
+    leaves, given = jax.tree_util.tree_flatten(batch)
+    if cast(Any, given) != treedef:
+        raise ValueError(
+            f"batch has a different structure from the stored items: {given} (stored: {treedef})"
+        )
+    out, size = [], -1
+    for path, store, leaf in zip(_paths(state.storage), stored, leaves, strict=True):
+        arr = jnp.asarray(leaf)
+        if arr.ndim != store.ndim or arr.shape[1:] != store.shape[1:]:
+            raise ValueError(
+                f"batch leaf {path} has shape {arr.shape}, but the buffer stores items of "
+                f"shape {store.shape[1:]} (a batch of them: a leading batch axis)"
+            )
+        if size < 0:
+            size = arr.shape[0]
+        elif arr.shape[0] != size:
+            raise ValueError(
+                f"batch leaf {path} has {arr.shape[0]} items, but the first has {size}"
+            )
+        if arr.dtype != store.dtype and not np.can_cast(arr.dtype, store.dtype, "same_kind"):
+            raise TypeError(
+                f"batch leaf {path} has dtype {arr.dtype}, which numpy's same_kind rule does not "
+                f"cast to {store.dtype}, the dtype fixed by the example"
+            )
+        out.append(arr.astype(store.dtype))
+    return out, size
+
+
+@jax.jit
+def add(state: _S, batch: Any) -> _S:
+    """Store a batch of items, the oldest overwritten once full; new items get the largest
+    priority given so far (prioritized state).
+
+    Parameters
+    ----------
+    state : ReplayState or PrioritizedReplayState
+    batch : pytree of arrays
+        Items stacked on a leading axis of one length ``B`` (static) in every leaf, in the
+        example's structure; dtypes are cast where numpy's ``same_kind`` rule allows. With
+        ``B > capacity`` only the last ``capacity`` items are kept.
+
+    Returns
+    -------
+    ReplayState or PrioritizedReplayState
+        The new state (inside ``jit`` with the state donated, or as a ``scan`` carry, the
+        storage and trees are written in place).
+
+    Raises
+    ------
+    ValueError, TypeError
+        When traced: a batch of another structure, shape or a dtype of another kind.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from rlu_replay import jax as rj
+    >>> state = rj.init_uniform(jnp.zeros(2), capacity=3)
+    >>> state = rj.add(state, jnp.arange(8.0).reshape(4, 2))  # 4 items into 3 slots
+    >>> state.serial.tolist(), int(state.size), int(state.inserted)
+    ([3, 1, 2], 3, 4)
+    """
+    leaves, size = _batch_leaves(state, batch)
+    cap = state.capacity
+    keep = min(size, cap)
+    ints = state.serial.dtype
+    first = state.inserted + (size - keep)  # identifier of the first item kept
+    ids = first + jnp.arange(keep, dtype=ints)
+    slots = (state.position + (size - keep) + jnp.arange(keep, dtype=ints)) % cap
+    stored = jax.tree_util.tree_leaves(state.storage)
+    written = [
+        store.at[slots].set(leaf[size - keep :], unique_indices=True)
+        for store, leaf in zip(stored, leaves, strict=True)
+    ]
+    changes: dict[str, Any] = {
+        "storage": jax.tree_util.tree_unflatten(
+            jax.tree_util.tree_structure(state.storage), written
+        ),
+        "serial": state.serial.at[slots].set(ids, unique_indices=True),
+        "position": (state.position + size) % cap,
+        "size": jnp.minimum(state.size + size, cap),
+        "inserted": state.inserted + size,
+    }
+    if isinstance(state, PrioritizedReplayState):
+        p = jnp.full(keep, state.max_base**state.alpha, state.sums.dtype)
+        changes["sums"] = state.sums.set_values(slots, p)
+        changes["mins"] = state.mins.set_values(slots, p)
+    return state._replace(**changes)
+
+
+@functools.partial(jax.jit, static_argnames=("n", "stratified"))
+def _sample(state: Any, key: jax.Array, n: int, beta: Any, stratified: bool) -> Sample:
+    gather = functools.partial(jnp.take, axis=0, mode="clip")
+    if isinstance(state, PrioritizedReplayState):
+        slots = state.sums.sample(key, n, stratified)
+        p = jnp.take(state.sums.values, slots)
+        weights = (state.mins.root_value / p) ** jnp.asarray(beta, p.dtype)
+    else:
+        slots = jax.random.randint(key, (n,), 0, jnp.maximum(state.size, 1))
+        weights = jnp.ones(n, jax.dtypes.canonicalize_dtype(np.float64))
+    batch = jax.tree_util.tree_map(lambda store: gather(store, slots), state.storage)
+    return Sample(batch, jnp.take(state.serial, slots), weights)
+
+
+def sample(
+    state: ReplayState, key: jax.Array, n: int, beta: Any = 0.4, *, stratified: bool = False
+) -> Sample:
+    r"""Draw ``n`` items: in proportion to $p_i$ (prioritized state) or uniformly.
+
+    Parameters
+    ----------
+    state : ReplayState or PrioritizedReplayState
+    key : jax.Array
+        A PRNG key; split it yourself.
+    n : int
+        How many items (static), at least 1.
+    beta : float or jax.Array, optional
+        The importance-weight exponent in ``[0, 1]`` (may be traced: a schedule). Ignored by
+        a uniform state, whose weights are ones.
+    stratified : bool, optional
+        One draw per equal slice of the total priority (prioritized state).
+
+    Returns
+    -------
+    Sample
+        ``(batch, idx, weights)``: the items stacked on a leading axis, their identifiers
+        (for [`update_priorities`][rlu_replay.jax.update_priorities]) and importance weights
+        ``(p_min / p_i) ** beta``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``n`` is not an int >= 1 or ``stratified`` not a bool.
+    RuntimeError
+        Outside ``jit``, if the buffer is empty (inside ``jit`` an empty buffer gives
+        meaningless items: check ``state.size`` yourself).
+
+    Examples
+    --------
+    >>> import jax, jax.numpy as jnp
+    >>> from rlu_replay import jax as rj
+    >>> state = rj.init(jnp.float32(0), capacity=4, alpha=1.0, epsilon=0.0)
+    >>> state = rj.add(state, jnp.arange(2.0))
+    >>> state = rj.update_priorities(state, jnp.array([0, 1]), jnp.array([1.0, 3.0]))
+    >>> _, idx, w = rj.sample(state, jax.random.key(0), 1000, beta=1.0, stratified=True)
+    >>> int((idx == 1).sum()), sorted({round(x, 2) for x in w.tolist()})  # 3/4 of the mass
+    (750, [0.33, 1.0])
+    """
+    n = check_int("n", n, minimum=1)
+    if type(stratified) is not bool:
+        raise TypeError(f"stratified must be a bool, got {type(stratified).__name__}")
+    size = state.size
+    if not isinstance(size, Tracer) and int(size) == 0:
+        raise RuntimeError("cannot sample from an empty buffer; add some items first")
+    drawn: Sample = _sample(state, key, n, beta, stratified)
+    return drawn
+
+
+@jax.jit
+def update_priorities(
+    state: PrioritizedReplayState, idx: jax.Array, priorities: jax.Array
+) -> PrioritizedReplayState:
+    """New priorities for sampled items; items overwritten since they were drawn are skipped.
+
+    Parameters
+    ----------
+    state : PrioritizedReplayState
+    idx : jax.Array
+        1-d identifiers, as [`sample`][rlu_replay.jax.sample] returned them. With repeats,
+        the last one wins.
+    priorities : jax.Array
+        One priority per identifier (e.g. ``|TD error|``), ``>= 0`` and finite. Inside
+        ``jit`` nothing can raise: a NaN, negative or infinite priority is skipped (its item
+        keeps its priority); ``rlu_trees.jax.debug_checks(True)`` makes it raise instead.
+
+    Returns
+    -------
+    PrioritizedReplayState
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> from rlu_replay import jax as rj
+    >>> state = rj.add(rj.init(jnp.float32(0), capacity=2, epsilon=0.0), jnp.zeros(2))
+    >>> state = rj.add(state, jnp.zeros(1))  # item 0 is overwritten by item 2
+    >>> state = rj.update_priorities(state, jnp.array([0, 1]), jnp.array([5.0, 5.0]))
+    >>> float(state.max_base)  # item 1's 5.0 applied; item 0's did not
+    5.0
+    """
+    if not isinstance(state, PrioritizedReplayState):
+        raise TypeError(f"state must be a PrioritizedReplayState, got {type(state).__name__}")
+    cap = state.capacity
+    ids = jnp.asarray(idx).astype(state.serial.dtype)
+    slots = ids % cap
+    live = (ids >= 0) & (jnp.take(state.serial, slots) == ids)
+    base = jnp.asarray(priorities, state.sums.dtype) + state.epsilon
+    good = jnp.isfinite(base) & (base >= 0)
+    # a stale item gets a position out of range, which the trees drop without a word; a bad
+    # priority goes to the sum tree as it is, which drops it (and, with rlu_trees.jax's debug
+    # checks on, raises), and is kept from the min tree, which would take a negative value
+    p = jnp.where(good, base, 1.0) ** state.alpha
+    to_sums = jnp.where(good, p, base)
+    at = jnp.where(live, slots, cap)
+    largest = jnp.max(jnp.where(live & good, base, 0.0), initial=0.0)
+    return state._replace(
+        sums=state.sums.set_values(at, to_sums),
+        mins=state.mins.set_values(jnp.where(good, at, cap), p),
+        max_base=jnp.maximum(state.max_base, largest),
+    )

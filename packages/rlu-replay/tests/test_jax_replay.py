@@ -1,0 +1,283 @@
+"""rlu_replay.jax against the host buffers and brute force: storage, draws, weights, updates."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+jax = pytest.importorskip("jax")
+import jax.numpy as jnp  # noqa: E402
+from rlu_replay import PrioritizedReplayBuffer, ReplayBuffer  # noqa: E402
+from rlu_replay import jax as rj  # noqa: E402
+
+ITEM = {"obs": jnp.zeros(3, jnp.float32), "action": jnp.int32(0)}
+# what a compiled call raises when a host callback fails (jaxlib's name before JAX 0.4.36)
+RUNTIME_ERROR: Any = getattr(jax.errors, "JaxRuntimeError", None)
+if RUNTIME_ERROR is None:  # pragma: no cover - the floors' JAX
+    from jaxlib.xla_extension import XlaRuntimeError as RUNTIME_ERROR
+
+
+def _x64() -> Any:
+    if hasattr(jax, "enable_x64"):
+        return jax.enable_x64(True)
+    from jax.experimental import enable_x64
+
+    return enable_x64(True)
+
+
+def _items(start: int, n: int) -> dict[str, np.ndarray]:
+    k = np.arange(start, start + n)
+    return {
+        "obs": np.stack([k, -k, 2 * k], axis=1).astype(np.float32),
+        "action": k.astype(np.int32),
+    }
+
+
+def _chi_square_ok(counts: np.ndarray, probs: np.ndarray) -> bool:
+    """Pearson's test at the 0.1% level (Wilson-Hilferty quantile)."""
+    keep = probs > 0
+    assert counts[~keep].sum() == 0  # nothing of probability 0 is ever drawn
+    counts, probs = counts[keep], probs[keep]
+    expected = counts.sum() * probs
+    stat = float(((counts - expected) ** 2 / expected).sum())
+    k = len(probs) - 1
+    return k == 0 or stat < k * (1 - 2 / (9 * k) + 3.09 * np.sqrt(2 / (9 * k))) ** 3
+
+
+# ---------------------------------------------------------------------- storage and counters
+
+
+@given(
+    capacity=st.integers(1, 9),
+    sizes=st.lists(st.integers(1, 12), min_size=1, max_size=6),
+    prioritized=st.booleans(),
+)
+@settings(max_examples=40, deadline=None)
+def test_adds_fill_the_ring_as_the_host_buffer_does(capacity, sizes, prioritized):
+    """Batches of any size, longer than the ring too: slot for slot the same items and
+    identifiers as rlu_replay.ReplayBuffer's."""
+    host = ReplayBuffer(capacity)
+    state = rj.init(ITEM, capacity) if prioritized else rj.init_uniform(ITEM, capacity)
+    start = 0
+    for n in sizes:
+        batch = _items(start, n)
+        host.add(batch)
+        state = rj.add(state, batch)
+        start += n
+    size = len(host)
+    assert int(state.size) == size and int(state.inserted) == host.inserted
+    np.testing.assert_array_equal(state.serial[:size], host._serial[:size])
+    np.testing.assert_array_equal(state.storage["obs"][:size], host._storage[1][:size])
+    np.testing.assert_array_equal(state.storage["action"][:size], host._storage[0][:size])
+    if prioritized:  # every stored item has the first priority (1), the rest none
+        np.testing.assert_array_equal(state.sums.values, (np.arange(capacity) < size) * 1.0)
+
+
+def test_dtypes_cast_where_same_kind_allows_and_are_refused_otherwise():
+    state = rj.init_uniform(ITEM, 4)
+    state = rj.add(state, {"obs": np.ones((2, 3), np.float64), "action": np.ones(2, np.int64)})
+    assert state.storage["obs"].dtype == jnp.float32 and state.storage["action"].dtype == jnp.int32
+    with pytest.raises(TypeError, match=r"batch leaf \['action'\] has dtype float32"):
+        rj.add(state, {"obs": np.ones((2, 3), np.float32), "action": np.ones(2, np.float32)})
+    with pytest.raises(ValueError, match=r"batch leaf \['obs'\] has shape \(2, 4\)"):
+        rj.add(state, {"obs": np.ones((2, 4), np.float32), "action": np.ones(2, np.int32)})
+    with pytest.raises(ValueError, match="different structure"):
+        rj.add(state, {"obs": np.ones((2, 3), np.float32)})
+
+
+# ---------------------------------------------------------------------- draws and weights
+
+
+def _twins(
+    priorities: np.ndarray, alpha: float, eps: float, beta: float = 0.4
+) -> tuple[Any, PrioritizedReplayBuffer]:
+    n = priorities.shape[0]
+    host = PrioritizedReplayBuffer(2 * n, alpha=alpha, beta=beta, epsilon=eps, random_seed=0)
+    host.add(_items(0, n), priorities=priorities)
+    state = rj.add(rj.init(ITEM, 2 * n, alpha=alpha, epsilon=eps), _items(0, n))
+    state = rj.update_priorities(state, jnp.arange(n), jnp.asarray(priorities))
+    return state, host
+
+
+@pytest.mark.parametrize("wide", [False, True], ids=["float32", "float64"])
+@pytest.mark.parametrize("stratified", [False, True])
+def test_draws_and_weights_match_brute_force_and_the_host_buffer(wide, stratified):
+    rng = np.random.default_rng(3)
+    priorities = rng.random(12) * 4
+    priorities[[2, 7]] = 0.0  # epsilon keeps them drawable
+    alpha, eps, beta = 0.7, 0.05, 0.6
+    with _x64() if wide else _nothing():
+        state, host = _twins(priorities, alpha, eps, beta)
+        assert state.sums.dtype == (np.float64 if wide else np.float32)
+        p = (priorities + eps) ** alpha  # brute force
+        _, idx, weights = rj.sample(state, jax.random.key(1), 20_000, beta, stratified=stratified)
+        idx, weights = np.asarray(idx), np.asarray(weights)
+    counts = np.bincount(idx, minlength=12)
+    assert _chi_square_ok(counts, p / p.sum())
+    tol = 1e-12 if wide else 2e-6
+    np.testing.assert_allclose(weights, (p.min() / p[idx]) ** beta, rtol=tol)
+    _, host_idx, host_w = host.sample(2000, rng=0)
+    np.testing.assert_allclose(host_w, (p.min() / p[host_idx]) ** beta, rtol=1e-12)
+    assert _chi_square_ok(np.bincount(host_idx, minlength=12), p / p.sum())
+
+
+def _nothing() -> Any:
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
+def test_stale_and_repeated_updates_follow_the_host_rules():
+    """Item 0 is overwritten (capacity 3): its update is ignored, by both; repeats: the last
+    one wins; new items get the largest priority given so far."""
+    host = PrioritizedReplayBuffer(3, alpha=1.0, epsilon=0.0)
+    state = rj.init(ITEM, 3, alpha=1.0, epsilon=0.0)
+    for batch in (_items(0, 3), _items(3, 1)):
+        host.add(batch)
+        state = rj.add(state, batch)
+    ids, prios = np.array([0, 1, 2, 1]), np.array([9.0, 4.0, 2.0, 3.0])
+    assert host.update_priorities(ids, prios) == 3
+    state = rj.update_priorities(state, jnp.asarray(ids), jnp.asarray(prios))
+    expected = {0: 1.0, 1: 3.0, 2: 2.0}  # slot 0 holds item 3 (priority 1); slot 1: last wins
+    np.testing.assert_array_equal(state.sums.values, [expected[s] for s in range(3)])
+    assert float(state.max_base) == 4.0  # the 4.0 was applied before the 3.0 replaced it
+    state = rj.add(state, _items(4, 1))  # item 4 into slot 1, at the largest priority
+    assert float(state.sums.values[1]) == 4.0 and float(state.mins.root_value) == 1.0
+
+
+def test_bad_priorities_are_skipped_inside_jit_and_keep_the_old_ones():
+    state = rj.add(rj.init(ITEM, 4, alpha=1.0, epsilon=0.0), _items(0, 4))
+    state = rj.update_priorities(state, jnp.arange(4), jnp.array([2.0, 3.0, 4.0, 5.0]))
+    state = rj.update_priorities(state, jnp.arange(4), jnp.array([np.nan, -1.0, np.inf, 0.5]))
+    np.testing.assert_array_equal(state.sums.values, [2.0, 3.0, 4.0, 0.5])
+    assert float(state.mins.root_value) == 0.5 and float(state.max_base) == 5.0
+
+
+def test_debug_checks_make_a_bad_priority_raise_but_not_a_stale_one():
+    from rlu_trees.jax import debug_checks
+
+    state = rj.add(rj.init(ITEM, 2, alpha=1.0), _items(0, 3))  # item 0 is stale
+    was = debug_checks(True)
+    jax.clear_caches()
+    try:
+        state = rj.update_priorities(state, jnp.array([0, 1]), jnp.array([-5.0, 1.0]))  # stale
+        with pytest.raises(RUNTIME_ERROR, match="value nan|value -"):
+            rj.update_priorities(state, jnp.array([1, 2]), jnp.array([np.nan, 1.0]))
+    finally:
+        debug_checks(was)
+        jax.clear_caches()
+
+
+def test_sample_refuses_an_empty_buffer_and_bad_arguments():
+    state = rj.init(ITEM, 4)
+    with pytest.raises(RuntimeError, match="empty buffer"):
+        rj.sample(state, jax.random.key(0), 2)
+    state = rj.add(state, _items(0, 1))
+    with pytest.raises(ValueError, match="n must be an int >= 1"):
+        rj.sample(state, jax.random.key(0), 0)
+    with pytest.raises(TypeError, match="stratified must be a bool"):
+        rj.sample(state, jax.random.key(0), 2, stratified=1)
+    with pytest.raises(TypeError, match="state must be a PrioritizedReplayState"):
+        rj.update_priorities(rj.init_uniform(ITEM, 4), jnp.arange(1), jnp.ones(1))
+
+
+def test_a_uniform_state_draws_uniformly_over_the_stored_items():
+    state = rj.add(rj.init_uniform(ITEM, 16), _items(0, 10))
+    batch, idx, weights = rj.sample(state, jax.random.key(2), 20_000)
+    counts = np.bincount(np.asarray(idx), minlength=16)
+    assert _chi_square_ok(counts, np.r_[np.full(10, 0.1), np.zeros(6)])
+    np.testing.assert_array_equal(batch["action"], idx)  # item k holds action k
+    assert (np.asarray(weights) == 1.0).all()
+
+
+# ---------------------------------------------------------------------- composes like JAX code
+
+
+def _step(state: Any, key: jax.Array, batch: Any) -> tuple[Any, jax.Array]:
+    state = rj.add(state, batch)
+    sample = rj.sample(state, key, 16, 0.5, stratified=True)
+    td = sample.batch["obs"][:, 0] % 3.0  # a made-up TD error of the drawn items
+    return rj.update_priorities(state, sample.idx, td), sample.idx
+
+
+def test_a_scan_of_steps_equals_the_steps_one_by_one():
+    keys = jax.random.split(jax.random.key(4), 6)
+    batches = jax.tree.map(lambda x: x.reshape(6, 8, *x.shape[1:]), _items(0, 48))
+    state = rj.init(ITEM, 32)
+    scanned, drawn = jax.jit(lambda s, xs: jax.lax.scan(lambda c, x: _step(c, *x), s, xs))(
+        state, (keys, batches)
+    )
+    one_by_one = state
+    for t in range(6):
+        batch = jax.tree.map(lambda x, t=t: x[t], batches)
+        one_by_one, idx = _step(one_by_one, keys[t], batch)
+        np.testing.assert_array_equal(drawn[t], idx)
+    for a, b in zip(jax.tree.leaves(scanned), jax.tree.leaves(one_by_one), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_vmapped_buffers_each_equal_a_buffer_built_alone():
+    seeds = 4
+    keys = jax.random.split(jax.random.key(5), seeds)
+    batch = _items(0, 8)
+    many = jax.vmap(lambda _: rj.init(ITEM, 16))(jnp.arange(seeds))
+    many, drawn = jax.jit(jax.vmap(_step, in_axes=(0, 0, None)))(many, keys, batch)
+    for k in range(seeds):
+        alone, idx = _step(rj.init(ITEM, 16), keys[k], batch)
+        np.testing.assert_array_equal(drawn[k], idx)
+        np.testing.assert_array_equal(many.sums.values[k], alone.sums.values)
+
+
+def test_a_donated_step_writes_storage_and_trees_in_place():
+    state = rj.init({"obs": jnp.zeros(4, jnp.float32)}, 1 << 12)
+    step = jax.jit(lambda s, k, b: _step(s, k, b)[0], donate_argnums=0)
+    batch = {"obs": jnp.ones((8, 4), jnp.float32)}
+    hlo = step.lower(state, jax.random.key(0), batch).compile().as_text()
+    big = ("[4096,4]", "[4096]", f"[{state.sums.nodes.shape[0]}]")  # storage, ids, trees
+    copies = [line for line in hlo.splitlines() if " copy(" in line and any(b in line for b in big)]
+    assert not copies, copies
+    old_obs = state.storage["obs"]
+    state = step(state, jax.random.key(0), batch)
+    assert old_obs.is_deleted() and int(state.size) == 8
+
+
+# ---------------------------------------------------------------------- checkpoints
+
+
+def test_rlu_dump_and_load_round_trip_a_state(tmp_path):
+    rlu_serialize = pytest.importorskip("rlu_serialize")
+    state, _ = _twins(np.array([1.0, 2.0, 0.5]), 0.6, 1e-3)
+    rlu_serialize.dump(state, tmp_path / "replay.lz4")
+    loaded = rlu_serialize.load(tmp_path / "replay.lz4")
+    assert type(loaded) is rj.PrioritizedReplayState and loaded.alpha == 0.6
+    for a, b in zip(jax.tree.leaves(loaded), jax.tree.leaves(state), strict=True):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    same = rj.sample(loaded, jax.random.key(9), 8)
+    np.testing.assert_array_equal(same.idx, rj.sample(state, jax.random.key(9), 8).idx)
+
+
+def test_a_64_bit_state_refuses_to_load_without_64_bit_mode(tmp_path):
+    with _x64():
+        data = pickle.dumps(rj.add(rj.init(ITEM, 4), _items(0, 2)))
+    path = tmp_path / "state.pkl"
+    path.write_bytes(data)
+    script = (
+        "import pickle\n"
+        "try:\n"
+        f"    pickle.loads(open({str(path)!r}, 'rb').read())\n"
+        "except ValueError as error:\n"
+        "    print(error)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    # the trees inside are unpickled first and say it in their words: either message
+    assert "was saved with" in out and "jax_enable_x64" in out
