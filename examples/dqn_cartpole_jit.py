@@ -1,9 +1,10 @@
 """Prioritized DQN on CartPole-v1 whose whole update step is one jitted function.
 
-The replay buffer lives in JAX arrays and its priorities in ``rlu_trees.jax.JaxSumTree`` and
-``JaxMinTree``: sampling (stratified, with an explicit PRNG key), the importance weights, the
-double-DQN loss and gradient step, and the priority update all run inside one ``jax.jit``
-with the whole training state donated, so XLA updates the trees in place. Only the
+The replay buffer is ``rlu_replay.jax``'s: its state is one pytree of JAX arrays (storage,
+counters and the priorities in a ``JaxSumTree`` and a ``JaxMinTree``). Sampling (stratified,
+with an explicit PRNG key), the importance weights, the double-DQN loss and gradient step, and
+the priority update all run inside one ``jax.jit`` with the whole training state donated, so
+XLA updates storage and trees in place. Only the
 environment steps in Python. Compare with ``examples/dqn_cartpole.py``, which keeps the
 priorities in the host (numba) trees.
 
@@ -15,6 +16,7 @@ reaches ``--target-return``.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import time
 from typing import Any, NamedTuple
@@ -27,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from rlu_trees.jax import JaxMinTree, JaxSumTree
+from rlu_replay import jax as rj
 
 GAMMA = 0.99
 HIDDEN = (128, 128)
@@ -42,25 +44,11 @@ EXPLORATION_STEPS = 10_000
 FINAL_EPSILON = 0.02
 
 
-class Replay(NamedTuple):
-    """Transitions in preallocated arrays, with their priorities in two JAX trees."""
-
-    obs: jax.Array
-    action: jax.Array
-    reward: jax.Array
-    discount: jax.Array  # gamma, or 0 at a terminal state
-    next_obs: jax.Array
-    priorities: JaxSumTree  # priority ** alpha, for sampling
-    minimum: JaxMinTree  # the same values, for the largest importance weight
-    max_priority: jax.Array
-    size: jax.Array
-
-
 class State(NamedTuple):
     params: Any
     target_params: Any
     opt_state: Any
-    replay: Replay
+    replay: rj.PrioritizedReplayState
     key: jax.Array
 
 
@@ -71,70 +59,47 @@ def make_network() -> hk.Transformed:
     return hk.without_apply_rng(hk.transform(q_values))
 
 
-def empty_replay(obs_dim: int) -> Replay:
-    return Replay(
-        obs=jnp.zeros((CAPACITY, obs_dim)),
-        action=jnp.zeros(CAPACITY, jnp.int32),
-        reward=jnp.zeros(CAPACITY),
-        discount=jnp.zeros(CAPACITY),
-        next_obs=jnp.zeros((CAPACITY, obs_dim)),
-        priorities=JaxSumTree(CAPACITY),
-        minimum=JaxMinTree(CAPACITY),
-        max_priority=jnp.array(1.0),
-        size=jnp.array(0, jnp.int32),
-    )
+def empty_replay(obs_dim: int) -> rj.PrioritizedReplayState:
+    """Prioritized replay in JAX arrays: one transition is this example, without a batch axis."""
+    example = {
+        "obs": jnp.zeros(obs_dim),
+        "action": jnp.int32(0),
+        "reward": jnp.float32(0),
+        "discount": jnp.float32(0),  # gamma, or 0 at a terminal state
+        "next_obs": jnp.zeros(obs_dim),
+    }
+    return rj.init(example, CAPACITY, alpha=ALPHA, epsilon=PRIORITY_EPSILON)
 
 
-@jax.jit
-def add(replay: Replay, index: jax.Array, transition: tuple[jax.Array, ...]) -> Replay:
-    """Store one transition at ``index`` with the largest priority seen so far."""
-    obs, action, reward, discount, next_obs = transition
-    p = jnp.full(1, replay.max_priority**ALPHA)
-    return replay._replace(
-        obs=replay.obs.at[index].set(obs),
-        action=replay.action.at[index].set(action),
-        reward=replay.reward.at[index].set(reward),
-        discount=replay.discount.at[index].set(discount),
-        next_obs=replay.next_obs.at[index].set(next_obs),
-        priorities=replay.priorities.set_values(index[None], p),
-        minimum=replay.minimum.set_values(index[None], p),
-        size=jnp.minimum(replay.size + 1, CAPACITY),
-    )
+@functools.partial(jax.jit, donate_argnums=0)
+def add(replay: rj.PrioritizedReplayState, transition: dict[str, Any]) -> Any:
+    """Store one transition, at the largest priority so far (written in place: donated)."""
+    return rj.add(replay, jax.tree_util.tree_map(lambda x: jnp.asarray(x)[None], transition))
 
 
 def make_update(network: hk.Transformed, optimizer: optax.GradientTransformation) -> Any:
-    def loss_fn(params: Any, target_params: Any, batch: tuple[jax.Array, ...], w: jax.Array) -> Any:
-        obs, action, reward, discount, next_obs = batch
-        q = jnp.take_along_axis(network.apply(params, obs), action[:, None], axis=1)[:, 0]
-        next_action = jnp.argmax(network.apply(params, next_obs), axis=1)
-        q_next = network.apply(target_params, next_obs)
+    def loss_fn(params: Any, target_params: Any, batch: dict[str, jax.Array], w: jax.Array) -> Any:
+        q = network.apply(params, batch["obs"])
+        q = jnp.take_along_axis(q, batch["action"][:, None], axis=1)[:, 0]
+        next_action = jnp.argmax(network.apply(params, batch["next_obs"]), axis=1)
+        q_next = network.apply(target_params, batch["next_obs"])
         q_next = jnp.take_along_axis(q_next, next_action[:, None], axis=1)[:, 0]
-        td = reward + discount * jax.lax.stop_gradient(q_next) - q
+        target = batch["reward"] + batch["discount"] * jax.lax.stop_gradient(q_next)
+        td = target - q
         return jnp.mean(w * optax.huber_loss(td)), td
 
     def update(state: State, beta: jax.Array) -> tuple[State, jax.Array]:
         """Sample, weigh, learn and update the priorities: one compiled function."""
-        replay = state.replay
         key, sample_key = jax.random.split(state.key)
-        idx = replay.priorities.sample(sample_key, BATCH_SIZE, stratified=True)
-        total = replay.priorities.root_value
-        probs = replay.priorities.values[idx] / total
-        min_prob = replay.minimum.root_value / total
-        weights = (probs / min_prob) ** (-beta)  # importance weights, the largest is 1
-        batch = tuple(x[idx] for x in replay[:5])
+        # importance weights (p_min / p_i) ** beta, the largest 1
+        batch, idx, weights = rj.sample(state.replay, sample_key, BATCH_SIZE, beta, stratified=True)
         grads, td = jax.grad(loss_fn, has_aux=True)(
             state.params, state.target_params, batch, weights
         )
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         target = optax.incremental_update(params, state.target_params, TARGET_UPDATE_RATE)
-        new_priority = jnp.abs(td) + PRIORITY_EPSILON
-        p = new_priority**ALPHA
-        replay = replay._replace(
-            priorities=replay.priorities.set_values(idx, p),
-            minimum=replay.minimum.set_values(idx, p),
-            max_priority=jnp.maximum(replay.max_priority, new_priority.max()),
-        )
+        replay = rj.update_priorities(state.replay, idx, jnp.abs(td))  # + epsilon, ** alpha
         return State(params, target, opt_state, replay, key), jnp.mean(jnp.abs(td))
 
     return jax.jit(update, donate_argnums=0)
@@ -187,9 +152,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         else:
             action = int(act(state.params, obs))
         next_obs, reward, terminated, truncated, _ = env.step(action)
-        transition = (obs, action, float(reward), 0.0 if terminated else GAMMA, next_obs)
-        index = jnp.asarray((step - 1) % CAPACITY, jnp.int32)
-        state = state._replace(replay=add(state.replay, index, transition))
+        transition = {
+            "obs": obs,
+            "action": action,
+            "reward": float(reward),
+            "discount": 0.0 if terminated else GAMMA,
+            "next_obs": next_obs,
+        }
+        state = state._replace(replay=add(state.replay, transition))
         obs = next_obs
         if terminated or truncated:
             obs, _ = env.reset()
@@ -210,7 +180,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     print(f"  wall time           {elapsed:.1f} s")
     print(
         f"  replay size         {int(state.replay.size)}  "
-        f"total priority {float(state.replay.priorities.root_value):.3f}"
+        f"total priority {float(state.replay.sums.root_value):.3f}"
     )
     return {"steps": float(step), "best": best, "seconds": elapsed}
 
