@@ -34,6 +34,7 @@ TITLES = {
     "trees": "rlu-trees: the prioritized-replay inner loop",
     "jaxtrees": "rlu-trees JAX trees: inside jax.jit",
     "replay": "rlu-replay: the local loop and Ray ingest",
+    "jaxreplay": "rlu-replay inside jax.jit: rlu_replay.jax beside flashbax",
     "serialize": "rlu-serialize: checkpoints",
 }
 
@@ -43,6 +44,11 @@ SHORT_TITLES = {
     ("replay", "Capacity 10^6"): "Local loop, 4 single adds a step",
     ("replay", "Vector env"): "Vector env, one add of 8 a step",
     ("replay", "Ray:"): "Ray: ingest and learner",
+    ("jaxreplay", "Adds into an empty buffer of 10^6: median µs per call"): "Adds, one call each",
+    ("jaxreplay", "Adds into an empty buffer of 10^6: median µs per add"): "Adds inside lax.scan",
+    ("jaxreplay", "flashbax's trajectory buffer"): "flashbax's trajectory buffer adds",
+    ("jaxreplay", "Whole step"): "Whole step: add 8, sample 256, update 256",
+    ("jaxreplay", "Many buffers under vmap"): "64 buffers under vmap",
 }
 
 #: What each column holds, per benchmark; shown under each table for the columns it has.
@@ -85,6 +91,17 @@ COLUMNS: dict[str, dict[str, str]] = {
         "the time it ran while the producers added",
         "× coax": "the column to its left divided by the same column of coax's pattern (the "
         "last row): above 1, faster than coax's way",
+    },
+    "jaxreplay": {
+        "µs/call": "median time of one call of a jitted function with the buffer state donated, "
+        "called from Python and blocked until ready, in microseconds, over repeats interleaved "
+        "across the rows; JAX's own cost of a call (about 20 µs here for a state of a dozen "
+        "arrays) is in every row",
+        "µs/add": "median time of one add inside a `lax.scan` of 100 adds (one jitted, donated "
+        "call), divided by 100",
+        "µs/step": "median time of one step: inside a `lax.scan` of 100 steps divided by 100, "
+        "or one donated call per step from Python",
+        "rlu / this": "rlu's time (the row above) divided by this row's: below 1, rlu is faster",
     },
     "serialize": {
         "dump MB/s": "payload bytes divided by the median time to write the checkpoint "

@@ -49,6 +49,7 @@ ANCHORS = {
         "numpy",
     ],
     "jaxtrees": ["flashbax", "jax", "jaxlib", "numba", "numpy"],
+    "jaxreplay": ["flashbax", "jax", "jaxlib", "numba", "numpy"],
     "replay": [
         "cpprb",
         "torchrl",
