@@ -161,24 +161,105 @@ def test_bad_priorities_are_skipped_inside_jit_and_keep_the_old_ones():
 
 
 def test_debug_checks_make_a_bad_priority_raise_but_not_a_stale_one():
+    """Turned on after update_priorities was traced (its program cached): it still applies."""
     from rlu_trees.jax import debug_checks
 
     state = rj.add(rj.init(ITEM, 2, alpha=1.0), _items(0, 3))  # item 0 is stale
+    state = rj.update_priorities(state, jnp.array([1, 2]), jnp.array([2.0, 1.0]))  # traced
     was = debug_checks(True)
-    jax.clear_caches()
     try:
         state = rj.update_priorities(state, jnp.array([0, 1]), jnp.array([-5.0, 1.0]))  # stale
-        with pytest.raises(RUNTIME_ERROR, match="value nan|value -"):
-            rj.update_priorities(state, jnp.array([1, 2]), jnp.array([np.nan, 1.0]))
+        with pytest.raises(RUNTIME_ERROR, match="position 1, value nan"):
+            rj.update_priorities(state, jnp.array([2, 1]), jnp.array([1.0, np.nan]))
+        with pytest.raises(RUNTIME_ERROR, match="value -0.5"):
+            rj.update_priorities(state, jnp.array([1]), jnp.array([-0.5]))
     finally:
         debug_checks(was)
-        jax.clear_caches()
+
+
+def test_priorities_below_zero_are_bad_even_where_epsilon_would_lift_them():
+    """As the host buffer: a priority of -0.05 with epsilon 0.1 is refused (skipped inside
+    jit), not stored as 0.05."""
+    host = PrioritizedReplayBuffer(4, alpha=1.0, epsilon=0.1)
+    host.add(_items(0, 2))
+    with pytest.raises(ValueError, match="finite and non-negative"):
+        host.update_priorities([0], [-0.05])
+    state = rj.add(rj.init(ITEM, 4, alpha=1.0, epsilon=0.1), _items(0, 2))
+    state = rj.update_priorities(state, jnp.array([0, 1]), jnp.array([-0.05, 0.0]))
+    np.testing.assert_allclose(state.sums.values[:2], [1.0, 0.1], rtol=1e-6)
+    assert float(state.max_base) == 1.0
+
+
+def test_negative_and_stale_identifiers_never_write():
+    """Capacity 2, items 0, 1, 2: slot 0 holds item 2, so identifier 0 is stale, before or
+    after item 2's live update in the same call; -1 (what an empty slot holds) and -2 are
+    never live."""
+    state = rj.add(rj.init(ITEM, 4, alpha=1.0, epsilon=0.0), _items(0, 1))
+    state = rj.update_priorities(state, jnp.array([-1, -2, -3, -4]), jnp.full(4, 7.0))
+    np.testing.assert_array_equal(state.sums.values, [1.0, 0.0, 0.0, 0.0])
+    state = rj.add(rj.init(ITEM, 2, alpha=1.0, epsilon=0.0), _items(0, 3))
+    for ids, prios in (([2, 0], [5.0, 9.0]), ([0, 2], [9.0, 5.0])):
+        new = rj.update_priorities(state, jnp.array(ids), jnp.array(prios))
+        np.testing.assert_array_equal(new.sums.values, [5.0, 1.0])
+        assert float(new.max_base) == 5.0
+
+
+def test_identifiers_wrap_around_their_period_and_stay_live():
+    """In 32-bit mode, identifiers count modulo the largest multiple of the capacity below
+    2^31: after the wrap, slot = identifier % capacity still, and updates still apply."""
+    cap = 3
+    state = rj.init(ITEM, cap, alpha=1.0, epsilon=0.0)
+    period = state.identifier_period
+    assert period % cap == 0 and period > 2**31 - 1 - cap
+    start = period - 4  # four identifiers before the wrap
+    state = state._replace(
+        inserted=jnp.asarray(start, state.inserted.dtype),
+        position=jnp.asarray(start % cap, state.position.dtype),
+    )
+    state = rj.add(rj.add(state, _items(0, 3)), _items(0, 3))  # the second one wraps
+    np.testing.assert_array_equal(np.sort(np.asarray(state.serial)), [0, 1, period - 1])
+    state = rj.add(state, _items(0, 3))
+    expected_next = (start + 9) % period
+    assert int(state.inserted) == expected_next == 5
+    ids = np.asarray(state.serial)
+    np.testing.assert_array_equal(np.sort(ids), [2, 3, 4])  # the last three, after the wrap
+    np.testing.assert_array_equal(ids % cap, np.arange(cap))  # each in its slot
+    state = rj.update_priorities(state, state.serial, jnp.array([5.0, 6.0, 7.0]))
+    np.testing.assert_array_equal(state.sums.values, [5.0, 6.0, 7.0])
+    _, idx, _ = rj.sample(state, jax.random.key(0), 8)
+    assert set(np.asarray(idx).tolist()) <= {2, 3, 4}
+
+
+def test_huge_priorities_keep_the_minimum_and_the_weights_consistent():
+    """The sum tree lowers values so that no sum overflows; the min tree gets the same
+    values, so the largest weight stays 1."""
+    state = rj.add(rj.init(ITEM, 1 << 10, alpha=1.0, epsilon=0.0), _items(0, 2))
+    state = rj.update_priorities(state, jnp.array([0, 1]), jnp.array([1e36, 3e38]))
+    sums = np.asarray(state.sums.values[:2])
+    assert float(state.mins.root_value) == sums.min() and np.isfinite(state.sums.root_value)
+    _, _, weights = rj.sample(state, jax.random.key(0), 64, beta=1.0)
+    assert float(jnp.max(weights)) <= 1.0
+
+
+def test_a_batch_of_buffers_says_to_use_vmap():
+    states = jax.vmap(lambda _: rj.add(rj.init(ITEM, 8), _items(0, 2)))(jnp.arange(3))
+    for call in (
+        lambda: rj.sample(states, jax.random.key(0), 2),
+        lambda: rj.add(states, _items(0, 1)),
+        lambda: rj.update_priorities(states, jnp.arange(1), jnp.ones(1)),
+    ):
+        with pytest.raises(ValueError, match=r"batch of buffers .*\(3, 8\).*jax.vmap"):
+            call()
 
 
 def test_sample_refuses_an_empty_buffer_and_bad_arguments():
     state = rj.init(ITEM, 4)
     with pytest.raises(RuntimeError, match="empty buffer"):
         rj.sample(state, jax.random.key(0), 2)
+    zero = rj.add(rj.init(ITEM, 4, epsilon=0.0), _items(0, 2))
+    zero = rj.update_priorities(zero, jnp.arange(2), jnp.zeros(2))
+    with pytest.raises(RuntimeError, match="every stored item has priority 0"):
+        rj.sample(zero, jax.random.key(0), 2)
     state = rj.add(state, _items(0, 1))
     with pytest.raises(ValueError, match="n must be an int >= 1"):
         rj.sample(state, jax.random.key(0), 0)
@@ -264,20 +345,30 @@ def test_rlu_dump_and_load_round_trip_a_state(tmp_path):
     np.testing.assert_array_equal(same.idx, rj.sample(state, jax.random.key(9), 8).idx)
 
 
-def test_a_64_bit_state_refuses_to_load_without_64_bit_mode(tmp_path):
-    with _x64():
-        data = pickle.dumps(rj.add(rj.init(ITEM, 4), _items(0, 2)))
+def _load_elsewhere(data: bytes, tmp_path: Any) -> str:
+    """Unpickle ``data`` in a fresh process (64-bit mode off): what it prints."""
     path = tmp_path / "state.pkl"
     path.write_bytes(data)
     script = (
         "import pickle\n"
         "try:\n"
-        f"    pickle.loads(open({str(path)!r}, 'rb').read())\n"
+        f"    state = pickle.loads(open({str(path)!r}, 'rb').read())\n"
+        "    print('loaded', state.storage['z'].dtype)\n"
         "except ValueError as error:\n"
         "    print(error)\n"
     )
-    out = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
     ).stdout
-    # the trees inside are unpickled first and say it in their words: either message
-    assert "was saved with" in out and "jax_enable_x64" in out
+
+
+def test_a_64_bit_state_refuses_to_load_without_64_bit_mode(tmp_path):
+    """float32 trees and storage, but int64 counters (made in 64-bit mode): the state's own
+    check refuses, naming the arrays; complex64 storage made without 64-bit mode loads."""
+    with _x64():
+        state = rj.init({"z": jnp.zeros(2, jnp.float32)}, 4, dtype=np.float32)
+        assert state.serial.dtype == np.int64 and state.sums.dtype == np.float32
+        out = _load_elsewhere(pickle.dumps(state), tmp_path)
+    assert "saved with 64-bit arrays (serial (int64)" in out and "jax_enable_x64" in out
+    narrow = rj.init_uniform({"z": jnp.zeros(2, jnp.complex64)}, 4)
+    assert _load_elsewhere(pickle.dumps(narrow), tmp_path).strip() == "loaded complex64"

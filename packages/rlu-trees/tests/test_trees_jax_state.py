@@ -249,6 +249,21 @@ def test_on_they_raise_inside_scan_vmap_and_whole_writes(checks):
     assert float(whole(tree, jnp.ones(4))) == 4.0  # good values pass
 
 
+def test_turning_them_on_reaches_functions_traced_before():
+    """A jitted function traced without the checks is traced again once they are on (the
+    switch clears JAX's caches), and again without them once they are off."""
+    step = jax.jit(_root_after)
+    tree, bad = JaxSumTree(4), (jnp.array([0, 1]), jnp.array([1.0, np.nan]))
+    assert float(step(tree, *bad)) == 1.0  # traced and cached without the checks
+    was = debug_checks(True)
+    try:
+        with pytest.raises(RUNTIME_ERROR, match="position 1, value nan"):
+            step(tree, *bad).block_until_ready()
+    finally:
+        debug_checks(was)
+    assert float(step(tree, *bad)) == 1.0
+
+
 def test_the_switch_takes_a_bool():
     with pytest.raises(TypeError, match="enabled must be a bool, got int"):
         debug_checks(1)  # type: ignore[arg-type]

@@ -40,6 +40,19 @@ class Sample(NamedTuple):
 
 # the attributes that hold arrays (the trees pickle themselves)
 _ARRAYS = ("storage", "serial", "position", "size", "inserted", "max_base")
+# the dtypes JAX narrows outside 64-bit mode
+_WIDE = {np.dtype(t) for t in (np.float64, np.int64, np.uint64, np.complex128)}
+
+
+def _period(capacity: int, ints: Any) -> int:
+    """The largest multiple of ``capacity`` that ``ints`` holds: identifiers count modulo it."""
+    return int(np.iinfo(ints).max) // capacity * capacity
+
+
+def _clamp_limit(sums: JaxSumTree) -> float:
+    """The sum tree lowers values above this so that no sum overflows; the min tree must too."""
+    leaves = 1 << (sums.capacity - 1).bit_length()
+    return float(np.finfo(sums.dtype).max) / leaves
 
 
 @jax.tree_util.register_pytree_node_class
@@ -56,13 +69,22 @@ class ReplayState:
     storage : pytree of jax.Array
         The items' leaves, each with a leading axis of ``capacity``.
     serial : jax.Array
-        Per slot, the identifier of the item it holds (-1 for none): its insertion number.
+        Per slot, the identifier of the item it holds (-1 for none).
     position : jax.Array
         The slot the next item goes to.
     size : jax.Array
         How many slots hold an item.
     inserted : jax.Array
-        How many items were ever added: the next identifier.
+        The identifier of the next item.
+
+    Notes
+    -----
+    Identifiers are insertion numbers (0, 1, 2, ...) counted modulo ``identifier_period``, the
+    largest multiple of ``capacity`` that JAX's default int holds (about 2^31 in 32-bit mode):
+    an item's slot is its identifier modulo ``capacity`` all along, and an update of an item
+    overwritten since it was drawn is still recognised, unless its slot was written again a
+    multiple of ``identifier_period / capacity`` times in between (for a capacity of 10^6,
+    2,147 times: some 2 * 10^9 additions while one batch is being learned from).
     """
 
     capacity: int
@@ -114,6 +136,19 @@ class ReplayState:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(capacity={self.capacity})"
 
+    @property
+    def identifier_period(self) -> int:
+        """Identifiers count modulo this: the largest multiple of ``capacity`` the ints hold."""
+        return _period(self.capacity, self.serial.dtype)
+
+    def _one_buffer(self, operation: str) -> None:
+        if self.serial.ndim != 1:
+            raise ValueError(
+                f"this {type(self).__name__} holds a batch of buffers (its identifiers have "
+                f"shape {tuple(self.serial.shape)}), and {operation} acts on one buffer: call "
+                f"it inside jax.vmap (e.g. jax.vmap(lambda s, k: rj.{operation}(s, ...))(...))"
+            )
+
     # a pickle (rlu.dump) holds numpy arrays, whose dtypes are the state's whatever the 64-bit
     # mode of the process that loads it; the trees pickle themselves the same way
 
@@ -130,7 +165,7 @@ class ReplayState:
             f"{name} ({leaf.dtype})"
             for name in _ARRAYS
             for leaf in jax.tree_util.tree_leaves(state.get(name))
-            if np.dtype(leaf.dtype).itemsize == 8 and np.dtype(leaf.dtype).kind in "fiuc"
+            if np.dtype(leaf.dtype) in _WIDE
         ]
         if wide and np.dtype(jax.dtypes.canonicalize_dtype(np.int64)) != np.int64:
             raise ValueError(
@@ -416,12 +451,17 @@ def add(state: _S, batch: Any) -> _S:
     >>> state.serial.tolist(), int(state.size), int(state.inserted)
     ([3, 1, 2], 3, 4)
     """
+    state._one_buffer("add")
     leaves, size = _batch_leaves(state, batch)
     cap = state.capacity
     keep = min(size, cap)
     ints = state.serial.dtype
-    first = state.inserted + (size - keep)  # identifier of the first item kept
-    ids = first + jnp.arange(keep, dtype=ints)
+    period = _period(cap, ints)
+    # identifiers count modulo the period, in unsigned arithmetic that cannot overflow
+    uints = np.dtype(f"uint{8 * np.dtype(ints).itemsize}")
+    count = state.inserted.astype(uints)
+    first = (count + np.asarray((size - keep) % period, uints)) % period  # first item kept
+    ids = ((first + jnp.arange(keep, dtype=uints)) % period).astype(ints)
     slots = (state.position + (size - keep) + jnp.arange(keep, dtype=ints)) % cap
     stored = jax.tree_util.tree_leaves(state.storage)
     written = [
@@ -435,10 +475,11 @@ def add(state: _S, batch: Any) -> _S:
         "serial": state.serial.at[slots].set(ids, unique_indices=True),
         "position": (state.position + size) % cap,
         "size": jnp.minimum(state.size + size, cap),
-        "inserted": state.inserted + size,
+        "inserted": ((count + np.asarray(size % period, uints)) % period).astype(ints),
     }
     if isinstance(state, PrioritizedReplayState):
-        p = jnp.full(keep, state.max_base**state.alpha, state.sums.dtype)
+        p = jnp.minimum(state.max_base**state.alpha, _clamp_limit(state.sums))
+        p = jnp.full(keep, p, state.sums.dtype)
         changes["sums"] = state.sums.set_values(slots, p)
         changes["mins"] = state.mins.set_values(slots, p)
     return state._replace(**changes)
@@ -488,8 +529,8 @@ def sample(
     TypeError, ValueError
         If ``n`` is not an int >= 1 or ``stratified`` not a bool.
     RuntimeError
-        Outside ``jit``, if the buffer is empty (inside ``jit`` an empty buffer gives
-        meaningless items: check ``state.size`` yourself).
+        Outside ``jit``, if the buffer is empty or every priority is 0 (inside ``jit`` such a
+        buffer gives meaningless items: check ``state.size`` yourself).
 
     Examples
     --------
@@ -505,9 +546,17 @@ def sample(
     n = check_int("n", n, minimum=1)
     if type(stratified) is not bool:
         raise TypeError(f"stratified must be a bool, got {type(stratified).__name__}")
+    state._one_buffer("sample")
     size = state.size
     if not isinstance(size, Tracer) and int(size) == 0:
         raise RuntimeError("cannot sample from an empty buffer; add some items first")
+    if isinstance(state, PrioritizedReplayState):
+        total = state.sums.root_value
+        if not isinstance(total, Tracer) and not float(total) > 0:
+            raise RuntimeError(
+                "cannot sample: every stored item has priority 0 (with epsilon 0); give some "
+                "a positive priority, or use epsilon > 0"
+            )
     drawn: Sample = _sample(state, key, n, beta, stratified)
     return drawn
 
@@ -545,17 +594,20 @@ def update_priorities(
     """
     if not isinstance(state, PrioritizedReplayState):
         raise TypeError(f"state must be a PrioritizedReplayState, got {type(state).__name__}")
+    state._one_buffer("update_priorities")
     cap = state.capacity
     ids = jnp.asarray(idx).astype(state.serial.dtype)
     slots = ids % cap
     live = (ids >= 0) & (jnp.take(state.serial, slots) == ids)
-    base = jnp.asarray(priorities, state.sums.dtype) + state.epsilon
-    good = jnp.isfinite(base) & (base >= 0)
+    given = jnp.asarray(priorities, state.sums.dtype)
+    good = jnp.isfinite(given) & (given >= 0)  # as the host buffer: a priority below 0 is bad
+    base = given + state.epsilon
     # a stale item gets a position out of range, which the trees drop without a word; a bad
-    # priority goes to the sum tree as it is, which drops it (and, with rlu_trees.jax's debug
-    # checks on, raises), and is kept from the min tree, which would take a negative value
-    p = jnp.where(good, base, 1.0) ** state.alpha
-    to_sums = jnp.where(good, p, base)
+    # priority goes to the sum tree as a NaN (or as it is, when NaN or negative: the value the
+    # debug checks report), which drops it, and is kept from the min tree
+    p = jnp.minimum(jnp.where(good, base, 1.0) ** state.alpha, _clamp_limit(state.sums))
+    shown = jnp.where(jnp.isnan(given) | (given < 0), given, jnp.nan)
+    to_sums = jnp.where(good, p, shown)
     at = jnp.where(live, slots, cap)
     largest = jnp.max(jnp.where(live & good, base, 0.0), initial=0.0)
     return state._replace(

@@ -2,12 +2,13 @@
 
 Inside ``jit`` nothing can raise, so a traced ``set_values`` skips a NaN value (and, in a sum
 tree, a negative or infinite one), documented and silent: a NaN TD error keeps the old
-priority. With the debug checks on, every ``set_values`` traced afterwards also sends its
-positions and values to the host (``jax.debug.callback``), which raises ``ValueError`` naming
-the first bad value; the compiled function then fails with a ``JaxRuntimeError`` that carries
-that message. Entries at positions out of range stay skipped without a word: callers use them
-to drop entries from a batch of fixed shape (``rlu_replay.jax`` drops stale updates so). Off
-(the default), nothing is added to the traced program.
+priority. With the debug checks on, every ``set_values`` traced afterwards (turning them on or
+off clears JAX's caches, so every function is traced again) also sends its positions and values
+to the host (``jax.debug.callback``), which raises ``ValueError`` naming the first bad value;
+the compiled function then fails with a ``JaxRuntimeError`` that carries that message. Entries
+at positions out of range stay skipped without a word: callers use them to drop entries from a
+batch of fixed shape (``rlu_replay.jax`` drops stale updates so). Off (the default), nothing is
+added to the traced program.
 """
 
 from __future__ import annotations
@@ -34,9 +35,11 @@ def debug_checks(enabled: bool = True) -> bool:
     how a batch of fixed shape drops entries.) The compiled function fails with a
     ``jax.errors.JaxRuntimeError`` (jaxlib's ``XlaRuntimeError`` on older JAX) whose message
     names the tree, the position and the value.
-    The checks cost a transfer to the host per call: use them while debugging. They apply to
-    functions traced after the call (``jax.clear_caches()`` retraces cached ones). The
-    environment variable ``RLU_TREES_JAX_DEBUG_CHECKS=1`` turns them on at import.
+    The checks cost a transfer to the host per call: use them while debugging. A change of
+    the setting clears JAX's caches (``jax.clear_caches()``), so that every jitted function is
+    traced again, with or without the checks, when next called: a library's functions jitted
+    before the call included. The environment variable ``RLU_TREES_JAX_DEBUG_CHECKS=1`` turns
+    them on at import.
 
     Parameters
     ----------
@@ -60,10 +63,9 @@ def debug_checks(enabled: bool = True) -> bool:
     >>> step = lambda tree, p: tree.set_values(jnp.arange(2), p).root_value
     >>> float(jax.jit(step)(JaxSumTree(4), jnp.array([1.0, jnp.nan])))  # the NaN is skipped
     1.0
-    >>> was = debug_checks(True)
-    >>> checked = jax.jit(lambda tree, p: step(tree, p))  # traced anew, with the checks
+    >>> was = debug_checks(True)  # JAX's caches are cleared: step is traced anew
     >>> try:
-    ...     checked(JaxSumTree(4), jnp.array([1.0, jnp.nan]))
+    ...     jax.jit(step)(JaxSumTree(4), jnp.array([1.0, jnp.nan]))
     ... except jax.errors.JaxRuntimeError as error:
     ...     print("position 1, value nan" in str(error))
     True
@@ -73,6 +75,10 @@ def debug_checks(enabled: bool = True) -> bool:
     if type(enabled) is not bool:
         raise TypeError(f"enabled must be a bool, got {type(enabled).__name__}")
     previous, _enabled = _enabled, enabled
+    if previous != enabled:
+        # JAX reuses the programs it traced before, with or without the checks: drop them,
+        # so that every function (a library's jitted ones too) is traced anew when called
+        jax.clear_caches()  # type: ignore[no-untyped-call]  # jax: unannotated
     return previous
 
 
