@@ -44,6 +44,7 @@ SHORT_TITLES = {
     ("replay", "Capacity 10^6"): "Local loop, 4 single adds a step",
     ("replay", "Vector env"): "Vector env, one add of 8 a step",
     ("replay", "Ray:"): "Ray: ingest and learner",
+    ("jaxreplay", "The floor of a call"): "The floor of a call",
     ("jaxreplay", "Adds into an empty buffer of 10^6: median µs per call"): "Adds, one call each",
     ("jaxreplay", "Adds into an empty buffer of 10^6: median µs per add"): "Adds inside lax.scan",
     ("jaxreplay", "flashbax's trajectory buffer"): "flashbax's trajectory buffer adds",
@@ -95,8 +96,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     "jaxreplay": {
         "µs/call": "median time of one call of a jitted function with the buffer state donated, "
         "called from Python and blocked until ready, in microseconds, over repeats interleaved "
-        "across the rows; JAX's own cost of a call (about 20 µs here for a state of a dozen "
-        "arrays) is in every row",
+        "across the rows; JAX's own cost of a call (the floor table) is in every such row",
         "µs/add": "median time of one add inside a `lax.scan` of 100 adds (one jitted, donated "
         "call), divided by 100",
         "µs/step": "median time of one step: inside a `lax.scan` of 100 steps divided by 100, "
