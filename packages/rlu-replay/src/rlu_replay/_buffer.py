@@ -91,7 +91,6 @@ class ReplayBuffer:
         self._rng = np.random.default_rng(self._random_seed)
         self._layout: Layout | None = None
         self._storage: list[np.ndarray] = []
-        self._scalar_items: tuple[bool, ...] = ()  # per leaf: are its items scalars?
         self._serial = np.full(self._capacity, -1, dtype=np.int64)  # identifier held per slot
         self._next_serial = 0  # identifier of the next item; its slot is the cursor
         self._inserted = 0
@@ -231,7 +230,6 @@ class ReplayBuffer:
 
     def _install(self, layout: Layout) -> None:
         self._layout = layout
-        self._scalar_items = tuple(shape == () for shape in layout.shapes)
         self._storage = [
             np.zeros((self._capacity, *shape), dtype=dtype)
             for dtype, shape in zip(layout.dtypes, layout.shapes, strict=True)
@@ -243,9 +241,11 @@ class ReplayBuffer:
         first = self._next_serial
         ids = np.arange(first, first + size, dtype=np.int64)
         if size == 1:  # one item, the loop of a single environment: no slices made
+            layout = self._layout
+            assert layout is not None  # installed by the add that checked the leaves
             slot = first % cap
             for store, leaf, item_is_scalar in zip(
-                self._storage, leaves, self._scalar_items, strict=False
+                self._storage, leaves, layout.scalar_items, strict=False
             ):  # as many: checked
                 # a leaf of shape (1, *s) fills a slot of shape s; for a scalar slot, the 0-d
                 # view is cast as a batch's slice would be (leaf[0] would be a numpy scalar,
@@ -362,7 +362,6 @@ class ReplayBuffer:
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        del state["_scalar_items"]  # made again from the layout
         size = self._size  # filled slots are [0, size): a ring that wrapped is full
         state["_storage"] = [s[:size].copy() for s in self._storage]
         state["_serial"] = self._serial[:size].copy()
@@ -371,6 +370,7 @@ class ReplayBuffer:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         state = dict(state)
+        state.pop("_scalar_items", None)  # rlu-replay 0.4.2 to 0.5.0: now the layout's
         if "_layout" not in state:  # a pickle of rlu-replay 0.1
             treedef, tb = state.pop("_treedef"), state.pop("_transition_batch")
             del state["_flat_keys"], state["_specs"]
@@ -385,11 +385,7 @@ class ReplayBuffer:
         serial[:size] = state["_serial"]
         rng = np.random.default_rng()
         rng.bit_generator.state = state["_rng"]
-        layout = state["_layout"]
-        scalar_items = () if layout is None else tuple(shape == () for shape in layout.shapes)
-        self.__dict__.update(
-            state, _storage=storage, _serial=serial, _rng=rng, _scalar_items=scalar_items
-        )
+        self.__dict__.update(state, _storage=storage, _serial=serial, _rng=rng)
 
 
 # Pickles record where a class lives: the public path, not this private module's name.

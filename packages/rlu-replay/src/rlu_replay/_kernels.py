@@ -15,6 +15,8 @@ from typing import Any, cast
 import numba
 import numpy as np
 
+from rlu_replay._minimum import FAN
+
 
 def _update(
     ids: np.ndarray,
@@ -51,8 +53,7 @@ def _update(
 
 
 # ------------------------------------------------- the minimum's tree (see rlu_replay._minimum)
-_FAN = 64  # children per entry of the minimum's tree
-_SHIFT = 6  # log2(_FAN)
+_SHIFT = FAN.bit_length() - 1  # log2 of the fan-out (a power of 2)
 
 
 def _children_min_py(
@@ -62,13 +63,13 @@ def _children_min_py(
     lo = entry << _SHIFT
     best = np.inf
     if level == 0:
-        hi = min(lo + _FAN, filled)
+        hi = min(lo + FAN, filled)
         for i in range(lo, hi):
             if p[i] < best:
                 best = p[i]
     else:
         base = offsets[level - 1]
-        hi = min(lo + _FAN, offsets[level] - base)
+        hi = min(lo + FAN, offsets[level] - base)
         for i in range(base + lo, base + hi):
             if mins[i] < best:
                 best = mins[i]

@@ -74,6 +74,7 @@ class Layout:
         "_get_flat",
         "dtypes",
         "flat_keys",
+        "scalar_items",
         "shapes",
         "transition_batch",
         "treedef",
@@ -90,6 +91,8 @@ class Layout:
         self._caches()
 
     def _caches(self) -> None:
+        # per leaf: are its items scalars (a one-item write then takes the 0-d view)?
+        self.scalar_items = tuple(shape == () for shape in self.shapes)
         keys = self.flat_keys
         # a flat dict's leaves in one call (itemgetter of one key gives the value, not a tuple)
         self._get_flat = None if keys is None or len(keys) < 2 else itemgetter(*keys)

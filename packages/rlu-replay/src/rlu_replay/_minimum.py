@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-_FAN = 64  # children per entry: the kernels (rlu_replay._kernels) use the same
+FAN = 64  # children per entry (a power of 2), for the kernels (rlu_replay._kernels) too
 _kernels: Any = None  # rlu_replay._kernels, imported on first use (it loads numba)
 
 
@@ -53,7 +53,7 @@ class BlockMinimum:
         sizes = []
         n = capacity
         while True:
-            n = -(-n // _FAN)
+            n = -(-n // FAN)
             sizes.append(n)
             if n == 1:
                 break

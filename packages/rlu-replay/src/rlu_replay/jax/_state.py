@@ -12,7 +12,7 @@ import numpy.typing as npt
 from jax.core import Tracer
 from rlu_trees.jax import JaxMinTree, JaxSumTree
 
-from rlu_replay._checks import check_int, check_real
+from rlu_replay._checks import check_castable, check_int, check_real
 
 _S = TypeVar("_S", bound="ReplayState")
 
@@ -42,6 +42,14 @@ class Sample(NamedTuple):
 _ARRAYS = ("storage", "serial", "position", "size", "inserted", "max_base")
 # the dtypes JAX narrows outside 64-bit mode
 _WIDE = {np.dtype(t) for t in (np.float64, np.int64, np.uint64, np.complex128)}
+
+
+def _map_arrays(convert: Any, state: dict[str, Any]) -> dict[str, Any]:
+    """``state`` with ``convert`` applied to every array of its array attributes."""
+    return {
+        name: jax.tree_util.tree_map(convert, value) if name in _ARRAYS else value
+        for name, value in state.items()
+    }
 
 
 def _period(capacity: int, ints: Any) -> int:
@@ -153,12 +161,7 @@ class ReplayState:
     # mode of the process that loads it; the trees pickle themselves the same way
 
     def __getstate__(self) -> dict[str, Any]:
-        return {
-            name: jax.tree_util.tree_map(np.asarray, value)
-            if name in _ARRAYS and value is not None
-            else value
-            for name, value in self.__dict__.items()
-        }
+        return _map_arrays(np.asarray, self.__dict__)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         wide = [
@@ -173,14 +176,7 @@ class ReplayState:
                 "but JAX's 64-bit mode is off in this process, where they would become 32-bit. "
                 "Turn it on before loading: jax.config.update('jax_enable_x64', True)."
             )
-        self.__dict__.update(
-            {
-                name: jax.tree_util.tree_map(jnp.asarray, value)
-                if name in _ARRAYS and value is not None
-                else value
-                for name, value in state.items()
-            }
-        )
+        self.__dict__.update(_map_arrays(jnp.asarray, state))
 
 
 @jax.tree_util.register_pytree_node_class
@@ -409,10 +405,9 @@ def _batch_leaves(state: ReplayState, batch: Any) -> tuple[list[jax.Array], int]
             raise ValueError(
                 f"batch leaf {path} has {arr.shape[0]} items, but the first has {size}"
             )
-        if arr.dtype != store.dtype and not np.can_cast(arr.dtype, store.dtype, "same_kind"):
-            raise TypeError(
-                f"batch leaf {path} has dtype {arr.dtype}, which numpy's same_kind rule does not "
-                f"cast to {store.dtype}, the dtype fixed by the example"
+        if arr.dtype != store.dtype:
+            check_castable(
+                f"batch leaf {path}", arr.dtype, stored=store.dtype, fixed_by="the example"
             )
         out.append(arr.astype(store.dtype))
     return out, size
