@@ -104,3 +104,70 @@ def released() -> SimpleNamespace:
 def compat_loads() -> Callable[[bytes], Any]:
     """``pickle.loads`` that reads pickles written under numpy 2 at numpy 1 too."""
     return _loads
+
+
+# ------------------------------------------------------------------ pixel streams
+
+
+@pytest.fixture(scope="session")
+def frame_stream() -> Callable[..., Iterator[Any]]:
+    """``stream(k, n, num_envs, p_end, limit, steps, seed)``: the TransitionBatches an
+    ``NStepTracer`` makes of ``steps`` steps of gymnasium's ``FrameStackObservation`` (``k``
+    frames) over random uint8 frames of shape (3, 4); one environment (``num_envs=None``) or a
+    ``SyncVectorEnv``. Episodes end at random (``p_end``, terminated) or at ``limit`` steps
+    (truncated); frames take few values, so they repeat within and across episodes."""
+    import gymnasium as gym
+    import numpy as np
+    from gymnasium.wrappers import FrameStackObservation
+    from rlu_replay import NStepTracer
+
+    shape = (3, 4)
+
+    class Flicker(gym.Env[Any, Any]):
+        observation_space = gym.spaces.Box(0, 255, shape, np.uint8)
+        action_space = gym.spaces.Discrete(2)
+
+        def __init__(self, p_end: float, limit: int) -> None:
+            self.p_end, self.limit, self.t = p_end, limit, 0
+
+        def _frame(self) -> Any:
+            return self.np_random.integers(0, 3, shape).astype(np.uint8)
+
+        def reset(self, *, seed: Any = None, options: Any = None) -> Any:
+            super().reset(seed=seed)
+            self.t = 0
+            return self._frame(), {}
+
+        def step(self, action: Any) -> Any:
+            self.t += 1
+            terminated = bool(self.np_random.random() < self.p_end)
+            return self._frame(), float(action), terminated, self.t >= self.limit, {}
+
+    def stream(
+        k: int, n: int, num_envs: int | None, p_end: float, limit: int, steps: int, seed: int
+    ) -> Iterator[Any]:
+        tracer = NStepTracer(n, 0.9, num_envs=num_envs)
+        if num_envs is None:
+            env = FrameStackObservation(Flicker(p_end, limit), k)
+            s, _ = env.reset(seed=seed)
+            for t in range(steps):
+                s_next, r, term, trunc, _ = env.step(t % 2)
+                out = tracer.add(s, t % 2, r, term, trunc, s_next)
+                if out is not None:
+                    yield out
+                s = env.reset()[0] if term or trunc else s_next
+            return
+        envs = gym.vector.SyncVectorEnv(
+            [lambda: FrameStackObservation(Flicker(p_end, limit), k) for _ in range(num_envs)]
+        )
+        s, _ = envs.reset(seed=seed)
+        for t in range(steps):
+            a = (np.arange(num_envs) + t) % 2
+            s_next, r, term, trunc, _ = envs.step(a)
+            out = tracer.add(s, a, r, term, trunc, s_next)
+            if out is not None:
+                yield out
+            s = s_next
+        envs.close()
+
+    return stream

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from rlu_replay._checks import check_generator, check_int, check_optional_int
+from rlu_replay._checks import check_frame_leaves, check_generator, check_int, check_optional_int
+from rlu_replay._frames import FrameLeaves
 from rlu_replay._layout import Layout, package
 
 _FLOAT64 = np.dtype(np.float64)
@@ -43,8 +44,25 @@ class ReplayBuffer:
     overwritten since is stale (see
     [`PrioritizedReplayBuffer.update_priorities`][rlu_replay.PrioritizedReplayBuffer.update_priorities]).
 
+    **Pixel observations: each frame stored once.** With ``frame_stack=k``, the leaves that hold
+    observations (``S`` and ``S_next`` of a ``TransitionBatch``, or the leaves ``frame_leaves``
+    names) are stacks of the last ``k`` frames on axis ``frame_axis``, as gymnasium's
+    ``FrameStackObservation`` makes them (``k=1``: observations without a stack, of which
+    ``S_next`` is the next item's ``S``). The buffer then stores each distinct frame once and a
+    reference per stack, and rebuilds the stacks when it samples: an item costs about one frame
+    instead of ``2k``. Nothing else changes: samples, identifiers, weights and errors are those
+    of a buffer that stores the stacks whole, and the buffer works with
+    [`NStepTracer`][rlu_replay.NStepTracer] over single and vector environments as before.
+    Frames are found again by their bytes (each match is compared in full), so a rebuilt stack
+    is always the stack that was added, from any source and in any order; a frame that is not
+    found (a stack sent without the steps before it) is stored again, which costs memory only.
+    A frame lives while a stored stack reads it, so an item's stacks stay complete until the
+    item itself is overwritten. ``frame_axis`` other than 0 gives sampled stacks as views
+    with that axis moved into place.
+
     The buffer pickles (``rlu_serialize.dump`` / ``load``, ``pickle``) with its items, counters
-    and random stream, but without the unused part of its item storage (a prioritized buffer's
+    and random stream (and only the frames its items read), but without the unused part of its
+    item storage (a prioritized buffer's
     trees are pickled whole; lz4 compresses their unused part). Pickles of rlu-replay 0.1 to 0.3
     load.
     It is not thread-safe.
@@ -59,14 +77,27 @@ class ReplayBuffer:
     example : pytree of arrays, optional
         A batch (as [`add`][rlu_replay.ReplayBuffer.add] takes it, of any size, 0 included) whose
         layout the buffer takes; none of its items is stored.
+    frame_stack : int, optional
+        The number of frames stacked in each observation, at least 1; each frame is then
+        stored once (see above). Default: observations are stored whole.
+    frame_axis : int, optional
+        The axis of an observation (without the batch axis) along which its frames are stacked;
+        default 0, as in ``FrameStackObservation``.
+    frame_leaves : tuple of str, optional
+        The leaves that hold stacked observations, all of one shape and dtype, by key (``"obs"``)
+        or path (``"S['pixels']"``). Default: ``("S", "S_next")`` of a ``TransitionBatch``;
+        other items must name theirs.
 
     Raises
     ------
     TypeError
-        If ``capacity`` or ``random_seed`` is not an int, or a leaf of ``example`` is not an
-        array of numbers.
+        If ``capacity``, ``random_seed``, ``frame_stack`` or ``frame_axis`` is not an int,
+        ``frame_leaves`` is not a tuple of strings, or a leaf of ``example`` is not an array of
+        numbers.
     ValueError
-        If ``capacity < 1`` or ``random_seed < 0``, or ``example`` is not a batch.
+        If ``capacity < 1``, ``random_seed < 0`` or ``frame_stack < 1``, ``example`` is not a
+        batch, or the first batch (or ``example``) lacks a leaf ``frame_leaves`` names or has
+        no stack of ``frame_stack`` frames there: that batch is refused.
 
     Examples
     --------
@@ -81,13 +112,38 @@ class ReplayBuffer:
     >>> batch, idx, weights = buffer.sample(5)
     >>> batch["obs"].dtype, batch["action"].dtype, bool(np.all(idx >= 2))  # the layout's dtypes
     (dtype('float32'), dtype('int64'), True)
+
+    Stacks of 4 frames, as a frame-stack wrapper gives them over one episode (the first
+    observation padded with the reset frame): 6 frames stored for 5 items of two stacks each.
+
+    >>> frames = np.arange(6, dtype=np.uint8)[:, None, None] * np.ones((6, 2, 2), np.uint8)
+    >>> stacks = np.stack([frames[np.maximum(np.arange(t - 3, t + 1), 0)] for t in range(6)])
+    >>> pixels = ReplayBuffer(100, frame_stack=4, frame_leaves=("obs", "next_obs"))
+    >>> _ = pixels.add({"obs": stacks[:-1], "next_obs": stacks[1:], "reward": np.ones(5)})
+    >>> pixels.stored_frames
+    6
+    >>> got = pixels.sample(3, rng=0).batch
+    >>> got["obs"].shape, bool((got["obs"][:, 1:] == got["next_obs"][:, :-1]).all())
+    ((3, 4, 2, 2), True)
     """
 
     def __init__(
-        self, capacity: int, random_seed: int | None = None, *, example: Any = None
+        self,
+        capacity: int,
+        random_seed: int | None = None,
+        *,
+        example: Any = None,
+        frame_stack: int | None = None,
+        frame_axis: int = 0,
+        frame_leaves: Sequence[str] | None = None,
     ) -> None:
         self._capacity = check_int("capacity", capacity, minimum=1)
         self._random_seed = check_optional_int("random_seed", random_seed, minimum=0)
+        self._frames: FrameLeaves | None = None
+        if frame_stack is not None or frame_leaves is not None:
+            names = check_frame_leaves("frame_leaves", frame_leaves)
+            stack = check_int("frame_stack", frame_stack, minimum=1)
+            self._frames = FrameLeaves(stack, check_int("frame_axis", frame_axis), names)
         self._rng = np.random.default_rng(self._random_seed)
         self._layout: Layout | None = None
         self._storage: list[np.ndarray] = []
@@ -137,6 +193,24 @@ class ReplayBuffer:
         ((0, 3), dtype('float32'))
         """
         return None if self._layout is None else self._layout.example()
+
+    @property
+    def stored_frames(self) -> int | None:
+        """int or None: How many distinct frames are stored (None without ``frame_stack``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from rlu_replay import ReplayBuffer
+        >>> buffer = ReplayBuffer(8, frame_stack=2, frame_leaves=("obs",))
+        >>> _ = buffer.add({"obs": np.array([[[1], [1]], [[1], [2]], [[2], [3]]])})
+        >>> buffer.stored_frames  # [1, 1] is frame 1 padding itself; the others share frames
+        3
+        """
+        frames = self._frames
+        if frames is None:
+            return None
+        return 0 if frames.store is None else frames.store.live
 
     def __len__(self) -> int:
         return self._size
@@ -229,18 +303,41 @@ class ReplayBuffer:
         return arrays, size, layout
 
     def _install(self, layout: Layout) -> None:
+        frames = self._frames
+        stored = list(zip(layout.dtypes, layout.shapes, strict=True))
+        if frames is not None:  # checked before anything changes: a refused layout is not kept
+            frames.bind(
+                layout.treedef.paths,
+                layout.shapes,
+                layout.dtypes,
+                layout.transition_batch,
+                self._capacity,
+            )
+            for i in frames.indices:  # a stack is stored as a reference to its newest frame
+                stored[i] = (np.dtype(np.int64), ())
         self._layout = layout
-        self._storage = [
-            np.zeros((self._capacity, *shape), dtype=dtype)
-            for dtype, shape in zip(layout.dtypes, layout.shapes, strict=True)
-        ]
+        self._storage = [np.zeros((self._capacity, *shape), dtype=dt) for dt, shape in stored]
 
     def _write(self, leaves: Sequence[Any], size: int) -> tuple[np.ndarray, int, int]:
         """Copy checked leaves into the ring: the identifiers, and the first slot and count kept."""
+        frames = self._frames
+        if frames is None:
+            return self._write_leaves(leaves, size)
+        # stacks become references first, so that frames the overwritten items share with the
+        # new ones stay stored; then the overwritten items give theirs back
+        cap = self._capacity
+        keep = size if size <= cap else cap
+        slots = (self._next_serial + size - keep + np.arange(keep)) % cap
+        held = frames.held(self._storage, slots[self._serial[slots] >= 0])
+        written = self._write_leaves(frames.intake(list(leaves), size, keep), size)
+        frames.release(held)
+        return written
+
+    def _write_leaves(self, leaves: Sequence[Any], size: int) -> tuple[np.ndarray, int, int]:
         cap = self._capacity
         first = self._next_serial
         ids = np.arange(first, first + size, dtype=np.int64)
-        if size == 1:  # one item, the loop of a single environment: no slices made
+        if size == 1 and self._frames is None:  # one item, one environment: no slices made
             layout = self._layout
             assert layout is not None  # installed by the add that checked the leaves
             slot = first % cap
@@ -298,6 +395,8 @@ class ReplayBuffer:
         cap = self._capacity
         # restart the ring at slot 0 with identifiers that keep ``slot == idx % capacity``
         self._next_serial = -(-self._next_serial // cap) * cap
+        if self._frames is not None and self._frames.store is not None:
+            self._frames.store.clear()
         self._serial[:] = -1
         self._size = 0
 
@@ -307,6 +406,8 @@ class ReplayBuffer:
         layout = self._layout
         assert layout is not None
         columns = [store.take(slots, axis=0) for store in self._storage]
+        if self._frames is not None:
+            columns = self._frames.rebuild(columns)
         if layout.flat_keys is not None:
             return dict(zip(layout.flat_keys, columns, strict=True))
         return layout.treedef.unflatten(columns)
@@ -371,6 +472,7 @@ class ReplayBuffer:
     def __setstate__(self, state: dict[str, Any]) -> None:
         state = dict(state)
         state.pop("_scalar_items", None)  # rlu-replay 0.4.2 to 0.5.0: now the layout's
+        state.setdefault("_frames", None)  # before rlu-replay 0.6
         if "_layout" not in state:  # a pickle of rlu-replay 0.1
             treedef, tb = state.pop("_treedef"), state.pop("_transition_batch")
             del state["_flat_keys"], state["_specs"]

@@ -291,3 +291,17 @@ def check_mapping_or_callable(name: str, value: object, *, what: str) -> Any:
     if value is not None and not (callable(value) or isinstance(value, Mapping)):
         raise TypeError(f"{name} must be a dict, {what} or None, got {type(value).__name__}")
     return value
+
+
+def check_frame_leaves(name: str, value: object) -> tuple[str, ...] | None:
+    """``value`` as a tuple of one or more distinct leaf names (strings), or None."""
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, (tuple, list)):
+        raise TypeError(
+            f"{name} must be a tuple of leaf names (e.g. ('obs', 'next_obs')) or None, "
+            f"got {type(value).__name__}: {value!r}"
+        )
+    if not value or not all(isinstance(x, str) for x in value) or len(set(value)) < len(value):
+        raise ValueError(f"{name} must hold one or more distinct leaf names, got {value!r}")
+    return tuple(value)

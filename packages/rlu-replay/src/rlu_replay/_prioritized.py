@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -98,11 +99,21 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         random_seed: int | None = None,
         *,
         example: Any = None,
+        frame_stack: int | None = None,
+        frame_axis: int = 0,
+        frame_leaves: Sequence[str] | None = None,
     ) -> None:
         alpha = check_real("alpha", alpha, low=0.0, high=1.0)
         self._beta = check_schedule("beta", beta, low=0.0, high=1.0)
         epsilon = check_real("epsilon", epsilon, low=0.0)
-        super().__init__(capacity, random_seed, example=example)
+        super().__init__(
+            capacity,
+            random_seed,
+            example=example,
+            frame_stack=frame_stack,
+            frame_axis=frame_axis,
+            frame_leaves=frame_leaves,
+        )
         self._sample_calls = 0
         self._priorities = Priorities(self._capacity, alpha, epsilon, self._tree_seed())
 

@@ -1,0 +1,150 @@
+"""Buffers with ``frame_stack``: each frame stored once, samples equal to whole-observation buffers.
+
+The brute-force model is the same buffer without ``frame_stack``, which stores every observation
+whole: fed the same transitions and drawing with the same seeds, the two must return identical
+samples (stacks, n-step fields, identifiers, weights) through wrap-around, priority updates,
+``clear`` and a pickle round trip. The transitions come from gymnasium's own
+``FrameStackObservation`` (its padding of an episode's start) over real single and vector
+environments, through ``NStepTracer`` (the ``frame_stream`` fixture of conftest.py).
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rlu_replay import PrioritizedReplayBuffer, ReplayBuffer
+
+
+def _same(x, y) -> None:
+    for field in ("S", "A", "logP", "Rn", "In", "S_next", "W", "idx"):
+        np.testing.assert_array_equal(getattr(x, field), getattr(y, field), err_msg=field)
+        assert np.asarray(getattr(x, field)).dtype == np.asarray(getattr(y, field)).dtype
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    k=st.integers(1, 4),
+    n=st.integers(1, 3),
+    num_envs=st.sampled_from([None, 1, 3]),
+    p_end=st.sampled_from([0.0, 0.2, 0.6]),
+    limit=st.integers(1, 12),
+    capacity=st.integers(1, 40),
+    prioritized=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_samples_equal_a_buffer_of_whole_observations(
+    frame_stream, k, n, num_envs, p_end, limit, capacity, prioritized, seed
+) -> None:
+    cls = PrioritizedReplayBuffer if prioritized else ReplayBuffer
+    plain = cls(capacity, random_seed=seed)
+    compact = cls(capacity, random_seed=seed, frame_stack=k)
+    rng = np.random.default_rng(seed)
+    for step, batch in enumerate(frame_stream(k, n, num_envs, p_end, limit, 60, seed)):
+        np.testing.assert_array_equal(plain.add(batch), compact.add(batch))
+        assert len(plain) == len(compact)
+        if step % 3 == 0:
+            draw = int(rng.integers(2**32))
+            x, y = plain.sample(8, rng=draw), compact.sample(8, rng=draw)
+            _same(x, y)
+            if prioritized:
+                p = rng.exponential(size=8)
+                assert plain.update_priorities(x.idx, p) == compact.update_priorities(y.idx, p)
+        if step == 30 and seed % 4 == 0:
+            plain.clear()
+            compact.clear()
+            assert compact._frames.store.live == 0
+    if not len(plain):
+        return
+    clone = pickle.loads(pickle.dumps(compact))
+    _same(plain.sample(16, rng=1), clone.sample(16, rng=1))
+    _same(plain.sample(16, rng=2), compact.sample(16, rng=2))
+    # the frames kept are those the stored stacks reach, each reached by some stored item
+    store = compact._frames.store
+    column = [compact._storage[i][: len(compact)] for i in compact._frames.indices]
+    reached = np.unique(store.slots(np.concatenate(column)))
+    assert store.live == reached.shape[0]
+
+
+@pytest.mark.parametrize(("k", "n"), [(1, 1), (3, 1), (4, 3), (2, 5)])
+def test_each_frame_stored_about_once(frame_stream, k: int, n: int) -> None:
+    """Long episodes: the frames kept are one per stored item, plus a few per episode."""
+    capacity, limit = 500, 50
+    buffer = PrioritizedReplayBuffer(capacity, frame_stack=k)
+    plain_bytes = 0
+    for batch in frame_stream(k, n, None, 0.0, limit, 2_000, 0):
+        buffer.add(batch)
+        plain_bytes = batch.S[0].nbytes * 2
+    store = buffer._frames.store
+    episodes = capacity // limit + 2  # the episodes the stored items come from
+    assert len(buffer) == capacity
+    assert store.live <= capacity + episodes * (k + 1) + n + k
+    assert store.live * store._data[0].nbytes < 0.6 * capacity * plain_bytes or k == 1
+
+
+def test_vector_environments_share_nothing_they_should_not(frame_stream) -> None:
+    """Three environments stepped together: stacks never mix frames of two environments."""
+    buffer = ReplayBuffer(300, frame_stack=4)
+    plain = ReplayBuffer(300)
+    for batch in frame_stream(4, 2, 3, 0.05, 40, 200, 3):
+        buffer.add(batch)
+        plain.add(batch)
+    _same(plain.sample(256, rng=0), buffer.sample(256, rng=0))
+    assert buffer._frames.store.live < 1.2 * len(buffer)
+
+
+def test_a_dict_batch_names_its_stacked_leaves() -> None:
+    stacks = np.arange(2 * 3 * 2, dtype=np.float32).reshape(2, 2, 3)  # (batch, frames..)
+    batch = {"obs": stacks, "next_obs": stacks[:, ::-1], "r": np.ones(2)}
+    buffer = ReplayBuffer(4, frame_stack=3, frame_axis=-1, frame_leaves=("obs", "next_obs"))
+    buffer.add(batch)
+    got = buffer.sample(6, rng=0).batch
+    for i in range(6):
+        j = int(np.flatnonzero((stacks == got["obs"][i]).all(axis=(1, 2)))[0])
+        np.testing.assert_array_equal(got["next_obs"][i], stacks[j, ::-1])
+    assert buffer.example["obs"].shape == (0, 2, 3)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "batch", "error", "match"),
+    [
+        ({"frame_stack": 0}, None, ValueError, "frame_stack must be"),
+        ({"frame_stack": 2.0}, None, TypeError, "frame_stack must be"),
+        ({"frame_leaves": "obs", "frame_stack": 2}, None, TypeError, "frame_leaves must be"),
+        ({"frame_leaves": ()}, None, ValueError, "frame_leaves must hold"),
+        ({"frame_leaves": ("obs",)}, None, TypeError, "frame_stack must be"),
+        ({"frame_stack": 2}, {"obs": np.zeros((1, 2, 3))}, ValueError, "frame_leaves must name"),
+        (
+            {"frame_stack": 2, "frame_leaves": ("x",)},
+            {"obs": np.zeros((1, 2, 3))},
+            ValueError,
+            "names 'x', which is not a leaf",
+        ),
+        (
+            {"frame_stack": 3, "frame_leaves": ("obs",)},
+            {"obs": np.zeros((1, 2, 3))},
+            ValueError,
+            "expects stacked leaves with 3 frames on axis 0",
+        ),
+        (
+            {"frame_stack": 2, "frame_leaves": ("a", "b")},
+            {"a": np.zeros((1, 2, 3)), "b": np.zeros((1, 2, 4))},
+            ValueError,
+            "must all have one shape and dtype",
+        ),
+    ],
+)
+def test_bad_frame_arguments_are_refused(kwargs, batch, error, match) -> None:
+    if batch is None:
+        with pytest.raises(error, match=match):
+            ReplayBuffer(4, **kwargs)
+        return
+    buffer = ReplayBuffer(4, **kwargs)
+    with pytest.raises(error, match=match):
+        buffer.add(batch)
+    assert len(buffer) == 0 and buffer.example is None  # refused whole: a later layout may fit
+    with pytest.raises(error, match=match):
+        ReplayBuffer(4, example=batch, **kwargs)
