@@ -6,7 +6,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,7 @@ from rlu_replay._checks import (
 )
 from rlu_replay._layout import Layout, package
 from rlu_replay._priorities import importance_weights
+from rlu_replay._prioritized import PrioritizedReplayBuffer
 from rlu_replay._pytree import flatten
 from rlu_replay.ray._calls import get
 from rlu_replay.ray._errors import ShardError
@@ -144,6 +145,11 @@ class ShardedPrioritizedReplay:
     example : pytree of arrays, optional
         A batch (of any size, 0 included) whose layout every shard stores; see
         ``PrioritizedReplayBuffer``. Default: the first batch stored fixes it.
+    frame_stack, frame_axis, frame_leaves : optional
+        Observations stacked from frames, each frame stored once in each shard; see
+        ``ReplayBuffer``. A writer sends ``flush_every`` items of its stream to one shard, the
+        shards taking turns, so each shard stores a few frames again at the start of each such
+        run (a stack's worth per environment): the larger ``flush_every``, the fewer.
 
     Raises
     ------
@@ -192,6 +198,9 @@ class ShardedPrioritizedReplay:
         random_seed: int | None = None,
         *,
         example: Any = None,
+        frame_stack: int | None = None,
+        frame_axis: int = 0,
+        frame_leaves: Sequence[str] | None = None,
     ) -> None:
         self._num_shards = check_int("num_shards", num_shards, minimum=1)
         self._capacity = check_int("capacity", capacity, minimum=self._num_shards)
@@ -209,11 +218,15 @@ class ShardedPrioritizedReplay:
         )
         seed = check_optional_int("random_seed", random_seed, minimum=0)
         self._example = None
+        self._frames = {
+            "frame_stack": frame_stack,
+            "frame_axis": frame_axis,
+            "frame_leaves": frame_leaves,
+        }
+        # the shards' buffers check these (and the example's fit with them) as here, at once
+        PrioritizedReplayBuffer(1, example=example, **self._frames)  # type: ignore[arg-type]
         if example is not None:
-            try:
-                self._example = Layout.of(example)[0].example()
-            except (TypeError, ValueError) as exc:
-                raise type(exc)(f"example: {exc}") from None
+            self._example = Layout.of(example)[0].example()
         self._rng = np.random.default_rng(seed)
         if not ray.is_initialized():
             raise RuntimeError(
@@ -279,6 +292,7 @@ class ShardedPrioritizedReplay:
                 self._example,
                 self._directory,
                 restore_from,
+                self._frames,
             )
         )
 
@@ -425,6 +439,7 @@ class ShardedPrioritizedReplay:
     def stats(self) -> list[dict[str, float]]:
         """Each shard's figures: ``size``, ``inserted``, ``sampled``, ``total`` and ``min``.
 
+        With ``frame_stack``, also ``frames``: the distinct frames the shard stores.
         One call to every shard, in parallel.
 
         Returns
@@ -447,7 +462,9 @@ class ShardedPrioritizedReplay:
         [0, 0]
         >>> replay.close()
         """
-        keys = ("size", "inserted", "sampled", "total", "min")
+        keys: tuple[str, ...] = ("size", "inserted", "sampled", "total", "min")
+        if self._frames["frame_stack"] is not None:
+            keys += ("frames",)
         return [{key: s[key] for key in keys} for s in self._stats_round()]
 
     def __len__(self) -> int:

@@ -78,6 +78,7 @@ class Shard:
         example: Any,
         directory: Any,
         restore_from: str | None = None,
+        frames: dict[str, Any] | None = None,
     ) -> None:
         self._shard = shard
         self._directory = directory
@@ -90,11 +91,12 @@ class Shard:
             self._sampled = int(state["sampled"])
         else:
             self._buffer = PrioritizedReplayBuffer(
-                capacity, alpha, 0.0, epsilon, seed, example=example
+                capacity, alpha, 0.0, epsilon, seed, example=example, **(frames or {})
             )
             self._sampled = 0
         self._declared = self._buffer.example is not None
         self._params = (capacity, alpha, epsilon, seed)
+        self._frames = frames or {}
         warm = PrioritizedReplayBuffer(1)  # load the tree kernels now, not on the first add
         warm.add(np.zeros(1))
         warm.sample(1, rng=0)
@@ -117,6 +119,7 @@ class Shard:
             "sampled": self._sampled,
             "total": buffer.total_priority,
             "min": buffer.min_priority,
+            "frames": buffer.stored_frames,
         }
 
     def add(self, batch: Any, priorities: Any) -> dict[str, Any]:
@@ -125,7 +128,7 @@ class Shard:
             claimed = ray.get(self._directory.claim.remote(example))
             capacity, alpha, epsilon, seed = self._params
             self._buffer = PrioritizedReplayBuffer(
-                capacity, alpha, 0.0, epsilon, seed, example=claimed
+                capacity, alpha, 0.0, epsilon, seed, example=claimed, **self._frames
             )
             self._declared = True
         self._buffer.add(batch, priorities)  # refused whole if it does not fit the layout
