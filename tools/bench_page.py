@@ -35,6 +35,7 @@ TITLES = {
     "jaxtrees": "rlu-trees JAX trees: inside jax.jit",
     "replay": "rlu-replay: the local loop and Ray ingest",
     "jaxreplay": "rlu-replay inside jax.jit: rlu_replay.jax beside flashbax",
+    "pixels": "rlu-replay from pixels: each frame stored once, beside cpprb and SB3",
     "serialize": "rlu-serialize: checkpoints",
 }
 
@@ -50,6 +51,8 @@ SHORT_TITLES = {
     ("jaxreplay", "flashbax's trajectory buffer"): "flashbax's trajectory buffer adds",
     ("jaxreplay", "Whole step"): "Whole step: add 8, sample 256, update 256",
     ("jaxreplay", "Many buffers under vmap"): "64 buffers under vmap",
+    ("pixels", "RGB"): "RGB 84×84×3, 3-frame stack",
+    ("pixels", "Atari-like"): "Grayscale 84×84, 4-frame stack",
 }
 
 #: What each column holds, per benchmark; shown under each table for the columns it has.
@@ -102,6 +105,21 @@ COLUMNS: dict[str, dict[str, str]] = {
         "µs/step": "median time of one step: inside a `lax.scan` of 100 steps divided by 100, "
         "or one donated call per step from Python",
         "rlu / this": "rlu's time (the row above) divided by this row's: below 1, rlu is faster",
+    },
+    "pixels": {
+        "sample µs": "median time of sample(256) with both observations' stacks, in "
+        "microseconds: the median over 50 samples in each fresh process, then over the "
+        "processes (each library runs alone in its own, the libraries taking turns)",
+        "rlu / this (sample)": "rlu ReplayBuffer's sample µs (the first row) divided by this "
+        "row's: below 1, rlu is faster",
+        "bytes per transition": "growth of the process's resident memory from just before the "
+        "buffer is made to just after it is filled (1.1x its capacity of 10^5 transitions), "
+        "divided by the capacity",
+        "× (frame + scalars)": "bytes per transition divided by one new frame plus 20 bytes "
+        "(action, logP, Rn, In): 1 is each frame stored once and nothing else",
+        "frames stored": "distinct frames rlu holds at the end (stored_frames)",
+        "add µs": "mean time to store one transition while filling (rlu through NStepTracer), "
+        "in microseconds; on this machine, writing to fresh memory dominates it",
     },
     "serialize": {
         "dump MB/s": "payload bytes divided by the median time to write the checkpoint "

@@ -63,6 +63,7 @@ ANCHORS = {
         "numba",
         "numpy",
     ],
+    "pixels": ["cpprb", "stable-baselines3", "torch", "gymnasium", "numpy"],
     "serialize": [
         "cloudpickle",
         "lz4",
