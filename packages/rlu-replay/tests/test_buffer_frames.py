@@ -148,3 +148,41 @@ def test_bad_frame_arguments_are_refused(kwargs, batch, error, match) -> None:
     assert len(buffer) == 0 and buffer.example is None  # refused whole: a later layout may fit
     with pytest.raises(error, match=match):
         ReplayBuffer(4, example=batch, **kwargs)
+
+
+def test_a_checkpoint_holds_each_frame_once(frame_stream, tmp_path) -> None:
+    """rlu.dump of a frame_stack buffer: the frames its items read, once; loads to equal samples."""
+    from rlu_serialize import dump, load
+
+    plain = PrioritizedReplayBuffer(200, random_seed=3)
+    compact = PrioritizedReplayBuffer(200, random_seed=3, frame_stack=4)
+    for batch in frame_stream(4, 3, None, 0.02, 80, 300, 1):  # wraps around: frames freed
+        plain.add(batch)
+        compact.add(batch)
+    sizes = [len(pickle.dumps(b, protocol=5)) for b in (plain, compact)]
+    frame_bytes = compact._frames.store._data[0].nbytes
+    assert compact._frames.store.__getstate__()["data"].shape[0] == compact.stored_frames
+    assert compact.stored_frames < 1.2 * len(compact)
+    # frames of 12 bytes: the pickle saves the stacks' bytes, less 5 words of bookkeeping
+    # per item and frame (references, and each frame's slot, prev, count and fingerprint)
+    saved = (2 * 4 * len(compact) - compact.stored_frames) * frame_bytes
+    bookkeeping = 8 * (2 * len(compact) + 4 * compact.stored_frames)
+    assert sizes[0] - sizes[1] > 0.9 * saved - bookkeeping
+    dump(compact, tmp_path / "pixels.lz4")
+    loaded = load(tmp_path / "pixels.lz4")
+    _same(plain.sample(32, rng=4), loaded.sample(32, rng=4))
+    assert loaded.stored_frames == compact.stored_frames
+
+
+def test_stacks_of_another_unsigned_dtype_are_cast_then_shared() -> None:
+    """uint16 stacks into uint8 storage (numpy's same_kind rule): stored and found as uint8."""
+    stacks = np.array([[[1, 1], [1, 2]], [[1, 2], [2, 3]]], np.uint8)  # (2 items, 2 frames, 2)
+    plain = ReplayBuffer(8, random_seed=0)
+    compact = ReplayBuffer(8, random_seed=0, frame_stack=2, frame_leaves=("obs",))
+    for buffer in (plain, compact):
+        buffer.add({"obs": stacks})
+        buffer.add({"obs": stacks.astype(np.uint16) + 256})  # wraps to the same uint8 values
+    assert compact.stored_frames == 3  # [1 1], [1 2], [2 3]: the uint16 stacks found them
+    x, y = plain.sample(16, rng=0), compact.sample(16, rng=0)
+    np.testing.assert_array_equal(x.batch["obs"], y.batch["obs"])
+    assert y.batch["obs"].dtype == np.uint8

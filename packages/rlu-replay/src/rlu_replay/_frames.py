@@ -319,7 +319,9 @@ class FrameLeaves:
         store = self.store
         assert store is not None
         for i in self.indices:
-            stacks = np.asarray(leaves[i])[size - keep :]
+            # cast as the storage of a whole stack would be (the layout allowed it), so that
+            # frames are fingerprinted and compared as they are stored
+            stacks = np.asarray(leaves[i])[size - keep :].astype(store.dtype, copy=False)
             if self.axis:
                 stacks = np.moveaxis(stacks, 1 + self.axis, 1)
             refs = np.full(size, -1, np.int64)
