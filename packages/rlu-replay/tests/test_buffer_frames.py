@@ -186,3 +186,53 @@ def test_stacks_of_another_unsigned_dtype_are_cast_then_shared() -> None:
     x, y = plain.sample(16, rng=0), compact.sample(16, rng=0)
     np.testing.assert_array_equal(x.batch["obs"], y.batch["obs"])
     assert y.batch["obs"].dtype == np.uint8
+
+
+def test_a_cast_that_reinterprets_nothing() -> None:
+    """int32 stacks into float32 storage are cast by value: never matched by their raw bytes."""
+    ones = np.ones((1, 2, 3), np.float32)
+    plain = ReplayBuffer(4, random_seed=0)
+    compact = ReplayBuffer(4, random_seed=0, frame_stack=2, frame_leaves=("obs",))
+    for buffer in (plain, compact):
+        buffer.add({"obs": ones})
+        buffer.add({"obs": ones.view(np.int32)})  # the bytes of 1.0, the value 1065353216
+    x, y = plain.sample(8, rng=0), compact.sample(8, rng=0)
+    np.testing.assert_array_equal(x.batch["obs"], y.batch["obs"])
+    assert compact.stored_frames == 2
+
+
+def test_observations_of_one_frame_each() -> None:
+    """frame_stack=1, frame_axis=None: no stack axis; S_next is stored once as the next S."""
+    obs = np.arange(5 * 3, dtype=np.float32).reshape(5, 3)  # an episode's 5 observations
+    batch = {"obs": obs[:-1], "next_obs": obs[1:], "r": np.ones(4)}
+    buffer = ReplayBuffer(10, frame_stack=1, frame_axis=None, frame_leaves=("obs", "next_obs"))
+    buffer.add(batch)
+    assert buffer.stored_frames == 5
+    got = buffer.sample(8, rng=0).batch
+    assert got["obs"].shape == (8, 3)
+    np.testing.assert_array_equal(got["next_obs"], got["obs"] + 3)
+    with pytest.raises(ValueError, match="frame_axis=None means observations of one frame"):
+        ReplayBuffer(4, frame_stack=2, frame_axis=None, frame_leaves=("obs",)).add(batch)
+
+
+def test_a_refused_batch_leaves_no_frames_behind() -> None:
+    """A cast that raises on the second stacked leaf: the first leaf's frames are not kept."""
+    example = {k: np.zeros((0, 2, 3), np.float32) for k in "ab"}
+    buffer = ReplayBuffer(4, example=example, frame_stack=2, frame_leaves=("a", "b"))
+    with np.errstate(over="raise"), pytest.raises(FloatingPointError):
+        buffer.add({"a": np.ones((1, 2, 3)), "b": np.full((1, 2, 3), 1e300)})
+    assert len(buffer) == 0 and buffer.stored_frames == 0
+
+
+def test_one_leaf_named_twice_is_refused() -> None:
+    buffer = ReplayBuffer(8, frame_stack=2, frame_leaves=("obs", "['obs']"))
+    with pytest.raises(ValueError, match=r"names the leaf \['obs'\] twice"):
+        buffer.add({"obs": np.zeros((3, 2, 5), np.uint8)})
+    assert buffer.example is None
+
+
+def test_frame_axis_is_checked_even_without_frame_stack() -> None:
+    with pytest.raises(TypeError, match="frame_axis must be an int"):
+        ReplayBuffer(4, frame_axis="x")
+    with pytest.raises(TypeError, match="frame_stack must be an int >= 1, got bool: True"):
+        ReplayBuffer(4, frame_stack=True)

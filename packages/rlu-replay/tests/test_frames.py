@@ -143,3 +143,25 @@ def test_a_freed_frame_is_never_found_again() -> None:
     again = store.intake(np.stack([a, b])[None])  # must not revive the freed slot
     store.intake(np.stack([d, d])[None])  # takes the freed slot, if it is still free
     np.testing.assert_array_equal(store.gather(again)[0], [a, b])
+
+
+def test_a_reloaded_store_finds_its_frames_in_another_process(tmp_path) -> None:
+    """Fingerprints do not depend on the process (Python's hash is salted per process)."""
+    import subprocess
+    import sys
+
+    store = FrameStore(2, (3,), np.dtype(np.uint8), slots=4)  # 3 bytes: all of it the tail
+    stack = np.array([[[1, 2, 3], [4, 5, 6]]], np.uint8)
+    store.intake(stack)
+    (tmp_path / "store.pkl").write_bytes(pickle.dumps(store))
+    code = (
+        "import pickle, sys, numpy as np\n"
+        f"store = pickle.loads(open({str(tmp_path / 'store.pkl')!r}, 'rb').read())\n"
+        "store.intake(np.array([[[1, 2, 3], [4, 5, 6]]], np.uint8))\n"
+        "print(store.live)\n"
+    )
+    for seed in ("1", "2"):
+        env = {"PYTHONHASHSEED": seed, "PATH": ""}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == "2"  # found again: no frame stored twice

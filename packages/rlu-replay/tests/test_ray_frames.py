@@ -49,3 +49,14 @@ def test_frame_arguments_are_checked_by_the_service(make_replay):
     example = {"obs": np.zeros((0, 3, 2), np.uint8)}
     with pytest.raises(ValueError, match="expects stacked leaves with 4 frames"):
         ShardedPrioritizedReplay(capacity=10, example=example, frame_stack=4, frame_leaves=("obs",))
+
+
+def test_a_refused_first_batch_fixes_no_layout(make_replay):
+    """A first batch the frame arguments refuse is refused, and claims no layout for the service."""
+    replay = make_replay(capacity=20, num_shards=2, frame_stack=4, frame_leaves=("obs",))
+    with pytest.raises(ValueError, match="expects stacked leaves with 4 frames"):
+        replay.add({"obs": np.zeros((2, 3, 5), np.uint8)})
+    assert replay.example is None
+    for _ in range(2):  # both shards take a good batch
+        replay.add({"obs": np.zeros((2, 4, 5), np.uint8)})
+    assert len(replay) == 4

@@ -47,24 +47,23 @@ class ReplayBuffer:
     **Pixel observations: each frame stored once.** With ``frame_stack=k``, the leaves that hold
     observations (``S`` and ``S_next`` of a ``TransitionBatch``, or the leaves ``frame_leaves``
     names) are stacks of the last ``k`` frames on axis ``frame_axis``, as gymnasium's
-    ``FrameStackObservation`` makes them (``k=1``: observations without a stack, of which
-    ``S_next`` is the next item's ``S``). The buffer then stores each distinct frame once and a
-    reference per stack, and rebuilds the stacks when it samples: an item costs about one frame
-    instead of ``2k``. Nothing else changes: samples, identifiers, weights and errors are those
-    of a buffer that stores the stacks whole, and the buffer works with
-    [`NStepTracer`][rlu_replay.NStepTracer] over single and vector environments as before.
-    Frames are found again by their bytes (each match is compared in full), so a rebuilt stack
-    is always the stack that was added, from any source and in any order; a frame that is not
-    found (a stack sent without the steps before it) is stored again, which costs memory only.
-    A frame lives while a stored stack reads it, so an item's stacks stay complete until the
-    item itself is overwritten. ``frame_axis`` other than 0 gives sampled stacks as views
-    with that axis moved into place.
+    ``FrameStackObservation`` makes them (``frame_stack=1, frame_axis=None``: observations
+    without a stack, each stored once, ``S_next`` being the next item's ``S``). The buffer
+    then stores each distinct frame once and a reference per stack, and rebuilds the stacks
+    when it samples: an item costs about one frame instead of ``2k``. Nothing else changes:
+    samples, identifiers, weights and errors are those of a buffer that stores the stacks
+    whole, and the buffer works with [`NStepTracer`][rlu_replay.NStepTracer] over single and
+    vector environments as before. Frames are found again by their bytes (each match is
+    compared in full), so a rebuilt stack is always the stack that was added, from any source
+    and in any order; a frame that is not found (a stack sent without the steps before it) is
+    stored again, which costs memory only. A frame lives while a stored stack reads it, so an
+    item's stacks stay complete until the item itself is overwritten. ``frame_axis`` other
+    than 0 gives sampled stacks as views with that axis moved into place.
 
     The buffer pickles (``rlu_serialize.dump`` / ``load``, ``pickle``) with its items, counters
     and random stream (and only the frames its items read), but without the unused part of its
-    item storage (a prioritized buffer's
-    trees are pickled whole; lz4 compresses their unused part). Pickles of rlu-replay 0.1 to 0.3
-    load.
+    item storage (a prioritized buffer's trees are pickled whole; lz4 compresses their unused
+    part). Pickles of rlu-replay 0.1 to 0.3 load.
     It is not thread-safe.
 
     Parameters
@@ -80,24 +79,27 @@ class ReplayBuffer:
     frame_stack : int, optional
         The number of frames stacked in each observation, at least 1; each frame is then
         stored once (see above). Default: observations are stored whole.
-    frame_axis : int, optional
+    frame_axis : int or None, optional
         The axis of an observation (without the batch axis) along which its frames are stacked;
-        default 0, as in ``FrameStackObservation``.
+        default 0, as in ``FrameStackObservation``. None: an observation is one frame (with
+        ``frame_stack=1``).
     frame_leaves : tuple of str, optional
-        The leaves that hold stacked observations, all of one shape and dtype, by key (``"obs"``)
-        or path (``"S['pixels']"``). Default: ``("S", "S_next")`` of a ``TransitionBatch``;
-        other items must name theirs.
+        The leaves that hold stacked observations, all of one shape and dtype, by top-level key
+        (``"obs"``) or by path (``"S['pixels']"``). Default: ``("S", "S_next")`` of a
+        ``TransitionBatch``; other items must name theirs.
 
     Raises
     ------
     TypeError
-        If ``capacity``, ``random_seed``, ``frame_stack`` or ``frame_axis`` is not an int,
+        If ``capacity``, ``random_seed``, ``frame_stack`` or ``frame_axis`` is not an int (or
+        None where allowed),
         ``frame_leaves`` is not a tuple of strings, or a leaf of ``example`` is not an array of
         numbers.
     ValueError
         If ``capacity < 1``, ``random_seed < 0`` or ``frame_stack < 1``, ``example`` is not a
-        batch, or the first batch (or ``example``) lacks a leaf ``frame_leaves`` names or has
-        no stack of ``frame_stack`` frames there: that batch is refused.
+        batch, or the first batch (or ``example``) lacks a leaf ``frame_leaves`` names (or
+        names one twice) or has no stack of ``frame_stack`` frames there: that batch is
+        refused.
 
     Examples
     --------
@@ -134,16 +136,17 @@ class ReplayBuffer:
         *,
         example: Any = None,
         frame_stack: int | None = None,
-        frame_axis: int = 0,
+        frame_axis: int | None = 0,
         frame_leaves: Sequence[str] | None = None,
     ) -> None:
         self._capacity = check_int("capacity", capacity, minimum=1)
         self._random_seed = check_optional_int("random_seed", random_seed, minimum=0)
         self._frames: FrameLeaves | None = None
+        axis = check_optional_int("frame_axis", frame_axis)
         if frame_stack is not None or frame_leaves is not None:
             names = check_frame_leaves("frame_leaves", frame_leaves)
             stack = check_int("frame_stack", frame_stack, minimum=1)
-            self._frames = FrameLeaves(stack, check_int("frame_axis", frame_axis), names)
+            self._frames = FrameLeaves(stack, axis, names)
         self._rng = np.random.default_rng(self._random_seed)
         self._layout: Layout | None = None
         self._storage: list[np.ndarray] = []

@@ -63,12 +63,12 @@ def _real(x: object) -> float | None:
 def check_int(name: str, value: object, *, minimum: int | None = None) -> int:
     """Return ``value`` as an ``int`` after checking that it is an integer (``>= minimum``)."""
     expected = "an int" if minimum is None else f"an int >= {minimum}"
-    value = _index(value)
-    if value is None:
+    number = _index(value)
+    if number is None:
         raise TypeError(f"{name} must be {expected}, got {type(value).__name__}: {value!r}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be {expected}, got {value}")
-    return value
+    if minimum is not None and number < minimum:
+        raise ValueError(f"{name} must be {expected}, got {number}")
+    return number
 
 
 def check_optional_int(name: str, value: object, *, minimum: int | None = None) -> int | None:

@@ -18,11 +18,12 @@ stack reaches them). A slot whose count falls to 0 is free again, and free slots
 before fresh ones, so storage grows only to the most frames alive at once. A live frame's
 ``prev`` may name a freed slot, but only past the depth any stack that reads it reaches. The
 storage array is allocated zeroed, larger than the ring is expected to need: pages never
-written cost no memory.
+written cost no memory (when it must grow, numpy zero-fills the added part at once).
 """
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 import numpy as np
@@ -159,8 +160,8 @@ class FrameStore:
         flat = np.ascontiguousarray(frame).reshape(-1).view(np.uint8)
         words = self._words
         key = int(flat[: words * 8].view(_U64).sum()) if words else 0
-        if flat.shape[0] > words * 8:
-            key ^= hash(flat[words * 8 :].tobytes()) & 0xFFFF_FFFF_FFFF_FFFF
+        if flat.shape[0] > words * 8:  # a checksum of the tail: the same in every process
+            key ^= zlib.crc32(flat[words * 8 :].tobytes()) << 32
         return key
 
     def release(self, refs: np.ndarray) -> None:
@@ -258,7 +259,7 @@ class FrameLeaves:
     overwritten, and rebuilds the stacks when items are read.
     """
 
-    def __init__(self, stack: int, axis: int, names: tuple[str, ...] | None) -> None:
+    def __init__(self, stack: int, axis: int | None, names: tuple[str, ...] | None) -> None:
         self.stack = stack
         self.axis = axis
         self.names = names
@@ -290,6 +291,8 @@ class FrameLeaves:
                     f"frame_leaves names {name!r}, which is not a leaf of the items "
                     f"(their leaves: {', '.join(paths)})"
                 )
+            if hits[0] in indices:
+                raise ValueError(f"frame_leaves names the leaf {paths[hits[0]]} twice: {names}")
             indices.append(hits[0])
         first = indices[0]
         shape, dtype = shapes[first], dtypes[first]
@@ -300,14 +303,22 @@ class FrameLeaves:
                     f"{shape} {dtype}, {name!r} has {shapes[i]} {dtypes[i]}"
                 )
         ndim = len(shape)
-        if not -ndim <= self.axis < ndim or shape[self.axis] != self.stack:
+        if self.axis is None:  # single frames: a stack of one, without an axis for it
+            if self.stack != 1:
+                raise ValueError(
+                    f"frame_axis=None means observations of one frame each, which needs "
+                    f"frame_stack=1, got frame_stack={self.stack}"
+                )
+            frame = shape
+        elif not -ndim <= self.axis < ndim or shape[self.axis] != self.stack:
             raise ValueError(
                 f"frame_stack={self.stack} with frame_axis={self.axis} expects stacked leaves "
                 f"with {self.stack} frames on axis {self.axis}, but {names[0]!r} items have "
                 f"shape {shape}"
             )
-        self.axis %= ndim
-        frame = shape[: self.axis] + shape[self.axis + 1 :]
+        else:
+            self.axis %= ndim
+            frame = shape[: self.axis] + shape[self.axis + 1 :]
         spare = capacity + capacity // 8 + 2 * self.stack + 16
         self.names = tuple(names)
         self.indices = tuple(indices)
@@ -318,11 +329,14 @@ class FrameLeaves:
         items turned into references (the ``size - keep`` before them, never stored, as -1)."""
         store = self.store
         assert store is not None
-        for i in self.indices:
-            # cast as the storage of a whole stack would be (the layout allowed it), so that
-            # frames are fingerprinted and compared as they are stored
-            stacks = np.asarray(leaves[i])[size - keep :].astype(store.dtype, copy=False)
-            if self.axis:
+        # every leaf cast before any is taken in (a cast that raises leaves the store as it
+        # was), as the storage of a whole stack would cast it (the layout allowed it), so that
+        # frames are fingerprinted and compared as they are stored
+        cast = [np.asarray(leaves[i])[size - keep :].astype(store.dtype) for i in self.indices]
+        for i, stacks in zip(self.indices, cast, strict=True):
+            if self.axis is None:
+                stacks = stacks[:, np.newaxis]
+            elif self.axis:
                 stacks = np.moveaxis(stacks, 1 + self.axis, 1)
             refs = np.full(size, -1, np.int64)
             refs[size - keep :] = store.intake(stacks)
@@ -354,5 +368,9 @@ class FrameLeaves:
         stacks = store.gather(refs)
         for j, i in enumerate(self.indices):
             part = stacks[j * n : (j + 1) * n]
-            columns[i] = np.moveaxis(part, 1, 1 + self.axis) if self.axis else part
+            if self.axis is None:
+                part = part[:, 0]
+            elif self.axis:
+                part = np.moveaxis(part, 1, 1 + self.axis)
+            columns[i] = part
         return columns

@@ -100,7 +100,7 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         *,
         example: Any = None,
         frame_stack: int | None = None,
-        frame_axis: int = 0,
+        frame_axis: int | None = 0,
         frame_leaves: Sequence[str] | None = None,
     ) -> None:
         alpha = check_real("alpha", alpha, low=0.0, high=1.0)

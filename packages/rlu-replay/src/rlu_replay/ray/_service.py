@@ -199,7 +199,7 @@ class ShardedPrioritizedReplay:
         *,
         example: Any = None,
         frame_stack: int | None = None,
-        frame_axis: int = 0,
+        frame_axis: int | None = 0,
         frame_leaves: Sequence[str] | None = None,
     ) -> None:
         self._num_shards = check_int("num_shards", num_shards, minimum=1)

@@ -125,6 +125,8 @@ class Shard:
     def add(self, batch: Any, priorities: Any) -> dict[str, Any]:
         if not self._declared:  # the service's layout: the first add anywhere fixed it
             example = Layout.of(batch)[0].example()
+            # a layout the frame arguments refuse is refused here, never claimed for all
+            PrioritizedReplayBuffer(1, example=example, **self._frames)
             claimed = ray.get(self._directory.claim.remote(example))
             capacity, alpha, epsilon, seed = self._params
             self._buffer = PrioritizedReplayBuffer(
