@@ -210,10 +210,7 @@ class ReplayBuffer:
         >>> buffer.stored_frames  # [1, 1] is frame 1 padding itself; the others share frames
         3
         """
-        frames = self._frames
-        if frames is None:
-            return None
-        return 0 if frames.store is None else frames.store.live
+        return None if self._frames is None else self._frames.live
 
     def __len__(self) -> int:
         return self._size
@@ -309,13 +306,7 @@ class ReplayBuffer:
         frames = self._frames
         stored = list(zip(layout.dtypes, layout.shapes, strict=True))
         if frames is not None:  # checked before anything changes: a refused layout is not kept
-            frames.bind(
-                layout.treedef.paths,
-                layout.shapes,
-                layout.dtypes,
-                layout.transition_batch,
-                self._capacity,
-            )
+            frames.bind(layout, self._capacity)
             for i in frames.indices:  # a stack is stored as a reference to its newest frame
                 stored[i] = (np.dtype(np.int64), ())
         self._layout = layout
@@ -398,8 +389,8 @@ class ReplayBuffer:
         cap = self._capacity
         # restart the ring at slot 0 with identifiers that keep ``slot == idx % capacity``
         self._next_serial = -(-self._next_serial // cap) * cap
-        if self._frames is not None and self._frames.store is not None:
-            self._frames.store.clear()
+        if self._frames is not None:
+            self._frames.clear()
         self._serial[:] = -1
         self._size = 0
 

@@ -24,9 +24,12 @@ written cost no memory (when it must grow, numpy zero-fills the added part at on
 from __future__ import annotations
 
 import zlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from rlu_replay._layout import Layout
 
 _CANDIDATES = 8  # newest slots kept per fingerprint
 _U64 = np.dtype("<u8")
@@ -266,18 +269,17 @@ class FrameLeaves:
         self.indices: tuple[int, ...] = ()
         self.store: FrameStore | None = None
 
-    def bind(
-        self,
-        paths: tuple[str, ...],
-        shapes: Any,
-        dtypes: Any,
-        transition_batch: bool,
-        capacity: int,
-    ) -> None:
+    @property
+    def live(self) -> int:
+        """How many frames the store holds now (0 before a layout is bound)."""
+        return 0 if self.store is None else self.store.live
+
+    def bind(self, layout: Layout, capacity: int) -> None:
         """The stacked leaves of a layout, and their store; ValueError if they do not fit."""
+        paths, shapes, dtypes = layout.treedef.paths, layout.shapes, layout.dtypes
         names = self.names
         if names is None:
-            if not transition_batch:
+            if not layout.transition_batch:
                 raise ValueError(
                     "frame_leaves must name the leaves that hold stacked observations (e.g. "
                     "('obs', 'next_obs')) when the items are not TransitionBatches"
@@ -325,8 +327,8 @@ class FrameLeaves:
         self.store = FrameStore(self.stack, frame, np.dtype(dtype), spare)
 
     def intake(self, leaves: list[Any], size: int, keep: int) -> list[np.ndarray]:
-        """The old references of nothing; ``leaves`` with each stacked leaf's last ``keep``
-        items turned into references (the ``size - keep`` before them, never stored, as -1)."""
+        """``leaves`` with each stacked leaf's last ``keep`` items turned into references, each
+        holding one (the ``size - keep`` before them, never stored, are -1)."""
         store = self.store
         assert store is not None
         # every leaf cast before any is taken in (a cast that raises leaves the store as it
@@ -342,6 +344,11 @@ class FrameLeaves:
             refs[size - keep :] = store.intake(stacks)
             leaves[i] = refs
         return leaves
+
+    def clear(self) -> None:
+        """Forget every frame (the items that held them are gone)."""
+        if self.store is not None:
+            self.store.clear()
 
     def held(self, storage: list[np.ndarray], slots: np.ndarray) -> list[np.ndarray]:
         """The references the items in ``slots`` hold (copies, read before they are overwritten)."""

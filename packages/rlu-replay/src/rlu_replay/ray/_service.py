@@ -14,6 +14,7 @@ import numpy as np
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+from rlu_replay._buffer import ReplayBuffer
 from rlu_replay._checks import (
     Schedule,
     check_bool,
@@ -28,9 +29,8 @@ from rlu_replay._checks import (
     check_schedule,
     check_schedule_at,
 )
-from rlu_replay._layout import Layout, package
+from rlu_replay._layout import package
 from rlu_replay._priorities import importance_weights
-from rlu_replay._prioritized import PrioritizedReplayBuffer
 from rlu_replay._pytree import flatten
 from rlu_replay.ray._calls import get
 from rlu_replay.ray._errors import ShardError
@@ -217,16 +217,13 @@ class ShardedPrioritizedReplay:
             "shard_options", shard_options, what="a callable of the shard number"
         )
         seed = check_optional_int("random_seed", random_seed, minimum=0)
-        self._example = None
-        self._frames = {
+        self._frames: dict[str, Any] = {
             "frame_stack": frame_stack,
             "frame_axis": frame_axis,
             "frame_leaves": frame_leaves,
         }
-        # the shards' buffers check these (and the example's fit with them) as here, at once
-        PrioritizedReplayBuffer(1, example=example, **self._frames)  # type: ignore[arg-type]
-        if example is not None:
-            self._example = Layout.of(example)[0].example()
+        # checked as the shards' buffers check them (the example's fit included), at once
+        self._example = ReplayBuffer(1, example=example, **self._frames).example
         self._rng = np.random.default_rng(seed)
         if not ray.is_initialized():
             raise RuntimeError(

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import ray
 
+from rlu_replay._buffer import ReplayBuffer
 from rlu_replay._layout import Layout
 from rlu_replay._prioritized import PrioritizedReplayBuffer
 
@@ -83,6 +84,7 @@ class Shard:
         self._shard = shard
         self._directory = directory
         self._version = 0  # calls answered: orders the figures a client receives
+        self._frames = frames or {}
         if restore_from is not None:
             from rlu_serialize import load
 
@@ -91,12 +93,11 @@ class Shard:
             self._sampled = int(state["sampled"])
         else:
             self._buffer = PrioritizedReplayBuffer(
-                capacity, alpha, 0.0, epsilon, seed, example=example, **(frames or {})
+                capacity, alpha, 0.0, epsilon, seed, example=example, **self._frames
             )
             self._sampled = 0
         self._declared = self._buffer.example is not None
         self._params = (capacity, alpha, epsilon, seed)
-        self._frames = frames or {}
         warm = PrioritizedReplayBuffer(1)  # load the tree kernels now, not on the first add
         warm.add(np.zeros(1))
         warm.sample(1, rng=0)
@@ -126,7 +127,7 @@ class Shard:
         if not self._declared:  # the service's layout: the first add anywhere fixed it
             example = Layout.of(batch)[0].example()
             # a layout the frame arguments refuse is refused here, never claimed for all
-            PrioritizedReplayBuffer(1, example=example, **self._frames)
+            ReplayBuffer(1, example=example, **self._frames)
             claimed = ray.get(self._directory.claim.remote(example))
             capacity, alpha, epsilon, seed = self._params
             self._buffer = PrioritizedReplayBuffer(
