@@ -87,7 +87,8 @@ def test_full_disk_keeps_previous_checkpoint(tmp_path, checkpoint, python_runner
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs SIGKILL")
-def test_killed_process_keeps_previous_checkpoint(tmp_path, checkpoint, python_runner):
+@pytest.mark.parametrize("durable", [True, False])
+def test_killed_process_keeps_previous_checkpoint(tmp_path, checkpoint, python_runner, durable):
     before = checkpoint.read_bytes()
     proc = python_runner(
         textwrap.dedent(f"""
@@ -98,7 +99,7 @@ def test_killed_process_keeps_previous_checkpoint(tmp_path, checkpoint, python_r
                 os.kill(os.getpid(), signal.SIGKILL)
 
         big = np.zeros(3 * (1 << 20))  # 24 MiB: several blocks reach the file first
-        rlu_serialize.dump([big, DieHalfway()], {str(checkpoint)!r})
+        rlu_serialize.dump([big, DieHalfway()], {str(checkpoint)!r}, durable={durable})
     """)
     )
     assert proc.returncode == -signal.SIGKILL
@@ -110,6 +111,32 @@ def test_killed_process_keeps_previous_checkpoint(tmp_path, checkpoint, python_r
         assert listing(tmp_path) == ["ckpt.lz4"]
     else:  # elsewhere a hidden temporary file may remain, never the target half-written
         assert all(name == "ckpt.lz4" or name.startswith(".rlu-") for name in listing(tmp_path))
+
+
+@pytest.mark.parametrize("background", [False, True])
+def test_durable_false_writes_the_same_file_without_any_fsync(tmp_path, monkeypatch, background):
+    obj = {"w": np.random.default_rng(0).standard_normal(3 * BLOCK_SIZE // 8), "step": 7}
+    synced: list[str] = []
+    real_fsync, real_fdatasync = os.fsync, getattr(os, "fdatasync", os.fsync)
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append("fsync"), real_fsync(fd))[1])
+    monkeypatch.setattr(
+        os, "fdatasync", lambda fd: (synced.append("fdatasync"), real_fdatasync(fd))[1]
+    )
+
+    def write(path, **durable):
+        pending = dump(obj, path, background=background, **durable)
+        if pending is not None:
+            pending.result()
+
+    write(tmp_path / "durable.lz4")
+    assert synced.count("fsync") >= 2  # the file, then its directory after the rename
+    synced.clear()
+    write(tmp_path / "fast.lz4", durable=False)
+    assert synced == []
+    assert (tmp_path / "fast.lz4").read_bytes() == (tmp_path / "durable.lz4").read_bytes()
+    assert listing(tmp_path) == ["durable.lz4", "fast.lz4"]
+    with pytest.raises(TypeError, match="durable"):
+        dump(obj, tmp_path / "x.lz4", durable="yes")  # type: ignore[arg-type]
 
 
 def test_named_temporary_fallback_is_also_atomic(tmp_path, monkeypatch):

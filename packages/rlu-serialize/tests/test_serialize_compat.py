@@ -104,12 +104,12 @@ def test_loads_reads_coax_functions():
     assert loads(coax_bytes)(4) == 12
 
 
-def test_rlu_bytes_are_one_standard_frame_with_checksum():
+def test_rlu_bytes_are_one_standard_frame_with_block_checksums():
     obj = {"obs": np.arange(BLOCK_SIZE // 2, dtype=np.float32), "x": "y"}  # two blocks
     s = dumps(obj)
     info = lz4.frame.get_frame_info(s)
-    # the content checksum covers every byte; blocks carry none of their own (as with lz4's CLI)
-    assert info["content_checksum"] is True and info["block_checksum"] is False
+    # every block carries the checksum of its stored bytes; no content checksum (one pass)
+    assert info["block_checksum"] is True and info["content_checksum"] is False
     assert info["block_linked"] is True
     content = lz4.frame.decompress(s)
     assert info["content_size"] == len(content)
@@ -118,6 +118,15 @@ def test_rlu_bytes_are_one_standard_frame_with_checksum():
     # the decompressor stops exactly at the end of the frame: nothing follows it
     _, consumed = lz4.frame.decompress(s, return_bytes_read=True)
     assert consumed == len(s)
+    # each checksum is xxHash-32 of its block's stored bytes, by the specification's algorithm
+    position, blocks = 15, 0
+    while (field := int.from_bytes(s[position : position + 4], "little")) != 0:
+        stored = s[position + 4 : position + 4 + (field & 0x7FFF_FFFF)]
+        position += 4 + len(stored)
+        assert int.from_bytes(s[position : position + 4], "little") == reference_xxh32(stored)
+        position += 4
+        blocks += 1
+    assert blocks >= 2 and s[position:] == bytes(4)  # the end mark, then nothing
 
 
 @pytest.mark.parametrize(

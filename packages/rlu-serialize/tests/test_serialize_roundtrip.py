@@ -239,3 +239,59 @@ def test_import_is_cheap(python_runner):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    parts=st.lists(
+        st.tuples(
+            st.sampled_from(["random", "zeros", "small"]),
+            st.integers(0, 2 * BLOCK_SIZE + 3),
+            st.integers(0, 2**32 - 1),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_a_mapped_file_loads_as_every_other_way_reads_it(tmp_path_factory, parts):
+    # random bytes become uncompressed blocks, which a trusted load of a file borrows from
+    # its memory map; every way of reading must give back the same objects
+    import rlu_serialize._serialize as serialize_module
+
+    obj = [
+        np.random.default_rng(seed).integers(0, 256, size, dtype=np.uint8)
+        if kind == "random"
+        else np.zeros(size, np.uint8)
+        if kind == "zeros"
+        else {"k": size, "s": "x" * (seed % 100)}
+        for kind, size, seed in parts
+    ]
+    path = tmp_path_factory.mktemp("mapped") / "c.lz4"
+    dump(obj, path, durable=False)
+    mapped: list[int] = []
+    real = serialize_module._map_file
+
+    def spy(fileno, size):
+        mapped.append(size)
+        return real(fileno, size)
+
+    def unmapped(fileno, size):
+        return None
+
+    serialize_module._map_file = spy
+    try:
+        outs = [load(path), load(path, trusted=False)]
+        assert mapped == [path.stat().st_size]  # only the trusted load maps the file
+        serialize_module._map_file = unmapped
+        outs.append(load(path))
+    finally:
+        serialize_module._map_file = real
+    outs.append(loads(path.read_bytes()))
+    for out in outs:
+        assert len(out) == len(obj)
+        for got, want in zip(out, obj, strict=True):
+            if isinstance(want, np.ndarray):
+                assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+                got[...] = 1  # writable, and its own memory: the map is closed by now
+            else:
+                assert got == want

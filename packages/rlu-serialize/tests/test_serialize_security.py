@@ -12,6 +12,7 @@ import struct
 import subprocess
 import tracemalloc
 
+import cloudpickle
 import lz4.frame
 import numpy as np
 import pytest
@@ -49,14 +50,28 @@ class TouchesMarker:
 
 
 @pytest.mark.parametrize("trusted", [True, False])
-def test_a_failing_content_checksum_runs_nothing(tmp_path, trusted):
+def test_a_failing_block_checksum_runs_nothing(tmp_path, trusted):
     marker = tmp_path / "marker"
     s = bytearray(dumps([TouchesMarker(marker), np.zeros(100_000)]))
-    s[-1] ^= 0x01  # the content checksum: every block decodes, only the final check fails
+    s[-5] ^= 0x01  # the last block's checksum, before the end mark: the blocks all decode
     with pytest.raises(CorruptedDataError, match="(?i)checksum"):
         loads(bytes(s), trusted=trusted)
     assert not marker.exists()
     loads(dumps(TouchesMarker(marker)))  # the same payload, intact, does run
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_a_failing_content_checksum_runs_nothing(tmp_path, trusted):
+    # frames with a content checksum (rlu 0.4 wrote them, as lz4's own tools do)
+    marker = tmp_path / "marker"
+    pickled = cloudpickle.dumps([TouchesMarker(marker), np.zeros(100_000)], protocol=5)
+    s = bytearray(lz4.frame.compress(pickled, content_checksum=True))
+    s[-1] ^= 0x01  # the content checksum: every block decodes, only the final check fails
+    with pytest.raises(CorruptedDataError, match="(?i)checksum"):
+        loads(bytes(s), trusted=trusted)
+    assert not marker.exists()
+    loads(lz4.frame.compress(cloudpickle.dumps(TouchesMarker(marker)), content_checksum=True))
     assert marker.exists()
 
 

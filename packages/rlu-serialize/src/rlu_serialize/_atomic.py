@@ -130,8 +130,13 @@ def _keep_owner_and_mode(fd: int, target: str) -> None:
 
 
 @contextmanager
-def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+def atomic_write(path: str | os.PathLike[str], *, durable: bool = True) -> Iterator[BinaryIO]:
     """Open a binary file that replaces ``path`` only when the block succeeds.
+
+    With ``durable=False`` nothing is fsynced: the replacement is still atomic for
+    every process (readers, and a program killed halfway, see the old file or the new),
+    but after a power loss or an operating-system crash the new file may be missing or
+    incomplete.
 
     Missing parent directories are created. A file that replaces another keeps
     that file's permission bits, and its owner and group where the process may
@@ -142,6 +147,9 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     ----------
     path : str or os.PathLike
         The file to create or replace.
+    durable : bool, default True
+        Fsync the file before the rename, and the directory after it, so that the new
+        file is on disk when the block ends.
 
     Yields
     ------
@@ -181,7 +189,8 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
             yield file
             _keep_owner_and_mode(file.fileno(), target)
             file.flush()
-            os.fsync(file.fileno())
+            if durable:
+                os.fsync(file.fileno())
             if linked is None:  # give the unnamed file a name, then rename that
                 linked = _link_unnamed(file.fileno(), directory)
         os.replace(linked, target)
@@ -192,7 +201,8 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
                 os.unlink(linked)
             except OSError:
                 pass
-    _fsync_directory(directory)
+    if durable:
+        _fsync_directory(directory)
 
 
 class BackgroundSync:

@@ -5,16 +5,22 @@ bytes, filled by the verifying reader (``_verify``) and read once, front to back
 unpickler. Each segment goes back to the operating system as soon as it has been read, so
 while the unpickler turns content into objects the two together stay about the size of the
 content. Anonymous maps, unlike ``malloc``, always return their pages when closed.
+
+Content that is already in memory as it is (an uncompressed block of a frame read from a
+memory map of its file, or from a byte string) is borrowed instead of copied: the unpickler
+then copies it once, straight from there into the arrays it builds.
 """
 
 from __future__ import annotations
 
 import mmap
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 #: Largest piece of content kept in one memory map (a block larger than this gets its own).
 SEGMENT = 8 << 20
+_LINE = 4096  # borrowed content searched for a newline at a time
 
 
 class Content:
@@ -32,8 +38,12 @@ class Content:
     (b'first line\\n', b'sec', 3)
     """
 
-    def __init__(self, expected: int | None = None) -> None:
-        self._segments: deque[tuple[mmap.mmap, memoryview, int]] = deque()
+    def __init__(
+        self, expected: int | None = None, release: Callable[[int, int], None] | None = None
+    ) -> None:
+        # (the map to close once read, or where borrowed memory was borrowed; its view; bytes used)
+        self._segments: deque[tuple[mmap.mmap | int, memoryview, int]] = deque()
+        self._release = release  # told (where, length) of borrowed memory once read
         self._fill: mmap.mmap | None = None  # the segment being filled
         self._expected = expected  # content bytes still to come, where known
         self._offset = 0  # read position in the first segment
@@ -65,6 +75,21 @@ class Content:
         with memoryview(target) as whole:
             return whole[start : start + count]
 
+    def borrow(self, view: memoryview, at: int = 0) -> None:
+        """Append the bytes of ``view`` without copying them; they must not change until read.
+
+        ``Content`` keeps a view of its own (released once read, or on ``close``), so the
+        caller may release ``view``. Once the bytes are read, ``release(at, len(view))`` is
+        called, where ``Content`` was given a ``release``.
+        """
+        self._seal()
+        own = view[:]
+        if self._expected is not None:
+            self._expected = max(0, self._expected - own.nbytes)
+        self._segments.append((at, own, own.nbytes))
+        self.size += own.nbytes
+        self.remaining += own.nbytes
+
     def commit(self, count: int) -> None:
         """Count the first ``count`` bytes of the last ``reserve`` as content."""
         assert self._fill is not None
@@ -95,12 +120,15 @@ class Content:
 
     # -- reading -------------------------------------------------------------
     def _drop(self) -> None:
-        segment, view, _ = self._segments.popleft()
+        segment, view, used = self._segments.popleft()
         view.release()
-        _close(segment)
+        if isinstance(segment, mmap.mmap):
+            _close(segment)
+        elif self._release is not None:
+            self._release(segment, used)
         self._offset = 0
 
-    def _next(self) -> tuple[mmap.mmap, memoryview, int] | None:
+    def _next(self) -> tuple[mmap.mmap | int, memoryview, int] | None:
         """The segment reading continues in (dropping any read to its end), or None."""
         while self._segments:
             if self._offset < self._segments[0][2]:
@@ -113,9 +141,9 @@ class Content:
         count = self.remaining if size is None or size < 0 else min(size, self.remaining)
         parts = []
         while count > 0 and (current := self._next()) is not None:
-            segment, _, used = current
+            _, view, used = current
             end = min(used, self._offset + count)
-            parts.append(segment[self._offset : end])  # a copy: the map may close
+            parts.append(bytes(view[self._offset : end]))  # a copy: the map may close
             count -= end - self._offset
             self.remaining -= end - self._offset
             self._offset = end
@@ -126,8 +154,6 @@ class Content:
         """Fill ``target`` with the next bytes; return how many were written."""
         with memoryview(target) as raw, raw.cast("B") as out:
             want = min(out.nbytes, self.remaining)
-            if want >= _HUGE_TARGET:
-                _advise_huge_pages(out)
             filled = 0
             while filled < want and (current := self._next()) is not None:
                 _, view, used = current
@@ -143,13 +169,20 @@ class Content:
         """Return the bytes up to and including the next newline."""
         parts = []
         while self._segments:
-            segment, _, used = self._segments[0]
+            segment, view, used = self._segments[0]
             if self._offset >= used:
                 self._drop()
                 continue
-            newline = segment.find(b"\n", self._offset, used)
+            if isinstance(segment, mmap.mmap):
+                newline = segment.find(b"\n", self._offset, used)
+            else:  # borrowed memory has no find: look a piece at a time
+                newline, start = -1, self._offset
+                while newline < 0 and start < used:
+                    found = bytes(view[start : min(used, start + _LINE)]).find(b"\n")
+                    newline = found + start if found >= 0 else -1
+                    start += _LINE
             end = used if newline < 0 else newline + 1
-            parts.append(segment[self._offset : end])
+            parts.append(bytes(view[self._offset : end]))
             self.remaining -= end - self._offset
             self._offset = end
             if newline >= 0:
@@ -174,43 +207,6 @@ def _close(segment: mmap.mmap) -> None:
         segment.close()
     except BufferError:
         pass
-
-
-_HUGE_TARGET = 8 << 20  # a read at least this large asks for huge pages first
-_HUGE_PAGE = 2 << 20
-_madvise: Any = None  # libc's madvise, once looked up; False where there is none
-
-
-def _advise_huge_pages(out: memoryview) -> None:
-    """Ask the kernel for huge pages behind a large, still untouched target buffer.
-
-    The unpickler of a trusted load reads each array's bytes into a new ``bytearray``: fresh
-    memory whose 4 KiB pages fault in one by one as they are first written, which costs more
-    than copying into them (on a virtual machine, several times more). Advised before the
-    copy, the whole-2-MiB part of the buffer is faulted in huge pages instead, as numpy asks
-    for its own large arrays. Linux only; elsewhere, or if the call fails, nothing changes.
-    """
-    global _madvise
-    if _madvise is None:
-        _madvise = False
-        advice = getattr(mmap, "MADV_HUGEPAGE", None)
-        if advice is not None:
-            try:
-                import ctypes
-
-                libc = ctypes.CDLL(None, use_errno=True)
-                libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-                _madvise = (libc.madvise, ctypes, advice)
-            except (OSError, AttributeError):
-                pass
-    if not _madvise or out.readonly:
-        return
-    function, ctypes, advice = _madvise
-    start = ctypes.addressof(ctypes.c_char.from_buffer(out))
-    first = -(-start // _HUGE_PAGE) * _HUGE_PAGE
-    length = (start + out.nbytes - first) // _HUGE_PAGE * _HUGE_PAGE
-    if length > 0:
-        function(first, length, advice)  # advice only: a refusal changes nothing
 
 
 def anonymous_map(size: int) -> mmap.mmap:

@@ -1,7 +1,7 @@
 """Streaming LZ4 frames: a parallel writer (loads read and verify through ``_verify``).
 
 The writer produces one standard LZ4 frame (format version 1, linked blocks of
-up to 4 MiB, content size, content checksum), so any LZ4 frame
+up to 4 MiB, content size, block checksums), so any LZ4 frame
 decoder reads it: ``lz4.frame.decompress``, ``lz4.frame.open`` and the ``lz4``
 command-line tool. Each block is compressed by ``lz4.block.compress`` with the
 64 KiB of content before it as dictionary, which is exactly the history a
@@ -9,11 +9,14 @@ linked-block decoder keeps; since that dictionary is known in advance, blocks
 are compressed on several threads at once (``lz4.block.compress`` releases the
 GIL) and the ratio equals that of one sequential stream. A block whose probes do not
 compress (model weights: random-looking floats) is stored as it is, an uncompressed block of
-the same frame, without being compressed in vain. The content checksum (xxHash-32 over all
-content) is computed on the calling thread meanwhile. Blocks carry no checksums of their own,
-as with the ``lz4`` tool's defaults: the content checksum already covers every byte a block
-decodes to, and a second hash of the same bytes would cost as much again on every dump and
-load (files with block checksums, as rlu 0.3 wrote them, are verified block by block).
+the same frame, without being compressed in vain.
+
+Every block carries its own checksum (xxHash-32 of the bytes stored for it), computed by the
+thread that compressed it, so checksums cost no more wall time than compression: all cores
+hash at once, while the calling thread writes finished blocks out. The frame format also
+offers one content checksum over all content instead; it is a single pass that cannot be
+split, and on model weights it took longer than writing the file (rlu 0.4 wrote it; such files
+are verified as before).
 
 The writer is file-like enough for ``pickle.Pickler``, so a pickle streams
 through it without ever existing in memory as one byte string.
@@ -40,59 +43,53 @@ MAGIC = b"\x04\x22\x4d\x18"
 BLOCK_SIZE = 4 << 20
 #: Length of the header ``frame_header`` writes (magic, FLG, BD, content size, HC).
 HEADER_SIZE = 15
-_FLG = 0b0100_1100  # version 01, linked blocks, content size, content checksum
+_FLG = 0b0101_1000  # version 01, linked blocks, block checksums, content size
 # Block maximum sizes the format knows, with their BD codes. The header announces
 # the smallest that holds every block, so decoders of small frames allocate little.
 _BLOCK_CLASSES = ((64 << 10, 4), (256 << 10, 5), (1 << 20, 6), (4 << 20, 7))
 _END_MARK = b"\x00\x00\x00\x00"
 _UNCOMPRESSED = 0x8000_0000
 _WINDOW = 64 << 10  # LZ4's match window: the dictionary each block gets
-# Transient buffers are kept small: glibc serves large allocations with fresh
-# mmap-ed pages, and page-faulting them on every call can cost more than the
-# compression itself (measured: 1 MiB checksum slices took 3x the CPU of 64 KiB).
-_HASH_SLICE = 64 << 10  # content handed to the checksum compressor at a time
 # Probes that decide whether a block is worth compressing (see _worth_compressing).
 _PROBE = 32 << 10
 _PROBES = 4
 _PAYS = 0.97  # compress a block whose probes shrink to this fraction of their size or less
 
 
-class _Checksum:
-    """Running xxHash-32 (seed 0) computed by lz4's own C implementation.
+class Checksum:
+    """Running xxHash-32 (seed 0), the LZ4 frame format's content checksum.
 
-    The lz4 package does not expose xxHash, but its frame compressor appends
-    xxHash-32 of the content when ``content_checksum=True``. With the largest
-    acceleration, LZ4 gives up on matching almost immediately, so the pass costs
-    little more than the hash itself and a copy; the compressed output is dropped.
+    Frames that carry one (rlu 0.4 wrote them, as the ``lz4`` tool does) are verified with
+    it. ``xxhash`` computes it and releases the GIL while it does, so a ``Lane`` can run it
+    beside the thread that reads the frame.
+
+    Examples
+    --------
+    >>> checksum = Checksum()
+    >>> checksum.update(b"")
+    >>> hex(checksum.digest())
+    '0x2cc5d05'
     """
 
     def __init__(self) -> None:
-        import lz4.frame
+        import xxhash
 
-        self._compressor = lz4.frame.LZ4FrameCompressor(
-            block_size=lz4.frame.BLOCKSIZE_MAX64KB,
-            block_linked=False,
-            compression_level=-65537,
-            content_checksum=True,
-            auto_flush=True,
-        )
-        self._compressor.begin()
+        self._state = xxhash.xxh32()
 
     def update(self, data: Any) -> None:
-        view = memoryview(data)
-        for start in range(0, len(view), _HASH_SLICE):
-            self._compressor.compress(view[start : start + _HASH_SLICE])
+        """Feed ``data`` (bytes-like) to the hash."""
+        self._state.update(data)
 
     def digest(self) -> int:
-        tail = self._compressor.flush()
-        return int.from_bytes(tail[-4:], "little")
+        """The digest of everything fed so far, an integer in ``[0, 2**32)``."""
+        return int(self._state.intdigest())
 
 
 def xxh32(data: bytes | bytearray | memoryview) -> int:
     """Return the xxHash-32 digest (seed 0) of ``data``.
 
-    This is the checksum the LZ4 frame format uses for its header and content
-    checksums.
+    This is the checksum the LZ4 frame format uses for its header, block and
+    content checksums.
 
     Parameters
     ----------
@@ -114,10 +111,9 @@ def xxh32(data: bytes | bytearray | memoryview) -> int:
     >>> hex(xxh32(b""))
     '0x2cc5d05'
     """
-    view = check_data_view("data", data)
-    checksum = _Checksum()
-    checksum.update(view)
-    return checksum.digest()
+    import xxhash
+
+    return int(xxhash.xxh32_intdigest(check_data_view("data", data)))
 
 
 def frame_header(content_size: int, largest_block: int = BLOCK_SIZE) -> bytes:
@@ -134,8 +130,8 @@ def frame_header(content_size: int, largest_block: int = BLOCK_SIZE) -> bytes:
     Returns
     -------
     bytes
-        Magic number, frame descriptor (linked 4 MiB blocks, content size,
-        content checksum) and header checksum.
+        Magic number, frame descriptor (linked 4 MiB blocks, block checksums,
+        content size) and header checksum.
 
     Raises
     ------
@@ -187,14 +183,16 @@ def _worth_compressing(block: Any) -> bool:
     return stored <= _PAYS * _PROBES * _PROBE
 
 
-def _compress_block(block: Any, history: bytes) -> tuple[bytes, Any]:
-    """Return (block size field, block data) for one block.
+def _compress_block(block: Any, history: bytes) -> tuple[bytes, Any, bytes]:
+    """Return (block size field, block data, block checksum) for one block.
 
     ``history`` is the content just before the block (at most 64 KiB); the block
     may refer back into it, as a linked-block decoder allows. A block that would not
-    shrink is stored uncompressed (the size field's high bit says so).
+    shrink is stored uncompressed (the size field's high bit says so). The checksum is
+    xxHash-32 of the stored data, as the frame format defines it.
     """
     import lz4.block
+    import xxhash
 
     size = len(block)
     compressed = (
@@ -206,7 +204,7 @@ def _compress_block(block: Any, history: bytes) -> tuple[bytes, Any]:
         field, stored = struct.pack("<I", len(compressed)), compressed
     else:
         field, stored = struct.pack("<I", size | _UNCOMPRESSED), block
-    return field, stored
+    return field, stored, struct.pack("<I", xxhash.xxh32_intdigest(stored))
 
 
 class FrameWriter:
@@ -216,9 +214,10 @@ class FrameWriter:
     into blocks of at most ``BLOCK_SIZE`` bytes; blocks are compressed on a
     pool of ``workers`` threads and handed to ``emit`` in order. Large buffers
     (the pickler passes array data of 64 KiB or more straight through) are split
-    into blocks without being copied. ``write`` returns only once every block that
-    borrows the caller's buffer has been compressed, so the caller may reuse its
-    memory.
+    into blocks without being copied: the blocks hold views of the caller's
+    buffer (which keep it alive) until they are written, at the latest in
+    ``close``, so its contents must not change until then. A pickler does not
+    change them; ``dump(background=True)`` hands over memory it owns.
 
     The header is not written: call ``frame_header`` with
     ``content_size`` and ``largest_block`` once ``close`` has
@@ -253,7 +252,6 @@ class FrameWriter:
         self._history = b""  # the last 64 KiB of content handed to a block
         self._jobs: deque[Any] = deque()
         self._pool: Any = None
-        self._checksum = _Checksum()
         self._closed = False
         self._finished = False
         #: Number of content bytes written so far.
@@ -288,8 +286,7 @@ class FrameWriter:
             self._push(view[start : start + BLOCK_SIZE])
             start += BLOCK_SIZE
         self._pending += view[start:]
-        self._drain(0)  # the blocks borrow the caller's memory
-        return size
+        return size  # the next array's blocks join the queue: no wait between arrays
 
     # -- internals -----------------------------------------------------------
     def _push_pending(self) -> None:
@@ -310,7 +307,6 @@ class FrameWriter:
         workers = self._workers or 1
         if workers == 1 or (self._pool is None and self._closed):
             # one worker, or the only block of a small frame: no thread needed
-            self._checksum.update(block)
             self._write_block(_compress_block(block, history))
             return
         if self._pool is None:
@@ -322,23 +318,21 @@ class FrameWriter:
         except RuntimeError:  # the interpreter is exiting (a background dump finishing): inline
             self._workers = 1
             self._drain(0)
-            self._checksum.update(block)
             self._write_block(_compress_block(block, history))
             return
         self._jobs.append(job)
-        self._checksum.update(block)  # runs while the workers compress
         self._drain(2 * workers)
 
     def _drain(self, keep: int) -> None:
         while len(self._jobs) > keep:
             self._write_block(self._jobs.popleft().result())
 
-    def _write_block(self, parts: tuple[bytes, Any]) -> None:
-        self._emit(parts[0])
-        self._emit(parts[1])
+    def _write_block(self, parts: tuple[bytes, Any, bytes]) -> None:
+        for part in parts:
+            self._emit(part)
 
     def close(self) -> None:
-        """Write the last block, the end mark and the content checksum."""
+        """Write the last block and the end mark."""
         if self._closed:
             if self._finished:
                 return
@@ -348,7 +342,7 @@ class FrameWriter:
             if self._pending:
                 self._push_pending()
             self._drain(0)
-            self._emit(_END_MARK + struct.pack("<I", self._checksum.digest()))
+            self._emit(_END_MARK)
             self._finished = True
         finally:
             self.abort()

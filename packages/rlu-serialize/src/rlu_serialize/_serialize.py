@@ -17,6 +17,7 @@ pickle with rlu's own restricted machine, which builds plain data only.
 
 from __future__ import annotations
 
+import mmap
 import os
 import pickle
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from rlu_serialize import _background
 from rlu_serialize._atomic import BackgroundSync, atomic_write
 from rlu_serialize._checks import check_bool, check_byte_view, check_max_bytes, check_path
-from rlu_serialize._content import Content
+from rlu_serialize._content import Content, _close
 from rlu_serialize._errors import CorruptedDataError
 from rlu_serialize._frame import HEADER_SIZE, FrameWriter, frame_header
 from rlu_serialize._signature import check_key, signature_frame
@@ -78,17 +79,19 @@ def _load_from(
     key: Any,
     max_bytes: Any,
     total: int,
+    release: Callable[[int, int], None] | None = None,
 ) -> Any:
     """Load from the stream ``reader()`` gives (each call starts it again from the beginning).
 
-    A stream has ``read(n)`` and, optionally, ``readinto(buffer)``.
+    A stream has ``read(n)`` and, optionally, ``readinto(buffer)``. ``release`` is told the
+    parts of a mapped input that are no longer needed (see ``decompress``).
     """
     limit = check_max_bytes("max_bytes", max_bytes)
     if limit is None and not trusted:
         limit = RESTRICTED_MAX_BYTES
     secret = check_key(key)
     if secret is not None:  # nothing is decompressed before the signature holds
-        verify_signature(reader(), name, secret, total)
+        verify_signature(reader(), name, secret, total, release)
     content = decompress(
         reader(),
         name,
@@ -96,6 +99,7 @@ def _load_from(
         require_checksum=not trusted,
         key=secret,
         total=total,
+        release=release,
     )
     return _unpickle(content, trusted, limit)
 
@@ -185,6 +189,7 @@ def dump(
     *,
     key: bytes | None = None,
     background: Literal[False] = False,
+    durable: bool = True,
 ) -> None: ...
 
 
@@ -195,6 +200,7 @@ def dump(
     *,
     key: bytes | None = None,
     background: Literal[True],
+    durable: bool = True,
 ) -> Future[None]: ...
 
 
@@ -205,6 +211,7 @@ def dump(
     *,
     key: bytes | None = None,
     background: bool,
+    durable: bool = True,
 ) -> Future[None] | None: ...
 
 
@@ -214,6 +221,7 @@ def dump(
     *,
     key: bytes | None = None,
     background: bool = False,
+    durable: bool = True,
 ) -> Future[None] | None:
     """Save an object to a file as an LZ4-compressed pickle.
 
@@ -228,6 +236,15 @@ def dump(
     file is left behind. A file that is replaced keeps its permission bits (and
     its owner and group, where the process may set them); a new file gets
     ``0o666`` less the umask.
+
+    With ``durable=False`` nothing is fsynced, as ``numpy.save``, safetensors and
+    ``pickle.dump`` do not fsync either: the write is as atomic for every process
+    (readers, and a program killed halfway, see the old file or the new), and
+    dump returns as soon as the file is in the operating system's cache, but a
+    power loss or an operating-system crash soon after may leave the old file, no
+    file, or an incomplete one in its place. [`load`][rlu_serialize.load] refuses
+    an incomplete file (``CorruptedDataError``: its checksum or its end mark is
+    missing); it never returns damaged data.
 
     References between objects are preserved within one call, not across calls
     (see [`dumps`][rlu_serialize.dumps]): store a whole state as one object.
@@ -264,6 +281,10 @@ def dump(
     background : bool, default False
         Return once ``obj`` is snapshotted and write the file on a background
         thread.
+    durable : bool, default True
+        Fsync the file (and its directory) before dump returns (before the
+        future completes, with ``background=True``): the checkpoint survives a
+        power loss from then on.
 
     Returns
     -------
@@ -274,8 +295,8 @@ def dump(
     Raises
     ------
     TypeError
-        If ``filepath`` is not a path, ``key`` is not bytes-like or
-        ``background`` is not a bool.
+        If ``filepath`` is not a path, ``key`` is not bytes-like, or
+        ``background`` or ``durable`` is not a bool.
     ValueError
         If ``filepath`` is empty (also a FileNotFoundError, as coax raised), or
         ``key`` is shorter than 16 bytes.
@@ -314,9 +335,10 @@ def dump(
     """
     path = check_path("filepath", filepath)
     secret = check_key(key)
+    synced = check_bool("durable", durable)
     if not check_bool("background", background):
         _background.wait_for(path)  # a dump asked for earlier must not land after this one
-        _write_file(path, secret, lambda sink: _pickle(obj, sink))
+        _write_file(path, secret, lambda sink: _pickle(obj, sink), synced)
         return None
     path = os.path.abspath(path)  # where the program is now, not where it is when written
     snapshot = _background.Snapshot()
@@ -328,30 +350,35 @@ def dump(
 
     def job() -> None:
         try:
-            _write_file(path, secret, lambda sink: snapshot.replay(sink.write))
+            _write_file(path, secret, lambda sink: snapshot.replay(sink.write), synced)
         finally:
             snapshot.release()
 
     return _background.submit(path, job)
 
 
-def _write_file(path: str, secret: bytes | None, produce: Callable[[FrameWriter], None]) -> None:
+def _write_file(
+    path: str, secret: bytes | None, produce: Callable[[FrameWriter], None], durable: bool
+) -> None:
     """Write the frame whose content ``produce`` writes to ``path``, atomically."""
     body = _body_hash(secret)
-    with atomic_write(path) as file:
-        sync = BackgroundSync(file.fileno())
+    with atomic_write(path, durable=durable) as file:
+        sync = BackgroundSync(file.fileno()) if durable else None
 
         def emit(piece: Any) -> None:
             if body is not None:
                 body.update(piece)
-            sync.wrote(file.write(piece))
+            written = file.write(piece)
+            if sync is not None:
+                sync.wrote(written)
 
         try:
             file.write(bytes(HEADER_SIZE))  # the header is written once the size is known
             writer = FrameWriter(emit)
             _fill(writer, produce)
         finally:
-            sync.wait()
+            if sync is not None:
+                sync.wait()
         header = frame_header(writer.content_size, writer.largest_block)
         if secret is not None:
             file.write(signature_frame(secret, header, body.digest()))
@@ -466,7 +493,11 @@ def load(
     [`CorruptedDataError`][rlu_serialize.CorruptedDataError] naming the file.
     The decompressed pickle is held in memory while it is unpickled and handed
     back piece by piece as it is read, so memory beyond the loaded object stays
-    small.
+    small. A trusted load reads the file through a read-only memory map, so the
+    bytes of arrays stored uncompressed (model weights) are copied once, from
+    the file's pages into the arrays; the file must not be truncated or
+    rewritten in place meanwhile (a truncated map ends the process with
+    ``SIGBUS``). ``dump`` never does either: it replaces a file whole.
 
     Parameters
     ----------
@@ -517,9 +548,56 @@ def load(
     _background.wait_for(path)  # read the checkpoint this program last asked for
     with open(path, "rb", buffering=0) as file:
         total = os.fstat(file.fileno()).st_size
+        mapped = _map_file(file.fileno(), total) if trusted else None
+        if mapped is not None:  # uncompressed blocks go from the map straight into arrays
+            try:
+                with memoryview(mapped) as whole:
+                    return _load_from(
+                        lambda: ViewStream(whole),
+                        repr(path),
+                        trusted,
+                        key,
+                        max_bytes,
+                        total,
+                        _unmapper(mapped),
+                    )
+            finally:
+                _close(mapped)
 
         def reader() -> Any:
             file.seek(0)
             return file
 
         return _load_from(reader, repr(path), trusted, key, max_bytes, total)
+
+
+def _map_file(fileno: int, size: int) -> mmap.mmap | None:
+    """The file read-only in memory, or None where it cannot be mapped (an empty file, a file
+    system without maps)."""
+    if size <= 0:
+        return None
+    try:
+        return mmap.mmap(fileno, size, access=mmap.ACCESS_READ)
+    except (OSError, ValueError, OverflowError):
+        return None
+
+
+def _unmapper(mapped: mmap.mmap) -> Callable[[int, int], None] | None:
+    """``release(offset, length)``: unmap the whole pages of that part of ``mapped`` from this
+    process (the file's pages stay cached; a later read maps them again), so that a load keeps
+    only the blocks it is working on mapped. None where the system has no ``madvise``."""
+    dontneed = getattr(mmap, "MADV_DONTNEED", None)
+    if dontneed is None or not hasattr(mapped, "madvise"):
+        return None
+    page = mmap.PAGESIZE
+
+    def release(offset: int, length: int) -> None:
+        start = -(-offset // page) * page
+        end = (offset + length) // page * page
+        if end > start:
+            try:
+                mapped.madvise(dontneed, start, end - start)
+            except (OSError, ValueError):  # the map is closed, or the call refused: keep it
+                pass
+
+    return release

@@ -3,12 +3,13 @@
 ``decompress`` reads one LZ4 frame (the format of ``lz4.frame`` and of the ``lz4`` tool) and
 checks everything the frame carries: the header checksum, each block's checksum, the content
 size and the content checksum. Blocks stored uncompressed (what ``FrameWriter`` does with
-data that does not compress: model weights) are read straight into ``Content``'s memory, one
-copy from the file; compressed blocks are decoded by ``lz4.block`` with the 64 KiB of content
-before them as dictionary, as linked blocks require. The content checksum (xxHash-32, one
-pass that cannot be split) runs on a helper thread while the main thread reads and checks
-blocks, so the two checks cost about the time of one. Only once the whole frame has passed
-(and, with a key, its signature) does an unpickler see a byte of it.
+data that does not compress: model weights) are borrowed where the input is already in memory
+(a byte string, or a file mapped by ``load``) and otherwise read straight into ``Content``'s
+memory, one copy from the file; compressed blocks are decoded by ``lz4.block`` with the 64 KiB
+of content before them as dictionary, as linked blocks require. The checksums of uncompressed
+blocks, and a content checksum (one pass that cannot be split), run on a helper thread while
+the main thread reads and checks blocks. Only once the whole frame has passed (and, with a
+key, its signature) does an unpickler see a byte of it.
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ from typing import Any
 from rlu_serialize._checks import TruncatedDataError
 from rlu_serialize._content import Content
 from rlu_serialize._errors import CorruptedDataError, LoadRefusedError, SignatureError
-from rlu_serialize._frame import MAGIC, _Checksum, xxh32
+from rlu_serialize._frame import MAGIC, Checksum, default_workers, xxh32
+from rlu_serialize._lane import Lane
 from rlu_serialize._signature import SIGNATURE_SIZE, is_signature_frame, signature_matches
 
+#: Told (offset, length) of input that was borrowed and is no longer needed (see ``decompress``).
+Release = Callable[[int, int], None]
 _READ_CHUNK = 256 << 10  # input read at a time where the reader does not choose the size
 _FLG_BLOCK_INDEPENDENT = 0x20
 _FLG_BLOCK_CHECKSUM = 0x10
@@ -69,9 +73,12 @@ class _Input:
     ``stream`` has ``read(n)`` and, optionally, ``readinto(buffer)``.
     """
 
-    def __init__(self, stream: Any, limit: int | None) -> None:
+    def __init__(self, stream: Any, limit: int | None, release: Release | None = None) -> None:
         self._read = stream.read
+        self._release = release  # told what read_all read and hashed, where it was borrowed
         self._readinto = getattr(stream, "readinto", None)
+        #: Whether ``read`` gives views of memory that holds the whole input (no copies).
+        self.in_memory = isinstance(stream, ViewStream)
         self._limit = limit  # bytes of input that belong to the frame, where known
         self.consumed = 0
         self.hash: Any = None  # a hashlib object fed everything read after the header
@@ -117,8 +124,13 @@ class _Input:
 
     def read_all(self) -> None:
         """Read (and hash) what is left of the input up to the limit."""
-        while self.read(_READ_CHUNK):
-            pass
+        while True:
+            start = self.consumed
+            count = len(self.read(_READ_CHUNK))
+            if not count:
+                break
+            if self._release is not None and self.in_memory:
+                self._release(start, count)
 
 
 def _header_length(flg: int) -> int:
@@ -130,7 +142,7 @@ def _header_length(flg: int) -> int:
 def _describe_header(
     data: Any, fail: Callable[..., CorruptedDataError]
 ) -> tuple[int, int | None, bool]:
-    """(header length, declared content size or None, content checksum present)."""
+    """(header length, declared content size or None, content or block checksums present)."""
     if len(data) < 7:
         raise fail("the LZ4 frame is truncated (its header is incomplete)", TruncatedDataError)
     flg = data[4]
@@ -142,10 +154,12 @@ def _describe_header(
     if (xxh32(bytes(data[4 : length - 1])) >> 8) & 0xFF != data[length - 1]:
         raise fail("the LZ4 frame is damaged (its header checksum does not match)")
     size = struct.unpack_from("<Q", data, 6)[0] if flg & _FLG_CONTENT_SIZE else None
-    return length, size, bool(flg & _FLG_CONTENT_CHECKSUM)
+    return length, size, bool(flg & (_FLG_CONTENT_CHECKSUM | _FLG_BLOCK_CHECKSUM))
 
 
-def verify_signature(stream: Any, name: str, key: bytes, total: int) -> None:
+def verify_signature(
+    stream: Any, name: str, key: bytes, total: int, release: Release | None = None
+) -> None:
     """Check the signature over the compressed input, before anything is decompressed.
 
     ``decompress`` checks it again over what it decompresses, so input that changes between
@@ -158,7 +172,7 @@ def verify_signature(stream: Any, name: str, key: bytes, total: int) -> None:
     """
     if total < SIGNATURE_SIZE + 7:
         raise SignatureError(f"{name} is not signed: it is too short to hold a signature")
-    source = _Input(stream, total - SIGNATURE_SIZE)
+    source = _Input(stream, total - SIGNATURE_SIZE, release)
     first = b""
     while len(first) < 19 and (more := source.read(19 - len(first))):
         first += bytes(more)
@@ -182,6 +196,7 @@ def decompress(
     require_checksum: bool,
     key: bytes | None,
     total: int | None,
+    release: Release | None = None,
 ) -> Content:
     """Decompress and verify a whole frame; return its content.
 
@@ -195,11 +210,15 @@ def decompress(
     max_bytes : int or None
         Refuse a frame whose content is (or is declared to be) larger.
     require_checksum : bool
-        Refuse a frame without a content checksum.
+        Refuse a frame without checksums (neither block checksums nor a content checksum).
     key : bytes or None
         Require a signature by this key after the frame.
     total : int or None
         Length of the whole input, where known; needed when ``key`` is given.
+    release : callable, optional
+        Where ``stream`` is a ``ViewStream`` over a memory map, uncompressed blocks are
+        borrowed from it; ``release(offset, length)`` is called for each once its checksum
+        is checked and again once it has been read, so the caller may drop those pages.
 
     Raises
     ------
@@ -240,7 +259,7 @@ def decompress(
             source.hash = hashlib.sha256(first[length:])
             source.hash_from = source.consumed
         _check_header(declared, has_checksum, max_bytes, require_checksum)
-        content, trailing = _read_frame(first, length, source, fail, declared, max_bytes)
+        content, trailing = _read_frame(first, length, source, fail, declared, max_bytes, release)
     except CorruptedDataError as problem:
         if key is None:
             raise
@@ -288,9 +307,9 @@ def _check_header(
         )
     if require_checksum and not has_checksum:
         raise LoadRefusedError(
-            "a restricted load (trusted=False) accepts only frames with a content checksum, "
-            "as rlu writes them; this one has none (coax's files have none): load it with "
-            "trusted=True only if you trust it"
+            "a restricted load (trusted=False) accepts only frames with checksums (block "
+            "checksums, as rlu writes them, or a content checksum); this one has none (coax's "
+            "files have none): load it with trusted=True only if you trust it"
         )
 
 
@@ -323,85 +342,68 @@ class _Ahead:
         with target[first:] as rest:
             return first + self._source.readinto(rest)
 
+    @property
+    def position(self) -> int:
+        """Offset in the input of the next byte ``exact``, ``into`` or ``view`` gives."""
+        return self._source.consumed - len(self._ahead)
+
+    def view(self, count: int) -> memoryview | None:
+        """The next ``count`` bytes as a view of the input itself, where the input is in
+        memory and nothing read ahead is pending; otherwise None, and nothing is read.
+        The view is shorter where the input ends."""
+        if self._ahead or not self._source.in_memory:
+            return None
+        return memoryview(self._source.read(count))
+
     def leftover(self) -> bytes:
         out, self._ahead = self._ahead, b""
         return out
 
 
-class _Lane:
-    """Work on content views, in order, on one helper thread once the views are large.
+class _BlockChecks:
+    """Checksums of uncompressed blocks, checked on one lane per CPU (blocks dealt out in
+    turn: a block checksum is one pass of its own); the first mismatch is kept."""
 
-    ``work(view, *args)`` runs inline until the first view of ``_THREAD_FROM`` bytes or more
-    arrives; from then on views go through a queue to one thread. The lane owns each view
-    handed to it and releases it once worked on (or, after ``abandon``, unworked), so the
-    memory maps behind the views may close.
-    """
+    def __init__(self, release: Release | None) -> None:
+        self._failed: list[int] = []  # indices of blocks whose checksum failed
+        self._lanes = [Lane(self._check) for _ in range(default_workers())]
+        self._next = 0
+        self._release = release
 
-    _THREAD_FROM = 1 << 20
+    def put(self, view: memoryview, expected: int, index: int, at: int | None) -> None:
+        """Check ``view`` against ``expected`` (block ``index``, borrowed from ``at``)."""
+        self._lanes[self._next].put(view, expected, index, at)
+        self._next = (self._next + 1) % len(self._lanes)
 
-    def __init__(self, work: Callable[..., None]) -> None:
-        self._work = work
-        self._queue: Any = None
-        self._thread: Any = None
-        self._stop = False
-        self._error: BaseException | None = None  # what stopped the helper thread's work
+    def _check(self, view: memoryview, expected: int, index: int, at: int | None) -> None:
+        if xxh32(view) != expected:
+            self._failed.append(index)
+        if at is not None and self._release is not None:
+            self._release(at, view.nbytes)
 
-    def put(self, view: memoryview, *args: Any) -> None:
-        """Work on ``view`` after everything put before it."""
-        if self._thread is None and view.nbytes >= self._THREAD_FROM:
-            import queue
-            import threading
-
-            self._queue = queue.SimpleQueue()
-            self._thread = threading.Thread(target=self._run, name="rlu-verify", daemon=True)
-            try:
-                self._thread.start()
-            except RuntimeError:  # no new threads (the interpreter is exiting): stay inline
-                self._thread = None
-        if self._thread is None:
-            try:
-                self._work(view, *args)
-            finally:
-                view.release()
-        else:
-            self._queue.put((view, args))
-
-    def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
-            view, args = item
-            try:
-                if not self._stop and self._error is None:
-                    self._work(view, *args)
-            except BaseException as error:  # raised by finish(), on the reading thread
-                self._error = error
-            finally:
-                view.release()
-
-    def finish(self) -> None:
-        """Return once everything put has been worked on; raise what stopped the work."""
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join()
-            self._thread = None
-        if self._error is not None and not self._stop:
-            raise self._error
+    def finish(self) -> int | None:
+        """Wait for every check; return the index of the first block that failed, or None."""
+        for lane in self._lanes:
+            lane.finish()
+        return min(self._failed, default=None)
 
     def abandon(self) -> None:
-        """Stop working; return once every view handed over is released."""
-        self._stop = True
-        self.finish()
+        for lane in self._lanes:
+            lane.abandon()
 
 
-class _BlockChecks:
-    """Checksums of uncompressed blocks, checked on a lane; the first mismatch is kept."""
+class _ContentHash:
+    """The running content checksum of a frame, fed on a lane."""
 
-    def __init__(self) -> None:
-        self.failed: int | None = None  # index of the first block whose checksum failed
-        self.lane = _Lane(self._check)
+    def __init__(self, release: Release | None) -> None:
+        self.checksum = Checksum()
+        self.lane = Lane(self._update)
+        self._release = release
 
-    def _check(self, view: memoryview, expected: int, index: int) -> None:
-        if self.failed is None and xxh32(view) != expected:  # blocks come in order
-            self.failed = index
+    def _update(self, view: memoryview, at: int | None) -> None:
+        self.checksum.update(view)
+        if at is not None and self._release is not None:
+            self._release(at, view.nbytes)
 
 
 _BLOCK_MISMATCH = "the LZ4 frame is damaged (block {}'s checksum does not match)"
@@ -418,6 +420,7 @@ def _read_frame(
     fail: Callable[..., CorruptedDataError],
     declared: int | None,
     max_bytes: int | None,
+    release: Release | None,
 ) -> tuple[Content, bytes]:
     """Read and verify the blocks of the frame whose header is ``first[:length]``.
 
@@ -435,10 +438,9 @@ def _read_frame(
     linked = not flg & _FLG_BLOCK_INDEPENDENT
     if declared == 0:  # lz4 reads a declared size of 0 as "unknown"
         declared = None
-    content = Content(declared)
-    checksum = _Checksum() if flg & _FLG_CONTENT_CHECKSUM else None
-    hasher = _Lane(checksum.update) if checksum is not None else None
-    checks = _BlockChecks()
+    content = Content(declared, release)
+    hasher = _ContentHash(release) if flg & _FLG_CONTENT_CHECKSUM else None
+    checks = _BlockChecks(release)
     reader = _Ahead(first[length:], source)
     history = b""
     index = 0
@@ -458,22 +460,32 @@ def _read_frame(
                     f"than its header's {block_max}-byte blocks)"
                 )
             raw = bool(size & _UNCOMPRESSED)
-            if raw:  # read straight into the content's memory
+            at: int | None = None  # where a borrowed block lies in the input
+            if raw:  # borrowed where the input is in memory, else read into the content's
                 _check_size(content.size + stored, declared, max_bytes, fail)
-                view = content.reserve(stored)
-                if reader.into(view) < stored:
+                at = reader.position
+                view = reader.view(stored)
+                if view is None:
+                    at = None
+                    view = content.reserve(stored)
+                    if reader.into(view) < stored:
+                        raise _truncated(fail)
+                elif view.nbytes < stored:
                     raise _truncated(fail)
                 data: Any = view
             else:
+                start = reader.position
                 data = reader.exact(stored)
                 if len(data) < stored:
                     raise _truncated(fail)
+                if release is not None and source.in_memory:  # a copy was taken: drop the pages
+                    release(start, stored)
             if flg & _FLG_BLOCK_CHECKSUM:
                 expected = reader.exact(4)
                 if len(expected) < 4:
                     raise _truncated(fail)
                 if raw:  # checked beside the reading; every check is done before returning
-                    checks.lane.put(data[:], struct.unpack("<I", expected)[0], index)
+                    checks.put(data[:], struct.unpack("<I", expected)[0], index, at)
                 elif xxh32(data) != struct.unpack("<I", expected)[0]:  # before decoding
                     raise fail(_BLOCK_MISMATCH.format(index))
             if not raw:
@@ -488,7 +500,10 @@ def _read_frame(
                 view = content.reserve(len(out))
                 view[:] = out
             assert view is not None
-            content.commit(view.nbytes)
+            if at is not None:
+                content.borrow(view, at)
+            else:
+                content.commit(view.nbytes)
             if linked:
                 history = (
                     bytes(view[-_WINDOW:])
@@ -496,14 +511,14 @@ def _read_frame(
                     else (history + bytes(view))[-_WINDOW:]
                 )
             if hasher is not None:
-                hasher.put(view)  # the lane releases it
+                hasher.lane.put(view, at)  # the lane releases it
             else:
                 view.release()
             view = None
             index += 1
-        checks.lane.finish()
-        if checks.failed is not None:
-            raise fail(_BLOCK_MISMATCH.format(checks.failed))
+        failed = checks.finish()
+        if failed is not None:
+            raise fail(_BLOCK_MISMATCH.format(failed))
         if declared is not None and content.size != declared:
             raise fail(
                 f"the LZ4 frame is damaged (its content is {content.size} bytes, its header "
@@ -513,9 +528,8 @@ def _read_frame(
             expected = reader.exact(4)
             if len(expected) < 4:
                 raise _truncated(fail)
-            hasher.finish()
-            assert checksum is not None
-            if checksum.digest() != struct.unpack("<I", expected)[0]:
+            hasher.lane.finish()
+            if hasher.checksum.digest() != struct.unpack("<I", expected)[0]:
                 raise fail("the LZ4 frame is damaged (its content checksum does not match)")
         trailing = reader.leftover()
         while len(trailing) <= SIGNATURE_SIZE:  # one signature frame may follow
@@ -526,9 +540,9 @@ def _read_frame(
     except BaseException:
         if view is not None:
             view.release()
-        checks.lane.abandon()
+        checks.abandon()
         if hasher is not None:
-            hasher.abandon()
+            hasher.lane.abandon()
         content.close()
         raise
     content.done()
