@@ -382,6 +382,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--dir", default=None, help="directory for the files (default: a temporary one)"
     )
+    parser.add_argument(
+        "--formats-repeat",
+        type=int,
+        default=15,
+        help="interleaved repeats of bench_formats.py's tables (default 15)",
+    )
     parser.add_argument("--no-memory", action="store_true", help="skip the subprocess memory runs")
     parser.add_argument(
         "--no-formats",
@@ -411,7 +417,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         import bench_formats
 
-        return bench_formats.main(["--mb", str(args.mb), "--repeat", str(args.repeat)])
+        repeat = str(args.formats_repeat)
+        return bench_formats.main(["--mb", str(args.mb), "--repeat", repeat])
     return 0
 
 
