@@ -11,6 +11,8 @@ import threading
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rlu_serialize import dump, load
 from rlu_serialize._frame import BLOCK_SIZE
 
@@ -187,3 +189,39 @@ def test_new_file_follows_the_umask_and_owner_is_kept(tmp_path):
         dump(2, path)
         info = os.stat(path)
         assert (info.st_uid, info.st_gid) == (12345, 23456)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.lists(st.integers(0, 200_000), max_size=12),
+    most=st.none() | st.integers(1, 70_000),
+)
+def test_gathered_writes_write_every_piece_in_order(tmp_path_factory, sizes, most):
+    # brute force: the file holds the pieces joined, whatever the system call writes at a time
+    from rlu_serialize import _atomic
+
+    pieces = [os.urandom(n) if n < 1000 else bytes([n % 251]) * n for n in sizes]
+    path = tmp_path_factory.mktemp("gathered") / "out.bin"
+    real = os.writev
+    calls: list[int] = []
+
+    def partial(fd, buffers):  # a system call that writes at most `most` bytes
+        calls.append(len(buffers))
+        if most is None:
+            return real(fd, buffers)
+        first = memoryview(buffers[0])[:most]
+        return real(fd, [first])
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(os, "writev", partial)
+            out = _atomic.GatheredWrites(fd)
+            written = sum(out.write(piece) for piece in pieces) + out.flush()
+    finally:
+        os.close(fd)
+    assert path.read_bytes() == b"".join(pieces)
+    assert written == sum(sizes)
+    if most is None:  # one system call per large piece, and one for what is left
+        large = sum(n >= 64 << 10 for n in sizes)
+        assert len(calls) <= large + 1 + sum(sizes) // (64 << 10)

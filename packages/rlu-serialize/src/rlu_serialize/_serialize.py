@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from rlu_serialize import _background
-from rlu_serialize._atomic import BackgroundSync, atomic_write
+from rlu_serialize._atomic import BackgroundSync, GatheredWrites, atomic_write
 from rlu_serialize._checks import check_bool, check_byte_view, check_max_bytes, check_path
 from rlu_serialize._content import Content, _close
 from rlu_serialize._errors import CorruptedDataError
@@ -364,22 +364,28 @@ def _write_file(
     body = _body_hash(secret)
     with atomic_write(path, durable=durable) as file:
         sync = BackgroundSync(file.fileno()) if durable else None
+        file.write(bytes(HEADER_SIZE))  # the header is written once the size is known
+        file.flush()  # the body goes past the buffer, straight to the file
+        out = GatheredWrites(file.fileno())
 
         def emit(piece: Any) -> None:
             if body is not None:
                 body.update(piece)
-            written = file.write(piece)
-            if sync is not None:
+            written = out.write(piece)
+            if sync is not None and written:
                 sync.wrote(written)
 
         try:
-            file.write(bytes(HEADER_SIZE))  # the header is written once the size is known
             writer = FrameWriter(emit)
             _fill(writer, produce)
+            tail = out.flush()
+            if sync is not None and tail:
+                sync.wrote(tail)
         finally:
             if sync is not None:
                 sync.wait()
         header = frame_header(writer.content_size, writer.largest_block)
+        file.seek(0, os.SEEK_END)
         if secret is not None:
             file.write(signature_frame(secret, header, body.digest()))
         file.seek(0)
