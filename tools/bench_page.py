@@ -142,9 +142,14 @@ COLUMNS: dict[str, dict[str, str]] = {
         "save MB/s": "payload bytes divided by the median time to save them to a file (page "
         "cache; the disk is synced between operations, untimed), in MB per second",
         "file MiB": "size of the file (or folder) a save wrote",
-        "rlu save / this": "rlu's save MB/s divided by this row's: above 1, rlu is faster",
+        "best save MB/s": "payload bytes divided by the shortest of the repeated saves: the "
+        "cost when this virtual machine's memory does not get in the way",
+        "best load MB/s": "payload bytes divided by the shortest of the repeated loads",
+        "rlu save / this": "rlu's save MB/s divided by this row's, like with like (rlu's durable "
+        "dump for safetensors + fsync, dump(durable=False) for the rest): above 1, rlu is faster",
         "rlu load / this": "rlu's load MB/s divided by this row's: above 1, rlu is faster",
         "blocked ms": "median time the calling thread (the training loop) waits in the save call",
+        "best blocked ms": "the shortest of those waits over the repeats",
         "complete ms": "median time from the save call until the file is complete",
         "blocked / rlu synchronous dump": "this row's blocked ms divided by that of rlu's "
         "synchronous dump: below 1, the loop is blocked for less",

@@ -205,7 +205,8 @@ def remove(path: str) -> None:
 
 
 def measure(payload: Payload, folder: str, repeat: int) -> list[tuple[str, Any]]:
-    """(label, (save s, load s, file bytes) or the reason it is unavailable), rlu first."""
+    """(label, (median save s, median load s, file bytes, best save s, best load s) or the
+    reason it is unavailable), rlu first."""
     rows: list[tuple[str, Callable[[], Any]]] = [
         (OURS, rlu_ops),
         (OURS_FAST, rlu_fast_ops),
@@ -250,7 +251,8 @@ def measure(payload: Payload, folder: str, repeat: int) -> list[tuple[str, Any]]
             out.append((label, op))
             continue
         save_s, load_s = times[label]
-        out.append((label, (statistics.median(save_s), statistics.median(load_s), sizes[label])))
+        medians = (statistics.median(save_s), statistics.median(load_s))
+        out.append((label, (*medians, sizes[label], min(save_s), min(load_s))))
     return out
 
 
@@ -302,7 +304,9 @@ def measure_async(payload: Payload, folder: str, repeat: int) -> dict[str, Any]:
             times[label][1].append(1e3 * (t2 - t0))
     remove(os.path.join(folder, "checkpoint"))
     return {
-        label: t if isinstance(t, str) else (statistics.median(t[0]), statistics.median(t[1]))
+        label: t
+        if isinstance(t, str)
+        else (statistics.median(t[0]), statistics.median(t[1]), min(t[0]))
         for label, t in times.items()
     }
 
@@ -311,72 +315,79 @@ def async_table(payload: Payload, results: dict[str, Any]) -> str:
     mb = nbytes(payload) / 1e6
     lines = [
         f"Asynchronous checkpoints, weights ({mb:,.0f} MB): how long the training loop is "
-        "blocked, and until the file is complete (ms, median)",
+        "blocked, and until the file is complete (ms, median; best of the repeats beside)",
         "",
-        "| way of saving | blocked ms | complete ms | blocked / rlu synchronous dump |",
-        "|---|---:|---:|---:|",
+        "| way of saving | blocked ms | complete ms | best blocked ms "
+        "| blocked / rlu synchronous dump |",
+        "|---|---:|---:|---:|---:|",
     ]
     sync = results.get("rlu dump (synchronous)")
     for label, r in results.items():
         if isinstance(r, str):
-            lines.append(f"| {label} | unavailable: {r[:100]} | | |")
+            lines.append(f"| {label} | unavailable: {r[:100]} | | | |")
             continue
         ratio = "" if isinstance(sync, str) or sync is None else f"{r[0] / sync[0]:.2f}"
-        lines.append(f"| {label} | {r[0]:,.0f} | {r[1]:,.0f} | {ratio} |")
+        lines.append(f"| {label} | {r[0]:,.0f} | {r[1]:,.0f} | {r[2]:,.0f} | {ratio} |")
     ours = results.get("**rlu dump(background=True)**")
     if not isinstance(ours, str) and ours is not None and not isinstance(sync, str) and sync:
-        ratio = ours[0] / sync[0]
-        verdict = "met" if ratio <= ASYNC_GOAL else "NOT met"
-        lines += [
-            "",
-            f"- {verdict}: rlu's background dump blocks for {ratio:.2f}x a synchronous dump "
-            f"(goal <= {ASYNC_GOAL}x)",
-        ]
+        lines.append("")
+        for statistic, ratio in (("median", ours[0] / sync[0]), ("best", ours[2] / sync[2])):
+            verdict = "met" if ratio <= ASYNC_GOAL else "NOT met"
+            lines.append(
+                f"- {verdict} ({statistic}): rlu's background dump blocks for {ratio:.2f}x a "
+                f"synchronous dump (goal <= {ASYNC_GOAL}x)"
+            )
     return "\n".join(lines)
 
 
 def table(name: str, payload: Payload, results: list[tuple[str, Any]], compressible: bool) -> str:
     mb = nbytes(payload) / 1e6
-    speed = {label: (mb / r[0], mb / r[1]) for label, r in results if not isinstance(r, str)}
+    rows = [(label, r) for label, r in results if not isinstance(r, str)]
+    speed = {label: (mb / r[0], mb / r[1]) for label, r in rows}
+    best = {label: (mb / r[3], mb / r[4]) for label, r in rows}
     anchors = [label for label in ANCHORS if label in speed]
-    ours, fast = speed.get(OURS), speed.get(OURS_FAST)
     lines = [
-        f"{name}: {mb:,.0f} MB, save and load MB/s (median), file size; in the last columns "
-        "rlu / this, like with like: rlu's durable dump against safetensors + fsync, "
-        "dump(durable=False) against the rest",
+        f"{name}: {mb:,.0f} MB, save and load MB/s (median; best of the repeats beside), file "
+        "size; in the last columns rlu / this (medians), like with like: rlu's durable dump "
+        "against safetensors + fsync, dump(durable=False) against the rest",
         "",
-        "| library | save MB/s | load MB/s | file MiB | rlu save / this | rlu load / this |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| library | save MB/s | load MB/s | best save MB/s | best load MB/s | file MiB "
+        "| rlu save / this | rlu load / this |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for label, r in results:
         if isinstance(r, str):
-            lines.append(f"| {label} | unavailable: {r[:100]} | | | | |")
+            lines.append(f"| {label} | unavailable: {r[:100]} | | | | | | |")
             continue
         save, load = speed[label]
-        mine = ours if label == DURABLE else fast
+        mine = speed.get(OURS if label == DURABLE else OURS_FAST)
         ratio = ("", "") if mine is None else (f"{mine[0] / save:.2f}", f"{mine[1] / load:.2f}")
         shown = "ceiling: ndarray.tofile / numpy.fromfile" if label == "ceiling" else label
-        mib = r[2] / 2**20
+        top = best[label]
         lines.append(
-            f"| {shown} | {save:,.0f} | {load:,.0f} | {mib:,.1f} | {ratio[0]} | {ratio[1]} |"
+            f"| {shown} | {save:,.0f} | {load:,.0f} | {top[0]:,.0f} | {top[1]:,.0f} "
+            f"| {r[2] / 2**20:,.1f} | {ratio[0]} | {ratio[1]} |"
         )
     as_they_are = [a for a in anchors if a != DURABLE]
-    if ours is None or fast is None or not as_they_are:
+    if OURS not in speed or OURS_FAST not in speed or not as_they_are:
         return "\n".join(lines)
-    fastest = max(as_they_are, key=lambda a: speed[a][0])
-    goals = [("dump(durable=False) save", fast[0] / speed[fastest][0], f"{fastest}, the fastest")]
-    if DURABLE in speed:
-        goals.append(("durable dump save", ours[0] / speed[DURABLE][0], DURABLE))
-    if compressible and "orbax StandardCheckpointer" in speed:
-        orbax = speed["orbax StandardCheckpointer"][1]
-        goals.append(("load", ours[1] / orbax, "orbax (compresses too)"))
-    elif not compressible:
-        quickest = max(anchors, key=lambda a: speed[a][1])
-        goals.append(("load", ours[1] / speed[quickest][1], f"{quickest}, the fastest"))
     lines.append("")
-    for what, ratio, against in goals:
-        verdict = "met" if ratio >= GOAL else "NOT met"
-        lines.append(f"- {verdict}: rlu {what} = {ratio:.2f}x {against} (goal >= {GOAL}x)")
+    for statistic, of in (("median", speed), ("best", best)):
+        fastest = max(as_they_are, key=lambda a: of[a][0])
+        goals = [("dump(durable=False) save", of[OURS_FAST][0] / of[fastest][0], fastest)]
+        if DURABLE in of:
+            goals.append(("durable dump save", of[OURS][0] / of[DURABLE][0], DURABLE))
+        if compressible and "orbax StandardCheckpointer" in of:
+            orbax = of["orbax StandardCheckpointer"][1]
+            goals.append(("load", of[OURS][1] / orbax, "orbax (compresses too)"))
+        elif not compressible:
+            quickest = max(anchors, key=lambda a: of[a][1])
+            goals.append(("load", of[OURS][1] / of[quickest][1], quickest))
+        for what, ratio, against in goals:
+            verdict = "met" if ratio >= GOAL else "NOT met"
+            lines.append(
+                f"- {verdict} ({statistic}): rlu {what} = {ratio:.2f}x {against} (goal >= {GOAL}x)"
+            )
     return "\n".join(lines)
 
 
