@@ -295,3 +295,12 @@ def test_a_mapped_file_loads_as_every_other_way_reads_it(tmp_path_factory, parts
                 got[...] = 1  # writable, and its own memory: the map is closed by now
             else:
                 assert got == want
+
+
+@pytest.mark.parametrize("fmt", ["B", "b", "c"])
+def test_loads_takes_byte_views_of_any_byte_format(fmt):
+    # a char or signed-byte view of the same bytes is the same checkpoint
+    weights = np.random.default_rng(2).standard_normal(1 << 19).astype(np.float32)  # 2 MiB
+    s = dumps({"w": weights, "n": 3})
+    out = loads(memoryview(bytearray(s)).cast(fmt))
+    assert out["n"] == 3 and out["w"].tobytes() == weights.tobytes()

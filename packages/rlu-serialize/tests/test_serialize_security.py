@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import collections
+import os
 import pickle
 import struct
 import subprocess
@@ -53,12 +54,47 @@ class TouchesMarker:
 def test_a_failing_block_checksum_runs_nothing(tmp_path, trusted):
     marker = tmp_path / "marker"
     s = bytearray(dumps([TouchesMarker(marker), np.zeros(100_000)]))
-    s[-5] ^= 0x01  # the last block's checksum, before the end mark: the blocks all decode
+    s[-5] ^= 0x01  # the last block's checksum, before the end mark: refused before unpickling
     with pytest.raises(CorruptedDataError, match="(?i)checksum"):
         loads(bytes(s), trusted=trusted)
     assert not marker.exists()
     loads(dumps(TouchesMarker(marker)))  # the same payload, intact, does run
     assert marker.exists()
+
+
+def test_a_damaged_uncompressed_block_of_a_mapped_file_runs_nothing(tmp_path):
+    # model weights are stored uncompressed and checked on helper threads, in place in the
+    # file's memory map; the marker's opcodes share the first block with the weights
+    marker = tmp_path / "marker"
+    weights = np.random.default_rng(0).standard_normal(3 << 20 >> 2).astype(np.float32)
+    path = tmp_path / "weights.lz4"
+    dump([TouchesMarker(marker), weights], path)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01  # inside an uncompressed block of more than 1 MiB
+    path.write_bytes(bytes(data))
+    with pytest.raises(CorruptedDataError, match="checksum"):
+        load(path)
+    assert not marker.exists()
+
+
+def test_a_signed_load_uses_only_what_it_checked(tmp_path, monkeypatch):
+    # a file rewritten in place after its signature passed must not reach the unpickler
+    import rlu_serialize._serialize as serialize_module
+
+    weights = np.random.default_rng(1).standard_normal(3 << 20 >> 2).astype(np.float32)
+    path = tmp_path / "signed.lz4"
+    dump({"w": weights}, path, key=KEY)
+    real = serialize_module._unpickle
+
+    def rewrite_then_unpickle(*args):
+        with open(path, "r+b") as f:  # in place: same inode, as another writer could
+            f.seek(os.path.getsize(path) // 2)
+            f.write(bytes(4096))
+        return real(*args)
+
+    monkeypatch.setattr(serialize_module, "_unpickle", rewrite_then_unpickle)
+    out = load(path, key=KEY)
+    np.testing.assert_array_equal(out["w"], weights)
 
 
 @pytest.mark.parametrize("trusted", [True, False])

@@ -71,7 +71,8 @@ def check_byte_view(name: str, value: Any) -> memoryview:
         raise TypeError(
             f"{name} must be a bytes-like object (the output of dumps), got {type(value).__name__}"
         ) from None
-    return view.cast("B") if (view.ndim != 1 or view.itemsize != 1) else view
+    # any other format ('c', 'b', ...) is cast too: slices are copied into byte buffers
+    return view if view.format == "B" and view.ndim == 1 else view.cast("B")
 
 
 def check_data_view(name: str, value: Any) -> memoryview:

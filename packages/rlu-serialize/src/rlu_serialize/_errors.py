@@ -14,7 +14,7 @@ from typing import Any
 class CorruptedDataError(ValueError, RuntimeError):
     """The data is not an intact LZ4 frame holding a pickle.
 
-    Raised for a truncated or damaged checkpoint (failed content checksum,
+    Raised for a truncated or damaged checkpoint (a failed block or content checksum,
     malformed LZ4 frame, data cut short, bytes after the frame) and for input
     that is not an LZ4 frame at all. The message names the file, or says that
     the input was a byte string.
@@ -40,7 +40,7 @@ class LoadRefusedError(pickle.UnpicklingError):
     Every refusal of [`load`][rlu_serialize.load] and [`loads`][rlu_serialize.loads] that is
     not damage ([`CorruptedDataError`][rlu_serialize.CorruptedDataError]) is an instance of
     this class: in restricted mode (``trusted=False``) a global, an opcode or an array
-    description that plain data does not need, a frame without a content checksum, or objects
+    description that plain data does not need, a frame without checksums, or objects
     beyond the memory bound; in either mode a payload larger than ``max_bytes``, and, when a
     ``key`` is given, a missing or wrong signature. The two subclasses
     [`ForbiddenGlobalError`][rlu_serialize.ForbiddenGlobalError] and

@@ -217,7 +217,9 @@ class FrameWriter:
     into blocks without being copied: the blocks hold views of the caller's
     buffer (which keep it alive) until they are written, at the latest in
     ``close``, so its contents must not change until then. A pickler does not
-    change them; ``dump(background=True)`` hands over memory it owns.
+    change them; ``dump(background=True)`` hands over memory it owns. A change
+    to the end of such a block, which the next block is compressed against,
+    raises ``ValueError`` when the block is written.
 
     The header is not written: call ``frame_header`` with
     ``content_size`` and ``largest_block`` once ``close`` has
@@ -300,6 +302,9 @@ class FrameWriter:
             if len(block) >= _WINDOW
             else (history + bytes(block))[-_WINDOW:]
         )
+        # A block borrowed from the caller must still end as the next block's dictionary
+        # says once it is written (see _write_block); our own pending blocks never change.
+        tail = None if isinstance(block, bytearray) else self._history
         self.content_size += len(block)
         self.largest_block = max(self.largest_block, len(block))
         if self._workers is None and not self._closed:
@@ -307,7 +312,7 @@ class FrameWriter:
         workers = self._workers or 1
         if workers == 1 or (self._pool is None and self._closed):
             # one worker, or the only block of a small frame: no thread needed
-            self._write_block(_compress_block(block, history))
+            self._write_block(_compress_block(block, history), block, tail)
             return
         if self._pool is None:
             from concurrent.futures import ThreadPoolExecutor
@@ -318,18 +323,27 @@ class FrameWriter:
         except RuntimeError:  # the interpreter is exiting (a background dump finishing): inline
             self._workers = 1
             self._drain(0)
-            self._write_block(_compress_block(block, history))
+            self._write_block(_compress_block(block, history), block, tail)
             return
-        self._jobs.append(job)
+        self._jobs.append((job, block, tail))
         self._drain(2 * workers)
 
     def _drain(self, keep: int) -> None:
         while len(self._jobs) > keep:
-            self._write_block(self._jobs.popleft().result())
+            job, block, tail = self._jobs.popleft()
+            self._write_block(job.result(), block, tail)
 
-    def _write_block(self, parts: tuple[bytes, Any, bytes]) -> None:
+    def _write_block(self, parts: tuple[bytes, Any, bytes], block: Any, tail: Any) -> None:
         for part in parts:
             self._emit(part)
+        if tail is not None and block[-len(tail) :] != tail:
+            # The next block was compressed against the old bytes: it would decode to bytes
+            # that were never there, and its checksum (of what was stored) would not notice.
+            raise ValueError(
+                "a buffer changed while it was being written (another thread writing to an "
+                "array during dump?); nothing was saved: dump(..., background=True) takes a "
+                "snapshot first"
+            )
 
     def close(self) -> None:
         """Write the last block and the end mark."""
@@ -351,7 +365,7 @@ class FrameWriter:
         """Stop the compression threads and drop whatever is not written yet."""
         self._closed = True
         self._pending = bytearray()
-        for job in self._jobs:
+        for job, _, _ in self._jobs:
             job.cancel()
         self._jobs.clear()
         if self._pool is not None:

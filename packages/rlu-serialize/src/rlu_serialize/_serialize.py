@@ -91,7 +91,7 @@ def _load_from(
         limit = RESTRICTED_MAX_BYTES
     secret = check_key(key)
     if secret is not None:  # nothing is decompressed before the signature holds
-        verify_signature(reader(), name, secret, total, release)
+        verify_signature(reader(), name, secret, total)
     content = decompress(
         reader(),
         name,
@@ -112,8 +112,8 @@ def dumps(obj: Any, *, key: bytes | None = None) -> bytes:
     ``dumps(b)`` separately give two independent copies of ``a``. Store a whole
     state as one object (a dict or a tuple) to keep it consistent.
 
-    The byte string is one standard LZ4 frame (content size and content
-    checksum) holding a cloudpickle pickle, protocol 5. Large buffers such as
+    The byte string is one standard LZ4 frame (content size and block
+    checksums) holding a cloudpickle pickle, protocol 5. Large buffers such as
     array data are compressed straight from the object's memory, on several
     threads at once; data that does not compress (model weights) is stored as
     it is, without being compressed in vain.
@@ -249,6 +249,13 @@ def dump(
     References between objects are preserved within one call, not across calls
     (see [`dumps`][rlu_serialize.dumps]): store a whole state as one object.
 
+    A synchronous dump reads arrays while it writes them: if another thread
+    changes an array meanwhile, the file may hold some of the new values, or
+    dump raises ``ValueError`` and saves nothing, or (where the change lands in
+    an uncompressed block) [`load`][rlu_serialize.load] refuses the file; it
+    never holds bytes the array did not have. ``background=True`` takes a
+    snapshot first.
+
     With ``background=True`` the training loop waits only for a snapshot: ``obj``
     is pickled at once, on the calling thread, with the data of every array (and
     every other large mutable buffer) copied into memory the snapshot owns; JAX
@@ -298,8 +305,9 @@ def dump(
         If ``filepath`` is not a path, ``key`` is not bytes-like, or
         ``background`` or ``durable`` is not a bool.
     ValueError
-        If ``filepath`` is empty (also a FileNotFoundError, as coax raised), or
-        ``key`` is shorter than 16 bytes.
+        If ``filepath`` is empty (also a FileNotFoundError, as coax raised),
+        ``key`` is shorter than 16 bytes, or an array changed while a
+        synchronous dump was writing it (``filepath`` then unchanged).
     pickle.PicklingError, TypeError
         If ``obj`` cannot be pickled (raised by the call itself, also with
         ``background=True``); ``filepath`` is then unchanged.
@@ -430,7 +438,7 @@ def loads(
         refuses everything else with
         [`ForbiddenGlobalError`][rlu_serialize.ForbiddenGlobalError] or
         [`LoadRefusedError`][rlu_serialize.LoadRefusedError]. The frame must carry
-        a content checksum, and what is built is bounded (see ``max_bytes``).
+        checksums, and what is built is bounded (see ``max_bytes``).
         Typed PRNG keys (``jax.random.key``) are refused; store
         ``jax.random.key_data(key)`` instead.
     key : bytes, optional
@@ -499,11 +507,12 @@ def load(
     [`CorruptedDataError`][rlu_serialize.CorruptedDataError] naming the file.
     The decompressed pickle is held in memory while it is unpickled and handed
     back piece by piece as it is read, so memory beyond the loaded object stays
-    small. A trusted load reads the file through a read-only memory map, so the
-    bytes of arrays stored uncompressed (model weights) are copied once, from
-    the file's pages into the arrays; the file must not be truncated or
-    rewritten in place meanwhile (a truncated map ends the process with
-    ``SIGBUS``). ``dump`` never does either: it replaces a file whole.
+    small. A trusted load without a key reads the file through a read-only
+    memory map, so the bytes of arrays stored uncompressed (model weights) are
+    copied once, from the file's pages into the arrays; the file must not be
+    truncated or rewritten in place meanwhile (a truncated map ends the process
+    with ``SIGBUS``). ``dump`` never does either: it replaces a file whole.
+    Restricted and signed loads copy what they check before they use it.
 
     Parameters
     ----------
@@ -554,7 +563,9 @@ def load(
     _background.wait_for(path)  # read the checkpoint this program last asked for
     with open(path, "rb", buffering=0) as file:
         total = os.fstat(file.fileno()).st_size
-        mapped = _map_file(file.fileno(), total) if trusted else None
+        # A signed load copies what it checks: a map would show the unpickler whatever is
+        # written into the file after the signature passed.
+        mapped = _map_file(file.fileno(), total) if trusted and key is None else None
         if mapped is not None:  # uncompressed blocks go from the map straight into arrays
             try:
                 with memoryview(mapped) as whole:

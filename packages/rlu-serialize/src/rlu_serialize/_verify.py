@@ -7,9 +7,9 @@ data that does not compress: model weights) are borrowed where the input is alre
 (a byte string, or a file mapped by ``load``) and otherwise read straight into ``Content``'s
 memory, one copy from the file; compressed blocks are decoded by ``lz4.block`` with the 64 KiB
 of content before them as dictionary, as linked blocks require. The checksums of uncompressed
-blocks, and a content checksum (one pass that cannot be split), run on a helper thread while
-the main thread reads and checks blocks. Only once the whole frame has passed (and, with a
-key, its signature) does an unpickler see a byte of it.
+blocks run on one helper thread per CPU, and a content checksum (one pass that cannot be
+split) on another, while the main thread reads and checks blocks. Only once the whole frame
+has passed (and, with a key, its signature) does an unpickler see a byte of it.
 """
 
 from __future__ import annotations
@@ -73,9 +73,8 @@ class _Input:
     ``stream`` has ``read(n)`` and, optionally, ``readinto(buffer)``.
     """
 
-    def __init__(self, stream: Any, limit: int | None, release: Release | None = None) -> None:
+    def __init__(self, stream: Any, limit: int | None) -> None:
         self._read = stream.read
-        self._release = release  # told what read_all read and hashed, where it was borrowed
         self._readinto = getattr(stream, "readinto", None)
         #: Whether ``read`` gives views of memory that holds the whole input (no copies).
         self.in_memory = isinstance(stream, ViewStream)
@@ -124,13 +123,8 @@ class _Input:
 
     def read_all(self) -> None:
         """Read (and hash) what is left of the input up to the limit."""
-        while True:
-            start = self.consumed
-            count = len(self.read(_READ_CHUNK))
-            if not count:
-                break
-            if self._release is not None and self.in_memory:
-                self._release(start, count)
+        while self.read(_READ_CHUNK):
+            pass
 
 
 def _header_length(flg: int) -> int:
@@ -157,9 +151,7 @@ def _describe_header(
     return length, size, bool(flg & (_FLG_CONTENT_CHECKSUM | _FLG_BLOCK_CHECKSUM))
 
 
-def verify_signature(
-    stream: Any, name: str, key: bytes, total: int, release: Release | None = None
-) -> None:
+def verify_signature(stream: Any, name: str, key: bytes, total: int) -> None:
     """Check the signature over the compressed input, before anything is decompressed.
 
     ``decompress`` checks it again over what it decompresses, so input that changes between
@@ -172,7 +164,7 @@ def verify_signature(
     """
     if total < SIGNATURE_SIZE + 7:
         raise SignatureError(f"{name} is not signed: it is too short to hold a signature")
-    source = _Input(stream, total - SIGNATURE_SIZE, release)
+    source = _Input(stream, total - SIGNATURE_SIZE)
     first = b""
     while len(first) < 19 and (more := source.read(19 - len(first))):
         first += bytes(more)
@@ -218,7 +210,8 @@ def decompress(
     release : callable, optional
         Where ``stream`` is a ``ViewStream`` over a memory map, uncompressed blocks are
         borrowed from it; ``release(offset, length)`` is called for each once its checksum
-        is checked and again once it has been read, so the caller may drop those pages.
+        is checked and again once it has been read, and for each compressed block once it is
+        decoded, so the caller may drop those pages.
 
     Raises
     ------
@@ -383,8 +376,12 @@ class _BlockChecks:
 
     def finish(self) -> int | None:
         """Wait for every check; return the index of the first block that failed, or None."""
-        for lane in self._lanes:
-            lane.finish()
+        try:
+            for lane in self._lanes:
+                lane.finish()
+        except BaseException:
+            self.abandon()  # no lane may still hold a view when this raises
+            raise
         return min(self._failed, default=None)
 
     def abandon(self) -> None:
