@@ -269,7 +269,7 @@ def test_a_mapped_file_loads_as_every_other_way_reads_it(tmp_path_factory, parts
     path = tmp_path_factory.mktemp("mapped") / "c.lz4"
     dump(obj, path, durable=False)
     mapped: list[int] = []
-    real = serialize_module._map_file
+    real = serialize_module.map_file
 
     def spy(fileno, size):
         mapped.append(size)
@@ -278,14 +278,14 @@ def test_a_mapped_file_loads_as_every_other_way_reads_it(tmp_path_factory, parts
     def unmapped(fileno, size):
         return None
 
-    serialize_module._map_file = spy
+    serialize_module.map_file = spy
     try:
         outs = [load(path), load(path, trusted=False)]
         assert mapped == [path.stat().st_size]  # only the trusted load maps the file
-        serialize_module._map_file = unmapped
+        serialize_module.map_file = unmapped
         outs.append(load(path))
     finally:
-        serialize_module._map_file = real
+        serialize_module.map_file = real
     outs.append(loads(path.read_bytes()))
     for out in outs:
         assert len(out) == len(obj)

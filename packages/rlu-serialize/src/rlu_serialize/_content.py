@@ -123,7 +123,7 @@ class Content:
         segment, view, used = self._segments.popleft()
         view.release()
         if isinstance(segment, mmap.mmap):
-            _close(segment)
+            close_map(segment)
         elif self._release is not None:
             self._release(segment, used)
         self._offset = 0
@@ -193,14 +193,14 @@ class Content:
     def close(self) -> None:
         """Unmap every segment (what has not been read is dropped)."""
         if self._fill is not None:
-            _close(self._fill)
+            close_map(self._fill)
             self._fill = None
         while self._segments:
             self._drop()
         self.remaining = 0
 
 
-def _close(segment: mmap.mmap) -> None:
+def close_map(segment: mmap.mmap) -> None:
     """Unmap ``segment`` now, or, while a view of it is still alive (a traceback that holds
     one), when the last view goes: an error being raised must not turn into a BufferError."""
     try:
@@ -237,3 +237,35 @@ def anonymous_map(size: int) -> mmap.mmap:
         except OSError:  # no transparent huge pages here
             pass
     return segment
+
+
+def map_file(fileno: int, size: int) -> mmap.mmap | None:
+    """The file read-only in memory, or None where it cannot be mapped (an empty file, a file
+    system without maps)."""
+    if size <= 0:
+        return None
+    try:
+        return mmap.mmap(fileno, size, access=mmap.ACCESS_READ)
+    except (OSError, ValueError, OverflowError):
+        return None
+
+
+def unmapper(mapped: mmap.mmap) -> Callable[[int, int], None] | None:
+    """``release(offset, length)``: unmap the whole pages of that part of ``mapped`` from this
+    process (the file's pages stay cached; a later read maps them again), so that a load keeps
+    only the blocks it is working on mapped. None where the system has no ``madvise``."""
+    dontneed = getattr(mmap, "MADV_DONTNEED", None)
+    if dontneed is None or not hasattr(mapped, "madvise"):
+        return None
+    page = mmap.PAGESIZE
+
+    def release(offset: int, length: int) -> None:
+        start = -(-offset // page) * page
+        end = (offset + length) // page * page
+        if end > start:
+            try:
+                mapped.madvise(dontneed, start, end - start)
+            except (OSError, ValueError):  # the map is closed, or the call refused: keep it
+                pass
+
+    return release

@@ -56,35 +56,6 @@ _PROBES = 4
 _PAYS = 0.97  # compress a block whose probes shrink to this fraction of their size or less
 
 
-class Checksum:
-    """Running xxHash-32 (seed 0), the LZ4 frame format's content checksum.
-
-    Frames that carry one (rlu 0.4 wrote them, as the ``lz4`` tool does) are verified with
-    it. ``xxhash`` computes it and releases the GIL while it does, so a ``Lane`` can run it
-    beside the thread that reads the frame.
-
-    Examples
-    --------
-    >>> checksum = Checksum()
-    >>> checksum.update(b"")
-    >>> hex(checksum.digest())
-    '0x2cc5d05'
-    """
-
-    def __init__(self) -> None:
-        import xxhash
-
-        self._state = xxhash.xxh32()
-
-    def update(self, data: Any) -> None:
-        """Feed ``data`` (bytes-like) to the hash."""
-        self._state.update(data)
-
-    def digest(self) -> int:
-        """The digest of everything fed so far, an integer in ``[0, 2**32)``."""
-        return int(self._state.intdigest())
-
-
 def xxh32(data: bytes | bytearray | memoryview) -> int:
     """Return the xxHash-32 digest (seed 0) of ``data``.
 

@@ -17,7 +17,6 @@ pickle with rlu's own restricted machine, which builds plain data only.
 
 from __future__ import annotations
 
-import mmap
 import os
 import pickle
 from collections.abc import Callable
@@ -26,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from rlu_serialize import _background
 from rlu_serialize._atomic import BackgroundSync, GatheredWrites, atomic_write
 from rlu_serialize._checks import check_bool, check_byte_view, check_max_bytes, check_path
-from rlu_serialize._content import Content, _close
+from rlu_serialize._content import Content, close_map, map_file, unmapper
 from rlu_serialize._errors import CorruptedDataError
 from rlu_serialize._frame import HEADER_SIZE, FrameWriter, frame_header
 from rlu_serialize._signature import check_key, signature_frame
@@ -565,7 +564,7 @@ def load(
         total = os.fstat(file.fileno()).st_size
         # A signed load copies what it checks: a map would show the unpickler whatever is
         # written into the file after the signature passed.
-        mapped = _map_file(file.fileno(), total) if trusted and key is None else None
+        mapped = map_file(file.fileno(), total) if trusted and key is None else None
         if mapped is not None:  # uncompressed blocks go from the map straight into arrays
             try:
                 with memoryview(mapped) as whole:
@@ -576,45 +575,13 @@ def load(
                         key,
                         max_bytes,
                         total,
-                        _unmapper(mapped),
+                        unmapper(mapped),
                     )
             finally:
-                _close(mapped)
+                close_map(mapped)
 
         def reader() -> Any:
             file.seek(0)
             return file
 
         return _load_from(reader, repr(path), trusted, key, max_bytes, total)
-
-
-def _map_file(fileno: int, size: int) -> mmap.mmap | None:
-    """The file read-only in memory, or None where it cannot be mapped (an empty file, a file
-    system without maps)."""
-    if size <= 0:
-        return None
-    try:
-        return mmap.mmap(fileno, size, access=mmap.ACCESS_READ)
-    except (OSError, ValueError, OverflowError):
-        return None
-
-
-def _unmapper(mapped: mmap.mmap) -> Callable[[int, int], None] | None:
-    """``release(offset, length)``: unmap the whole pages of that part of ``mapped`` from this
-    process (the file's pages stay cached; a later read maps them again), so that a load keeps
-    only the blocks it is working on mapped. None where the system has no ``madvise``."""
-    dontneed = getattr(mmap, "MADV_DONTNEED", None)
-    if dontneed is None or not hasattr(mapped, "madvise"):
-        return None
-    page = mmap.PAGESIZE
-
-    def release(offset: int, length: int) -> None:
-        start = -(-offset // page) * page
-        end = (offset + length) // page * page
-        if end > start:
-            try:
-                mapped.madvise(dontneed, start, end - start)
-            except (OSError, ValueError):  # the map is closed, or the call refused: keep it
-                pass
-
-    return release

@@ -22,7 +22,7 @@ from typing import Any
 from rlu_serialize._checks import TruncatedDataError
 from rlu_serialize._content import Content
 from rlu_serialize._errors import CorruptedDataError, LoadRefusedError, SignatureError
-from rlu_serialize._frame import MAGIC, Checksum, default_workers, xxh32
+from rlu_serialize._frame import MAGIC, default_workers, xxh32
 from rlu_serialize._lane import Lane
 from rlu_serialize._signature import SIGNATURE_SIZE, is_signature_frame, signature_matches
 
@@ -390,15 +390,22 @@ class _BlockChecks:
 
 
 class _ContentHash:
-    """The running content checksum of a frame, fed on a lane."""
+    """The running content checksum of a frame (xxHash-32 of all content, as rlu 0.4 and the
+    ``lz4`` tool write it), fed on a lane."""
 
     def __init__(self, release: Release | None) -> None:
-        self.checksum = Checksum()
+        import xxhash
+
+        self._state = xxhash.xxh32()
         self.lane = Lane(self._update)
         self._release = release
 
+    def digest(self) -> int:
+        """The digest of the content fed so far, an integer in ``[0, 2**32)``."""
+        return int(self._state.intdigest())
+
     def _update(self, view: memoryview, at: int | None) -> None:
-        self.checksum.update(view)
+        self._state.update(view)
         if at is not None and self._release is not None:
             self._release(at, view.nbytes)
 
@@ -526,7 +533,7 @@ def _read_frame(
             if len(expected) < 4:
                 raise _truncated(fail)
             hasher.lane.finish()
-            if hasher.checksum.digest() != struct.unpack("<I", expected)[0]:
+            if hasher.digest() != struct.unpack("<I", expected)[0]:
                 raise fail("the LZ4 frame is damaged (its content checksum does not match)")
         trailing = reader.leftover()
         while len(trailing) <= SIGNATURE_SIZE:  # one signature frame may follow
