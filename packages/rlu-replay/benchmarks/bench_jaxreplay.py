@@ -1,5 +1,7 @@
 """rlu_replay.jax beside flashbax's prioritised buffers: replay inside XLA, on the CPU.
 
+(``JAX_PLATFORMS=cuda`` runs it on a GPU: ``packages/rlu-trees/benchmarks/gpu_jaxtrees.sh``.)
+
 Capacity 10^6 CartPole-sized transitions (obs and next obs 4 x float32, an int32 action, a
 float32 reward and discount), 100,000 stored before timing. Every operation is jitted with the
 buffer state donated (written in place), as a training loop holds it; figures are medians over
@@ -410,7 +412,8 @@ def main() -> None:
     load = os.getloadavg()
     print(
         f"python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs, "
-        f"jax {jax.__version__}, flashbax {_version('flashbax')}, load average "
+        f"jax {jax.__version__} on {jax.devices()[0].platform}, flashbax {_version('flashbax')}, "
+        "load average "
         f"before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
     )
     print()

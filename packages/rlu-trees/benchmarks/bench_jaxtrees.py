@@ -277,10 +277,13 @@ def main() -> None:
         _cpu.ENABLED = False  # taken by each tree when it is made: set before any is
     modes = tuple(m for m in args.modes.split(",") if m)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    calls = _cpu.ENABLED and _cpu.available() and jax.devices()[0].platform == "cpu"
+    where = jax.devices()[0].platform
+    calls = _cpu.ENABLED and _cpu.available() and where == "cpu"
+    kernels = "level loops" if where == "cpu" else "levels unrolled"  # the lowering XLA gets
+    kernels = "compiled custom calls" if calls else "XLA kernels, " + kernels
     print(
-        f"# bench_jaxtrees: rlu's {'compiled custom calls' if calls else 'XLA kernels'}, "
-        f"jax {jax.__version__} on {jax.devices()[0].platform}, "
+        f"# bench_jaxtrees: rlu's {kernels}, "
+        f"jax {jax.__version__} on {where}, "
         f"flashbax {'present' if fbx is not None else 'missing'}, load average {load:.2f}"
     )
     if args.log2n is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -18,17 +19,22 @@ CAPACITIES = [1, 2, 3, 5, 8, 13, 100, 4097]
 BATCH = 16  # one batch shape for every test: JAX compiles once per shape
 
 
-@pytest.fixture(autouse=True, scope="module", params=["xla", "cpu-calls"])
+@pytest.fixture(autouse=True, scope="module", params=["xla", "cpu-calls", "unrolled"])
 def lowering(request):
-    """Every test runs twice on the CPU: once through the XLA kernels (what GPUs and TPUs
-    run) and once through the compiled custom calls that CPU programs use."""
-    from rlu_trees.jax import _cpu
+    """Every test runs three times on the CPU: through the XLA kernels' level loops (the CPU's
+    lowering without the custom calls), through the compiled custom calls that CPU programs
+    use, and through the unrolled levels that GPUs and TPUs run (forced onto the CPU here by
+    giving the CPU branch the accelerators' arguments)."""
+    from rlu_trees.jax import _cpu, _kernels
 
-    enabled = _cpu.ENABLED
+    enabled, descend, set_values = _cpu.ENABLED, _kernels.descend, _kernels.set_values
     _cpu.ENABLED = request.param == "cpu-calls"
+    if request.param == "unrolled":
+        _kernels.descend = functools.partial(descend, unroll=True)  # type: ignore[assignment]
+        _kernels.set_values = functools.partial(set_values, unroll=True)  # type: ignore[assignment]
     jax.clear_caches()  # programs traced with the other lowering must not be reused
     yield request.param
-    _cpu.ENABLED = enabled
+    _cpu.ENABLED, _kernels.descend, _kernels.set_values = enabled, descend, set_values
     jax.clear_caches()
 
 
@@ -377,7 +383,7 @@ def test_walks_that_switch_to_the_small_head_match_the_host(monkeypatch) -> None
         jax.clear_caches()
 
 
-def test_updates_write_in_place_inside_scan() -> None:
+def test_updates_write_in_place_inside_scan(lowering) -> None:
     # the optimized HLO of a scan over sample-and-update steps holds no copy of the node
     # array inside the loop (one copy of the input, outside the loop, is allowed)
     capacity = 1 << 12
@@ -389,6 +395,18 @@ def test_updates_write_in_place_inside_scan() -> None:
 
     xs = (jnp.linspace(0, 1, 4 * BATCH).reshape(4, BATCH), jnp.ones((4, BATCH)))
     scan = jax.jit(lambda t, xs: jax.lax.scan(body, t, xs)[0])
+    if lowering == "unrolled":
+        # the accelerators' levels are kept apart by optimization barriers, which XLA's CPU
+        # pipeline removes before fusion: compiled for the CPU, a level's reads of the node
+        # array may be fused past the next scatter and copied. GPUs and TPUs keep the
+        # barriers (bench_jaxtrees counts the copies in the program it runs there); here
+        # the program handed to XLA must hold them, one per level of each walk
+        height = (capacity - 1).bit_length()
+        climbed = sum(1 for depth in range(height) if 1 << depth > BATCH)  # the rest is rebuilt
+        hlo = scan.lower(tree, xs).as_text()
+        barriers = hasattr(jax.lax, "optimization_barrier")  # not public in JAX 0.4.26
+        assert hlo.count("stablehlo.optimization_barrier") == (height + climbed) * barriers
+        return
     hlo = scan.lower(tree, xs).compile().as_text()
     from rlu_trees.jax import _cpu
 
@@ -422,6 +440,8 @@ def test_the_compiled_kernels_serve_the_cpu_where_jax_can_call_them(lowering, mo
     assert ("custom_call @rlu_trees_descend" in lowered()) == expected
     if hasattr(jax.jit(abs), "trace"):  # JAX >= 0.4.30
         assert "gather" in lowered(("cuda",))  # the XLA kernels' walk
+        # the CPU's own lowering without the custom calls keeps the level loops
+        assert ("stablehlo.while" in lowered()) == (lowering == "xla")
     monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
     jax.clear_caches()  # the inner jitted walks were traced with the CPU's choice
     try:

@@ -4,8 +4,9 @@ Why: on the CPU, XLA pays for every operation it runs (a thread hand-off, a loop
 step of ``B`` lookups and ``B`` updates through the XLA kernels of ``_kernels`` is about a
 hundred operations on a few thousand numbers. The host trees' numba kernels do the same work
 in one call each: ``benchmarks/bench_jaxtrees.py`` measured the step at N = 2^20, B = 256 go
-from about 41 to about 12-16 microseconds inside a ``scan``. Other platforms (GPU, TPU) keep
-the XLA kernels: ``lax.platform_dependent`` chooses when the program is lowered.
+from about 41 to about 12-16 microseconds inside a ``scan``. Other platforms (GPU, TPU) take
+the XLA kernels with every level unrolled (``_kernels``, ``unroll=True``):
+``lax.platform_dependent`` chooses when the program is lowered.
 
 The custom calls use XLA's CPU custom-call ABI with an opaque configuration (see
 ``_cpu_kernels``), registered through ``jax.ffi`` the first time a program is lowered for the
@@ -14,12 +15,12 @@ updated in place. A batch of trees (``vmap``) is one call that loops over the tr
 targets on one tree is one call on that tree. Differentiating through the calls takes the XLA
 kernels' derivatives (a custom JVP).
 
-The XLA kernels serve every platform, the CPU included, when the custom calls cannot be used:
+The XLA kernels' level loops serve the CPU when the custom calls cannot be used:
 a JAX whose ``jax.ffi`` cannot make legacy custom calls (before 0.4.36), a probe call that does
 not give the expected result, a machine whose default backend is an accelerator, node dtypes
 other than float32 and float64, or the environment variable ``RLU_TREES_JAX_CPU_CALLS=0``
 (read at import; e.g. for ``jax.export``, which refuses custom calls). Results are the same in
-64-bit mode and the guarantees the same everywhere.
+64-bit mode and the guarantees the same everywhere; the two XLA lowerings give the same bits.
 """
 
 from __future__ import annotations
@@ -291,9 +292,9 @@ def cpu_calls() -> CpuCalls:
 def _in_use(nodes: jax.Array, lay: _kernels.Layout) -> bool:
     """Whether a program traced now may take the custom calls for ``nodes``.
 
-    Only where the default backend is the CPU: on a machine with an accelerator the program
-    holds the XLA kernels alone (no CPU branch, nothing compiled for it), since older JAX
-    (0.4.36 does) keeps every branch of ``platform_dependent`` in the lowered program.
+    Only where the default backend is the CPU: on a machine with an accelerator the program's
+    CPU branch is the XLA kernels' level loops (no custom call, nothing compiled for it), since
+    older JAX (0.4.36 does) keeps every branch of ``platform_dependent`` in the lowered program.
     """
     return (
         lay.cpu_calls
@@ -303,36 +304,67 @@ def _in_use(nodes: jax.Array, lay: _kernels.Layout) -> bool:
     )
 
 
+@functools.cache
+def _lowers_one_branch() -> bool:
+    """Whether this JAX lowers only the branch of ``lax.platform_dependent`` that the platform
+    lowered for takes (newer JAX). Older JAX keeps every branch in the program, and the CPU
+    would compile the accelerators' unrolled walks for nothing (seconds for a large tree)."""
+    spec = jax.ShapeDtypeStruct((), jnp.float32)  # type: ignore[no-untyped-call]
+
+    def program(x: jax.Array) -> jax.Array:
+        out: jax.Array = lax.platform_dependent(x, cpu=jnp.negative, default=jnp.exp)
+        return out
+
+    with jax.default_device(jax.devices("cpu")[0]):
+        text = jax.jit(program).lower(spec).as_text()
+    return "exponential" not in text
+
+
+def _walks(
+    unrolled: Callable[..., jax.Array], loops: Callable[..., jax.Array]
+) -> tuple[Callable[..., jax.Array] | None, Callable[..., jax.Array]]:
+    """``(cpu, accelerators)``: the lowerings of a walk; ``cpu`` is None where the program
+    needs no choice (a JAX without ``platform_dependent``: the level loops everywhere)."""
+    if not hasattr(lax, "platform_dependent"):
+        return None, loops
+    accelerators = unrolled
+    if jax.default_backend() == "cpu" and not _lowers_one_branch():
+        accelerators = loops  # the CPU would compile it too: the branch it compiles cheaply
+    return loops, accelerators
+
+
 def descend(nodes: jax.Array, x: jax.Array, lay: _kernels.Layout) -> jax.Array:
-    """``_kernels.descend``, through the compiled kernel when lowered for the CPU.
+    """``_kernels.descend`` in each platform's lowering: the compiled kernel on the CPU where
+    it is in use (else the XLA kernel's level loops), the unrolled levels on accelerators.
 
     ``nodes`` must fit ``lay`` (``_trees`` checks it where the array enters).
     """
-    if not _in_use(nodes, lay):
-        return _kernels.descend(nodes, x, lay)
-    leaf: jax.Array = lax.platform_dependent(
-        nodes,
-        x,
-        cpu=_descend_op(lay),
-        default=functools.partial(_kernels.descend, lay=lay),
+    cpu, accelerators = _walks(
+        functools.partial(_kernels.descend, lay=lay, unroll=True),
+        functools.partial(_kernels.descend, lay=lay),
     )
+    if _in_use(nodes, lay):
+        cpu = _descend_op(lay)
+    if cpu is None:
+        return accelerators(nodes, x)
+    leaf: jax.Array = lax.platform_dependent(nodes, x, cpu=cpu, default=accelerators)
     return leaf
 
 
 def set_values(
     nodes: jax.Array, idx: jax.Array, values: jax.Array, lay: _kernels.Layout, clamp: bool
 ) -> jax.Array:
-    """``_kernels.set_values``, through the compiled kernel when lowered for the CPU.
+    """``_kernels.set_values`` in each platform's lowering, as `descend`.
 
     ``nodes`` must fit ``lay`` (``_trees`` checks it where the array enters).
     """
-    if not _in_use(nodes, lay):
-        return _kernels.set_values(nodes, idx, values, lay, clamp)
-    new: jax.Array = lax.platform_dependent(
-        nodes,
-        idx,
-        values,
-        cpu=_set_op(lay, clamp),
-        default=functools.partial(_kernels.set_values, lay=lay, clamp=clamp),
+    cpu, accelerators = _walks(
+        functools.partial(_kernels.set_values, lay=lay, clamp=clamp, unroll=True),
+        functools.partial(_kernels.set_values, lay=lay, clamp=clamp),
     )
+    if _in_use(nodes, lay):
+        cpu = _set_op(lay, clamp)
+    if cpu is None:
+        return accelerators(nodes, idx, values)
+    new: jax.Array = lax.platform_dependent(nodes, idx, values, cpu=cpu, default=accelerators)
     return new

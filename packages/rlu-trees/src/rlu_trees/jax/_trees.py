@@ -129,11 +129,12 @@ class JaxSegmentTree:
     Where it runs. In a program compiled for the CPU, the descent of ``inverse_cdf`` and
     ``sample`` and the climb of ``set_values`` each run as one XLA custom call into the host
     trees' compiled kernels, because XLA on the CPU pays for every small operation of a
-    level-by-level walk. On other platforms (GPU, TPU), on a machine whose default backend
-    is one of them, and with the environment variable ``RLU_TREES_JAX_CPU_CALLS=0`` (set it
-    for ``jax.export``, which refuses such calls) they are XLA operations. The choice is
-    made when the program is traced and lowered; the pytree, the guarantees above and the
-    64-bit results are the same either way. In float32 outside 64-bit mode the CPU walk
+    level-by-level walk. On other platforms (GPU, TPU) they are XLA operations with every
+    level of the walk unrolled (no loop for the device to run); on the CPU with the
+    environment variable ``RLU_TREES_JAX_CPU_CALLS=0`` (set it for ``jax.export``, which
+    refuses such calls), or where the calls are unavailable, XLA loops over the levels. The
+    choice is made when the program is traced and lowered; the pytree, the guarantees above
+    and the 64-bit results are the same on every path. In float32 outside 64-bit mode the CPU walk
     subtracts in float64 like the host tree and the XLA walk in float32, so an index at a
     rounding boundary can differ between them (both positive, both in range).
 
