@@ -268,10 +268,18 @@ def _wrap(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def floor_rows(quick: bool) -> list[tuple[str, Callable[[], Runner]]]:
-    """A donated call that gives the state back unchanged: what any call costs (no goal)."""
+    """A donated call that gives the state back unchanged: what any call costs (no goal).
+
+    The cost grows with the number of arrays a call takes and gives back, whatever their
+    size: two more rows time a call of 1 and of 16 small arrays for the scale.
+    """
     cap = 2**16 if quick else CAPACITY
     same = jax.jit(lambda state, x: jax.tree_util.tree_map(lambda a: a, state), donate_argnums=0)
     inputs = [(jnp.zeros(()),)]
+    rlu_state, fbx_state = rj.init(ITEM, cap), _fbx_flat(1, cap, 0)[1]
+
+    def arrays(state: Any) -> int:
+        return len(jax.tree_util.tree_leaves(state))
 
     def rlu() -> Runner:
         return Runner(rj.init(ITEM, cap), same, inputs)
@@ -279,9 +287,14 @@ def floor_rows(quick: bool) -> list[tuple[str, Callable[[], Runner]]]:
     def flat() -> Runner:
         return Runner(_fbx_flat(1, cap, 0)[1], same, inputs)
 
+    def small(count: int) -> Callable[[], Runner]:
+        return lambda: Runner([jnp.zeros(1000, jnp.float32) for _ in range(count)], same, inputs)
+
     return [
-        ("rlu_replay.jax state, returned unchanged", rlu),
-        ("flashbax prioritised flat buffer state, returned unchanged", flat),
+        (f"rlu_replay.jax state ({arrays(rlu_state)} arrays), returned unchanged", rlu),
+        (f"flashbax prioritised flat buffer state ({arrays(fbx_state)} arrays), unchanged", flat),
+        ("for the scale: 1 array of 1,000 float32, returned unchanged", small(1)),
+        ("for the scale: 16 arrays of 1,000 float32, returned unchanged", small(16)),
     ]
 
 
