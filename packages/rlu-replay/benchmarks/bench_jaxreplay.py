@@ -276,7 +276,9 @@ def floor_rows(quick: bool) -> list[tuple[str, Callable[[], Runner]]]:
     cap = 2**16 if quick else CAPACITY
     same = jax.jit(lambda state, x: jax.tree_util.tree_map(lambda a: a, state), donate_argnums=0)
     inputs = [(jnp.zeros(()),)]
-    rlu_state, fbx_state = rj.init(ITEM, cap), _fbx_flat(1, cap, 0)[1]
+    # the shapes alone, to count arrays (nothing allocated)
+    rlu_state = jax.eval_shape(lambda: rj.init(ITEM, cap))
+    fbx_state = jax.eval_shape(lambda: _fbx_flat(1, cap, 0)[1])
 
     def arrays(state: Any) -> int:
         return len(jax.tree_util.tree_leaves(state))

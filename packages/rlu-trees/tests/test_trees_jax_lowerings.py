@@ -43,8 +43,10 @@ def test_accelerators_get_the_unrolled_walks_without_loops_or_custom_calls(
     descend = functools.partial(_kernels.descend, lay=lay, unroll=True)
     update = functools.partial(_kernels.set_values, lay=lay, clamp=True, unroll=True)
 
+    traces = hasattr(jax.jit(abs), "trace")  # JAX >= 0.4.30 lowers for other platforms
+
     def lowered(function, public, *args):
-        if hasattr(jax.jit(abs), "trace"):  # JAX >= 0.4.30: the tree's program for `platform`
+        if traces:  # the tree's program for `platform`
             jitted = jax.jit(public)
             return jitted.trace(tree, *args).lower(lowering_platforms=(platform,)).as_text()
         # older JAX lowers for its own platform only: the walk the accelerators' branch takes
@@ -56,82 +58,113 @@ def test_accelerators_get_the_unrolled_walks_without_loops_or_custom_calls(
         lowered(descend, lambda t, u: t.inverse_cdf(u), u),
         lowered(update, lambda t, i, u: t.set_values(i, u), idx, u),
     ]
+    if traces and not _cpu.unrolls_for_accelerators():
+        # a JAX whose barriers lack a rule, or that keeps every branch (then the CPU would
+        # compile the unrolled walks too): accelerators keep the level loops, as in 0.4
+        assert all("stablehlo.while" in program for program in programs)
+        return
     for program in programs:
         assert "stablehlo.while" not in program and "custom_call" not in program
     climbed = sum(1 for depth in range(lay.height) if 1 << depth > batch)  # the rest is rebuilt
-    barriers = hasattr(jax.lax, "optimization_barrier")  # not public in JAX 0.4.26
+    barriers = _kernels.barriers_work()  # JAX 0.4.26 has none: the same walk without
     assert programs[0].count("stablehlo.optimization_barrier") == lay.height * barriers
     assert programs[1].count("stablehlo.optimization_barrier") == climbed * barriers
-    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
-    jax.clear_caches()
-    try:  # on a machine whose default backend is an accelerator: the same program
-        again = lowered(descend, lambda t, u: t.inverse_cdf(u), u)
-        assert "stablehlo.while" not in again and "custom_call" not in again
-    finally:
-        monkeypatch.undo()
+    if traces:  # a machine whose default backend is an accelerator unrolls if barriers work
+        monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
         jax.clear_caches()
+        try:
+            again = lowered(descend, lambda t, u: t.inverse_cdf(u), u)
+            assert "stablehlo.while" not in again and "custom_call" not in again
+        finally:
+            monkeypatch.undo()
+            jax.clear_caches()
+
+
+def _both(function, lay, *args, batched=False):
+    """``function`` of ``args`` with the level loops and with the unrolled levels."""
+    out = []
+    for unroll in (False, True):
+        walk = functools.partial(function, lay=lay, unroll=unroll)
+        out.append(np.asarray(jax.jit(jax.vmap(walk) if batched else walk)(*args)))
+    return out
 
 
 def test_both_lowerings_of_the_walks_give_the_same_bits(monkeypatch) -> None:
     # the accelerators' unrolled levels and the CPU's level loops (with the small head forced
-    # shallow, so that both of its parts run) on the same random trees, updates and targets
+    # shallow, so that both of its parts run, down and up) on the same random trees, updates
+    # and targets, for batches of 1 (which climbs into the head), 2 and 64
     from rlu_trees.jax import _kernels
 
     monkeypatch.setattr(_kernels, "_small_levels", lambda dtype: 2)
     rng = np.random.default_rng(11)
     for reducer, nonneg in (("add", True), ("min", False), ("max", False)):
-        for capacity in (1, 2, 5, 100, 4097):
+        for capacity in (1, 5, 100, 4097):
             lay = _kernels.layout(capacity, reducer, nonneg, False)
             leaves = rng.uniform(0, 10, 1 << lay.height).astype(np.float32)
             leaves[capacity:] = {"add": 0.0, "min": np.inf, "max": -np.inf}[reducer]
             nodes = _kernels.build(jnp.asarray(leaves), lay)
-            idx = jnp.asarray(rng.integers(-capacity - 2, capacity + 2, 64))
-            idx = idx.at[:16].set(idx[16:32])  # repeats: the last write wins
-            vals = jnp.asarray(rng.uniform(-1, 10, 64), jnp.float32)
-            u = jnp.asarray(np.concatenate([[0.0, 1.0], rng.uniform(0, 1, 62)]), jnp.float32)
-            results = []
-            for unroll in (False, True):
-                update = functools.partial(_kernels.set_values, lay=lay, clamp=True, unroll=unroll)
-                new = jax.jit(update)(nodes, idx, vals)
-                walk = functools.partial(_kernels.descend, lay=lay, unroll=unroll)
-                leaf = jax.jit(walk)(new, u * new[0]) if nonneg else new
-                results.append((np.asarray(new), np.asarray(leaf)))
-            np.testing.assert_array_equal(results[0][0], results[1][0])
-            np.testing.assert_array_equal(results[0][1], results[1][1])
-            if nonneg:  # and the walk itself is right: every draw lands on a positive leaf
-                assert (np.asarray(_kernels.leaves_of(results[0][0], lay))[results[0][1]] > 0).all()
+            for batch in (1, 2, 64):
+                idx = jnp.asarray(rng.integers(-capacity - 2, capacity + 2, batch))
+                idx = idx.at[: batch // 4].set(idx[batch // 4 : batch // 2])  # repeats
+                vals = jnp.asarray(rng.uniform(-1, 10, batch), jnp.float32)
+                update = functools.partial(_kernels.set_values, clamp=True)
+                loops, unrolled = _both(update, lay, nodes, idx, vals)
+                np.testing.assert_array_equal(loops, unrolled)
+                if nonneg:
+                    u = np.concatenate([[0.0, 1.0], rng.uniform(0, 1, batch)])[:batch]
+                    x = jnp.asarray(u, jnp.float32) * loops[0]
+                    down = _both(_kernels.descend, lay, jnp.asarray(loops), x)
+                    np.testing.assert_array_equal(*down)
+                    # and the walk itself is right: every draw lands on a positive leaf
+                    assert (np.asarray(_kernels.leaves_of(loops, lay))[down[0]] > 0).all()
+    # a batch of three trees under vmap
+    lay = _kernels.layout(100, "add", True, False)
+    nodes = jax.vmap(lambda v: _kernels.build(v, lay))(
+        jnp.asarray(rng.uniform(0, 10, (3, 1 << lay.height)), jnp.float32)
+    )
+    idx = jnp.asarray(rng.integers(0, 100, (3, 8)))
+    vals = jnp.asarray(rng.uniform(0, 10, (3, 8)), jnp.float32)
+    update = functools.partial(_kernels.set_values, clamp=True)
+    loops, unrolled = _both(update, lay, nodes, idx, vals, batched=True)
+    np.testing.assert_array_equal(loops, unrolled)
+    x = jnp.asarray(rng.uniform(0, 1, (3, 8)), jnp.float32) * loops[:, :1]
+    np.testing.assert_array_equal(
+        *_both(_kernels.descend, lay, jnp.asarray(loops), x, batched=True)
+    )
 
 
 def test_where_jax_keeps_every_branch_the_cpu_is_not_given_the_unrolled_walks(monkeypatch) -> None:
     # older JAX lowers every branch of platform_dependent into the program, which the CPU
     # then compiles: on a CPU machine its programs hold the level loops for accelerators too
-    from rlu_trees.jax import _cpu
+    from rlu_trees.jax import _cpu, _kernels
 
     tree = JaxSumTree(1 << 12).set_values(..., 1.0)
     u = jnp.linspace(0, 1, 4)
 
     def cpu_program():
+        jax.clear_caches()
         return jax.jit(lambda t, u: t.inverse_cdf(u)).lower(tree, u).as_text()
 
-    # the probe says what the program shows: a walk unrolled for accelerators is 12 gathers
-    if _cpu.available():
-        unrolled_there = cpu_program().count("stablehlo.gather") >= 12
-        assert _cpu._lowers_one_branch() == (not unrolled_there)
-    monkeypatch.setattr(_cpu, "_lowers_one_branch", lambda: False)
-    jax.clear_caches()
+    def for_cuda() -> str:
+        jax.clear_caches()
+        step = jax.jit(lambda t, u: t.inverse_cdf(u)).trace(tree, u)
+        return step.lower(lowering_platforms=("cuda",)).as_text()
+
     try:
+        if hasattr(jax.lax, "platform_dependent") and _kernels.barriers_work():
+            # the probe says what a program shows: told that JAX lowers one branch, the CPU's
+            # program holds the unrolled walk (12 gathers) exactly where JAX keeps both
+            probe = _cpu._lowers_one_branch()
+            monkeypatch.setattr(_cpu, "_lowers_one_branch", lambda: True)
+            both_kept = cpu_program().count("stablehlo.gather") >= 12
+            assert probe == (not both_kept)
+        monkeypatch.setattr(_cpu, "_lowers_one_branch", lambda: False)
         assert cpu_program().count("stablehlo.gather") < 12
-
-        def for_cuda() -> str:
-            step = jax.jit(lambda t, u: t.inverse_cdf(u)).trace(tree, u)
-            return step.lower(lowering_platforms=("cuda",)).as_text()
-
         if hasattr(jax.jit(abs), "trace"):
             assert "stablehlo.while" in for_cuda()
             # a machine whose default backend is an accelerator unrolls whatever JAX keeps
             monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
-            jax.clear_caches()
-            assert "stablehlo.while" not in for_cuda()
+            assert ("stablehlo.while" not in for_cuda()) == _kernels.barriers_work()
     finally:
         monkeypatch.undo()
         jax.clear_caches()

@@ -320,35 +320,44 @@ def _lowers_one_branch() -> bool:
     return "exponential" not in text
 
 
-def _walks(
-    unrolled: Callable[..., jax.Array], loops: Callable[..., jax.Array]
-) -> tuple[Callable[..., jax.Array] | None, Callable[..., jax.Array]]:
-    """``(cpu, accelerators)``: the lowerings of a walk; ``cpu`` is None where the program
-    needs no choice (a JAX without ``platform_dependent``: the level loops everywhere)."""
-    if not hasattr(lax, "platform_dependent"):
-        return None, loops
-    accelerators = unrolled
-    if jax.default_backend() == "cpu" and not _lowers_one_branch():
-        accelerators = loops  # the CPU would compile it too: the branch it compiles cheaply
-    return loops, accelerators
+def unrolls_for_accelerators() -> bool:
+    """Whether programs traced now give accelerators (GPU, TPU) the unrolled walks.
+
+    They do where this JAX has ``platform_dependent`` and barriers with every rule
+    (``_kernels.barriers_work``), and, on a machine whose default backend is the CPU, lowers
+    only the branch of the platform a program is lowered for (else the CPU would compile the
+    unrolled walks too). Otherwise every platform but the CPU's custom calls takes the level
+    loops, as in rlu-trees 0.4.
+    """
+    if not hasattr(lax, "platform_dependent") or not _kernels.barriers_work():
+        return False
+    return jax.default_backend() != "cpu" or _lowers_one_branch()
+
+
+def _per_platform(
+    cpu: Callable[..., jax.Array], accelerators: Callable[..., jax.Array], *args: jax.Array
+) -> jax.Array:
+    """``cpu(*args)`` in programs for the CPU, ``accelerators(*args)`` elsewhere; one call
+    without ``platform_dependent`` where both are the same walk."""
+    if cpu is accelerators:
+        return cpu(*args)
+    out: jax.Array = lax.platform_dependent(*args, cpu=cpu, default=accelerators)
+    return out
 
 
 def descend(nodes: jax.Array, x: jax.Array, lay: _kernels.Layout) -> jax.Array:
     """``_kernels.descend`` in each platform's lowering: the compiled kernel on the CPU where
-    it is in use (else the XLA kernel's level loops), the unrolled levels on accelerators.
+    it is in use (else the XLA kernel's level loops), the unrolled levels on accelerators
+    where `unrolls_for_accelerators` (else the level loops there too).
 
     ``nodes`` must fit ``lay`` (``_trees`` checks it where the array enters).
     """
-    cpu, accelerators = _walks(
-        functools.partial(_kernels.descend, lay=lay, unroll=True),
-        functools.partial(_kernels.descend, lay=lay),
-    )
-    if _in_use(nodes, lay):
-        cpu = _descend_op(lay)
-    if cpu is None:
-        return accelerators(nodes, x)
-    leaf: jax.Array = lax.platform_dependent(nodes, x, cpu=cpu, default=accelerators)
-    return leaf
+    loops: Callable[..., jax.Array] = functools.partial(_kernels.descend, lay=lay)
+    cpu = _descend_op(lay) if _in_use(nodes, lay) else loops
+    accelerators = loops
+    if unrolls_for_accelerators():
+        accelerators = functools.partial(_kernels.descend, lay=lay, unroll=True)
+    return _per_platform(cpu, accelerators, nodes, x)
 
 
 def set_values(
@@ -358,13 +367,9 @@ def set_values(
 
     ``nodes`` must fit ``lay`` (``_trees`` checks it where the array enters).
     """
-    cpu, accelerators = _walks(
-        functools.partial(_kernels.set_values, lay=lay, clamp=clamp, unroll=True),
-        functools.partial(_kernels.set_values, lay=lay, clamp=clamp),
-    )
-    if _in_use(nodes, lay):
-        cpu = _set_op(lay, clamp)
-    if cpu is None:
-        return accelerators(nodes, idx, values)
-    new: jax.Array = lax.platform_dependent(nodes, idx, values, cpu=cpu, default=accelerators)
-    return new
+    loops: Callable[..., jax.Array] = functools.partial(_kernels.set_values, lay=lay, clamp=clamp)
+    cpu = _set_op(lay, clamp) if _in_use(nodes, lay) else loops
+    accelerators = loops
+    if unrolls_for_accelerators():
+        accelerators = functools.partial(_kernels.set_values, lay=lay, clamp=clamp, unroll=True)
+    return _per_platform(cpu, accelerators, nodes, idx, values)

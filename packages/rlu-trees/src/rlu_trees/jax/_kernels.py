@@ -15,13 +15,15 @@ when those calls are not available). The walks come in two lowerings of the same
 chosen per platform by ``_cpu`` (``lax.platform_dependent``) and giving the same bits:
 
 * ``unroll=False`` (the CPU's, when the custom calls are not used): as described below;
-* ``unroll=True`` (accelerators: GPU, TPU): every binary level is a step of a static Python
-  loop, so the program is a fixed sequence of gathers, fusions and scatters with no loop
-  control. On a GPU each trip of a ``fori_loop`` costs a few microseconds of loop control
-  (an H200 took 440 microseconds for a step of N = 2^20, B = 256, whose walks are 31 loop
-  trips: 0.93x flashbax), while an earlier layout with static loops measured about a tenth of
-  flashbax's time there. The accelerators read every level from the whole array
-  (the small head below is a CPU matter).
+* ``unroll=True`` (accelerators: GPU, TPU, where this JAX's barriers have every rule, see
+  `barriers_work` and ``_cpu.unrolls_for_accelerators``): every binary level is a step of a
+  static Python loop, so the program is a fixed sequence of gathers, fusions and scatters with
+  no loop control, each level's results kept apart from the next by
+  ``lax.optimization_barrier`` (GPU and TPU keep barriers through fusion; XLA's CPU pipeline
+  removes them before it). Why: with the level loops an H200 took 442.6 microseconds for a
+  step of N = 2^20, B = 256 (0.93x flashbax; 31 loop trips a step), and issue #20 reports an
+  earlier layout with static loops at about a tenth of flashbax's time there. The
+  accelerators read every level from the whole array (the small head below is a CPU matter).
 
 How the work maps onto XLA on the CPU (measured there, see ``benchmarks/bench_jaxtrees.py``):
 
@@ -69,8 +71,28 @@ _SCATTER_ONE = lax.ScatterDimensionNumbers(
     update_window_dims=(), inserted_window_dims=(0,), scatter_dims_to_operand_dims=(0,)
 )
 _IN_BOUNDS = lax.GatherScatterMode.PROMISE_IN_BOUNDS
-# public in newer JAX (0.4.26 lacks it): without it the unrolled levels give the same results
-_BARRIER: Any = getattr(lax, "optimization_barrier", lambda operand: operand)
+
+
+@functools.cache
+def barriers_work() -> bool:
+    """Whether ``lax.optimization_barrier`` is public and has the rules the trees need: batching
+    (``vmap`` over trees) and differentiation (``grad`` through the walks). JAX gained them one
+    by one (0.4.26 has none); ``_cpu`` gives accelerators the unrolled walks only with all."""
+    barrier = getattr(lax, "optimization_barrier", None)
+    if barrier is None:
+        return False
+
+    def through(x: jax.Array) -> jax.Array:
+        out: jax.Array = barrier((x, 2.0 * x))[1].sum()
+        return out
+
+    try:
+        jax.make_jaxpr(jax.vmap(jax.grad(through)))(jnp.ones((2, 3), jnp.float32))
+    except Exception:  # NotImplementedError for a missing rule, whatever a JAX raises instead
+        return False
+    return True
+
+
 _DROP = lax.GatherScatterMode.FILL_OR_DROP
 
 
@@ -242,7 +264,9 @@ def _levels(
         # each level's results are materialized: fused into the next level, XLA would
         # recompute every level above it (quadratic), and reads of the node array moved past
         # the next scatter would make it copy the array
-        carry = _BARRIER(body(i, carry))
+        carry = body(i, carry)
+        if barriers_work():  # without them the same results, at the cost the comment says
+            carry = lax.optimization_barrier(carry)
     return carry
 
 
