@@ -456,27 +456,6 @@ def test_the_compiled_kernels_serve_the_cpu_where_jax_can_call_them(lowering, mo
         jax.clear_caches()
 
 
-def test_the_probe_works_when_first_run_in_64_bit_mode() -> None:
-    from rlu_trees.jax import _cpu
-
-    with _x64():
-        assert _cpu._probe.__wrapped__().active == (_cpu._ffi() is not None)
-
-
-def test_the_environment_variable_turns_the_custom_calls_off() -> None:
-    import os
-    import subprocess
-    import sys
-
-    code = "from rlu_trees.jax import _cpu; print(_cpu.ENABLED)"
-    for value, expected in (("0", "False"), ("1", "True")):
-        env = {**os.environ, "RLU_TREES_JAX_CPU_CALLS": value}
-        out = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
-        )
-        assert out.stdout.strip() == expected
-
-
 def test_gradients_flow_through_set_values_and_sampling() -> None:
     # d root / d values = 1 for every written value (the XLA kernels' derivative, both ways)
     def root(v):

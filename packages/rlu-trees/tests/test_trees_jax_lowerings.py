@@ -168,3 +168,34 @@ def test_where_jax_keeps_every_branch_the_cpu_is_not_given_the_unrolled_walks(mo
     finally:
         monkeypatch.undo()
         jax.clear_caches()
+
+
+def _old_x64():
+    """64-bit mode in JAX before 0.7 (the floor, 0.4.26): ``jax.experimental.enable_x64``."""
+    from jax.experimental import enable_x64
+
+    return enable_x64(True)
+
+
+# what does not depend on the lowering: once, not once per lowering (test_trees_jax.py)
+
+
+def test_the_probe_works_when_first_run_in_64_bit_mode() -> None:
+    from rlu_trees.jax import _cpu
+
+    with jax.enable_x64(True) if hasattr(jax, "enable_x64") else _old_x64():
+        assert _cpu._probe.__wrapped__().active == (_cpu._ffi() is not None)
+
+
+def test_the_environment_variable_turns_the_custom_calls_off() -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = "from rlu_trees.jax import _cpu; print(_cpu.ENABLED)"
+    for value, expected in (("0", "False"), ("1", "True")):
+        env = {**os.environ, "RLU_TREES_JAX_CPU_CALLS": value}
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+        )
+        assert out.stdout.strip() == expected
