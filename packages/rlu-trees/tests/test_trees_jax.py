@@ -19,12 +19,16 @@ CAPACITIES = [1, 2, 3, 5, 8, 13, 100, 4097]
 BATCH = 16  # one batch shape for every test: JAX compiles once per shape
 
 
-@pytest.fixture(autouse=True, scope="module", params=["xla", "cpu-calls", "unrolled"])
+@pytest.fixture(autouse=True, scope="module", params=["cpu-calls", "unrolled"])
 def lowering(request):
-    """Every test runs three times on the CPU: through the XLA kernels' level loops (the CPU's
-    lowering without the custom calls), through the compiled custom calls that CPU programs
-    use, and through the unrolled levels that GPUs and TPUs run (forced onto the CPU here by
-    giving the CPU branch the accelerators' arguments)."""
+    """Every test runs twice on the CPU: through the compiled custom calls that CPU programs
+    use, and through the XLA kernels with every level unrolled, as GPUs and TPUs run them
+    (forced onto the CPU here by giving the CPU branch the accelerators' arguments).
+
+    The XLA kernels' level loops, the CPU's lowering where the custom calls are not used, give
+    the same bits as the unrolled levels (``test_trees_jax_lowerings.py``), serve the first
+    run at the JAX floor (which cannot make the custom calls), and take the small-head test.
+    """
     from rlu_trees.jax import _cpu, _kernels
 
     enabled, descend, set_values = _cpu.ENABLED, _kernels.descend, _kernels.set_values
@@ -361,8 +365,13 @@ def test_last_write_wins_with_many_repeats_and_the_sort_fallback(monkeypatch) ->
 def test_walks_that_switch_to_the_small_head_match_the_host(monkeypatch) -> None:
     # large trees read their top levels from a small head of the node array: force the
     # switch at depth 2 so that these small trees take both paths, in both walks
-    from rlu_trees.jax import _kernels
+    from rlu_trees.jax import _cpu, _kernels
 
+    # the level loops, whatever lowering the module runs (ENABLED is read when a tree is made)
+    monkeypatch.setattr(_cpu, "ENABLED", False)
+    monkeypatch.setattr(_kernels, "descend", functools.partial(_kernels.descend, unroll=False))
+    loops = functools.partial(_kernels.set_values, unroll=False)
+    monkeypatch.setattr(_kernels, "set_values", loops)
     monkeypatch.setattr(_kernels, "_small_levels", lambda dtype: 2)
     jax.clear_caches()
     try:
@@ -445,7 +454,7 @@ def test_the_compiled_kernels_serve_the_cpu_where_jax_can_call_them(lowering, mo
         # the CPU's own lowering without the custom calls keeps the level loops, and so does
         # a program of a JAX that keeps every branch, where accelerators get the loops
         calls_alone = _cpu.available() and _cpu._lowers_one_branch()
-        loops = lowering == "xla" or (lowering == "cpu-calls" and not calls_alone)
+        loops = lowering == "cpu-calls" and not calls_alone
         assert ("stablehlo.while" in lowered()) == loops
     monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
     jax.clear_caches()  # the inner jitted walks were traced with the CPU's choice
