@@ -266,7 +266,7 @@ def _levels(
         # the next scatter would make it copy the array
         carry = body(i, carry)
         if barriers_work():  # without them the same results, at the cost the comment says
-            carry = lax.optimization_barrier(carry)
+            carry = lax.optimization_barrier(carry)  # type: ignore[no-untyped-call]
     return carry
 
 
