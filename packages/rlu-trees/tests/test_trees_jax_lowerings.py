@@ -170,8 +170,11 @@ def test_where_jax_keeps_every_branch_the_cpu_is_not_given_the_unrolled_walks(mo
         jax.clear_caches()
 
 
-def _old_x64():
-    """64-bit mode in JAX before 0.7 (the floor, 0.4.26): ``jax.experimental.enable_x64``."""
+def _x64():
+    """64-bit mode for a block: ``jax.enable_x64`` where it exists, else (JAX before 0.7, e.g.
+    at the declared floor 0.4.26) ``jax.experimental.enable_x64``."""
+    if hasattr(jax, "enable_x64"):
+        return jax.enable_x64(True)
     from jax.experimental import enable_x64
 
     return enable_x64(True)
@@ -183,7 +186,7 @@ def _old_x64():
 def test_the_probe_works_when_first_run_in_64_bit_mode() -> None:
     from rlu_trees.jax import _cpu
 
-    with jax.enable_x64(True) if hasattr(jax, "enable_x64") else _old_x64():
+    with _x64():
         assert _cpu._probe.__wrapped__().active == (_cpu._ffi() is not None)
 
 

@@ -335,41 +335,39 @@ def unrolls_for_accelerators() -> bool:
 
 
 def _per_platform(
-    cpu: Callable[..., jax.Array], accelerators: Callable[..., jax.Array], *args: jax.Array
+    kernel: Callable[..., jax.Array],
+    calls: Callable[[], Callable[..., jax.Array]],
+    lay: _kernels.Layout,
+    *args: jax.Array,
+    **options: Any,
 ) -> jax.Array:
-    """``cpu(*args)`` in programs for the CPU, ``accelerators(*args)`` elsewhere; one call
-    without ``platform_dependent`` where both are the same walk."""
+    """``kernel(*args, lay=lay, **options)`` in each platform's lowering: on the CPU the
+    compiled kernel ``calls()`` where it is in use, else the XLA kernel's level loops; on
+    accelerators the unrolled levels where `unrolls_for_accelerators`, else the level loops
+    too. Where both platforms take the same walk, one call without ``platform_dependent``.
+
+    ``args[0]`` is the node array; it must fit ``lay`` (``_trees`` checks it where the array
+    enters).
+    """
+    loops = functools.partial(kernel, lay=lay, **options)
+    cpu = calls() if _in_use(args[0], lay) else loops
+    accelerators = loops
+    if unrolls_for_accelerators():
+        accelerators = functools.partial(kernel, lay=lay, unroll=True, **options)
     if cpu is accelerators:
-        return cpu(*args)
+        return loops(*args)
     out: jax.Array = lax.platform_dependent(*args, cpu=cpu, default=accelerators)
     return out
 
 
 def descend(nodes: jax.Array, x: jax.Array, lay: _kernels.Layout) -> jax.Array:
-    """``_kernels.descend`` in each platform's lowering: the compiled kernel on the CPU where
-    it is in use (else the XLA kernel's level loops), the unrolled levels on accelerators
-    where `unrolls_for_accelerators` (else the level loops there too).
-
-    ``nodes`` must fit ``lay`` (``_trees`` checks it where the array enters).
-    """
-    loops: Callable[..., jax.Array] = functools.partial(_kernels.descend, lay=lay)
-    cpu = _descend_op(lay) if _in_use(nodes, lay) else loops
-    accelerators = loops
-    if unrolls_for_accelerators():
-        accelerators = functools.partial(_kernels.descend, lay=lay, unroll=True)
-    return _per_platform(cpu, accelerators, nodes, x)
+    """``_kernels.descend`` in each platform's lowering (see `_per_platform`)."""
+    return _per_platform(_kernels.descend, lambda: _descend_op(lay), lay, nodes, x)
 
 
 def set_values(
     nodes: jax.Array, idx: jax.Array, values: jax.Array, lay: _kernels.Layout, clamp: bool
 ) -> jax.Array:
-    """``_kernels.set_values`` in each platform's lowering, as `descend`.
-
-    ``nodes`` must fit ``lay`` (``_trees`` checks it where the array enters).
-    """
-    loops: Callable[..., jax.Array] = functools.partial(_kernels.set_values, lay=lay, clamp=clamp)
-    cpu = _set_op(lay, clamp) if _in_use(nodes, lay) else loops
-    accelerators = loops
-    if unrolls_for_accelerators():
-        accelerators = functools.partial(_kernels.set_values, lay=lay, clamp=clamp, unroll=True)
-    return _per_platform(cpu, accelerators, nodes, idx, values)
+    """``_kernels.set_values`` in each platform's lowering (see `_per_platform`)."""
+    calls = functools.partial(_set_op, lay, clamp)
+    return _per_platform(_kernels.set_values, calls, lay, nodes, idx, values, clamp=clamp)
