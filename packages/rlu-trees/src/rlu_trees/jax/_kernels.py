@@ -20,9 +20,9 @@ chosen per platform by ``_cpu`` (``lax.platform_dependent``) and giving the same
   static Python loop, so the program is a fixed sequence of gathers, fusions and scatters with
   no loop control, each level's results kept apart from the next by
   ``lax.optimization_barrier`` (GPU and TPU keep barriers through fusion; XLA's CPU pipeline
-  removes them before it). Why: with the level loops an H200 took 442.6 microseconds for a
-  step of N = 2^20, B = 256 (0.93x flashbax; 31 loop trips a step), and issue #20 reports an
-  earlier layout with static loops at about a tenth of flashbax's time there. The
+  removes them before it). Why: with the level loops (31 loop trips a step at N = 2^20) rlu
+  was barely ahead of flashbax on an H200 (the rlu-trees README has that run), and issue #20
+  reports an earlier layout with static loops at about a tenth of flashbax's time there. The
   accelerators read every level from the whole array (the small head below is a CPU matter).
 
 How the work maps onto XLA on the CPU (measured there, see ``benchmarks/bench_jaxtrees.py``):
