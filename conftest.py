@@ -30,6 +30,29 @@ def pytest_runtest_makereport(item, call):
     _fail_skips_under_ci(outcome.get_result())
 
 
+def _xdist_group(item: pytest.Item) -> str:
+    """The worker group of a test under ``--dist loadgroup``: "ray" for every test that runs a
+    local Ray in the test process (one Ray per session, as without xdist), else its file."""
+    if item.path.name.startswith("test_ray") or any(
+        name in item.nodeid for name in ("rlu_replay.ray", "scaling-out-on-ray")
+    ):
+        return "ray"
+    return str(item.path.relative_to(item.config.rootpath))
+
+
+def pytest_collection_modifyitems(config, items):
+    # `hatch test` runs on a pytest-xdist worker per CPU with --dist loadgroup: a file's tests
+    # stay on one worker (module fixtures, compiled programs, are built once) and the Ray tests
+    # share one. Groups go to the workers in the order of the items: the longest, Ray's and
+    # tests-integration's (examples that learn, fresh installs), go first, so that neither
+    # worker is left alone with one of them at the end.
+    if config.pluginmanager.hasplugin("xdist") and config.getoption("dist", "no") == "loadgroup":
+        groups = {item: _xdist_group(item) for item in items}
+        for item in items:
+            item.add_marker(pytest.mark.xdist_group(groups[item]))
+        items.sort(key=lambda item: (groups[item] != "ray", not groups[item].startswith("tests-")))
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_make_collect_report(collector):
     outcome = yield  # a module-level importorskip skips the whole module at collection

@@ -14,10 +14,30 @@ ROOT = Path(__file__).resolve().parents[1]
 _IMPORT_TIMES: dict[str, float] = {}
 
 
-@pytest.fixture(scope="session")
-def import_times() -> dict[str, float]:
+class _ImportTimes(dict[str, float]):
+    """``times[module] = seconds`` records the figure in the test's report, which reaches the
+    session's summary from a pytest-xdist worker too."""
+
+    def __init__(self, node: pytest.Item) -> None:
+        super().__init__()
+        self._node = node
+
+    def __setitem__(self, module: str, seconds: float) -> None:
+        super().__setitem__(module, seconds)
+        self._node.user_properties.append(("import_time", (module, seconds)))
+
+
+@pytest.fixture
+def import_times(request: pytest.FixtureRequest) -> dict[str, float]:
     """Import time (seconds) of each distribution in its own fresh venv; printed at the end."""
-    return _IMPORT_TIMES
+    return _ImportTimes(request.node)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    for name, value in report.user_properties:
+        if name == "import_time":
+            module, seconds = value
+            _IMPORT_TIMES[module] = seconds
 
 
 @pytest.fixture(scope="session")

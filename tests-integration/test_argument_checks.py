@@ -134,6 +134,8 @@ REALS = [
 ]
 
 IDS = [f"{row[0]}-{row[2]}" for row in COUNTS]
+# ids without object addresses: pytest-xdist's workers must collect the same names
+REAL_IDS = [f"{row[0]}-{row[2]}-{row[4]}" for row in REALS]
 
 # what every count's message says, after the argument's name
 EXPECTED_COUNT = "must be an int >= 1, got "
@@ -192,7 +194,7 @@ def test_numpy_integers_are_integers(entry, call, arg, valid, bad_value, to):
 
 
 @pytest.mark.parametrize(
-    ("entry", "call", "arg", "valid", "bad_value", "expected"), REALS, ids=lambda v: str(v)
+    ("entry", "call", "arg", "valid", "bad_value", "expected"), REALS, ids=REAL_IDS
 )
 def test_reals_refuse_bools_and_strings_and_bad_values(
     entry, call, arg, valid, bad_value, expected

@@ -13,7 +13,8 @@ Usage (from the repository root; ``.ci/run`` runs both after ``hatch test``)::
 distributions declare (their ``Programming Language :: Python :: 3.X`` classifiers, which must
 agree with each other and with ``requires-python``), except 3.11, where ``hatch test`` runs the
 whole suite. Per Python: one fresh venv with every distribution installed editable with all its
-extras, the test dependencies, everything at its latest; one pytest session. A requirement that an
+extras, the test dependencies, everything at its latest; one pytest session, on one pytest-xdist
+worker per CPU grouped as in ``hatch test``. A requirement that an
 environment marker keeps off that Python (dm-control on 3.13) is reported, the tests that need it
 (``NEEDS`` below: those using its fixture, and a few by id) are deselected, and a file in
 ``tools/ci_checks/`` checks instead that the feature fails with an ImportError that says why.
@@ -75,9 +76,12 @@ MAIN_AND_FLOORS_ONLY = (
 # with gymnasium and dm-haiku). Their specifiers, and so their floors, are the root pyproject's
 # [tool.hatch.envs.hatch-test] ones.
 TEST_DEPS = ("cloudpickle", "dm-haiku", "gymnasium", "hypothesis")
-# Installed at their latest after the floors: pytest (hatch supplies it to hatch-test), and jax
-# for the tests of rlu-core, rlu-noise and rlu-serialize that handle JAX arrays.
-LATEST_TEST_DEPS = ("pytest", "jax", "jaxlib")
+# Installed at their latest after the floors: pytest and pytest-xdist (hatch supplies them to
+# hatch-test), and jax for the tests of rlu-core, rlu-noise and rlu-serialize that handle JAX
+# arrays.
+LATEST_TEST_DEPS = ("pytest", "pytest-xdist", "jax", "jaxlib")
+# One pytest-xdist worker per CPU, grouped as in `hatch test` (the root conftest.py).
+XDIST = ("-n", "auto", "--dist", "loadgroup")
 
 # Where an environment marker keeps a third-party distribution off the Python under test, the
 # tests that need it are deselected: those that use its fixtures (tools/ci_checks/
@@ -260,7 +264,7 @@ def pytest(python: str, paths: Sequence[str], extra: Sequence[str] = ()) -> dict
     env.update({k: str(v) for k, v in hatch_test().get("env-vars", {}).items()})
     env["PYTHONPATH"] = str(REPO / "tools" / "ci_checks")  # the without_fixture plugin
     env.update(VIRTUAL_ENV=str(Path(venv_bin).parent), PATH=venv_bin + os.pathsep + env["PATH"])
-    cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *extra, *paths]
+    cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *XDIST, *extra, *paths]
     print("$ " + " ".join(["python", *cmd[1:]]), flush=True)
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
     last = ""
@@ -317,6 +321,7 @@ def run_pythons(versions: list[str], work: Path) -> tuple[dict[str, int], list[s
                 *editables(found),
                 *test_deps,
                 "pytest",
+                "pytest-xdist",
             )
         except subprocess.CalledProcessError:
             problems.append(f"Python {version}: the install failed")
