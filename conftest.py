@@ -32,11 +32,14 @@ def pytest_runtest_makereport(item, call):
 
 def _xdist_group(item: pytest.Item) -> str:
     """The worker group of a test under ``--dist loadgroup``: "ray" for every test that runs a
-    local Ray in the test process (one Ray per session, as without xdist), else its file."""
+    local Ray in the test process (one Ray per session, as without xdist), "docs-site" for every
+    test that reads the built documentation site, else its file."""
     if item.path.name.startswith("test_ray") or any(
         name in item.nodeid for name in ("rlu_replay.ray", "scaling-out-on-ray")
     ):
         return "ray"
+    if "site" in getattr(item, "fixturenames", ()):
+        return "docs-site"  # the documentation site, built once (tests-integration/conftest.py)
     return str(item.path.relative_to(item.config.rootpath))
 
 
@@ -46,11 +49,18 @@ def pytest_collection_modifyitems(config, items):
     # share one. Groups go to the workers in the order of the items: the longest, Ray's and
     # tests-integration's (examples that learn, fresh installs), go first, so that neither
     # worker is left alone with one of them at the end.
-    if config.pluginmanager.hasplugin("xdist") and config.getoption("dist", "no") == "loadgroup":
+    # (a worker sees its --dist as "no" and loadgroup as an option of its own)
+    loadgroup = getattr(config.option, "loadgroup", False)
+    if loadgroup or getattr(config.option, "dist", "no") == "loadgroup":
         groups = {item: _xdist_group(item) for item in items}
         for item in items:
             item.add_marker(pytest.mark.xdist_group(groups[item]))
-        items.sort(key=lambda item: (groups[item] != "ray", not groups[item].startswith("tests-")))
+        items.sort(
+            key=lambda item: (
+                groups[item] != "ray",
+                not groups[item].startswith(("tests-", "docs")),
+            )
+        )
 
 
 @pytest.hookimpl(hookwrapper=True)
