@@ -72,21 +72,11 @@ def _assert_inverse_cdf(values: Any, u: Any, got: Any) -> None:
 # ---------------------------------------------------------------------- exact against the host
 
 
-def _x64() -> Any:
-    """64-bit mode for a block: ``jax.enable_x64`` where it exists, else (JAX before 0.7, e.g.
-    at the declared floor 0.4.26) ``jax.experimental.enable_x64``."""
-    if hasattr(jax, "enable_x64"):
-        return jax.enable_x64(True)
-    from jax.experimental import enable_x64
-
-    return enable_x64(True)
-
-
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("capacity", CAPACITIES)
-def test_64_bit_mode_equals_host_bit_for_bit(capacity: int, dtype: Any) -> None:
+def test_64_bit_mode_equals_host_bit_for_bit(capacity: int, dtype: Any, x64: Any) -> None:
     # in 64-bit mode the descent's arithmetic is float64 as on the host, for both storages
-    with _x64():
+    with x64():
         rng = np.random.default_rng(capacity)
         host = SumTree(capacity, dtype=dtype)
         tree = JaxSumTree(capacity, dtype=dtype)
@@ -362,7 +352,7 @@ def test_last_write_wins_with_many_repeats_and_the_sort_fallback(monkeypatch) ->
     assert sorted_batches  # the fallback was traced, not a program compiled before
 
 
-def test_walks_that_switch_to_the_small_head_match_the_host(monkeypatch) -> None:
+def test_walks_that_switch_to_the_small_head_match_the_host(monkeypatch, x64) -> None:
     # large trees read their top levels from a small head of the node array: force the
     # switch at depth 2 so that these small trees take both paths, in both walks
     from rlu_trees.jax import _cpu, _kernels
@@ -375,7 +365,7 @@ def test_walks_that_switch_to_the_small_head_match_the_host(monkeypatch) -> None
     monkeypatch.setattr(_kernels, "_small_levels", lambda dtype: 2)
     jax.clear_caches()
     try:
-        with _x64():
+        with x64():
             rng = np.random.default_rng(6)
             for capacity in (5, 100, 4097):
                 host = SumTree(capacity)
@@ -493,8 +483,8 @@ def test_a_node_array_of_another_capacity_is_refused() -> None:
             jax.jit(call)(bad)
 
 
-def test_wide_indices_inside_jit_are_skipped_not_wrapped() -> None:
-    with _x64():
+def test_wide_indices_inside_jit_are_skipped_not_wrapped(x64) -> None:
+    with x64():
         tree = JaxSumTree(4, dtype=np.float32).set_values(..., 1.0)
         update = jax.jit(lambda t, i: t.set_values(i, jnp.full(i.shape, 5.0)))
         new = update(tree, jnp.array([2**32 + 1, -(2**32) + 2, 2], jnp.int64))

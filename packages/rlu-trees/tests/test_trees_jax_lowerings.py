@@ -170,23 +170,13 @@ def test_where_jax_keeps_every_branch_the_cpu_is_not_given_the_unrolled_walks(mo
         jax.clear_caches()
 
 
-def _x64():
-    """64-bit mode for a block: ``jax.enable_x64`` where it exists, else (JAX before 0.7, e.g.
-    at the declared floor 0.4.26) ``jax.experimental.enable_x64``."""
-    if hasattr(jax, "enable_x64"):
-        return jax.enable_x64(True)
-    from jax.experimental import enable_x64
-
-    return enable_x64(True)
-
-
 # what does not depend on the lowering: once, not once per lowering (test_trees_jax.py)
 
 
-def test_the_probe_works_when_first_run_in_64_bit_mode() -> None:
+def test_the_probe_works_when_first_run_in_64_bit_mode(x64) -> None:
     from rlu_trees.jax import _cpu
 
-    with _x64():
+    with x64():
         assert _cpu._probe.__wrapped__().active == (_cpu._ffi() is not None)
 
 

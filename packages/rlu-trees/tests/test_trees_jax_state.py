@@ -40,14 +40,6 @@ def _loads(data: bytes) -> Any:
     return _CompatUnpickler(io.BytesIO(data)).load()
 
 
-def _x64() -> Any:
-    if hasattr(jax, "enable_x64"):
-        return jax.enable_x64(True)
-    from jax.experimental import enable_x64
-
-    return enable_x64(True)
-
-
 # ---------------------------------------------------------------------- a batch of trees
 
 
@@ -102,23 +94,23 @@ def test_the_same_operations_run_per_tree_inside_vmap():
 # ---------------------------------------------------------------------- dtypes and pickles
 
 
-def test_a_pickle_keeps_the_dtype_of_its_tree():
+def test_a_pickle_keeps_the_dtype_of_its_tree(x64):
     tree = JaxSumTree(5).set_values(..., [1.0, 2.0, 3.0, 0.0, 0.5])
     assert tree.dtype == np.float32  # JAX's default float: 64-bit mode is off here
-    with _x64():  # a process with 64-bit mode loads it as it was
+    with x64():  # a process with 64-bit mode loads it as it was
         loaded = pickle.loads(pickle.dumps(tree))
         assert loaded.dtype == np.float32
         np.testing.assert_array_equal(loaded.values, tree.values)
-    with _x64():
+    with x64():
         wide = JaxMinTree(3, dtype=np.float64).set_values(..., [0.1, 0.2, 0.3])
         wide_loaded = pickle.loads(pickle.dumps(wide))
         assert wide_loaded.dtype == np.float64
         assert float(wide_loaded.root_value) == 0.1  # not rounded to float32
 
 
-def test_rlu_serialize_round_trips_a_float64_tree(tmp_path):
+def test_rlu_serialize_round_trips_a_float64_tree(tmp_path, x64):
     rlu_serialize = pytest.importorskip("rlu_serialize")
-    with _x64():
+    with x64():
         tree = JaxSumTree(4, dtype=np.float64).set_values(..., [0.1, 0.2, 0.3, 0.4])
         rlu_serialize.dump({"tree": tree}, tmp_path / "tree.pkl.lz4")
         loaded = rlu_serialize.load(tmp_path / "tree.pkl.lz4")["tree"]
@@ -126,11 +118,11 @@ def test_rlu_serialize_round_trips_a_float64_tree(tmp_path):
         np.testing.assert_array_equal(loaded.nodes, tree.nodes)
 
 
-def test_a_float64_tree_loaded_without_64_bit_mode_says_how_to_go_on(tmp_path):
+def test_a_float64_tree_loaded_without_64_bit_mode_says_how_to_go_on(tmp_path, x64):
     """In a process without 64-bit mode the pickle of a float64 tree refuses to load (it would
     silently become float32), and the message names both ways forward; the second one, load
     with 64-bit mode and convert, works."""
-    with _x64():
+    with x64():
         tree = JaxSumTree(3, dtype=np.float64).set_values(..., [0.1, 0.2, 0.7])
         data = pickle.dumps(tree)
     path = tmp_path / "tree.pkl"
@@ -146,7 +138,7 @@ def test_a_float64_tree_loaded_without_64_bit_mode_says_how_to_go_on(tmp_path):
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
     ).stdout
     assert "saved with float64" in out and "jax_enable_x64" in out and "astype" in out
-    with _x64():
+    with x64():
         converted = pickle.loads(data).astype(np.float32)
     assert converted.dtype == np.float32
     np.testing.assert_array_equal(converted.values, np.float32([0.1, 0.2, 0.7]))
@@ -162,8 +154,8 @@ def test_pickles_of_rlu_trees_0_3_1_still_load():
     assert float(min_tree.root_value) == -1.0
 
 
-def test_astype_recomputes_every_node_from_the_leaves():
-    with _x64():
+def test_astype_recomputes_every_node_from_the_leaves(x64):
+    with x64():
         values = np.array([0.1, 0.2, 0.3, 1e-3, 7.7])
         narrow = JaxSumTree(5, dtype=np.float64).set_values(..., values).astype(np.float32)
     fresh = JaxSumTree(5, dtype=np.float32).set_values(..., values.astype(np.float32))

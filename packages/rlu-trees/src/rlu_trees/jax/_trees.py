@@ -14,7 +14,7 @@ from rlu_trees import _checks as _host_checks
 from rlu_trees import _reducers
 from rlu_trees._segment_tree import MaxTree, MinTree, SegmentTree
 from rlu_trees._sum_tree import SumTree
-from rlu_trees.jax import _checks, _cpu, _debug, _kernels
+from rlu_trees.jax import _checks, _cpu, _debug, _kernels, _uniform
 
 _T = TypeVar("_T", bound="JaxSegmentTree")
 
@@ -72,7 +72,7 @@ def _sample(
     nodes: jax.Array, key: jax.Array, lay: _kernels.Layout, n: int, stratified: bool, dtype: Any
 ) -> jax.Array:
     _check_nodes(nodes, lay)
-    u = jax.random.uniform(key, (n,), dtype=dtype)
+    u = _uniform.uniform(key, n, dtype)  # jax.random.uniform's numbers
     if stratified:
         u = jnp.minimum((jnp.arange(n, dtype=dtype) + u) / n, 1.0)
     return _cpu.descend(nodes, u * nodes[0].astype(dtype), lay)
