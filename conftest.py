@@ -30,37 +30,32 @@ def pytest_runtest_makereport(item, call):
     _fail_skips_under_ci(outcome.get_result())
 
 
-def _xdist_group(item: pytest.Item) -> str:
+def _xdist_group(item: pytest.Item) -> str | None:
     """The worker group of a test under ``--dist loadgroup``: "ray" for every test that runs a
     local Ray in the test process (one Ray per session, as without xdist), "docs-site" for every
-    test that reads the built documentation site, else its file."""
+    test that reads the built documentation site (one build); None for the rest, which go to
+    whichever worker is free, one by one."""
     if item.path.name.startswith("test_ray") or any(
         name in item.nodeid for name in ("rlu_replay.ray", "scaling-out-on-ray")
     ):
         return "ray"
     if "site" in getattr(item, "fixturenames", ()):
-        return "docs-site"  # the documentation site, built once (tests-integration/conftest.py)
-    return str(item.path.relative_to(item.config.rootpath))
+        return "docs-site"  # tests-integration/conftest.py
+    return None
 
 
 def pytest_collection_modifyitems(config, items):
-    # `hatch test` runs on a pytest-xdist worker per CPU with --dist loadgroup: a file's tests
-    # stay on one worker (module fixtures, compiled programs, are built once) and the Ray tests
-    # share one. Groups go to the workers in the order of the items: the longest, Ray's and
-    # tests-integration's (examples that learn, fresh installs), go first, so that neither
-    # worker is left alone with one of them at the end.
-    # (a worker sees its --dist as "no" and loadgroup as an option of its own)
+    # `hatch test` runs on a pytest-xdist worker per CPU with --dist loadgroup. The groups go to
+    # the workers in the order of the items: Ray's, the longest, first, then tests-integration's
+    # (examples that learn, fresh installs), so that no long test is left for the end.
+    # (A worker sees its --dist as "no" and loadgroup as an option of its own.)
     loadgroup = getattr(config.option, "loadgroup", False)
     if loadgroup or getattr(config.option, "dist", "no") == "loadgroup":
         groups = {item: _xdist_group(item) for item in items}
-        for item in items:
-            item.add_marker(pytest.mark.xdist_group(groups[item]))
-        items.sort(
-            key=lambda item: (
-                groups[item] != "ray",
-                not groups[item].startswith(("tests-", "docs")),
-            )
-        )
+        for item, group in groups.items():
+            if group is not None:
+                item.add_marker(pytest.mark.xdist_group(group))
+        items.sort(key=lambda item: (groups[item] != "ray", not item.nodeid.startswith("tests-")))
 
 
 @pytest.hookimpl(hookwrapper=True)
