@@ -666,6 +666,14 @@ class JaxSumTree(JaxSegmentTree):
         RuntimeError
             Outside ``jit``: all values are zero.
 
+        Notes
+        -----
+        The draws are ``inverse_cdf(u)`` of ``u = jax.random.uniform(key, (n,))`` (in the
+        accumulator's dtype: float64 in 64-bit mode), or ``(arange(n) + u) / n`` when
+        stratified. For JAX's default Threefry keys the numbers are computed with the hash's
+        rounds written out: bit for bit ``jax.random.uniform``'s, and faster on the CPU, where
+        JAX lowers the hash as a loop.
+
         Examples
         --------
         >>> import jax
