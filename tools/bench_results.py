@@ -133,11 +133,19 @@ def versions(names: list[str]) -> dict[str, str | None]:
 
 
 def rlu_versions() -> dict[str, str | None]:
-    """The version of every distribution of this repository (``packages/*``) as installed."""
+    """The version of every distribution of this repository (``packages/*``), as its sources
+    say (``__about__.py``): the bench environment installs them editable, and an editable
+    install's metadata keeps the version it was installed at, whatever was bumped since."""
     names = sorted(
         p.name for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").is_file()
     )
-    return versions(names)
+    found = versions(names)
+    for name in names:
+        about = ROOT / "packages" / name / "src" / name.replace("-", "_") / "__about__.py"
+        said = re.search(r'^__version__ = "([^"]+)"', about.read_text(encoding="utf-8"), re.M)
+        if said:
+            found[name] = said[1]
+    return found
 
 
 def git_commit() -> dict[str, Any]:
