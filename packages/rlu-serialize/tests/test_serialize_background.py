@@ -215,7 +215,15 @@ def test_killed_while_writing_keeps_previous_checkpoint(tmp_path, python_runner)
     from rlu_serialize._atomic import _unnamed_supported
 
     if _unnamed_supported(str(tmp_path)):
-        assert listing(tmp_path) == ["ckpt.lz4"]
+        # killed while writing, the unnamed file leaves nothing; only a kill in the instant
+        # between naming the finished file and renaming it (the writer outran a main thread
+        # stalled by a loaded machine) leaves that name, holding the whole new checkpoint
+        left = [name for name in listing(tmp_path) if name != "ckpt.lz4"]
+        assert left == [] or (
+            len(left) == 1
+            and left[0].startswith(".rlu-")
+            and load(tmp_path / left[0])["data"].shape == (1 << 23,)
+        ), left
     else:
         assert all(name == "ckpt.lz4" or name.startswith(".rlu-") for name in listing(tmp_path))
 
