@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import io
+import mmap
 import os
+import types
 
 import lz4.block
 import lz4.frame
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from rlu_serialize import _content
 from rlu_serialize._content import SEGMENT, Content
 from rlu_serialize._frame import BLOCK_SIZE, FrameWriter, frame_header, xxh32
 from rlu_serialize._verify import decompress
@@ -247,3 +251,97 @@ def test_a_buffer_changed_before_its_blocks_are_written_is_never_saved_as_other_
     frame = frame_header(writer.content_size, writer.largest_block) + b"".join(pieces)
     assert workers == 1  # written inline, before the change
     assert lz4.frame.decompress(frame) == old * (3 * BLOCK_SIZE // 4096)
+
+
+# -- prefault: a large read target's pages are mapped in one call -------------------------
+
+
+def _resident_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * mmap.PAGESIZE
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="reads Linux's /proc")
+def test_prefault_maps_the_pages_of_an_untouched_buffer_and_keeps_their_bytes():
+    size = 64 << 20
+    before = _resident_bytes()
+    target = mmap.mmap(-1, size)  # anonymous and untouched: nothing resident yet
+    try:
+        target[:5], target[-5:] = b"first", b"last!"  # two pages touched on purpose
+        untouched = _resident_bytes() - before
+        with memoryview(target) as view:
+            _content.prefault(view)
+        if _content._populate is False:
+            pytest.skip("this kernel has no MADV_POPULATE_WRITE (Linux < 5.14)")
+        grown = _resident_bytes() - before
+        assert untouched < size // 10 and grown >= 9 * size // 10
+        assert target[:5] == b"first" and target[-5:] == b"last!"
+        assert bytes(target).count(0) == size - 10  # nothing else was written
+    finally:
+        target.close()
+
+
+def test_prefault_leaves_read_only_and_unaddressable_buffers_alone():
+    data = bytes(range(256)) * 8192
+    _content.prefault(memoryview(data))  # read-only: no advice, no error
+    assert data == bytes(range(256)) * 8192
+    array = memoryview(bytearray(4 << 20))[::2]  # not contiguous: ctypes cannot address it
+    _content.prefault(array)
+
+
+def test_a_kernel_without_the_advice_is_asked_once(monkeypatch):
+    import ctypes
+
+    calls = []
+
+    def refuse(address, length, advice):
+        calls.append((address % mmap.PAGESIZE, length % mmap.PAGESIZE, advice))
+        return -1
+
+    fake = types.SimpleNamespace(
+        c_char=ctypes.c_char, addressof=ctypes.addressof, get_errno=lambda: errno.EINVAL
+    )
+    monkeypatch.setattr(_content, "_populate", (refuse, fake))
+    buffer = bytearray(3 << 20)
+    _content.prefault(memoryview(buffer))
+    assert calls == [(0, 0, 23)]  # whole pages, MADV_POPULATE_WRITE
+    assert _content._populate is False
+    _content.prefault(memoryview(buffer))
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        [_content.PREFAULT_FROM - 1],
+        [_content.PREFAULT_FROM],
+        [1000, 5 << 20],  # one segment
+        [3 << 20, 3 << 20, 3 << 20],  # across segments
+        [SEGMENT + (4 << 20)],  # more than a segment
+    ],
+)
+@pytest.mark.parametrize("borrow", [False, True])
+def test_content_prefaults_each_piece_of_a_large_read_as_it_copies_it(monkeypatch, sizes, borrow):
+    # Piece by piece, never the whole target at once: the source's segments are let go as
+    # they are read, so the target must grow no faster than they go (peak memory).
+    seen = []
+    monkeypatch.setattr(_content, "prefault", lambda view: seen.append(view.nbytes))
+    pieces = [os.urandom(n) for n in sizes]
+    data = b"".join(pieces)
+    content = Content()
+    for piece in pieces:
+        if borrow:
+            with memoryview(piece) as view:
+                content.borrow(view)
+        else:
+            content.append(piece)
+    content.done()
+    target = bytearray(len(data) + 7)  # larger than what remains
+    assert content.readinto(target) == len(data) and bytes(target[: len(data)]) == data
+    content.close()
+    assert sum(seen) <= len(data) and all(n <= max(SEGMENT, *sizes) for n in seen)
+    assert all(n >= _content.PREFAULT_FROM for n in seen)
+    if borrow:  # each borrowed block is one piece
+        assert seen == [n for n in sizes if n >= _content.PREFAULT_FROM]
+    else:
+        assert bool(seen) == (len(data) >= _content.PREFAULT_FROM)
