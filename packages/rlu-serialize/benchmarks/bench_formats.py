@@ -35,7 +35,8 @@ fsyncs), the durable ``dump`` >= 0.8x safetensors + fsync, and loads >= 0.8x the
 on the frames, the same two saves, and loads >= 0.8x orbax's (the one that also compresses),
 with files no larger than before; a background dump of the weights blocks for <= 0.2x a
 synchronous one. A durable save cannot beat the disk: measured against anchors that do not
-fsync, it would measure the disk, not the library.
+fsync, it would measure the disk, not the library. The goals are judged on the medians; the best
+of the repeats is printed beside them for reference, not judged (one lucky run in fifteen sets it).
 
 Run from the repository root::
 
@@ -58,6 +59,12 @@ import numpy as np
 
 GOAL = 0.8
 ASYNC_GOAL = 0.2
+BEST_NOTE = (
+    "- Goals are judged on the medians. The best of the repeats is the run where the machine "
+    "got least in the way: on this kind of virtual machine, a load whose new memory the kernel "
+    "happened to back with huge pages (fromfile's and safetensors' best loads, several times "
+    "their medians)."
+)
 Payload = dict[str, np.ndarray]
 
 
@@ -331,12 +338,15 @@ def async_table(payload: Payload, results: dict[str, Any]) -> str:
     ours = results.get("**rlu dump(background=True)**")
     if not isinstance(ours, str) and ours is not None and not isinstance(sync, str) and sync:
         lines.append("")
-        for statistic, ratio in (("median", ours[0] / sync[0]), ("best", ours[2] / sync[2])):
-            verdict = "met" if ratio <= ASYNC_GOAL else "NOT met"
-            lines.append(
-                f"- {verdict} ({statistic}): rlu's background dump blocks for {ratio:.2f}x a "
-                f"synchronous dump (goal <= {ASYNC_GOAL}x)"
-            )
+        ratio = ours[0] / sync[0]
+        verdict = "met" if ratio <= ASYNC_GOAL else "NOT met"
+        lines.append(
+            f"- {verdict} (median): rlu's background dump blocks for {ratio:.2f}x a "
+            f"synchronous dump (goal <= {ASYNC_GOAL}x)"
+        )
+        lines.append(
+            f"- best of the repeats, for reference: {ours[2] / sync[2]:.2f}x a synchronous dump"
+        )
     return "\n".join(lines)
 
 
@@ -384,10 +394,16 @@ def table(name: str, payload: Payload, results: list[tuple[str, Any]], compressi
             quickest = max(anchors, key=lambda a: of[a][1])
             goals.append(("load", of[OURS][1] / of[quickest][1], quickest))
         for what, ratio, against in goals:
-            verdict = "met" if ratio >= GOAL else "NOT met"
-            lines.append(
-                f"- {verdict} ({statistic}): rlu {what} = {ratio:.2f}x {against} (goal >= {GOAL}x)"
-            )
+            if statistic == "median":
+                verdict = "met" if ratio >= GOAL else "NOT met"
+                lines.append(
+                    f"- {verdict} (median): rlu {what} = {ratio:.2f}x {against} (goal >= {GOAL}x)"
+                )
+            else:
+                lines.append(
+                    f"- best of the repeats, for reference: rlu {what} = {ratio:.2f}x {against}"
+                )
+    lines.append(BEST_NOTE)
     return "\n".join(lines)
 
 
