@@ -33,17 +33,32 @@ def pytest_runtest_makereport(item, call):
 def _xdist_group(item: pytest.Item) -> str | None:
     """The worker group of a test under ``--dist loadgroup``: "ray" for every test that runs a
     local Ray in the test process (one Ray per session, as without xdist), "docs-site" for every
-    test that reads the built documentation site (one build); None for the rest, which go to
-    whichever worker is free, one by one."""
+    test that reads the built documentation site (one build), the module's path for a module
+    whose tests share a costly fixture of its own; None for the rest, which go to whichever
+    worker is free, one by one."""
     if item.path.name.startswith("test_ray") or any(
         name in item.nodeid for name in ("rlu_replay.ray", "scaling-out-on-ray")
     ):
         return "ray"
     if "site" in getattr(item, "fixturenames", ()):
         return "docs-site"  # tests-integration/conftest.py
+    return _module_with_a_shared_fixture(item)
+
+
+def _module_with_a_shared_fixture(item: pytest.Item) -> str | None:
+    """The test's module, where the test uses a module- or session-scoped fixture defined in
+    that module (a demo run, fresh venvs, built wheels): the module's tests then share one
+    worker and the fixture is built once, not once per worker."""
+    info = getattr(item, "_fixtureinfo", None)
+    module = item.nodeid.split("::", 1)[0]
+    for definitions in getattr(info, "name2fixturedefs", {}).values():
+        definition = definitions[-1]
+        if definition.scope in ("module", "session") and definition.baseid == module:
+            return module
     return None
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the groups off the markers
 def pytest_collection_modifyitems(config, items):
     # `hatch test` runs on a pytest-xdist worker per CPU with --dist loadgroup. The groups go to
     # the workers in the order of the items: Ray's, the longest, first, then tests-integration's
