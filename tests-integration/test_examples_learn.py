@@ -1,7 +1,9 @@
 """Every example that learns is run on a fixed, small budget, and must have learned.
 
-The smoke tests beside this file check that the examples run and write what they should;
-these check that the agent they train is better than chance, so a change that breaks
+The smoke tests beside this file check that the examples run and write what they should
+(for the jitted and the Ape-X examples, whose smoke runs repeated these on a smaller budget,
+the tests here check their summaries too); these check that the agent they train is better
+than chance, so a change that breaks
 learning while the code still runs fails the suite. A random policy scores about 22 on
 CartPole-v1 (always pushing one way: about 9). Budgets are counted in environment steps or
 learner updates, never in seconds, so a slow or busy CPU changes the run time, not the
@@ -71,6 +73,8 @@ def test_jitted_per_dqn_learns(tmp_path: Path) -> None:
     )  # fmt: skip
     best = number_after("best greedy return", stdout)
     assert best >= 100.0 > 4 * RANDOM_POLICY, stdout
+    # what its smoke run checked, before it was folded in here: the summary, with its step count
+    assert "Summary" in stdout and 1000 <= number_after("environment steps", stdout) <= 8000
 
 
 def test_vector_env_per_dqn_learns(tmp_path: Path) -> None:
@@ -106,8 +110,12 @@ def test_apex_dqn_on_ray_learns(tmp_path: Path) -> None:
         "--seed", "2",
         cwd=tmp_path,
     )  # fmt: skip
-    final = number_after("greedy return", stdout.split("\nApe-X DQN", 1)[1])
+    summary = stdout.split("\nApe-X DQN", 1)[1]
+    final = number_after("greedy return", summary)
     assert final >= 75.0 > 3 * RANDOM_POLICY, stdout
+    # what its smoke run checked, before it was folded in here: the summary's throughput lines
+    assert summary.startswith(", 2 actors, 2 shards"), stdout
+    assert "transitions stored/s" in summary and "updates/s" in summary, stdout
 
 
 def test_scanned_gymnax_dqn_learns(tmp_path: Path) -> None:
