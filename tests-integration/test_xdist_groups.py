@@ -8,6 +8,7 @@ small suite through the root conftest's grouping on two workers and reads where 
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -88,7 +89,7 @@ def test_groups_share_a_worker_and_a_module_fixture_is_built_once(tmp_path):
         capture_output=True,
         text=True,
         timeout=120,
-        env={**__import__("os").environ, "BUILT_LOG": str(built), "PYTHONDONTWRITEBYTECODE": "1"},
+        env={**os.environ, "BUILT_LOG": str(built), "PYTHONDONTWRITEBYTECODE": "1"},
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     ran = re.findall(r"\[(gw\d+)\][^\n]*?PASSED (\S+)", proc.stdout)
