@@ -256,10 +256,9 @@ def prefault(target: memoryview) -> None:
     memory whose pages would fault in one by one as the copy first writes them, each fault a
     trap into the kernel (on a virtual machine, an expensive one). ``madvise`` with
     ``MADV_POPULATE_WRITE`` makes the kernel map the whole-page part of the buffer in one
-    go, with ordinary pages: no huge pages are asked for (see ``anonymous_map``). Measured
-    here, 256 MiB copied from a file's pages into 32 MiB ``bytearray`` objects: 1,548 MB/s
-    without, 2,031 MB/s with (medians of 5). Advice only: on other systems, on a kernel
-    older than 5.14, or for a read-only buffer, nothing happens.
+    go, with ordinary pages: no huge pages are asked for (see ``anonymous_map``); the weights
+    rows of ``bench:serialize`` show what that does to a load. Advice only: on other systems,
+    on a kernel older than 5.14, or for a read-only buffer, nothing happens.
 
     Examples
     --------
