@@ -321,12 +321,21 @@ def test_a_donated_step_writes_storage_and_trees_in_place():
     step = jax.jit(lambda s, k, b: _step(s, k, b)[0], donate_argnums=0)
     batch = {"obs": jnp.ones((8, 4), jnp.float32)}
     hlo = step.lower(state, jax.random.key(0), batch).compile().as_text()
-    big = ("[4096,4]", "[4096]", f"[{state.sums.nodes.shape[0]}]")  # storage, ids, trees
+    big = ("[4096,4]", "[4099]", f"[{state.sums.nodes.shape[0]}]")  # rows, counters, trees
+    assert [leaf.shape for leaf in jax.tree.leaves(state)][:2] == [(4096, 4), (4099,)]
     copies = [line for line in hlo.splitlines() if " copy(" in line and any(b in line for b in big)]
     assert not copies, copies
-    old_obs = state.storage["obs"]
+    old = jax.tree.leaves(state)
     state = step(state, jax.random.key(0), batch)
-    assert old_obs.is_deleted() and int(state.size) == 8
+    assert all(leaf.is_deleted() for leaf in old) and int(state.size) == 8
+    # as a scan carry: no copy of the rows, counters or trees in the loop either
+    scan = jax.jit(
+        lambda s, ks, bs: jax.lax.scan(lambda c, x: _step(c, *x), s, (ks, bs)), donate_argnums=0
+    )
+    batches = {"obs": jnp.ones((3, 8, 4), jnp.float32)}
+    hlo = scan.lower(state, jax.random.split(jax.random.key(1), 3), batches).compile().as_text()
+    copies = [line for line in hlo.splitlines() if " copy(" in line and any(b in line for b in big)]
+    assert not copies, copies
 
 
 # ---------------------------------------------------------------------- checkpoints

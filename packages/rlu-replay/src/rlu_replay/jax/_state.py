@@ -13,8 +13,10 @@ from jax.core import Tracer
 from rlu_trees.jax import JaxMinTree, JaxSumTree
 
 from rlu_replay._checks import check_castable, check_int, check_real
+from rlu_replay.jax import _rows
 
 _S = TypeVar("_S", bound="ReplayState")
+_P = TypeVar("_P", bound="PrioritizedReplayState")
 
 
 class Sample(NamedTuple):
@@ -63,6 +65,10 @@ def _clamp_limit(sums: JaxSumTree) -> float:
     return float(np.finfo(sums.dtype).max) / leaves
 
 
+# the names of a state's stored items and counters, as its pickle holds them
+_LOGICAL = ("storage", "serial", "position", "size", "inserted")
+
+
 @jax.tree_util.register_pytree_node_class
 class ReplayState:
     """The state of a uniform replay buffer: storage and counters, one pytree.
@@ -70,20 +76,32 @@ class ReplayState:
     Made by [`init_uniform`][rlu_replay.jax.init_uniform]; used by
     [`add`][rlu_replay.jax.add] and [`sample`][rlu_replay.jax.sample]. Its arrays are the
     pytree's leaves (a ``scan`` carry, a ``vmap``ped batch, a donated argument, part of a
-    checkpoint); ``capacity`` is static.
+    checkpoint); ``capacity`` and the items' structure are static.
+
+    The items are stored packed: their leaves' bits side by side in ``rows``, one 2-d array
+    per kind of word (one uint32 array for items whose leaves are all 4-byte numbers), and
+    the identifiers and counters in one int array. A jitted call pays for every array it
+    gives back, and a donated state gives all of its arrays back: a prioritized state of
+    CartPole transitions is 5 arrays, where one array per leaf and per counter made 12.
+    ``storage``, ``serial``, ``position``, ``size`` and ``inserted`` read them unpacked.
 
     Attributes
     ----------
+    rows : tuple of jax.Array
+        The stored items' bits, each array of shape ``(capacity, words)``.
+    counters : jax.Array
+        ``serial``, then ``position``, ``size`` and ``inserted``: ``capacity + 3`` ints.
     storage : pytree of jax.Array
-        The items' leaves, each with a leading axis of ``capacity``.
+        The items' leaves, each with a leading axis of ``capacity`` (read-only; unpacked from
+        ``rows`` on each read).
     serial : jax.Array
-        Per slot, the identifier of the item it holds (-1 for none).
+        Per slot, the identifier of the item it holds (-1 for none; read-only).
     position : jax.Array
-        The slot the next item goes to.
+        The slot the next item goes to (read-only).
     size : jax.Array
-        How many slots hold an item.
+        How many slots hold an item (read-only).
     inserted : jax.Array
-        The identifier of the next item.
+        The identifier of the next item (read-only).
 
     Notes
     -----
@@ -93,14 +111,16 @@ class ReplayState:
     overwritten since it was drawn is still recognised, unless its slot was written again a
     multiple of ``identifier_period / capacity`` times in between (for a capacity of 10^6,
     2,147 times: some 2 * 10^9 additions while one batch is being learned from).
+
+    A pickle (``rlu.dump``) holds the items and counters unpacked, as rlu-replay 0.6 wrote
+    them, so checkpoints load across versions either way.
     """
 
     capacity: int
-    storage: Any
-    serial: jax.Array
-    position: jax.Array
-    size: jax.Array
-    inserted: jax.Array
+    rows: tuple[jax.Array, ...]
+    counters: jax.Array
+    _layout: _rows.Layout
+    _aux: tuple[Any, ...]  # the static data, made once: jit compares it on every call
 
     def __init__(
         self,
@@ -112,56 +132,109 @@ class ReplayState:
         inserted: jax.Array,
     ) -> None:
         self.capacity = capacity
-        self.storage, self.serial = storage, serial
-        self.position, self.size, self.inserted = position, size, inserted
+        self._pack(storage, serial, position, size, inserted)
+        self._aux = self._static()
 
-    def _children(self) -> tuple[Any, ...]:
-        return (self.storage, self.serial, self.position, self.size, self.inserted)
+    def _pack(self, storage: Any, serial: Any, position: Any, size: Any, inserted: Any) -> None:
+        """Set ``rows`` and ``counters`` from the items' leaves and the counters."""
+        leaves, treedef = jax.tree_util.tree_flatten(storage)
+        slots = jnp.ndim(serial)  # the leading axes of every leaf: batch axes, then slots
+        items = [(leaf.dtype, tuple(leaf.shape[slots:])) for leaf in leaves]
+        self._layout = _rows.layout(treedef, _paths(storage), items)
+        self.rows = _rows.pack(self._layout, leaves)
+        ints = jnp.asarray(serial).dtype
+        ends = jnp.stack([jnp.asarray(x, ints) for x in (position, size, inserted)], axis=-1)
+        self.counters = jnp.concatenate([jnp.asarray(serial), ends], axis=-1)
 
     def _static(self) -> tuple[Any, ...]:
-        return (self.capacity,)
+        return (self.capacity, self._layout)
+
+    # flattening runs on every call of a jitted function that takes a state: kept to one
+    # Python call each way, with the static data made once
 
     def tree_flatten(self) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
         """Children and static data for ``jax.tree_util``."""
-        return self._children(), self._static()
+        return (self.rows, self.counters), self._aux
 
     @classmethod
     def tree_unflatten(cls: type[_S], aux: tuple[Any, ...], children: Any) -> _S:
         """Rebuild a state from `tree_flatten`'s output (no checks: leaves may be tracers)."""
         state = object.__new__(cls)
-        state.capacity = aux[0]
-        state._set_children(aux, children)
+        state._aux = aux
+        state.capacity, state._layout = aux
+        state.rows, state.counters = tuple(children[0]), children[1]
         return state
 
-    def _set_children(self, aux: tuple[Any, ...], children: Any) -> None:
-        self.storage, self.serial, self.position, self.size, self.inserted = children
-
     def _replace(self: _S, **changes: Any) -> _S:
+        """A copy with arrays replaced: ``rows``, ``counters``, the trees, or the unpacked
+        names (``storage``, ``serial``, ``position``, ``size``, ``inserted``)."""
+        unpacked = {name: changes.pop(name) for name in _LOGICAL if name in changes}
         new = object.__new__(type(self))
-        new.__dict__.update(self.__dict__, **changes)
+        new.__dict__.update(self.__dict__)
+        new._set(**changes)
+        if unpacked:
+            new._pack(*(unpacked.get(name, getattr(self, name)) for name in _LOGICAL))
+        new._aux = new._static()
         return new
+
+    def _set(self, **changes: Any) -> None:
+        self.__dict__.update(changes)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(capacity={self.capacity})"
 
     @property
+    def storage(self) -> Any:
+        """The items' leaves, each with a leading axis of ``capacity`` (unpacked: a copy)."""
+        return _rows.unpack(self._layout, self.rows)
+
+    @property
+    def serial(self) -> jax.Array:
+        """Per slot, the identifier of the item it holds (-1 for none)."""
+        return self.counters[..., : self.capacity]
+
+    @property
+    def position(self) -> jax.Array:
+        """The slot the next item goes to."""
+        return self.counters[..., self.capacity]
+
+    @property
+    def size(self) -> jax.Array:
+        """How many slots hold an item."""
+        return self.counters[..., self.capacity + 1]
+
+    @property
+    def inserted(self) -> jax.Array:
+        """The identifier of the next item."""
+        return self.counters[..., self.capacity + 2]
+
+    @property
     def identifier_period(self) -> int:
         """Identifiers count modulo this: the largest multiple of ``capacity`` the ints hold."""
-        return _period(self.capacity, self.serial.dtype)
+        return _period(self.capacity, self.counters.dtype)
 
     def _one_buffer(self, operation: str) -> None:
-        if self.serial.ndim != 1:
+        if self.counters.ndim != 1:
+            shape = (*self.counters.shape[:-1], self.capacity)
             raise ValueError(
                 f"this {type(self).__name__} holds a batch of buffers (its identifiers have "
-                f"shape {tuple(self.serial.shape)}), and {operation} acts on one buffer: call "
+                f"shape {shape}), and {operation} acts on one buffer: call "
                 f"it inside jax.vmap (e.g. jax.vmap(lambda s, k: rj.{operation}(s, ...))(...))"
             )
 
     # a pickle (rlu.dump) holds numpy arrays, whose dtypes are the state's whatever the 64-bit
-    # mode of the process that loads it; the trees pickle themselves the same way
+    # mode of the process that loads it, under the names and in the shapes of rlu-replay 0.6
+    # (one array per stored leaf and per counter); the trees pickle themselves the same way
+
+    def _saved(self) -> dict[str, Any]:
+        return {"capacity": self.capacity, **{name: getattr(self, name) for name in _LOGICAL}}
+
+    def _restore(self, saved: dict[str, Any]) -> None:
+        self.capacity = saved["capacity"]
+        self._pack(*(saved[name] for name in _LOGICAL))
 
     def __getstate__(self) -> dict[str, Any]:
-        return _map_arrays(np.asarray, self.__dict__)
+        return _map_arrays(np.asarray, self._saved())
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         wide = [
@@ -176,7 +249,8 @@ class ReplayState:
                 "but JAX's 64-bit mode is off in this process, where they would become 32-bit. "
                 "Turn it on before loading: jax.config.update('jax_enable_x64', True)."
             )
-        self.__dict__.update(_map_arrays(jnp.asarray, state))
+        self._restore(_map_arrays(jnp.asarray, state))
+        self._aux = self._static()
 
 
 @jax.tree_util.register_pytree_node_class
@@ -201,11 +275,14 @@ class PrioritizedReplayState(ReplayState):
         The exponent and the offset of the priorities.
     """
 
-    sums: JaxSumTree
-    mins: JaxMinTree
     max_base: jax.Array
     alpha: float
     epsilon: float
+    # the trees' node arrays and static data: leaves of this state itself (one Python
+    # flatten per call, not three); ``sums`` and ``mins`` rebuild the trees from them
+    _sum_nodes: jax.Array
+    _min_nodes: jax.Array
+    _tree_aux: tuple[Any, Any]
 
     def __init__(
         self,
@@ -221,20 +298,65 @@ class PrioritizedReplayState(ReplayState):
         alpha: float,
         epsilon: float,
     ) -> None:
+        self.alpha, self.epsilon, self.max_base = alpha, epsilon, max_base
+        self._set(sums=sums, mins=mins)
         super().__init__(capacity, storage, serial, position, size, inserted)
-        self.sums, self.mins, self.max_base = sums, mins, max_base
-        self.alpha, self.epsilon = alpha, epsilon
 
-    def _children(self) -> tuple[Any, ...]:
-        return (*super()._children(), self.sums, self.mins, self.max_base)
+    def _set(self, **changes: Any) -> None:
+        aux = list(self.__dict__.get("_tree_aux", (None, None)))
+        for k, (name, nodes) in enumerate((("sums", "_sum_nodes"), ("mins", "_min_nodes"))):
+            if name in changes:
+                (leaf,), aux[k] = changes.pop(name).tree_flatten()
+                setattr(self, nodes, leaf)
+        self._tree_aux = (aux[0], aux[1])
+        self.__dict__.update(changes)
+
+    @property
+    def sums(self) -> JaxSumTree:
+        """$p_i$ per slot."""
+        return JaxSumTree.tree_unflatten(self._tree_aux[0], (self._sum_nodes,))
+
+    @property
+    def mins(self) -> JaxMinTree:
+        """The same values, for the smallest."""
+        return JaxMinTree.tree_unflatten(self._tree_aux[1], (self._min_nodes,))
 
     def _static(self) -> tuple[Any, ...]:
-        return (self.capacity, self.alpha, self.epsilon)
+        return (self.capacity, self._layout, self.alpha, self.epsilon, self._tree_aux)
 
-    def _set_children(self, aux: tuple[Any, ...], children: Any) -> None:
-        super()._set_children(aux, children[:5])
-        self.sums, self.mins, self.max_base = children[5:]
-        self.alpha, self.epsilon = aux[1], aux[2]
+    def tree_flatten(self) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """Children and static data for ``jax.tree_util``."""
+        children = (self.rows, self.counters, self._sum_nodes, self._min_nodes, self.max_base)
+        return children, self._aux
+
+    @classmethod
+    def tree_unflatten(cls: type[_P], aux: tuple[Any, ...], children: Any) -> _P:
+        """Rebuild a state from `tree_flatten`'s output (no checks: leaves may be tracers)."""
+        state = object.__new__(cls)
+        state._aux = aux
+        state.capacity, state._layout, state.alpha, state.epsilon, state._tree_aux = aux
+        rows, state.counters, state._sum_nodes, state._min_nodes, state.max_base = children
+        state.rows = tuple(rows)
+        return state
+
+    def _saved(self) -> dict[str, Any]:
+        return {
+            **super()._saved(),
+            "sums": self.sums,
+            "mins": self.mins,
+            "max_base": self.max_base,
+            "alpha": self.alpha,
+            "epsilon": self.epsilon,
+        }
+
+    def _restore(self, saved: dict[str, Any]) -> None:
+        super()._restore(saved)
+        self.alpha, self.epsilon, self.max_base = (
+            saved["alpha"],
+            saved["epsilon"],
+            saved["max_base"],
+        )
+        self._set(sums=saved["sums"], mins=saved["mins"])
 
     def __repr__(self) -> str:
         return (
@@ -246,17 +368,18 @@ class PrioritizedReplayState(ReplayState):
 # ------------------------------------------------------------------ making a state
 
 
-def _storage_for(example: Any, capacity: int) -> Any:
+def _layout_for(example: Any) -> _rows.Layout:
     leaves, treedef = jax.tree_util.tree_flatten(example)
     if not leaves:
         raise ValueError("example must hold at least one array leaf, got none")
-    arrays = []
-    for path, leaf in zip(_paths(example), leaves, strict=True):
+    items = []
+    paths = _paths(example)
+    for path, leaf in zip(paths, leaves, strict=True):
         arr = jnp.asarray(leaf)
         if not jnp.issubdtype(arr.dtype, jnp.number) and arr.dtype != jnp.bool_:
             raise TypeError(f"example leaf {path} must be an array of numbers, got {arr.dtype}")
-        arrays.append(jnp.zeros((capacity, *arr.shape), arr.dtype))
-    return jax.tree_util.tree_unflatten(treedef, arrays)
+        items.append((arr.dtype, tuple(arr.shape)))
+    return _rows.layout(treedef, paths, items)
 
 
 def _paths(tree: Any) -> list[str]:
@@ -269,14 +392,16 @@ def _int() -> np.dtype[Any]:
     return np.dtype(jax.dtypes.canonicalize_dtype(np.int64))
 
 
-def _counters(capacity: int) -> dict[str, jax.Array]:
+def _empty(cls: type[_S], example: Any, capacity: int, **more: Any) -> _S:
+    """An empty state of ``cls``: zeroed rows, no identifiers, counters at 0."""
+    state = object.__new__(cls)
+    state.capacity, state._layout = capacity, _layout_for(example)
+    state.rows = _rows.empty(state._layout, capacity)
     ints = _int()
-    return {  # one array each: a donated state must not hold one buffer twice
-        "serial": jnp.full(capacity, -1, ints),
-        "position": jnp.zeros((), ints),
-        "size": jnp.zeros((), ints),
-        "inserted": jnp.zeros((), ints),
-    }
+    state.counters = jnp.concatenate([jnp.full(capacity, -1, ints), jnp.zeros(3, ints)])
+    state._set(**more)
+    state._aux = state._static()
+    return state
 
 
 def init_uniform(example: Any, capacity: int) -> ReplayState:
@@ -312,7 +437,7 @@ def init_uniform(example: Any, capacity: int) -> ReplayState:
     ((5, 4), 3)
     """
     capacity = check_int("capacity", capacity, minimum=1)
-    return ReplayState(capacity, _storage_for(example, capacity), **_counters(capacity))
+    return _empty(ReplayState, example, capacity)
 
 
 def init(
@@ -368,10 +493,10 @@ def init(
     alpha = check_real("alpha", alpha, low=0.0, high=1.0)
     epsilon = check_real("epsilon", epsilon, low=0.0)
     sums, mins = JaxSumTree(capacity, dtype=dtype), JaxMinTree(capacity, dtype=dtype)
-    return PrioritizedReplayState(
+    return _empty(
+        PrioritizedReplayState,
+        example,
         capacity,
-        _storage_for(example, capacity),
-        **_counters(capacity),
         sums=sums,
         mins=mins,
         max_base=jnp.ones((), sums.dtype),
@@ -385,19 +510,21 @@ def init(
 
 def _batch_leaves(state: ReplayState, batch: Any) -> tuple[list[jax.Array], int]:
     """The leaves of ``batch`` in the storage's order, checked and cast; and the batch size."""
-    stored, treedef = jax.tree_util.tree_flatten(state.storage)
+    lay = state._layout
     leaves, given = jax.tree_util.tree_flatten(batch)
-    if cast(Any, given) != treedef:
+    if cast(Any, given) != lay.treedef:
         raise ValueError(
-            f"batch has a different structure from the stored items: {given} (stored: {treedef})"
+            "batch has a different structure from the stored items: "
+            f"{given} (stored: {lay.treedef})"
         )
     out, size = [], -1
-    for path, store, leaf in zip(_paths(state.storage), stored, leaves, strict=True):
+    for column, leaf in zip(lay.columns, leaves, strict=True):
+        path, shape = column.path, column.shape
         arr = jnp.asarray(leaf)
-        if arr.ndim != store.ndim or arr.shape[1:] != store.shape[1:]:
+        if arr.ndim != len(shape) + 1 or arr.shape[1:] != shape:
             raise ValueError(
                 f"batch leaf {path} has shape {arr.shape}, but the buffer stores items of "
-                f"shape {store.shape[1:]} (a batch of them: a leading batch axis)"
+                f"shape {shape} (a batch of them: a leading batch axis)"
             )
         if size < 0:
             size = arr.shape[0]
@@ -405,11 +532,11 @@ def _batch_leaves(state: ReplayState, batch: Any) -> tuple[list[jax.Array], int]
             raise ValueError(
                 f"batch leaf {path} has {arr.shape[0]} items, but the first has {size}"
             )
-        if arr.dtype != store.dtype:
+        if arr.dtype != column.dtype:
             check_castable(
-                f"batch leaf {path}", arr.dtype, stored=store.dtype, fixed_by="the example"
+                f"batch leaf {path}", arr.dtype, stored=column.dtype, fixed_by="the example"
             )
-        out.append(arr.astype(store.dtype))
+        out.append(arr.astype(column.dtype))
     return out, size
 
 
@@ -450,27 +577,34 @@ def add(state: _S, batch: Any) -> _S:
     leaves, size = _batch_leaves(state, batch)
     cap = state.capacity
     keep = min(size, cap)
-    ints = state.serial.dtype
+    counters = state.counters
+    ints = counters.dtype
     period = _period(cap, ints)
     # identifiers count modulo the period, in unsigned arithmetic that cannot overflow
     uints = np.dtype(f"uint{8 * np.dtype(ints).itemsize}")
-    count = state.inserted.astype(uints)
+    position, filled = counters[cap], counters[cap + 1]
+    count = counters[cap + 2].astype(uints)
     first = (count + np.asarray((size - keep) % period, uints)) % period  # first item kept
     ids = ((first + jnp.arange(keep, dtype=uints)) % period).astype(ints)
-    slots = (state.position + (size - keep) + jnp.arange(keep, dtype=ints)) % cap
-    stored = jax.tree_util.tree_leaves(state.storage)
-    written = [
-        store.at[slots].set(leaf[size - keep :], unique_indices=True)
-        for store, leaf in zip(stored, leaves, strict=True)
+    slots = (position + (size - keep) + jnp.arange(keep, dtype=ints)) % cap
+    packed = _rows.pack(state._layout, [leaf[size - keep :] for leaf in leaves])
+    ends = [
+        (position + size) % cap,
+        jnp.minimum(filled + size, cap),
+        ((count + np.asarray(size % period, uints)) % period).astype(ints),
     ]
+    # the identifiers and the three counters in one scatter
+    at = jnp.concatenate([slots, jnp.arange(cap, cap + 3, dtype=ints)])
+    counters = counters.at[at].set(jnp.concatenate([ids, jnp.stack(ends)]), unique_indices=True)
+    # everything else takes the slots from the new counters: XLA copies a donated array that is
+    # written in place while an operation the write does not wait for still reads the old one
+    slots = (counters[cap] + (cap - keep) + jnp.arange(keep, dtype=ints)) % cap
     changes: dict[str, Any] = {
-        "storage": jax.tree_util.tree_unflatten(
-            jax.tree_util.tree_structure(state.storage), written
+        "rows": tuple(
+            rows.at[slots].set(new, unique_indices=True)
+            for rows, new in zip(state.rows, packed, strict=True)
         ),
-        "serial": state.serial.at[slots].set(ids, unique_indices=True),
-        "position": (state.position + size) % cap,
-        "size": jnp.minimum(state.size + size, cap),
-        "inserted": ((count + np.asarray(size % period, uints)) % period).astype(ints),
+        "counters": counters,
     }
     if isinstance(state, PrioritizedReplayState):
         p = jnp.minimum(state.max_base**state.alpha, _clamp_limit(state.sums))
@@ -488,10 +622,10 @@ def _sample(state: Any, key: jax.Array, n: int, beta: Any, stratified: bool) -> 
         p = jnp.take(state.sums.values, slots)
         weights = (state.mins.root_value / p) ** jnp.asarray(beta, p.dtype)
     else:
-        slots = jax.random.randint(key, (n,), 0, jnp.maximum(state.size, 1))
+        slots = jax.random.randint(key, (n,), 0, jnp.maximum(state.counters[state.capacity + 1], 1))
         weights = jnp.ones(n, jax.dtypes.canonicalize_dtype(np.float64))
-    batch = jax.tree_util.tree_map(lambda store: gather(store, slots), state.storage)
-    return Sample(batch, jnp.take(state.serial, slots), weights)
+    batch = _rows.unpack(state._layout, tuple(gather(rows, slots) for rows in state.rows))
+    return Sample(batch, jnp.take(state.counters, slots), weights)
 
 
 def sample(
@@ -591,9 +725,9 @@ def update_priorities(
         raise TypeError(f"state must be a PrioritizedReplayState, got {type(state).__name__}")
     state._one_buffer("update_priorities")
     cap = state.capacity
-    ids = jnp.asarray(idx).astype(state.serial.dtype)
+    ids = jnp.asarray(idx).astype(state.counters.dtype)
     slots = ids % cap
-    live = (ids >= 0) & (jnp.take(state.serial, slots) == ids)
+    live = (ids >= 0) & (jnp.take(state.counters, slots) == ids)
     given = jnp.asarray(priorities, state.sums.dtype)
     good = jnp.isfinite(given) & (given >= 0)  # as the host buffer: a priority below 0 is bad
     base = given + state.epsilon

@@ -1,0 +1,194 @@
+"""rlu_replay.jax stores items packed into rows: every bit kept, old checkpoints still load."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+jax = pytest.importorskip("jax")
+import jax.numpy as jnp  # noqa: E402
+from rlu_replay import jax as rj  # noqa: E402
+from rlu_replay.jax import _rows  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures"
+# every dtype a leaf may have outside 64-bit mode, and what its bits are stored as
+STORED_AS = {
+    np.dtype(np.float32): np.uint32,
+    np.dtype(np.int32): np.uint32,
+    np.dtype(np.uint32): np.uint32,
+    np.dtype(np.float16): np.uint16,
+    np.dtype(jnp.bfloat16): np.uint16,
+    np.dtype(np.int16): np.uint16,
+    np.dtype(np.uint16): np.uint16,
+    np.dtype(np.int8): np.uint8,
+    np.dtype(np.uint8): np.uint8,
+    np.dtype(jnp.float8_e4m3fn): np.uint8,
+    np.dtype(np.bool_): np.bool_,  # as they are
+    np.dtype(np.complex64): np.complex64,
+}
+DTYPES = list(STORED_AS)
+CARTPOLE = {
+    "obs": jnp.zeros(4, jnp.float32),
+    "action": jnp.int32(0),
+    "reward": jnp.float32(0),
+    "discount": jnp.float32(0),
+    "next_obs": jnp.zeros(4, jnp.float32),
+}
+
+
+def _x64() -> Any:
+    if hasattr(jax, "enable_x64"):
+        return jax.enable_x64(True)
+    from jax.experimental import enable_x64
+
+    return enable_x64(True)
+
+
+def _random_bits(rng: np.random.Generator, dtype: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """Any bit pattern of ``dtype`` (NaN payloads, negative zeros, subnormals), bools 0 or 1."""
+    dtype = np.dtype(dtype)
+    if dtype == np.bool_:
+        return rng.integers(0, 2, shape).astype(np.bool_)
+    raw = rng.integers(0, 256, (*shape, dtype.itemsize), dtype=np.uint8)
+    return raw.view(dtype).reshape(shape)
+
+
+def _same_bits(a: Any, b: Any) -> None:
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.dtype == b.dtype and a.shape == b.shape
+    np.testing.assert_array_equal(a.reshape(-1).view(np.uint8), b.reshape(-1).view(np.uint8))
+
+
+leaf_specs = st.lists(
+    st.tuples(st.sampled_from(DTYPES), st.lists(st.integers(0, 3), max_size=2).map(tuple)),
+    min_size=1,
+    max_size=5,
+)
+
+
+@given(
+    specs=leaf_specs,
+    lead=st.lists(st.integers(1, 3), min_size=1, max_size=2),
+    seed=st.integers(0, 2**16),
+)
+@settings(max_examples=40, deadline=None)
+def test_pack_then_unpack_gives_back_every_bit(specs, lead, seed):
+    """Any mix of dtypes and shapes (empty ones too), under any leading axes: the same bits."""
+    rng = np.random.default_rng(seed)
+    items = {f"leaf{k}": (np.dtype(dtype), shape) for k, (dtype, shape) in enumerate(specs)}
+    treedef = jax.tree.structure({name: 0 for name in items})
+    paths = [f"['{name}']" for name in sorted(items)]
+    lay = _rows.layout(treedef, paths, [items[name] for name in sorted(items)])
+    given_leaves = {name: _random_bits(rng, d, (*lead, *s)) for name, (d, s) in items.items()}
+    rows = _rows.pack(lay, [jnp.asarray(given_leaves[name]) for name in sorted(items)])
+    # one array per kind of word, each (..., words)
+    kinds = {np.dtype(STORED_AS[np.dtype(d)]) for d, _ in specs}
+    assert len(rows) == len(kinds) == len(lay.groups)
+    for (dtype, width), row in zip(lay.groups, rows, strict=True):
+        assert row.dtype == dtype and row.shape == (*lead, width) and dtype in kinds
+    back = _rows.unpack(lay, rows)
+    for name in items:
+        _same_bits(back[name], given_leaves[name])
+
+
+def test_a_cartpole_transition_is_one_row_of_eleven_words():
+    state = rj.init(CARTPOLE, 100)
+    assert [(r.dtype, r.shape) for r in state.rows] == [(jnp.uint32, (100, 11))]
+    assert len(jax.tree.leaves(state)) == 5  # rows, counters, two trees, the largest priority
+    assert len(jax.tree.leaves(rj.init_uniform(CARTPOLE, 100))) == 2
+    with_done = rj.init({**CARTPOLE, "done": jnp.bool_(False)}, 100)
+    assert [(r.dtype, r.shape) for r in with_done.rows] == [
+        (jnp.uint32, (100, 11)),
+        (jnp.bool_, (100, 1)),
+    ]
+
+
+def test_eight_byte_leaves_are_two_words_each_in_64_bit_mode():
+    with _x64():
+        item = {"x": jnp.zeros(2, jnp.float64), "n": jnp.int64(0), "f": jnp.float32(0)}
+        state = rj.init_uniform(item, 3)
+        assert [(r.dtype, r.shape) for r in state.rows] == [(jnp.uint32, (3, 7))]
+        rng = np.random.default_rng(0)
+        batch = {
+            "x": _random_bits(rng, np.float64, (3, 2)),
+            "n": _random_bits(rng, np.int64, (3,)),
+            "f": _random_bits(rng, np.float32, (3,)),
+        }
+        state = rj.add(state, batch)
+        for name in batch:
+            _same_bits(state.storage[name], batch[name])
+
+
+@given(specs=leaf_specs, n=st.integers(1, 9), seed=st.integers(0, 2**16))
+@settings(max_examples=25, deadline=None)
+def test_stored_and_sampled_items_keep_every_bit(specs, n, seed):
+    """Through ``add`` and ``sample`` (jitted), each item comes back bit for bit, with the
+    identifier of the slot it was drawn from."""
+    rng = np.random.default_rng(seed)
+    example = {f"leaf{k}": jnp.zeros(shape, dtype) for k, (dtype, shape) in enumerate(specs)}
+    batch = {name: _random_bits(rng, x.dtype, (n, *x.shape)) for name, x in example.items()}
+    state = jax.jit(rj.add)(rj.init(example, 16), batch)
+    for name in batch:
+        _same_bits(state.storage[name][:n], batch[name])
+    drawn = jax.jit(lambda s, k: rj.sample(s, k, 12))(state, jax.random.key(seed))
+    idx = np.asarray(drawn.idx)
+    assert ((idx >= 0) & (idx < n)).all()
+    for name in batch:
+        _same_bits(drawn.batch[name], batch[name][idx])
+
+
+# ---------------------------------------------------------------------- checkpoints
+
+
+def _answers(state: Any) -> dict[str, Any]:
+    out = {
+        "storage": jax.tree.map(np.asarray, state.storage),
+        "counters": [
+            np.asarray(getattr(state, c)) for c in ("serial", "position", "size", "inserted")
+        ],
+        "idx": np.asarray(rj.sample(state, jax.random.key(3), 6).idx),
+    }
+    if isinstance(state, rj.PrioritizedReplayState):
+        out["trees"] = [np.asarray(state.sums.values), np.asarray(state.mins.values)]
+        out["max_base"] = np.asarray(state.max_base)
+    return out
+
+
+def test_states_saved_by_rlu_replay_0_6_2_load_with_every_answer_kept():
+    """``fixtures/write_jax_states_fixture.py`` wrote them with one array per leaf."""
+    states, expected = pickle.loads((FIXTURES / "jax_states_replay0.6.2.pkl").read_bytes())
+    for name, state in states.items():
+        got = _answers(state)
+        for key, value in expected[name].items():
+            jax.tree.map(_same_bits, got[key], value)
+        assert len(state.rows) == 2  # float32 and int32 words, and the bools
+    state = states["prioritized"]
+    assert (state.alpha, state.epsilon) == (0.7, 1e-3)
+    more = rj.add(
+        state,
+        {"obs": np.ones((1, 3), np.float32), "action": np.array([7]), "done": np.array([True])},
+    )
+    assert int(more.inserted) == 8 and more.storage["action"][7 % 5] == 7
+
+
+def test_a_pickle_holds_the_items_unpacked_as_0_6_wrote_them():
+    """So that rlu-replay 0.6 loads what this version saves: the same names and arrays."""
+    state = rj.add(
+        rj.init(CARTPOLE, 4), jax.tree.map(lambda x: jnp.ones((2, *x.shape), x.dtype), CARTPOLE)
+    )
+    saved = state.__getstate__()
+    assert set(saved) == {
+        "capacity", "storage", "serial", "position", "size", "inserted",
+        "sums", "mins", "max_base", "alpha", "epsilon",
+    }  # fmt: skip
+    assert all(isinstance(leaf, np.ndarray) for leaf in jax.tree.leaves(saved["storage"]))
+    np.testing.assert_array_equal(saved["serial"], [0, 1, -1, -1])
+    loaded = pickle.loads(pickle.dumps(state))
+    for a, b in zip(jax.tree.leaves(loaded), jax.tree.leaves(state), strict=True):
+        _same_bits(a, b)
