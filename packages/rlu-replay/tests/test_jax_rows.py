@@ -79,32 +79,41 @@ leaf_specs = st.lists(
 )
 @settings(max_examples=40, deadline=None)
 def test_pack_then_unpack_gives_back_every_bit(specs, lead, seed):
-    """Any mix of dtypes and shapes (empty ones too), under any leading axes: the same bits."""
+    """Any mix of dtypes and shapes (empty ones too), under any leading axes, and the items'
+    identifiers: the same bits."""
     rng = np.random.default_rng(seed)
     items = {f"leaf{k}": (np.dtype(dtype), shape) for k, (dtype, shape) in enumerate(specs)}
     treedef = jax.tree.structure({name: 0 for name in items})
     paths = [f"['{name}']" for name in sorted(items)]
-    lay = _rows.layout(treedef, paths, [items[name] for name in sorted(items)])
+    lay = _rows.layout(treedef, paths, [items[name] for name in sorted(items)], np.int32)
     given_leaves = {name: _random_bits(rng, d, (*lead, *s)) for name, (d, s) in items.items()}
-    rows = _rows.pack(lay, [jnp.asarray(given_leaves[name]) for name in sorted(items)])
-    # one array per kind of word, each (..., words)
-    kinds = {np.dtype(STORED_AS[np.dtype(d)]) for d, _ in specs}
+    ids = _random_bits(rng, np.int32, tuple(lead))
+    leaves = [jnp.asarray(given_leaves[name]) for name in sorted(items)]
+    rows = _rows.pack(lay, leaves, jnp.asarray(ids))
+    # one array per kind of word, each (..., words); the identifiers among the 32-bit words
+    kinds = {np.dtype(STORED_AS[np.dtype(d)]) for d, _ in specs} | {np.dtype(np.uint32)}
     assert len(rows) == len(kinds) == len(lay.groups)
     for (dtype, width), row in zip(lay.groups, rows, strict=True):
         assert row.dtype == dtype and row.shape == (*lead, width) and dtype in kinds
     back = _rows.unpack(lay, rows)
     for name in items:
         _same_bits(back[name], given_leaves[name])
+    _same_bits(_rows.identifiers(lay, rows), ids)
+    if len(lead) == 1:  # one buffer's rows: the identifiers of some slots
+        slots = rng.integers(0, lead[0], 7)
+        _same_bits(_rows.identifiers_at(lay, rows, jnp.asarray(slots)), ids[slots])
 
 
-def test_a_cartpole_transition_is_one_row_of_eleven_words():
+def test_a_cartpole_transition_and_its_identifier_are_one_row_of_twelve_words():
     state = rj.init(CARTPOLE, 100)
-    assert [(r.dtype, r.shape) for r in state.rows] == [(jnp.uint32, (100, 11))]
+    # 11 words of the item, its identifier: one row
+    assert [(r.dtype, r.shape) for r in state.rows] == [(jnp.uint32, (100, 12))]
+    assert state.counters.shape == (3,)
     assert len(jax.tree.leaves(state)) == 5  # rows, counters, two trees, the largest priority
     assert len(jax.tree.leaves(rj.init_uniform(CARTPOLE, 100))) == 2
     with_done = rj.init({**CARTPOLE, "done": jnp.bool_(False)}, 100)
     assert [(r.dtype, r.shape) for r in with_done.rows] == [
-        (jnp.uint32, (100, 11)),
+        (jnp.uint32, (100, 12)),
         (jnp.bool_, (100, 1)),
     ]
 
@@ -113,7 +122,9 @@ def test_eight_byte_leaves_are_two_words_each_in_64_bit_mode():
     with _x64():
         item = {"x": jnp.zeros(2, jnp.float64), "n": jnp.int64(0), "f": jnp.float32(0)}
         state = rj.init_uniform(item, 3)
-        assert [(r.dtype, r.shape) for r in state.rows] == [(jnp.uint32, (3, 7))]
+        # 4 + 2 + 1 words, and 2 for the int64 identifier
+        assert [(r.dtype, r.shape) for r in state.rows] == [(jnp.uint32, (3, 9))]
+        np.testing.assert_array_equal(state.serial, [-1, -1, -1])
         rng = np.random.default_rng(0)
         batch = {
             "x": _random_bits(rng, np.float64, (3, 2)),

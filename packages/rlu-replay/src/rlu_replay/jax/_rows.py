@@ -4,8 +4,9 @@ Why: a jitted call costs about a microsecond and a half on the CPU for every arr
 back, whatever its size, and a donated replay state gives all of its arrays back. A
 CartPole transition is five leaves (obs, action, reward, discount, next obs); stored as one
 leaf each, they were five of the twelve arrays of a prioritized state. Bit-cast to 32-bit
-words and laid side by side, they are one ``(capacity, 11)`` array of uint32: one array to
-give back, one scatter per add and one gather per sample.
+words and laid side by side, with each item's identifier as a twelfth word, they are one
+``(capacity, 12)`` array of uint32: one array to give back, one scatter per add and one gather
+per sample, which reads an item's identifier from the cache line that holds the item.
 
 Leaves whose dtype is 1, 2, 4 or 8 bytes of numbers are stored as unsigned words of their
 width (8-byte leaves as two 32-bit words, so that no 64-bit dtype is needed); bool and
@@ -22,6 +23,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+
+# the path of the identifiers' column, which is no leaf of the items
+IDENTIFIERS = "(identifier)"
 
 # dtypes whose bits are stored as unsigned words of their width
 _WORDS: dict[int, np.dtype[Any]] = {
@@ -44,10 +48,12 @@ class Column(NamedTuple):
 
 
 class Layout(NamedTuple):
-    """The items' structure and where each leaf lives in the rows (static, hashable)."""
+    """The items' structure, where each leaf and the identifiers live in the rows (static,
+    hashable)."""
 
     treedef: Any
     columns: tuple[Column, ...]
+    ident: Column
     groups: tuple[tuple[np.dtype[Any], int], ...]  # per group: its dtype and width
 
 
@@ -70,33 +76,49 @@ def _word(dtype: np.dtype[Any]) -> tuple[np.dtype[Any], int]:
     return dtype, 0  # bool, complex, sub-byte ints: kept as they are
 
 
-def layout(treedef: Any, paths: list[str], leaves: list[tuple[Any, tuple[int, ...]]]) -> Layout:
-    """The layout of items with this structure, leaf paths and ``(dtype, shape)`` per leaf."""
+def layout(
+    treedef: Any,
+    paths: list[str],
+    leaves: list[tuple[Any, tuple[int, ...]]],
+    ints: Any,
+) -> Layout:
+    """The layout of items with this structure, leaf paths and ``(dtype, shape)`` per leaf,
+    and identifiers of the int dtype ``ints`` (in the 32-bit words)."""
     kinds: dict[np.dtype[Any], int] = {}
     widths: list[int] = []
-    columns = []
-    for path, (dtype, shape) in zip(paths, leaves, strict=True):
-        dtype = np.dtype(dtype)
+
+    def place(path: str, dtype: np.dtype[Any], shape: tuple[int, ...]) -> Column:
         stored, words = _word(dtype)
         group = kinds.setdefault(stored, len(kinds))
         if group == len(widths):
             widths.append(0)
         width = math.prod(shape) * max(words, 1)
-        columns.append(Column(path, dtype, tuple(shape), group, widths[group], width, words))
+        column = Column(path, dtype, shape, group, widths[group], width, words)
         widths[group] += width
+        return column
+
+    columns = tuple(
+        place(p, np.dtype(d), tuple(s)) for p, (d, s) in zip(paths, leaves, strict=True)
+    )
+    ident = place(IDENTIFIERS, np.dtype(ints), ())
     groups = tuple((kind, widths[k]) for kind, k in kinds.items())
-    return Layout(treedef, tuple(columns), groups)
+    return Layout(treedef, columns, ident, groups)
 
 
 def empty(lay: Layout, capacity: int) -> tuple[jax.Array, ...]:
-    """Zeroed rows for ``capacity`` items."""
-    return tuple(jnp.zeros((capacity, width), dtype) for dtype, width in lay.groups)
+    """Rows for ``capacity`` items: zeros, and identifiers -1 (no item)."""
+    rows = [jnp.zeros((capacity, width), dtype) for dtype, width in lay.groups]
+    ident = lay.ident
+    none = jnp.full((capacity, ident.width), np.iinfo(lay.groups[ident.group][0]).max)
+    rows[ident.group] = rows[ident.group].at[:, ident.start : ident.start + ident.width].set(none)
+    return tuple(rows)
 
 
-def pack(lay: Layout, leaves: list[jax.Array]) -> tuple[jax.Array, ...]:
-    """Rows for leaves of the layout's dtypes with any leading axes ``(..., n, *shape)``."""
+def pack(lay: Layout, leaves: list[jax.Array], ids: jax.Array) -> tuple[jax.Array, ...]:
+    """Rows for leaves of the layout's dtypes with any leading axes ``(..., n, *shape)``, and
+    the items' identifiers ``(..., n)``."""
     parts: list[list[jax.Array]] = [[] for _ in lay.groups]
-    for column, leaf in zip(lay.columns, leaves, strict=True):
+    for column, leaf in zip((*lay.columns, lay.ident), (*leaves, ids), strict=True):
         lead = leaf.shape[: leaf.ndim - len(column.shape)]
         stored = lay.groups[column.group][0]
         if column.words:
@@ -105,15 +127,30 @@ def pack(lay: Layout, leaves: list[jax.Array]) -> tuple[jax.Array, ...]:
     return tuple(p[0] if len(p) == 1 else jnp.concatenate(p, axis=-1) for p in parts)
 
 
+def _read(column: Column, rows: tuple[jax.Array, ...]) -> jax.Array:
+    part = rows[column.group][..., column.start : column.start + column.width]
+    lead = part.shape[:-1]
+    if column.words == 2:
+        part = part.reshape(*lead, -1, 2)
+    if column.words:
+        part = lax.bitcast_convert_type(part, column.dtype)
+    return part.reshape(*lead, *column.shape)
+
+
 def unpack(lay: Layout, rows: tuple[jax.Array, ...]) -> Any:
     """The items' pytree from rows of shape ``(..., n, width)``."""
-    leaves = []
-    for column in lay.columns:
-        part = rows[column.group][..., column.start : column.start + column.width]
-        lead = part.shape[:-1]
-        if column.words == 2:
-            part = part.reshape(*lead, -1, 2)
-        if column.words:
-            part = lax.bitcast_convert_type(part, column.dtype)
-        leaves.append(part.reshape(*lead, *column.shape))
+    leaves = [_read(column, rows) for column in lay.columns]
     return jax.tree_util.tree_unflatten(lay.treedef, leaves)
+
+
+def identifiers(lay: Layout, rows: tuple[jax.Array, ...]) -> jax.Array:
+    """The identifiers ``(..., n)`` from rows of shape ``(..., n, width)``."""
+    return _read(lay.ident, rows)
+
+
+def identifiers_at(lay: Layout, rows: tuple[jax.Array, ...], slots: jax.Array) -> jax.Array:
+    """The identifiers of the items in ``slots`` (one buffer's rows): only their words read."""
+    ident = lay.ident
+    words = rows[ident.group][:, ident.start : ident.start + ident.width]
+    picked = jnp.take(words, slots, axis=0, mode="clip")
+    return _read(ident._replace(group=0, start=0), (picked,))

@@ -78,19 +78,20 @@ class ReplayState:
     pytree's leaves (a ``scan`` carry, a ``vmap``ped batch, a donated argument, part of a
     checkpoint); ``capacity`` and the items' structure are static.
 
-    The items are stored packed: their leaves' bits side by side in ``rows``, one 2-d array
-    per kind of word (one uint32 array for items whose leaves are all 4-byte numbers), and
-    the identifiers and counters in one int array. A jitted call pays for every array it
-    gives back, and a donated state gives all of its arrays back: a prioritized state of
-    CartPole transitions is 5 arrays, where one array per leaf and per counter made 12.
-    ``storage``, ``serial``, ``position``, ``size`` and ``inserted`` read them unpacked.
+    The items are stored packed: their leaves' bits and their identifiers side by side in
+    ``rows``, one 2-d array per kind of word (one uint32 array for items whose leaves are all
+    4-byte numbers), and the three counters in one small int array. A jitted call pays for
+    every array it gives back, and a donated state gives all of its arrays back: a
+    prioritized state of CartPole transitions is 5 arrays, where one array per leaf and per
+    counter made 12. ``storage``, ``serial``, ``position``, ``size`` and ``inserted`` read them
+    unpacked.
 
     Attributes
     ----------
     rows : tuple of jax.Array
-        The stored items' bits, each array of shape ``(capacity, words)``.
+        The stored items' bits and identifiers, each array of shape ``(capacity, words)``.
     counters : jax.Array
-        ``serial``, then ``position``, ``size`` and ``inserted``: ``capacity + 3`` ints.
+        ``position``, ``size`` and ``inserted``: 3 ints.
     storage : pytree of jax.Array
         The items' leaves, each with a leading axis of ``capacity`` (read-only; unpacked from
         ``rows`` on each read).
@@ -140,11 +141,11 @@ class ReplayState:
         leaves, treedef = jax.tree_util.tree_flatten(storage)
         slots = jnp.ndim(serial)  # the leading axes of every leaf: batch axes, then slots
         items = [(leaf.dtype, tuple(leaf.shape[slots:])) for leaf in leaves]
-        self._layout = _rows.layout(treedef, _paths(storage), items)
-        self.rows = _rows.pack(self._layout, leaves)
-        ints = jnp.asarray(serial).dtype
-        ends = jnp.stack([jnp.asarray(x, ints) for x in (position, size, inserted)], axis=-1)
-        self.counters = jnp.concatenate([jnp.asarray(serial), ends], axis=-1)
+        serial = jnp.asarray(serial)
+        self._layout = _rows.layout(treedef, _paths(storage), items, serial.dtype)
+        self.rows = _rows.pack(self._layout, leaves, serial)
+        ints = serial.dtype
+        self.counters = jnp.stack([jnp.asarray(x, ints) for x in (position, size, inserted)], -1)
 
     def _static(self) -> tuple[Any, ...]:
         return (self.capacity, self._layout)
@@ -191,22 +192,22 @@ class ReplayState:
     @property
     def serial(self) -> jax.Array:
         """Per slot, the identifier of the item it holds (-1 for none)."""
-        return self.counters[..., : self.capacity]
+        return _rows.identifiers(self._layout, self.rows)
 
     @property
     def position(self) -> jax.Array:
         """The slot the next item goes to."""
-        return self.counters[..., self.capacity]
+        return self.counters[..., 0]
 
     @property
     def size(self) -> jax.Array:
         """How many slots hold an item."""
-        return self.counters[..., self.capacity + 1]
+        return self.counters[..., 1]
 
     @property
     def inserted(self) -> jax.Array:
         """The identifier of the next item."""
-        return self.counters[..., self.capacity + 2]
+        return self.counters[..., 2]
 
     @property
     def identifier_period(self) -> int:
@@ -379,7 +380,7 @@ def _layout_for(example: Any) -> _rows.Layout:
         if not jnp.issubdtype(arr.dtype, jnp.number) and arr.dtype != jnp.bool_:
             raise TypeError(f"example leaf {path} must be an array of numbers, got {arr.dtype}")
         items.append((arr.dtype, tuple(arr.shape)))
-    return _rows.layout(treedef, paths, items)
+    return _rows.layout(treedef, paths, items, _int())
 
 
 def _paths(tree: Any) -> list[str]:
@@ -397,8 +398,7 @@ def _empty(cls: type[_S], example: Any, capacity: int, **more: Any) -> _S:
     state = object.__new__(cls)
     state.capacity, state._layout = capacity, _layout_for(example)
     state.rows = _rows.empty(state._layout, capacity)
-    ints = _int()
-    state.counters = jnp.concatenate([jnp.full(capacity, -1, ints), jnp.zeros(3, ints)])
+    state.counters = jnp.zeros(3, _int())
     state._set(**more)
     state._aux = state._static()
     return state
@@ -582,29 +582,23 @@ def add(state: _S, batch: Any) -> _S:
     period = _period(cap, ints)
     # identifiers count modulo the period, in unsigned arithmetic that cannot overflow
     uints = np.dtype(f"uint{8 * np.dtype(ints).itemsize}")
-    position, filled = counters[cap], counters[cap + 1]
-    count = counters[cap + 2].astype(uints)
+    position, filled = counters[0], counters[1]
+    count = counters[2].astype(uints)
     first = (count + np.asarray((size - keep) % period, uints)) % period  # first item kept
     ids = ((first + jnp.arange(keep, dtype=uints)) % period).astype(ints)
     slots = (position + (size - keep) + jnp.arange(keep, dtype=ints)) % cap
-    packed = _rows.pack(state._layout, [leaf[size - keep :] for leaf in leaves])
+    packed = _rows.pack(state._layout, [leaf[size - keep :] for leaf in leaves], ids)
     ends = [
         (position + size) % cap,
         jnp.minimum(filled + size, cap),
         ((count + np.asarray(size % period, uints)) % period).astype(ints),
     ]
-    # the identifiers and the three counters in one scatter
-    at = jnp.concatenate([slots, jnp.arange(cap, cap + 3, dtype=ints)])
-    counters = counters.at[at].set(jnp.concatenate([ids, jnp.stack(ends)]), unique_indices=True)
-    # everything else takes the slots from the new counters: XLA copies a donated array that is
-    # written in place while an operation the write does not wait for still reads the old one
-    slots = (counters[cap] + (cap - keep) + jnp.arange(keep, dtype=ints)) % cap
     changes: dict[str, Any] = {
         "rows": tuple(
             rows.at[slots].set(new, unique_indices=True)
             for rows, new in zip(state.rows, packed, strict=True)
         ),
-        "counters": counters,
+        "counters": jnp.stack(ends),
     }
     if isinstance(state, PrioritizedReplayState):
         p = jnp.minimum(state.max_base**state.alpha, _clamp_limit(state.sums))
@@ -622,10 +616,12 @@ def _sample(state: Any, key: jax.Array, n: int, beta: Any, stratified: bool) -> 
         p = jnp.take(state.sums.values, slots)
         weights = (state.mins.root_value / p) ** jnp.asarray(beta, p.dtype)
     else:
-        slots = jax.random.randint(key, (n,), 0, jnp.maximum(state.counters[state.capacity + 1], 1))
+        slots = jax.random.randint(key, (n,), 0, jnp.maximum(state.counters[1], 1))
         weights = jnp.ones(n, jax.dtypes.canonicalize_dtype(np.float64))
-    batch = _rows.unpack(state._layout, tuple(gather(rows, slots) for rows in state.rows))
-    return Sample(batch, jnp.take(state.counters, slots), weights)
+    picked = tuple(gather(rows, slots) for rows in state.rows)
+    return Sample(
+        _rows.unpack(state._layout, picked), _rows.identifiers(state._layout, picked), weights
+    )
 
 
 def sample(
@@ -727,7 +723,7 @@ def update_priorities(
     cap = state.capacity
     ids = jnp.asarray(idx).astype(state.counters.dtype)
     slots = ids % cap
-    live = (ids >= 0) & (jnp.take(state.counters, slots) == ids)
+    live = (ids >= 0) & (_rows.identifiers_at(state._layout, state.rows, slots) == ids)
     given = jnp.asarray(priorities, state.sums.dtype)
     good = jnp.isfinite(given) & (given >= 0)  # as the host buffer: a priority below 0 is bad
     base = given + state.epsilon
