@@ -60,9 +60,9 @@ class Layout(NamedTuple):
 def _bits(dtype: np.dtype[Any]) -> int:
     """The bits of an integer or real dtype (numpy's and ml_dtypes': bfloat16, float8...)."""
     if jnp.issubdtype(dtype, jnp.integer):
-        return int(jnp.iinfo(dtype).bits)
+        return int(jnp.iinfo(dtype).bits)  # type: ignore[no-untyped-call]  # jax's
     if jnp.issubdtype(dtype, jnp.floating):
-        return int(jnp.finfo(dtype).bits)
+        return int(jnp.finfo(dtype).bits)  # type: ignore[no-untyped-call]  # jax's
     return 0  # bool, complex
 
 
