@@ -106,11 +106,13 @@ def layout(
 
 
 def empty(lay: Layout, capacity: int) -> tuple[jax.Array, ...]:
-    """Rows for ``capacity`` items: zeros, and identifiers -1 (no item)."""
-    rows = [jnp.zeros((capacity, width), dtype) for dtype, width in lay.groups]
-    ident = lay.ident
-    none = jnp.full((capacity, ident.width), np.iinfo(lay.groups[ident.group][0]).max)
-    rows[ident.group] = rows[ident.group].at[:, ident.start : ident.start + ident.width].set(none)
+    """Rows for ``capacity`` items: zeros, and identifiers -1 (no item): one row, repeated."""
+    rows = []
+    for group, (dtype, width) in enumerate(lay.groups):
+        row = np.zeros(width, dtype)
+        if group == lay.ident.group:  # every bit set: -1 in the identifiers' int dtype
+            row[lay.ident.start : lay.ident.start + lay.ident.width] = np.iinfo(dtype).max
+        rows.append(jnp.broadcast_to(jnp.asarray(row), (capacity, width)))
     return tuple(rows)
 
 
