@@ -1,11 +1,13 @@
 """One local Ray for the test session, started by the first test that needs it; the pickles
-written by released versions (``fixtures/``), loadable under numpy 1 and 2."""
+written by released versions (``fixtures/``), loadable under numpy 1 and 2; JAX's 64-bit mode
+for a block."""
 
 from __future__ import annotations
 
 import io
 import pickle
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -171,3 +173,19 @@ def frame_stream() -> Callable[..., Iterator[Any]]:
         envs.close()
 
     return stream
+
+
+@pytest.fixture
+def x64() -> Callable[[], AbstractContextManager[Any]]:
+    """``with x64(): ...``: JAX's 64-bit mode for a block (``jax.enable_x64`` where it exists,
+    else, before JAX 0.7 as at the floor 0.4.26, ``jax.experimental.enable_x64``)."""
+    import jax
+
+    def mode() -> AbstractContextManager[Any]:
+        if hasattr(jax, "enable_x64"):
+            return jax.enable_x64(True)  # type: ignore[no-any-return]
+        from jax.experimental import enable_x64
+
+        return enable_x64(True)  # type: ignore[no-any-return]
+
+    return mode

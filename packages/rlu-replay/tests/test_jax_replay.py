@@ -24,14 +24,6 @@ if RUNTIME_ERROR is None:  # pragma: no cover - the floors' JAX
     from jaxlib.xla_extension import XlaRuntimeError as RUNTIME_ERROR
 
 
-def _x64() -> Any:
-    if hasattr(jax, "enable_x64"):
-        return jax.enable_x64(True)
-    from jax.experimental import enable_x64
-
-    return enable_x64(True)
-
-
 def _items(start: int, n: int) -> dict[str, np.ndarray]:
     k = np.arange(start, start + n)
     return {
@@ -108,12 +100,12 @@ def _twins(
 
 @pytest.mark.parametrize("wide", [False, True], ids=["float32", "float64"])
 @pytest.mark.parametrize("stratified", [False, True])
-def test_draws_and_weights_match_brute_force_and_the_host_buffer(wide, stratified):
+def test_draws_and_weights_match_brute_force_and_the_host_buffer(wide, stratified, x64):
     rng = np.random.default_rng(3)
     priorities = rng.random(12) * 4
     priorities[[2, 7]] = 0.0  # epsilon keeps them drawable
     alpha, eps, beta = 0.7, 0.05, 0.6
-    with _x64() if wide else _nothing():
+    with x64() if wide else _nothing():
         state, host = _twins(priorities, alpha, eps, beta)
         assert state.sums.dtype == (np.float64 if wide else np.float32)
         p = (priorities + eps) ** alpha  # brute force
@@ -371,10 +363,10 @@ def _load_elsewhere(data: bytes, tmp_path: Any) -> str:
     ).stdout
 
 
-def test_a_64_bit_state_refuses_to_load_without_64_bit_mode(tmp_path):
+def test_a_64_bit_state_refuses_to_load_without_64_bit_mode(tmp_path, x64):
     """float32 trees and storage, but int64 counters (made in 64-bit mode): the state's own
     check refuses, naming the arrays; complex64 storage made without 64-bit mode loads."""
-    with _x64():
+    with x64():
         state = rj.init({"z": jnp.zeros(2, jnp.float32)}, 4, dtype=np.float32)
         assert state.serial.dtype == np.int64 and state.sums.dtype == np.float32
         out = _load_elsewhere(pickle.dumps(state), tmp_path)

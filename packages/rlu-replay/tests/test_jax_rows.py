@@ -43,14 +43,6 @@ CARTPOLE = {
 }
 
 
-def _x64() -> Any:
-    if hasattr(jax, "enable_x64"):
-        return jax.enable_x64(True)
-    from jax.experimental import enable_x64
-
-    return enable_x64(True)
-
-
 def _random_bits(rng: np.random.Generator, dtype: Any, shape: tuple[int, ...]) -> np.ndarray:
     """Any bit pattern of ``dtype`` (NaN payloads, negative zeros, subnormals), bools 0 or 1."""
     dtype = np.dtype(dtype)
@@ -119,8 +111,8 @@ def test_a_cartpole_transition_and_its_identifier_are_one_row_of_twelve_words():
     ]
 
 
-def test_eight_byte_leaves_are_two_words_each_in_64_bit_mode():
-    with _x64():
+def test_eight_byte_leaves_are_two_words_each_in_64_bit_mode(x64):
+    with x64():
         item = {"x": jnp.zeros(2, jnp.float64), "n": jnp.int64(0), "f": jnp.float32(0)}
         state = rj.init_uniform(item, 3)
         # 4 + 2 + 1 words, and 2 for the int64 identifier
@@ -158,28 +150,14 @@ def test_stored_and_sampled_items_keep_every_bit(specs, n, seed):
 # ---------------------------------------------------------------------- checkpoints
 
 
-def _answers(state: Any) -> dict[str, Any]:
-    out = {
-        "storage": jax.tree.map(np.asarray, state.storage),
-        "counters": [
-            np.asarray(getattr(state, c)) for c in ("serial", "position", "size", "inserted")
-        ],
-    }
-    if isinstance(state, rj.PrioritizedReplayState):
-        out["trees"] = [np.asarray(state.sums.values), np.asarray(state.mins.values)]
-        out["max_base"] = np.asarray(state.max_base)
-    return out
-
-
-def _made_here() -> dict[str, Any]:
-    """The states of ``fixtures/write_jax_states_fixture.py``, made by this version."""
+def _writer() -> Any:
+    """``fixtures/write_jax_states_fixture.py`` as a module: how it made and asked the states."""
     path = FIXTURES / "write_jax_states_fixture.py"
     spec = importlib.util.spec_from_file_location("write_jax_states_fixture", path)
     assert spec is not None and spec.loader is not None
     writer = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(writer)
-    states: dict[str, Any] = writer.make_states()
-    return states
+    return writer
 
 
 def test_states_saved_by_rlu_replay_0_6_2_load_with_every_answer_kept(compat_loads):
@@ -188,9 +166,10 @@ def test_states_saved_by_rlu_replay_0_6_2_load_with_every_answer_kept(compat_loa
     answered, every array of the state made here by the same calls, and draw what it draws
     (0.6.2's own draws are not compared: JAX's random numbers differ between its versions)."""
     states, expected = compat_loads((FIXTURES / "jax_states_replay0.6.2.pkl").read_bytes())
-    here = _made_here()
+    writer = _writer()
+    here = writer.make_states()
     for name, state in states.items():
-        got = _answers(state)
+        got = writer.answers(state)
         for key in got:
             jax.tree.map(_same_bits, got[key], expected[name][key])
         assert len(state.rows) == 2  # float32 and int32 words, and the bools
