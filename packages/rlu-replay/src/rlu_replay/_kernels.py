@@ -3,7 +3,10 @@
 The priority update (checks, liveness and writes in one pass) and the walks of the minimum's
 64-ary tree (see ``rlu_replay._minimum``). Imported on first use (``import rlu_replay`` loads no
 numba). numba comes with rlu-trees; the kernels are cached on disk like rlu-trees' kernels, so
-a fresh process loads machine code instead of compiling again.
+a fresh process loads machine code instead of compiling again, and processes that share the
+cache (Ray shards starting together) take turns with it through rlu-trees' lock
+(``rlu_trees._numba_cache``, private to the rlu distributions: rlu-replay pins rlu-trees'
+minor version).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any, cast
 
 import numba
 import numpy as np
+from rlu_trees import _numba_cache
 
 from rlu_replay._minimum import FAN
 
@@ -116,9 +120,9 @@ def _rebuild_py(
 
 def _njit(func: Callable[..., Any]) -> Any:
     try:
-        return numba.njit(cache=True, nogil=True)(func)
+        return _numba_cache.njit(func)
     except RuntimeError:  # no writable cache folder: compile in every process
-        return numba.njit(cache=False, nogil=True)(func)
+        return _numba_cache.njit(func, cache=False)
 
 
 # compiled; min_repair and min_rebuild call _children_min by this name

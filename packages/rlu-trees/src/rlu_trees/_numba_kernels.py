@@ -29,6 +29,7 @@ from numba.core.dispatcher import Dispatcher
 from numba.core.typing.templates import Signature
 from numba.extending import intrinsic
 
+from rlu_trees import _numba_cache
 from rlu_trees._kernel_contract import (
     ADD,
     BAD_INDEX,
@@ -71,16 +72,17 @@ def _jit(func: _F) -> Dispatcher[_F]:
     user-wide cache folder (``NUMBA_CACHE_DIR`` or ``~/.cache/numba``). When neither is usable
     (read-only site-packages and no writable home), numba refuses ``cache=True`` at decoration
     time; we then point it at a per-user folder under the system temp dir, and as a last resort
-    compile without a cache (slower first call, same results).
+    compile without a cache (slower first call, same results). Processes sharing the cache
+    take turns to read and write it (``rlu_trees._numba_cache``).
     """
     try:
-        return numba.njit(cache=True, nogil=True)(func)
+        return cast("Dispatcher[_F]", _numba_cache.njit(func))
     except RuntimeError:
         pass
     try:
         # numba sets its configuration attributes at run time, so no checker knows them
         numba_config.CACHE_DIR = _fallback_cache_dir()  # type: ignore[attr-defined]
-        return numba.njit(cache=True, nogil=True)(func)
+        return cast("Dispatcher[_F]", _numba_cache.njit(func))
     except RuntimeError:
         warnings.warn(
             "rlu_trees: no writable numba cache folder found; kernels are compiled in every "

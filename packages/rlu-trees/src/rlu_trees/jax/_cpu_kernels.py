@@ -39,6 +39,7 @@ from numba.core.typing.templates import Signature
 from numba.extending import intrinsic
 from numba.np.numpy_support import carray
 
+from rlu_trees import _numba_cache
 from rlu_trees import _numba_kernels as host
 
 # out, in, opaque, opaque_len, status: pointers and a size, all 64-bit integers in registers
@@ -196,7 +197,7 @@ def compile_kernel(entry: tuple[str, ...]) -> Any:
     """The compiled C callable of the entry point ``entry`` (cached on disk when possible)."""
     func = ENTRY_POINTS[entry]
     try:
-        return numba.cfunc(SIGNATURE, cache=True)(func)
+        return _numba_cache.cfunc(SIGNATURE, func)
     except RuntimeError:  # no writable cache folder (importing the host kernels has already
         # pointed numba at one wherever it could): compile in every process
         return numba.cfunc(SIGNATURE, cache=False)(func)
