@@ -18,8 +18,9 @@ worker per CPU grouped as in ``hatch test``. A requirement that an
 environment marker keeps off that Python (dm-control on 3.13) is reported, the tests that need it
 (``NEEDS`` below: those using its fixture, and a few by id) are deselected, and a file in
 ``tools/ci_checks/`` checks instead that the feature fails with an ImportError that says why.
-The Ray service's behaviour tests (``MAIN_AND_FLOORS_ONLY`` below) are left to ``hatch test`` and
-the floors, but for a few that run it end to end on every Python (``ON_EVERY_PYTHON``).
+The Ray service's behaviour tests and the numba cache's lock tests (``MAIN_AND_FLOORS_ONLY``
+below) are left to ``hatch test`` and the floors, but for a few that run the service end to end
+on every Python (``ON_EVERY_PYTHON``).
 
 ``floors`` runs each distribution's tests on Python 3.11 in a fresh venv holding it with all its
 extras, the sibling distributions it depends on or its tests import, and the test dependencies,
@@ -72,6 +73,10 @@ MAIN_AND_FLOORS_ONLY = (
     "packages/rlu-replay/tests/test_ray_cluster.py",
     "packages/rlu-replay/tests/test_ray.py",
     "packages/rlu-replay/tests/test_ray_frames.py",
+    # Processes racing for numba's cache (about 25 s a run, compiling in fresh caches): what they
+    # exercise is numba's cache files and flock, the same on every Python.
+    "packages/rlu-trees/tests/test_trees_numba_cache.py",
+    "packages/rlu-replay/tests/test_kernels_cache.py",
 )
 # ... except these, which run on every Python: the Ray-sharded service end to end (shards
 # started, a writer's items sampled through them, priorities routed back, a pickled writer

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import pickle
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -126,50 +123,3 @@ def test_a_buffer_saved_by_rlu_replay_0_4_1_loads_with_its_minimum(compat_loads)
     np.testing.assert_allclose(weights, expected["weights"], rtol=1e-12)
     buffer.update_priorities(np.array([45]), np.array([2.0]))
     assert buffer.min_priority == expected["min after"]
-
-
-# rlu-trees' harness: a process loading a kernel while another saves it (see its docstring)
-CACHE_RACE = Path(__file__).parents[2] / "rlu-trees" / "tests" / "numba_cache_race.py"
-
-
-@pytest.mark.skipif(not CACHE_RACE.exists(), reason="needs the repository's rlu-trees tests")
-def test_a_minimum_loaded_while_its_kernel_is_saved_waits_for_the_save(tmp_path):
-    # found in CI: Ray shards starting together died loading min_repair's cached code while
-    # another process was saving it (numba writes the index before the data file it names)
-    setup = "import numpy as np\nfrom rlu_replay._minimum import BlockMinimum"
-    operation = (
-        "p = np.array([3.0, 1.0, 2.0, 0.0])\n"
-        "m = BlockMinimum(4)\n"
-        "m.rebuild(p, filled=3)\n"
-        "old = p[[1]].copy()\n"
-        "p[1] = 5.0\n"
-        "m.repair(p, 3, np.array([1]), old)\n"
-        "print(m.value)\n"
-    )
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
-
-    def command(role):
-        return [sys.executable, str(CACHE_RACE), role, str(tmp_path), "_kernels.", setup, operation]
-
-    reader = subprocess.Popen(
-        command("reader"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
-    try:
-        writer = subprocess.run(
-            command("writer"), capture_output=True, text=True, env=env, timeout=300
-        )
-        read_out, read_err = reader.communicate(timeout=300)
-    finally:
-        reader.kill()
-    assert writer.returncode == 0, writer.stderr
-    assert (tmp_path / "index-written").exists()
-    assert reader.returncode == 0, read_err  # unlocked: the stale bytes fail to unpickle
-    assert writer.stdout == read_out == f"{min(2.0, 5.0)}\n"  # the minimum of p[:3] = [3, 5, 2]
-
-
-def test_every_kernel_of_the_minimum_and_the_update_locks_its_cache():
-    from rlu_replay import _kernels
-    from rlu_trees._numba_cache import LockedCache
-
-    for name in ("_children_min", "min_repair", "min_rebuild"):
-        assert isinstance(getattr(_kernels, name)._cache, LockedCache), name
