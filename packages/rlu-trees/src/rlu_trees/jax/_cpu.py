@@ -21,6 +21,8 @@ not give the expected result, a machine whose default backend is an accelerator,
 other than float32 and float64, or the environment variable ``RLU_TREES_JAX_CPU_CALLS=0``
 (read at import; e.g. for ``jax.export``, which refuses custom calls). Results are the same in
 64-bit mode and the guarantees the same everywhere; the two XLA lowerings give the same bits.
+Where JAX loads programs holding the custom calls from its persistent compilation cache wrongly
+(0.5.1 to 0.10.1), such programs are kept out of that cache (``_uncached``).
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import itertools
 import math
 import os
+import secrets
 import threading
 import warnings
 from collections.abc import Callable
@@ -101,6 +105,31 @@ def config(*words: int) -> str:
     return ",".join(str(int(w)) for w in words)
 
 
+def _version(text: str) -> tuple[int, ...]:
+    """``"0.10.2"`` -> ``(0, 10, 2)``; a part that is not a number ends the tuple."""
+    parts = []
+    for part in text.split(".")[:3]:
+        if not part.isdigit():
+            break
+        parts.append(int(part))
+    return tuple(parts)
+
+
+# JAX 0.5.1 to 0.10.1 load a program holding these custom calls from the persistent compilation
+# cache wrongly (the call's output is left unwritten; tests/test_trees_jax_compilation_cache.py).
+# There, each call's configuration ends with a word no other lowering has (the kernels read the
+# first four words only), so that no such program is ever found in that cache: each process
+# compiles its own, as without a cache.
+_CACHE_LOADS_WRONG = (0, 5, 1) <= _version(jax.__version__) < (0, 10, 2)
+_LOWERINGS = itertools.count()
+_PROCESS = secrets.randbits(48)
+
+
+def _uncached() -> str:
+    """The word ending a call's configuration: empty, or unique where the cache loads wrongly."""
+    return f",{_PROCESS}{next(_LOWERINGS):08d}" if _CACHE_LOADS_WRONG else ""
+
+
 def _call(
     entry: tuple[str, ...],
     result: jax.ShapeDtypeStruct,
@@ -112,7 +141,7 @@ def _call(
         _target(entry),
         result,
         custom_call_api_version=_API_VERSION,
-        legacy_backend_config=config(*words),
+        legacy_backend_config=config(*words) + _uncached(),
         input_output_aliases={0: 0} if alias else None,
     )
     out: jax.Array = call(*args)

@@ -1,0 +1,67 @@
+"""JAX trees in programs loaded from JAX's persistent compilation cache give the same answers.
+
+JAX 0.5.1 to 0.10.1 load a program holding the trees' CPU custom calls from that cache wrongly:
+the call's output is left unwritten (the descent gave uninitialized memory). Checked on 0.5.1,
+0.5.3, 0.6.2, 0.7.2, 0.8.2, 0.9.0, 0.9.2, 0.10.0 and 0.10.1; 0.4.36 to 0.4.38, 0.5.0 and 0.10.2
+load it right. Found when CI shared one cache between processes: rlu_trees.jax's probe then
+reported wrong results, and sampling went wrong. Each run below is a fresh process on one cache
+folder: the first compiles and writes, the second may load.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+jax = pytest.importorskip("jax")
+
+from rlu_trees.jax import _cpu  # noqa: E402
+
+RUN = r"""
+import json
+import jax, jax.numpy as jnp, numpy as np
+from rlu_trees.jax import JaxSumTree, cpu_calls
+
+values = jnp.asarray(np.arange(1000) % 7, jnp.float32)  # every 7th leaf empty
+masses = jnp.asarray(np.linspace(0.0, 0.999, 257), jnp.float32)
+
+@jax.jit
+def run(values, masses):
+    tree = JaxSumTree(1 << 12).set_values(jnp.arange(values.shape[0]), values)
+    return tree.root_value, tree.inverse_cdf(masses)
+
+root, leaves = run(values, masses)
+status = cpu_calls()
+print(json.dumps([float(root), np.asarray(leaves).tolist(), status.active, status.reason]))
+"""
+
+
+def test_programs_loaded_from_the_persistent_cache_give_the_same_answers(tmp_path: Path):
+    values = np.arange(1000) % 7
+    cumulative = np.cumsum(values, dtype=np.float64)
+    masses = np.linspace(0.0, 0.999, 257, dtype=np.float32).astype(np.float64)
+    # brute force: the first leaf whose cumulative sum exceeds u * total (u * total < total)
+    expected = np.searchsorted(cumulative, masses * cumulative[-1], side="right").tolist()
+    env = {
+        **os.environ,
+        "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "cache"),
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+        "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
+    }
+    for run in range(2):
+        out = subprocess.run(
+            [sys.executable, "-c", RUN], capture_output=True, text=True, env=env, timeout=300
+        )
+        assert out.returncode == 0, out.stderr
+        root, leaves, active, reason = json.loads(out.stdout.strip().splitlines()[-1])
+        assert root == float(cumulative[-1]), run
+        assert leaves == expected, f"run {run} gave other leaves"
+        # the custom calls stay in use (a JAX that can make them) and pass the probe each time
+        assert active == (_cpu._ffi() is not None), (run, reason)
+    assert any((tmp_path / "cache").iterdir()), "JAX wrote nothing to the persistent cache"
