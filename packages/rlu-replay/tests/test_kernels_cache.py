@@ -7,9 +7,7 @@ harness ``numba_cache_race.py`` holds such a save open, with stale bytes in the 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -30,25 +28,11 @@ def test_a_minimum_loaded_while_its_kernel_is_saved_waits_for_the_save(tmp_path)
         "m.repair(p, 3, np.array([1]), old)\n"
         "print(m.value)\n"
     )
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
-
-    def command(role):
-        return [sys.executable, str(CACHE_RACE), role, str(tmp_path), "_kernels.", setup, operation]
-
-    reader = subprocess.Popen(
-        command("reader"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
-    try:
-        writer = subprocess.run(
-            command("writer"), capture_output=True, text=True, env=env, timeout=300
-        )
-        read_out, read_err = reader.communicate(timeout=300)
-    finally:
-        reader.kill()
-    assert writer.returncode == 0, writer.stderr
-    assert (tmp_path / "index-written").exists()
-    assert reader.returncode == 0, read_err  # unlocked: the stale bytes fail to unpickle
-    assert writer.stdout == read_out == f"{min(2.0, 5.0)}\n"  # the minimum of p[:3] = [3, 5, 2]
+    spec = importlib.util.spec_from_file_location("numba_cache_race", CACHE_RACE)
+    harness = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(harness)
+    wrote, read = harness.race(tmp_path, "_kernels.", setup, operation)
+    assert wrote == read == f"{min(2.0, 5.0)}\n"  # the minimum of p[:3] = [3, 5, 2]
 
 
 def test_every_kernel_of_the_minimum_and_the_update_locks_its_cache():

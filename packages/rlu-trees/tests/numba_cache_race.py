@@ -1,8 +1,9 @@
 """Two processes share a numba cache folder: one loads a kernel while the other saves it.
 
-Run as ``python numba_cache_race.py writer|reader FOLDER PREFIX SETUP OPERATION`` with
-``NUMBA_CACHE_DIR`` set to a folder both processes share. Both run ``SETUP`` (imports) and then
-``OPERATION`` (which compiles or loads kernels and prints a result).
+``race`` runs both processes (``python numba_cache_race.py writer|reader FOLDER PREFIX SETUP
+OPERATION``, with ``NUMBA_CACHE_DIR`` a folder both share) and checks that both succeeded; the
+tests of rlu-trees and rlu-replay load this file by its path and call it. Both processes run
+``SETUP`` (imports) and then ``OPERATION`` (which compiles or loads kernels and prints a result).
 
 The writer saves the first kernel whose cache index name starts with ``PREFIX`` slowly: numba
 writes the index naming the data file, then this script puts stale bytes in that data file (as
@@ -18,8 +19,32 @@ from __future__ import annotations
 
 import os
 import pathlib
+import subprocess
 import sys
 import time
+
+
+def race(folder: pathlib.Path, prefix: str, setup: str, operation: str) -> tuple[str, str]:
+    """Run the writer and the reader on ``folder``; both outputs, after both succeeded."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(folder / "cache")}
+
+    def command(role: str) -> list[str]:
+        return [sys.executable, __file__, role, str(folder), prefix, setup, operation]
+
+    reader = subprocess.Popen(
+        command("reader"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        writer = subprocess.run(
+            command("writer"), capture_output=True, text=True, env=env, timeout=300
+        )
+        read_out, read_err = reader.communicate(timeout=300)
+    finally:
+        reader.kill()
+    assert writer.returncode == 0, writer.stderr
+    assert (folder / "index-written").exists(), "the writer saved no kernel named " + prefix
+    assert reader.returncode == 0, read_err  # unlocked: the stale bytes fail to unpickle
+    return writer.stdout, read_out
 
 
 def warm_up() -> None:

@@ -8,10 +8,9 @@ saw Ray shards die in ``CompileResult._rebuild`` when they started together. The
 
 from __future__ import annotations
 
-import os
+import importlib.util
 import pathlib
-import subprocess
-import sys
+from typing import Any
 
 import numba
 import numpy as np
@@ -22,27 +21,15 @@ from rlu_trees._numba_cache import LockedCache
 HARNESS = pathlib.Path(__file__).with_name("numba_cache_race.py")
 
 
-def race(folder: pathlib.Path, prefix: str, setup: str, operation: str) -> tuple[str, str]:
-    """Run the writer and the reader of the harness; both outputs, after both succeeded."""
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(folder / "cache")}
+def load_harness() -> Any:
+    spec = importlib.util.spec_from_file_location("numba_cache_race", HARNESS)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-    def command(role: str) -> list[str]:
-        return [sys.executable, str(HARNESS), role, str(folder), prefix, setup, operation]
 
-    reader = subprocess.Popen(
-        command("reader"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
-    try:
-        writer = subprocess.run(
-            command("writer"), capture_output=True, text=True, env=env, timeout=300
-        )
-        read_out, read_err = reader.communicate(timeout=300)
-    finally:
-        reader.kill()
-    assert writer.returncode == 0, writer.stderr
-    assert (folder / "index-written").exists(), "the writer saved no kernel named " + prefix
-    assert reader.returncode == 0, read_err  # unlocked: the stale bytes fail to unpickle
-    return writer.stdout, read_out
+race = load_harness().race
 
 
 def test_a_tree_loaded_while_its_kernel_is_saved_waits_for_the_save(tmp_path: pathlib.Path) -> None:
