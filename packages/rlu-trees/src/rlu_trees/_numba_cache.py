@@ -111,20 +111,18 @@ def njit(func: Any, cache: bool = True) -> Any:
     return dispatcher
 
 
-def cfunc(signature: Any, func: Any, cache: bool = True) -> Any:
-    """``numba.cfunc(signature, cache=cache)(func)``, its cache locked (see the module).
+def cfunc(signature: Any, func: Any) -> Any:
+    """``numba.cfunc(signature, cache=True)(func)``, its cache locked (see the module).
 
     numba's decorator compiles at once; this makes the same ``CFunc`` and locks its cache
-    before compiling. Raises numba's ``RuntimeError`` when ``cache`` is true and no cache
-    folder is writable.
+    before compiling. Raises numba's ``RuntimeError`` when no cache folder is writable.
     """
     from numba.core import sigutils
     from numba.core.ccallback import CFunc
 
     sig = sigutils.normalize_signature(signature)  # type: ignore[no-untyped-call]  # numba: unannotated
     compiled = CFunc(func, sig, locals={}, options={})
-    if cache:
-        compiled.enable_caching()
-        lock_cache(compiled)
+    compiled.enable_caching()
+    lock_cache(compiled)
     compiled.compile()
     return compiled

@@ -105,22 +105,12 @@ def config(*words: int) -> str:
     return ",".join(str(int(w)) for w in words)
 
 
-def _version(text: str) -> tuple[int, ...]:
-    """``"0.10.2"`` -> ``(0, 10, 2)``; a part that is not a number ends the tuple."""
-    parts = []
-    for part in text.split(".")[:3]:
-        if not part.isdigit():
-            break
-        parts.append(int(part))
-    return tuple(parts)
-
-
 # JAX 0.5.1 to 0.10.1 load a program holding these custom calls from the persistent compilation
 # cache wrongly (the call's output is left unwritten; tests/test_trees_jax_compilation_cache.py).
 # There, each call's configuration ends with a word no other lowering has (the kernels read the
 # first four words only), so that no such program is ever found in that cache: each process
 # compiles its own, as without a cache.
-_CACHE_LOADS_WRONG = (0, 5, 1) <= _version(jax.__version__) < (0, 10, 2)
+_CACHE_LOADS_WRONG = (0, 5, 1) <= jax.__version_info__ < (0, 10, 2)
 _LOWERINGS = itertools.count()
 _PROCESS = secrets.randbits(48)
 
