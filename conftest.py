@@ -4,6 +4,11 @@ Under CI (``CI=true``) a skipped test fails: CI installs everything the suite ne
 extras, pygame, the OpenGL libraries for headless rendering), so a skip there means an install
 step is missing, not that a feature may go untested. Locally a skip stays a skip, with a
 reason that says what to install.
+
+Under ``RLU_HYPOTHESIS_SHARE=f`` (a fraction in (0, 1]), each property test draws that share of
+the examples its ``@settings`` asks for (at least 10, at most all): ``tools/matrix.py`` sets it for
+the runs on the other Pythons and at the dependency floors. Those runs check that the code works
+with another interpreter or other dependency versions; ``hatch test`` keeps every example.
 """
 
 from __future__ import annotations
@@ -58,8 +63,65 @@ def _module_with_a_shared_fixture(item: pytest.Item) -> str | None:
     return None
 
 
+SHARE_VARIABLE = "RLU_HYPOTHESIS_SHARE"
+FEWEST_EXAMPLES = 10
+
+
+def _share_of_examples() -> float | None:
+    """The share of its examples each property test draws, from ``RLU_HYPOTHESIS_SHARE``."""
+    given = os.environ.get(SHARE_VARIABLE, "").strip()
+    if not given:
+        return None
+    try:
+        share = float(given)
+    except ValueError:
+        share = float("nan")
+    if not 0 < share <= 1:
+        raise pytest.UsageError(f"{SHARE_VARIABLE} must be a number in (0, 1], got {given!r}")
+    return share
+
+
+def _draw_fewer_examples(items, share: float) -> int:
+    """Give each hypothesis test among ``items`` ``share`` of its ``max_examples`` (at least
+    ``FEWEST_EXAMPLES``); return how many tests were changed.
+
+    hypothesis keeps a test's settings on the test it wraps (``_hypothesis_internal_use_settings``,
+    read when the test runs); the new settings are derived from them, so only the number of
+    examples changes. A test whose settings cannot be found keeps all of its examples.
+    """
+    try:
+        from hypothesis import settings
+    except ImportError:  # no property tests to change
+        return 0
+    changed = set()
+    for item in items:
+        test = getattr(item, "obj", None)
+        if getattr(test, "hypothesis", None) is None or id(test) in changed:
+            continue
+        current = getattr(test, "_hypothesis_internal_use_settings", None)
+        if not isinstance(current, settings):
+            continue
+        examples = min(
+            current.max_examples, max(FEWEST_EXAMPLES, round(current.max_examples * share))
+        )
+        test._hypothesis_internal_use_settings = settings(current, max_examples=examples)
+        changed.add(id(test))
+    return len(changed)
+
+
+def pytest_report_header(config):
+    share = _share_of_examples()
+    if share is not None:
+        least = f"at least {FEWEST_EXAMPLES}"
+        return f"property tests: {share:g} of their examples, {least} ({SHARE_VARIABLE})"
+    return None
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the groups off the markers
 def pytest_collection_modifyitems(config, items):
+    share = _share_of_examples()
+    if share is not None and share < 1:
+        _draw_fewer_examples(items, share)
     # `hatch test` runs on a pytest-xdist worker per CPU with --dist loadgroup. The groups go to
     # the workers in the order of the items: Ray's, the longest, first, then tests-integration's
     # (examples that learn, fresh installs), so that no long test is left for the end.

@@ -32,6 +32,11 @@ only that exists: mujoco 2.3.1.post1), and the test dependencies at the floors o
 step. pytest, and jax for the tests that handle JAX arrays beside a distribution that does not
 depend on it, come at their latest versions compatible with those floors.
 
+Both steps give each property test a quarter of the examples its ``@settings`` asks for (at least
+10; ``RLU_HYPOTHESIS_SHARE``, the root ``conftest.py``): they check that the code works with
+another interpreter or other dependency versions, where every code path still runs, and
+``hatch test`` draws every example on Python 3.11.
+
 Interpreters are looked up in ``$(pyenv root)/versions/X.Y.*``, then with ``uv python find``,
 then as ``pythonX.Y`` on PATH; nothing is downloaded, and a missing one stops the run with what to
 install. Both commands print what they install and run, and end with one line of totals.
@@ -107,6 +112,9 @@ PYTEST = "pytest<9.2"
 LATEST_TEST_DEPS = (PYTEST, "pytest-xdist", "jax", "jaxlib")
 # One pytest-xdist worker per CPU, grouped as in `hatch test` (the root conftest.py).
 XDIST = ("-n", "auto", "--dist", "loadgroup")
+# The share of its examples each property test draws here (the root conftest.py); `hatch test`
+# draws them all. Property tests were about a quarter of a run's test time on Python 3.12.
+HYPOTHESIS_SHARE = "0.25"
 
 # Where an environment marker keeps a third-party distribution off the Python under test, the
 # tests that need it are deselected: those that use its fixtures (tools/ci_checks/
@@ -288,6 +296,7 @@ def pytest(python: str, paths: Sequence[str], extra: Sequence[str] = ()) -> dict
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HATCH_", "PYTHON"))}
     env.update({k: str(v) for k, v in hatch_test().get("env-vars", {}).items()})
     env["PYTHONPATH"] = str(REPO / "tools" / "ci_checks")  # the without_fixture plugin
+    env["RLU_HYPOTHESIS_SHARE"] = HYPOTHESIS_SHARE
     env.update(VIRTUAL_ENV=str(Path(venv_bin).parent), PATH=venv_bin + os.pathsep + env["PATH"])
     cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *XDIST, *extra, *paths]
     print("$ " + " ".join(["python", *cmd[1:]]), flush=True)
