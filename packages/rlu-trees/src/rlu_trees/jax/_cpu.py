@@ -21,8 +21,10 @@ not give the expected result, a machine whose default backend is an accelerator,
 other than float32 and float64, or the environment variable ``RLU_TREES_JAX_CPU_CALLS=0``
 (read at import; e.g. for ``jax.export``, which refuses custom calls). Results are the same in
 64-bit mode and the guarantees the same everywhere; the two XLA lowerings give the same bits.
-Where JAX loads programs holding the custom calls from its persistent compilation cache wrongly
-(0.5.1 to 0.10.1), such programs are kept out of that cache (``_uncached``).
+JAX 0.5.1 to 0.10.1 load programs holding the custom calls from their persistent compilation
+cache wrongly (the call's output is left unwritten): there, while that cache is on
+(``jax_compilation_cache_dir`` set), trees made and programs traced take the XLA kernels on the
+CPU too (``cache_loads_wrongly``).
 """
 
 from __future__ import annotations
@@ -107,17 +109,35 @@ def config(*words: int) -> str:
 
 # JAX 0.5.1 to 0.10.1 load a program holding these custom calls from the persistent compilation
 # cache wrongly (the call's output is left unwritten; tests/test_trees_jax_compilation_cache.py).
-# There, each call's configuration ends with a word no other lowering has (the kernels read the
-# first four words only), so that no such program is ever found in that cache: each process
-# compiles its own, as without a cache.
 _CACHE_LOADS_WRONG = (0, 5, 1) <= jax.__version_info__ < (0, 10, 2)
-_LOWERINGS = itertools.count()
+# There each call's configuration also ends with a word of this process (the kernels read the
+# first four words only): a program written to the cache by another process is never found. It
+# does not keep a process from finding its own: JAX reuses the traces of the trees' jitted
+# operations, words included, in every program that holds them. So while the cache is on, the
+# custom calls are not used at all there (`cache_loads_wrongly`).
 _PROCESS = secrets.randbits(48)
+_LOWERINGS = itertools.count()
 
 
 def _uncached() -> str:
-    """The word ending a call's configuration: empty, or unique where the cache loads wrongly."""
+    """The word ending a call's configuration: empty, or one of this process and this trace
+    where JAX's persistent cache loads the calls wrongly."""
     return f",{_PROCESS}{next(_LOWERINGS):08d}" if _CACHE_LOADS_WRONG else ""
+
+
+def cache_loads_wrongly() -> bool:
+    """Whether JAX's persistent compilation cache is on in a JAX that loads programs holding
+    the custom calls from it wrongly (0.5.1 to 0.10.1): then the XLA kernels serve the CPU."""
+    if not _CACHE_LOADS_WRONG:
+        return False
+    folder = getattr(jax.config, "jax_compilation_cache_dir", None)
+    return bool(folder) and bool(getattr(jax.config, "jax_enable_compilation_cache", True))
+
+
+def switch() -> bool:
+    """Whether a tree made now may take the custom calls: ``RLU_TREES_JAX_CPU_CALLS`` at import,
+    and not while JAX's persistent cache would load them wrongly (`cache_loads_wrongly`)."""
+    return ENABLED and not cache_loads_wrongly()
 
 
 def _call(
@@ -284,9 +304,10 @@ def cpu_calls() -> CpuCalls:
     On the CPU, a JAX tree's sampling and update run as one custom call each into the host
     trees' compiled kernels (about 3x faster than the XLA kernels there). They are not used
     where the environment variable ``RLU_TREES_JAX_CPU_CALLS=0`` was set at import, where the
-    default backend is an accelerator, or where this JAX cannot make them or they fail a probe
-    (then a ``RuntimeWarning`` says so, once). A tree takes the switch as it is when the tree is
-    made; the dtype must be float32 or float64.
+    default backend is an accelerator, where this JAX cannot make them or they fail a probe
+    (then a ``RuntimeWarning`` says so, once), or while JAX's persistent compilation cache is on
+    in a JAX that loads them from it wrongly (0.5.1 to 0.10.1). A tree takes the switch as it is
+    when the tree is made; the dtype must be float32 or float64.
 
     Returns
     -------
@@ -302,6 +323,13 @@ def cpu_calls() -> CpuCalls:
     """
     if not ENABLED:
         return CpuCalls(False, "switched off by the environment variable RLU_TREES_JAX_CPU_CALLS=0")
+    if cache_loads_wrongly():
+        return CpuCalls(
+            False,
+            f"JAX's persistent compilation cache is on, and jax {jax.__version__} loads programs "
+            "holding the custom calls from it wrongly (0.5.1 to 0.10.1 do): the XLA kernels serve "
+            "the CPU",
+        )
     backend = jax.default_backend()
     if backend != "cpu":
         return CpuCalls(False, f"the default backend is {backend}: the XLA kernels serve it")
@@ -319,6 +347,7 @@ def _in_use(nodes: jax.Array, lay: _kernels.Layout) -> bool:
         lay.cpu_calls
         and str(nodes.dtype) in _DTYPES
         and jax.default_backend() == "cpu"
+        and not cache_loads_wrongly()
         and available()
     )
 

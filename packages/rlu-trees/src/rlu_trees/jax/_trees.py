@@ -161,14 +161,15 @@ class JaxSegmentTree:
     _nonneg = False
 
     # whether the compiled CPU kernels may serve this tree: the switch as it was when the tree
-    # was made, kept in its static data (so in every jit cache key); unpickled trees of 0.2.x
-    # take the switch of this process
+    # was made (off also while JAX's persistent cache would load them wrongly: _cpu.switch), kept
+    # in its static data (so in every jit cache key); unpickled trees of 0.2.x take the switch of
+    # this process
     _cpu_calls: bool = _cpu.ENABLED
 
     def __init__(self, capacity: int, reducer: Any, *, dtype: npt.DTypeLike | None = None) -> None:
         self._capacity = _checks.check_capacity("capacity", capacity)
         self._reducer = _checks.check_reducer("reducer", reducer)
-        self._cpu_calls = _cpu.ENABLED
+        self._cpu_calls = _cpu.switch()
         dt = _checks.check_dtype("dtype", dtype)
         self._nodes = _kernels.empty(self._layout, dt)
 
