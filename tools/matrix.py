@@ -32,10 +32,13 @@ only that exists: mujoco 2.3.1.post1), and the test dependencies at the floors o
 step. pytest, and jax for the tests that handle JAX arrays beside a distribution that does not
 depend on it, come at their latest versions compatible with those floors.
 
-Both steps give each property test a quarter of the examples its ``@settings`` asks for (at least
-10; ``RLU_HYPOTHESIS_SHARE``, the root ``conftest.py``): they check that the code works with
-another interpreter or other dependency versions, where every code path still runs, and
-``hatch test`` draws every example on Python 3.11.
+``pythons`` passes on JAX's persistent compilation cache (``.ci/run`` makes one for the run),
+except to a Python whose JAX loads rlu-trees' custom calls from it wrongly (0.5.1 to 0.10.1,
+3.10's today), where rlu-trees would take its XLA kernels instead and leave the calls untested;
+``floors`` compiles afresh. Both steps give each property test a quarter of the examples its
+``@settings`` asks for (at least 10; ``RLU_HYPOTHESIS_SHARE``, the root ``conftest.py``): they
+check that the code works with another interpreter or other dependency versions, where every
+code path still runs, and ``hatch test`` draws every example on Python 3.11.
 
 Interpreters are looked up in ``$(pyenv root)/versions/X.Y.*``, then with ``uv python find``,
 then as ``pythonX.Y`` on PATH; nothing is downloaded, and a missing one stops the run with what to
@@ -290,10 +293,35 @@ def editables(found: dict[str, list[str]]) -> list[str]:
     return args
 
 
-def pytest(python: str, paths: Sequence[str], extra: Sequence[str] = ()) -> dict[str, int]:
-    """Run pytest in the venv of ``python`` from the repository root; return its totals."""
+# JAX releases that load programs holding rlu-trees' CPU custom calls from the persistent
+# compilation cache wrongly: where the cache is on, rlu-trees takes its XLA kernels instead, so a
+# run with the cache would not test the custom calls there (rlu_trees/jax/_cpu.py)
+CACHE_LOADS_WRONG = (Version("0.5.1"), Version("0.10.2"))
+
+
+def jax_cache_tests_everything(python: str) -> bool:
+    """Whether JAX's persistent compilation cache (``.ci/run`` sets one) may serve the runs of
+    ``python``'s venv: not where its JAX is one of ``CACHE_LOADS_WRONG``."""
+    out = subprocess.run(
+        [python, "-c", "import importlib.metadata as m; print(m.version('jax'))"],
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode != 0:  # no jax: nothing to compile
+        return True
+    low, high = CACHE_LOADS_WRONG
+    return not low <= Version(out.stdout.strip()) < high
+
+
+def pytest(
+    python: str, paths: Sequence[str], extra: Sequence[str] = (), jax_cache: bool = True
+) -> dict[str, int]:
+    """Run pytest in the venv of ``python`` from the repository root; return its totals. Without
+    ``jax_cache``, JAX's persistent compilation cache is not passed on."""
     venv_bin = str(Path(python).parent)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HATCH_", "PYTHON"))}
+    if not jax_cache:
+        env.pop("JAX_COMPILATION_CACHE_DIR", None)
     env.update({k: str(v) for k, v in hatch_test().get("env-vars", {}).items()})
     env["PYTHONPATH"] = str(REPO / "tools" / "ci_checks")  # the without_fixture plugin
     env["RLU_HYPOTHESIS_SHARE"] = HYPOTHESIS_SHARE
@@ -390,7 +418,13 @@ def run_pythons(versions: list[str], work: Path) -> tuple[dict[str, int], list[s
             deselect += [a for fixture in fixtures for a in ("--without-fixture", fixture)]
             deselect += [a for test in tests for a in ("--deselect", test)]
             checks += [check] if check else []
-        counts = pytest(venv, [*test_paths(found), *ON_EVERY_PYTHON, *checks], deselect)
+        cache = jax_cache_tests_everything(venv)
+        if not cache and os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+            print(
+                f"Python {version}: without JAX's persistent compilation cache (its JAX loads "
+                "rlu-trees' custom calls from it wrongly, and rlu-trees would not use them)"
+            )
+        counts = pytest(venv, [*test_paths(found), *ON_EVERY_PYTHON, *checks], deselect, cache)
         add(total, counts)
         print(f"=== Python {version}: {time.monotonic() - started:.0f} s")
     return total, problems
@@ -496,7 +530,8 @@ def run_floors(dists: list[str], work: Path) -> tuple[dict[str, int], list[str]]
         ]
         if above:
             problems.append(f"{dist}: installed above the floor: {', '.join(above)}")
-        add(total, pytest(venv, test_paths([dist])))
+        # the floors compile afresh: JAX's persistent cache was never tried at its floor
+        add(total, pytest(venv, test_paths([dist]), jax_cache=False))
         print(f"=== {dist}: {time.monotonic() - started:.0f} s")
     return total, problems
 
