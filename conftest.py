@@ -96,6 +96,7 @@ def _draw_fewer_examples(items, share: float) -> int:
     changed = set()
     for item in items:
         test = getattr(item, "obj", None)
+        test = getattr(test, "__func__", test)  # a test method: its function holds the settings
         if getattr(test, "hypothesis", None) is None or id(test) in changed:
             continue
         current = getattr(test, "_hypothesis_internal_use_settings", None)

@@ -66,6 +66,13 @@ def test_parametrized(k, x):
 
 def test_plain():
     ran("plain")
+
+
+class TestInAClass:
+    @settings(max_examples=40, database=None)
+    @given(st.integers(0, 10**9))
+    def test_method(self, x):
+        ran("method")
 """
 
 
@@ -92,9 +99,9 @@ def test_a_share_gives_each_property_test_that_share_of_its_examples(tmp_path: P
     out, runs = _run(tmp_path, "0.25")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "property tests: 0.25 of their examples, at least 10" in out.stdout
-    # 40 -> 10 whichever order the decorators come in; 12 -> 10 (the fewest); 80 -> 20 for each
-    # parametrized case; a plain test runs once
-    expected = {"outside": 10, "inside": 10, "few": 10, "plain": 1}
+    # 40 -> 10 whichever order the decorators come in, and for a method; 12 -> 10 (the fewest);
+    # 80 -> 20 for each parametrized case; a plain test runs once
+    expected = {"outside": 10, "inside": 10, "few": 10, "plain": 1, "method": 10}
     assert runs == {**expected, "parametrized-0": 20, "parametrized-1": 20}
 
 
@@ -102,7 +109,7 @@ def test_unset_every_example_runs(tmp_path: Path) -> None:
     out, runs = _run(tmp_path, None)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "property tests:" not in out.stdout
-    expected = {"outside": 40, "inside": 40, "few": 12, "plain": 1}
+    expected = {"outside": 40, "inside": 40, "few": 12, "plain": 1, "method": 40}
     assert runs == {**expected, "parametrized-0": 80, "parametrized-1": 80}
 
 

@@ -412,7 +412,7 @@ def test_updates_write_in_place_inside_scan(lowering) -> None:
     from rlu_trees.jax import _cpu
 
     # the compiled kernels run exactly when they should
-    calls = _cpu.ENABLED and _cpu.available()
+    calls = _cpu.ENABLED and not _cpu.cache_loads_wrongly() and _cpu.available()
     assert ("rlu_trees_set_float32" in hlo) == calls
     assert ("rlu_trees_descend_float32" in hlo) == calls
     size = tree.nodes.shape[0]
@@ -623,7 +623,8 @@ def test_the_switch_is_part_of_every_trees_static_data(monkeypatch) -> None:
     without = JaxSumTree(64).set_values(..., 1.0)
     u = jnp.ones(BATCH)
     # (at a JAX too old for the custom calls, neither has them)
-    assert ("rlu_trees_descend" in step.lower(with_calls, u).as_text()) == _cpu.available()
+    calls = _cpu.available() and not _cpu.cache_loads_wrongly()
+    assert ("rlu_trees_descend" in step.lower(with_calls, u).as_text()) == calls
     assert "rlu_trees_" not in step.lower(without, u).as_text()  # no stale program
     assert jax.tree_util.tree_structure(with_calls) != jax.tree_util.tree_structure(without)
     np.testing.assert_array_equal(step(with_calls, u).values, step(without, u).values)
@@ -634,7 +635,8 @@ def test_cpu_calls_says_what_is_in_use_and_why(monkeypatch) -> None:
 
     monkeypatch.setattr(_cpu, "ENABLED", True)
     status = cpu_calls()
-    assert isinstance(status, CpuCalls) and status.active == _cpu.available()
+    calls = _cpu.available() and not _cpu.cache_loads_wrongly()
+    assert isinstance(status, CpuCalls) and status.active == calls
     if status.active:
         assert "passed the probe" in status.reason
     monkeypatch.setattr(_cpu, "ENABLED", False)
@@ -643,8 +645,33 @@ def test_cpu_calls_says_what_is_in_use_and_why(monkeypatch) -> None:
         "switched off by the environment variable RLU_TREES_JAX_CPU_CALLS=0",
     )
     monkeypatch.setattr(_cpu, "ENABLED", True)
+    monkeypatch.setattr(_cpu, "cache_loads_wrongly", lambda: True)
+    status = cpu_calls()
+    assert not status.active and "persistent compilation cache is on" in status.reason
+    monkeypatch.setattr(_cpu, "cache_loads_wrongly", lambda: False)
     monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
     assert cpu_calls() == (False, "the default backend is gpu: the XLA kernels serve it")
+
+
+def test_a_tree_made_before_the_cache_is_on_leaves_the_calls_once_it_is(monkeypatch) -> None:
+    # JAX 0.5.1 to 0.10.1 load programs holding the calls from their persistent cache wrongly;
+    # a tree made before that cache is turned on must not keep taking them through the traces
+    # JAX already holds: its layout (the jitted operations' static key) leaves them out
+    from rlu_trees.jax import _cpu
+
+    cache_on = [False]
+    monkeypatch.setattr(_cpu, "ENABLED", True)
+    monkeypatch.setattr(_cpu, "cache_loads_wrongly", lambda: cache_on[0])
+    tree = JaxSumTree(64).set_values(jnp.arange(64), jnp.arange(64.0, dtype=jnp.float32))
+    u = jnp.linspace(0.0, 0.99, 8, dtype=jnp.float32)
+    before = jax.jit(lambda t, u: t.inverse_cdf(u))
+    # (at a JAX too old for the custom calls, neither program has them)
+    assert ("rlu_trees_descend" in before.lower(tree, u).as_text()) == _cpu.available()
+    cache_on[0] = True
+    after = jax.jit(lambda t, u: t.inverse_cdf(u))  # a new program: traced now
+    assert "rlu_trees_" not in after.lower(tree, u).as_text()
+    np.testing.assert_array_equal(after(tree, u), before(tree, u))
+    assert jax.tree_util.tree_structure(tree) == jax.tree_util.tree_structure(JaxSumTree(64))
 
 
 def test_a_failing_probe_warns_once_and_says_why(monkeypatch) -> None:

@@ -51,6 +51,49 @@ print(json.dumps([float(root), np.asarray(leaves).tolist(), again, status.active
 """
 
 
+LATE = r"""
+import json, sys
+import jax, jax.numpy as jnp, numpy as np
+from rlu_trees.jax import JaxSumTree
+
+values = jnp.asarray(np.arange(1000) % 7, jnp.float32)
+masses = jnp.asarray(np.linspace(0.0, 0.999, 257), jnp.float32)
+tree = JaxSumTree(1 << 12).set_values(jnp.arange(values.shape[0]), values)  # before the cache
+first = np.asarray(jax.jit(lambda t, u: t.inverse_cdf(u))(tree, masses)).tolist()
+jax.config.update("jax_compilation_cache_dir", sys.argv[1])
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+again = [
+    np.asarray(jax.jit(lambda t, u: t.inverse_cdf(u))(tree, masses)).tolist() for _ in range(4)
+]
+print(json.dumps([first, again]))
+"""
+
+
+def _brute_force() -> list[int]:
+    values = np.arange(1000) % 7
+    cumulative = np.cumsum(values, dtype=np.float64)
+    masses = np.linspace(0.0, 0.999, 257, dtype=np.float32).astype(np.float64)
+    # the first leaf whose cumulative sum exceeds u * total (u * total < total)
+    return np.searchsorted(cumulative, masses * cumulative[-1], side="right").tolist()
+
+
+def test_a_tree_made_before_the_cache_is_turned_on_answers_right_after(tmp_path: Path):
+    # the cache turned on in the process (jax.config) after a tree was made and used: the same
+    # operation jitted afresh must not load its programs back wrongly (0.5.1 to 0.10.1 did)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_PERSISTENT_CACHE")}
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    out = subprocess.run(
+        [sys.executable, "-c", LATE, str(tmp_path / "cache")],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    first, again = json.loads(out.stdout.strip().splitlines()[-1])
+    expected = _brute_force()
+    assert first == expected
+    for k, other in enumerate(again):
+        assert other == expected, f"the operation jitted afresh ({k}) with the cache on differs"
+
+
 def test_programs_loaded_from_the_persistent_cache_give_the_same_answers(tmp_path: Path):
     values = np.arange(1000) % 7
     cumulative = np.cumsum(values, dtype=np.float64)

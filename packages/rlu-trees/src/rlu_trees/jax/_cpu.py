@@ -23,8 +23,9 @@ other than float32 and float64, or the environment variable ``RLU_TREES_JAX_CPU_
 64-bit mode and the guarantees the same everywhere; the two XLA lowerings give the same bits.
 JAX 0.5.1 to 0.10.1 load programs holding the custom calls from their persistent compilation
 cache wrongly (the call's output is left unwritten): there, while that cache is on
-(``jax_compilation_cache_dir`` set), trees made and programs traced take the XLA kernels on the
-CPU too (``cache_loads_wrongly``).
+(``jax_compilation_cache_dir`` set), programs traced take the XLA kernels on the CPU too
+(``cache_loads_wrongly``; a tree's static layout says so, so that turning the cache on traces
+its operations afresh).
 """
 
 from __future__ import annotations
@@ -132,12 +133,6 @@ def cache_loads_wrongly() -> bool:
         return False
     folder = getattr(jax.config, "jax_compilation_cache_dir", None)
     return bool(folder) and bool(getattr(jax.config, "jax_enable_compilation_cache", True))
-
-
-def switch() -> bool:
-    """Whether a tree made now may take the custom calls: ``RLU_TREES_JAX_CPU_CALLS`` at import,
-    and not while JAX's persistent cache would load them wrongly (`cache_loads_wrongly`)."""
-    return ENABLED and not cache_loads_wrongly()
 
 
 def _call(
@@ -339,9 +334,11 @@ def cpu_calls() -> CpuCalls:
 def _in_use(nodes: jax.Array, lay: _kernels.Layout) -> bool:
     """Whether a program traced now may take the custom calls for ``nodes``.
 
-    Only where the default backend is the CPU: on a machine with an accelerator the program's
-    CPU branch is the XLA kernels' level loops (no custom call, nothing compiled for it), since
-    older JAX (0.4.36 does) keeps every branch of ``platform_dependent`` in the lowered program.
+    Not while JAX's persistent cache would load them wrongly (`cache_loads_wrongly`; the tree's
+    layout says so too). Only where the default backend is the CPU: on a machine with an
+    accelerator the program's CPU branch is the XLA kernels' level loops (no custom call,
+    nothing compiled for it), since older JAX (0.4.36 does) keeps every branch of
+    ``platform_dependent`` in the lowered program.
     """
     return (
         lay.cpu_calls

@@ -161,15 +161,14 @@ class JaxSegmentTree:
     _nonneg = False
 
     # whether the compiled CPU kernels may serve this tree: the switch as it was when the tree
-    # was made (off also while JAX's persistent cache would load them wrongly: _cpu.switch), kept
-    # in its static data (so in every jit cache key); unpickled trees of 0.2.x take the switch of
-    # this process
+    # was made, kept in its static data (so in every jit cache key); unpickled trees of 0.2.x
+    # take the switch of this process
     _cpu_calls: bool = _cpu.ENABLED
 
     def __init__(self, capacity: int, reducer: Any, *, dtype: npt.DTypeLike | None = None) -> None:
         self._capacity = _checks.check_capacity("capacity", capacity)
         self._reducer = _checks.check_reducer("reducer", reducer)
-        self._cpu_calls = _cpu.switch()
+        self._cpu_calls = _cpu.ENABLED
         dt = _checks.check_dtype("dtype", dtype)
         self._nodes = _kernels.empty(self._layout, dt)
 
@@ -193,7 +192,10 @@ class JaxSegmentTree:
 
     @property
     def _layout(self) -> _kernels.Layout:
-        return _kernels.layout(self._capacity, self._reducer, self._nonneg, self._cpu_calls)
+        # the static key of every jitted operation: off also while JAX's persistent cache would
+        # load the calls wrongly, so that turning the cache on traces the operations afresh
+        calls = self._cpu_calls and not _cpu.cache_loads_wrongly()
+        return _kernels.layout(self._capacity, self._reducer, self._nonneg, calls)
 
     def _traced(self, *args: Any) -> bool:
         return any(_checks.is_traced(a) for a in (self._nodes, *args))
