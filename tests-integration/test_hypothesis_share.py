@@ -14,18 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from workspace import root_conftest
 
-ROOT = Path(__file__).resolve().parents[1]
-
-CONFTEST = f"""
-import importlib.util
-
-_spec = importlib.util.spec_from_file_location("rlu_root_conftest", {str(ROOT / "conftest.py")!r})
-_root = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_root)
-pytest_collection_modifyitems = _root.pytest_collection_modifyitems
-pytest_report_header = _root.pytest_report_header
-"""
+CONFTEST = root_conftest("pytest_collection_modifyitems", "pytest_report_header")
 
 SUITE = """
 import os

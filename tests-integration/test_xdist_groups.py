@@ -13,20 +13,11 @@ import re
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
+from workspace import root_conftest
 
-ROOT = Path(__file__).resolve().parents[1]
-
-CONFTEST = f"""
-import importlib.util
-
-_spec = importlib.util.spec_from_file_location("rlu_root_conftest", {str(ROOT / "conftest.py")!r})
-_root = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_root)
-pytest_collection_modifyitems = _root.pytest_collection_modifyitems
-"""
+CONFTEST = root_conftest("pytest_collection_modifyitems")
 
 SHARED = """
 import os

@@ -31,3 +31,19 @@ def release_tool(repo: Path = REPO) -> ModuleType:
 
 DISTRIBUTIONS: tuple[str, ...] = tuple(release_tool().distributions())  # the meta-package last
 MODULES: tuple[str, ...] = tuple(dist.replace("-", "_") for dist in DISTRIBUTIONS)
+
+
+def root_conftest(*hooks: str) -> str:
+    """A ``conftest.py`` for a small suite in a temporary folder that takes ``hooks`` (names of
+    pytest hooks) from the repository's root ``conftest.py``, loaded by path."""
+    lines = [
+        "import importlib.util",
+        "",
+        "_spec = importlib.util.spec_from_file_location(",
+        f"    'rlu_root_conftest', {str(REPO / 'conftest.py')!r}",
+        ")",
+        "_root = importlib.util.module_from_spec(_spec)",
+        "_spec.loader.exec_module(_root)",
+        *(f"{hook} = _root.{hook}" for hook in hooks),
+    ]
+    return "\n".join(lines) + "\n"
