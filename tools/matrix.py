@@ -299,18 +299,13 @@ def editables(found: dict[str, list[str]]) -> list[str]:
 CACHE_LOADS_WRONG = (Version("0.5.1"), Version("0.10.2"))
 
 
-def jax_cache_tests_everything(python: str) -> bool:
-    """Whether JAX's persistent compilation cache (``.ci/run`` sets one) may serve the runs of
-    ``python``'s venv: not where its JAX is one of ``CACHE_LOADS_WRONG``."""
-    out = subprocess.run(
-        [python, "-c", "import importlib.metadata as m; print(m.version('jax'))"],
-        capture_output=True,
-        text=True,
-    )
-    if out.returncode != 0:  # no jax: nothing to compile
-        return True
+def jax_cache_tests_everything(pins: list[str]) -> bool:
+    """Whether JAX's persistent compilation cache (``.ci/run`` sets one) may serve the runs of a
+    venv holding ``pins`` (``name==version``, as `installed` gives them): not where its JAX is
+    one of ``CACHE_LOADS_WRONG`` (without jax, nothing is compiled)."""
     low, high = CACHE_LOADS_WRONG
-    return not low <= Version(out.stdout.strip()) < high
+    jax = [Version(v) for n, _, v in (pin.partition("==") for pin in pins) if n == "jax"]
+    return not any(low <= version < high for version in jax)
 
 
 def pytest(
@@ -389,7 +384,8 @@ def run_pythons(versions: list[str], work: Path) -> tuple[dict[str, int], list[s
             problems.append(f"Python {version}: the install failed")
             continue
         names = {canonicalize_name(r.name) for _, r in third_party(found)}
-        print(f"Python {version}: " + " ".join(installed(venv, names)))
+        pins = installed(venv, names)
+        print(f"Python {version}: " + " ".join(pins))
         env = _marker_env(venv)
         kept_off = sorted(
             {
@@ -418,7 +414,7 @@ def run_pythons(versions: list[str], work: Path) -> tuple[dict[str, int], list[s
             deselect += [a for fixture in fixtures for a in ("--without-fixture", fixture)]
             deselect += [a for test in tests for a in ("--deselect", test)]
             checks += [check] if check else []
-        cache = jax_cache_tests_everything(venv)
+        cache = jax_cache_tests_everything(pins)
         if not cache and os.environ.get("JAX_COMPILATION_CACHE_DIR"):
             print(
                 f"Python {version}: without JAX's persistent compilation cache (its JAX loads "
