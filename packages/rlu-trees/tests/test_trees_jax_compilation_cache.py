@@ -69,12 +69,14 @@ print(json.dumps([first, again]))
 """
 
 
-def _brute_force() -> list[int]:
+def _brute_force() -> tuple[float, list[int]]:
+    """The total of the scripts' values, and the leaf each of their masses lands on."""
     values = np.arange(1000) % 7
     cumulative = np.cumsum(values, dtype=np.float64)
     masses = np.linspace(0.0, 0.999, 257, dtype=np.float32).astype(np.float64)
     # the first leaf whose cumulative sum exceeds u * total (u * total < total)
-    return np.searchsorted(cumulative, masses * cumulative[-1], side="right").tolist()
+    leaves = np.searchsorted(cumulative, masses * cumulative[-1], side="right").tolist()
+    return float(cumulative[-1]), leaves
 
 
 def test_a_tree_made_before_the_cache_is_turned_on_answers_right_after(tmp_path: Path):
@@ -88,18 +90,14 @@ def test_a_tree_made_before_the_cache_is_turned_on_answers_right_after(tmp_path:
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     first, again = json.loads(out.stdout.strip().splitlines()[-1])
-    expected = _brute_force()
+    _, expected = _brute_force()
     assert first == expected
     for k, other in enumerate(again):
         assert other == expected, f"the operation jitted afresh ({k}) with the cache on differs"
 
 
 def test_programs_loaded_from_the_persistent_cache_give_the_same_answers(tmp_path: Path):
-    values = np.arange(1000) % 7
-    cumulative = np.cumsum(values, dtype=np.float64)
-    masses = np.linspace(0.0, 0.999, 257, dtype=np.float32).astype(np.float64)
-    # brute force: the first leaf whose cumulative sum exceeds u * total (u * total < total)
-    expected = np.searchsorted(cumulative, masses * cumulative[-1], side="right").tolist()
+    total, expected = _brute_force()
     env = {
         **os.environ,
         "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "cache"),
@@ -112,7 +110,7 @@ def test_programs_loaded_from_the_persistent_cache_give_the_same_answers(tmp_pat
         )
         assert out.returncode == 0, out.stderr
         root, leaves, again, active, reason = json.loads(out.stdout.strip().splitlines()[-1])
-        assert root == float(cumulative[-1]), run
+        assert root == total, run
         assert leaves == expected, f"run {run} gave other leaves"
         for k, other in enumerate(again):
             assert other == expected, f"run {run}: the operation jitted afresh ({k}) differs"
