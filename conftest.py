@@ -81,9 +81,9 @@ def _share_of_examples() -> float | None:
     return share
 
 
-def _draw_fewer_examples(items, share: float) -> int:
+def _draw_fewer_examples(items, share: float) -> None:
     """Give each hypothesis test among ``items`` ``share`` of its ``max_examples`` (at least
-    ``FEWEST_EXAMPLES``); return how many tests were changed.
+    ``FEWEST_EXAMPLES``).
 
     hypothesis keeps a test's settings on the test it wraps (``_hypothesis_internal_use_settings``,
     read when the test runs); the new settings are derived from them, so only the number of
@@ -92,7 +92,7 @@ def _draw_fewer_examples(items, share: float) -> int:
     try:
         from hypothesis import settings
     except ImportError:  # no property tests to change
-        return 0
+        return
     changed = set()
     for item in items:
         test = getattr(item, "obj", None)
@@ -107,7 +107,6 @@ def _draw_fewer_examples(items, share: float) -> int:
         )
         test._hypothesis_internal_use_settings = settings(current, max_examples=examples)
         changed.add(id(test))
-    return len(changed)
 
 
 def pytest_report_header(config):
