@@ -308,10 +308,43 @@ def test_vmapped_buffers_each_equal_a_buffer_built_alone():
         np.testing.assert_array_equal(many.sums.values[k], alone.sums.values)
 
 
-def test_a_donated_step_writes_storage_and_trees_in_place():
+def test_single_item_adds_in_a_scan_and_under_vmap_fill_each_ring_as_one_by_one():
+    """Adds of one item (written as a slice, not a scatter) round the ring under vmap, where
+    each buffer's slot differs, and as a scan carry."""
+    seeds, steps, capacity = 3, 7, 4
+    items = jax.tree.map(
+        lambda x: x.reshape(seeds, steps, 1, *x.shape[1:]), _items(0, seeds * steps)
+    )
+    # buffer k starts k items in, so that the buffers write different slots on each step
+    offsets = [rj.init(ITEM, capacity) for _ in range(seeds)]
+    for k in range(seeds):
+        for j in range(k):
+            offsets[k] = rj.add(offsets[k], _items(100 + j, 1))
+    many = jax.tree.map(lambda *xs: jnp.stack(xs), *offsets)
+    scan = jax.jit(
+        jax.vmap(lambda s, xs: jax.lax.scan(lambda c, x: (rj.add(c, x), None), s, xs)[0])
+    )
+    many = scan(many, items)
+    for k in range(seeds):
+        alone = offsets[k]
+        for t in range(steps):
+            alone = rj.add(alone, jax.tree.map(lambda x, k=k, t=t: x[k, t], items))
+        for a, b in zip(jax.tree.leaves(many), jax.tree.leaves(alone), strict=True):
+            np.testing.assert_array_equal(a[k], b)
+        host = ReplayBuffer(capacity)
+        for j in range(k):
+            host.add(_items(100 + j, 1))
+        for t in range(steps):
+            host.add(_items(k * steps + t, 1))
+        np.testing.assert_array_equal(alone.serial, host._serial)
+        np.testing.assert_array_equal(alone.storage["obs"], host._storage[1])
+
+
+@pytest.mark.parametrize("n", [1, 8])  # one item is written as a slice, more as a scatter
+def test_a_donated_step_writes_storage_and_trees_in_place(n):
     state = rj.init({"obs": jnp.zeros(4, jnp.float32)}, 1 << 12)
     step = jax.jit(lambda s, k, b: _step(s, k, b)[0], donate_argnums=0)
-    batch = {"obs": jnp.ones((8, 4), jnp.float32)}
+    batch = {"obs": jnp.ones((n, 4), jnp.float32)}
     hlo = step.lower(state, jax.random.key(0), batch).compile().as_text()
     big = ("[4096,5]", f"[{state.sums.nodes.shape[0]}]")  # rows (items, identifiers), trees
     assert [leaf.shape for leaf in jax.tree.leaves(state)][:2] == [(4096, 5), (3,)]
@@ -319,12 +352,12 @@ def test_a_donated_step_writes_storage_and_trees_in_place():
     assert not copies, copies
     old = jax.tree.leaves(state)
     state = step(state, jax.random.key(0), batch)
-    assert all(leaf.is_deleted() for leaf in old) and int(state.size) == 8
+    assert all(leaf.is_deleted() for leaf in old) and int(state.size) == n
     # as a scan carry: no copy of the rows, counters or trees in the loop either
     scan = jax.jit(
         lambda s, ks, bs: jax.lax.scan(lambda c, x: _step(c, *x), s, (ks, bs)), donate_argnums=0
     )
-    batches = {"obs": jnp.ones((3, 8, 4), jnp.float32)}
+    batches = {"obs": jnp.ones((3, n, 4), jnp.float32)}
     hlo = scan.lower(state, jax.random.split(jax.random.key(1), 3), batches).compile().as_text()
     copies = [line for line in hlo.splitlines() if " copy(" in line and any(b in line for b in big)]
     assert not copies, copies

@@ -157,3 +157,28 @@ def identifiers_at(lay: Layout, rows: tuple[jax.Array, ...], slots: jax.Array) -
     words = rows[ident.group][:, ident.start : ident.start + ident.width]
     picked = jnp.take(words, slots, axis=0, mode="clip")
     return _read(ident._replace(group=0, start=0), (picked,))
+
+
+# rows written at their slots: whole rows, slots in range and distinct (an add's)
+_WRITE = lax.ScatterDimensionNumbers(
+    update_window_dims=(1,), inserted_window_dims=(0,), scatter_dims_to_operand_dims=(0,)
+)
+
+
+def write(rows: jax.Array, slots: jax.Array, new: jax.Array) -> jax.Array:
+    """``rows`` with ``new[k]`` in row ``slots[k]``, for distinct slots in ``[0, len(rows))``.
+
+    Without the wrap of negative indices and the bounds check that ``rows.at[slots].set``
+    adds (the slots of an add are computed modulo the capacity): inside a ``scan``, XLA runs
+    each of them as an operation of its own on every step. One row is a dynamic update slice,
+    which XLA does not check either."""
+    if slots.shape[0] == 1:
+        return lax.dynamic_update_slice(rows, new, (slots[0], 0))
+    return lax.scatter(
+        rows,
+        slots[:, None],
+        new,
+        _WRITE,
+        unique_indices=True,
+        mode=lax.GatherScatterMode.PROMISE_IN_BOUNDS,
+    )

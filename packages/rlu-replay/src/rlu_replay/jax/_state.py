@@ -595,8 +595,7 @@ def add(state: _S, batch: Any) -> _S:
     ]
     changes: dict[str, Any] = {
         "rows": tuple(
-            rows.at[slots].set(new, unique_indices=True)
-            for rows, new in zip(state.rows, packed, strict=True)
+            _rows.write(rows, slots, new) for rows, new in zip(state.rows, packed, strict=True)
         ),
         "counters": jnp.stack(ends),
     }
