@@ -111,6 +111,34 @@ def test_a_cartpole_transition_and_its_identifier_are_one_row_of_twelve_words():
     ]
 
 
+_LOWERED = "/jax/core/compile/jaxpr_to_mlir_module_duration"  # JAX's event, per lowering
+
+
+def test_reading_items_or_identifiers_lowers_one_program_per_new_shape():
+    """state.storage and state.serial outside jit are one program each for rows of a shape
+    not read before (eager slices, reshapes and bitcasts would lower one per operation), and
+    none when read again. Counted as lowerings, which JAX's persistent cache does not skip."""
+    counting: list[str] = []
+
+    def listen(event: str, *args: Any, **kwargs: Any) -> None:
+        if counting and event == _LOWERED:
+            counting.append(event)
+
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    state = rj.add(rj.init(CARTPOLE, 37), jax.tree.map(lambda x: jnp.stack([x, x]), CARTPOLE))
+    for read in ("storage", "serial"):
+        counting[:] = ["on"]
+        first = getattr(state, read)
+        lowered = len(counting) - 1
+        counting[:] = ["on"]
+        again = getattr(state, read)
+        assert (lowered, len(counting) - 1) == (1, 0), read
+        for a, b in zip(jax.tree.leaves(first), jax.tree.leaves(again), strict=True):
+            np.testing.assert_array_equal(a, b)
+    counting.clear()
+    np.testing.assert_array_equal(state.serial, [0, 1] + [-1] * 35)
+
+
 def test_eight_byte_leaves_are_two_words_each_in_64_bit_mode(x64):
     with x64():
         item = {"x": jnp.zeros(2, jnp.float64), "n": jnp.int64(0), "f": jnp.float32(0)}

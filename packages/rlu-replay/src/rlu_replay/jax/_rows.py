@@ -151,6 +151,13 @@ def identifiers(lay: Layout, rows: tuple[jax.Array, ...]) -> jax.Array:
     return _read(lay.ident, rows)
 
 
+# a state's items and identifiers as its properties read them, outside jit too: one compiled
+# program per layout and shape of rows, where eager operations compile a program for each
+# slice, reshape and bitcast (and run each as a call of its own on every read)
+unpacked = jax.jit(unpack, static_argnums=0)
+identifiers_of = jax.jit(identifiers, static_argnums=0)
+
+
 def identifiers_at(lay: Layout, rows: tuple[jax.Array, ...], slots: jax.Array) -> jax.Array:
     """The identifiers of the items in ``slots`` (one buffer's rows): only their words read."""
     ident = lay.ident

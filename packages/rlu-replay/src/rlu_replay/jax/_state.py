@@ -187,12 +187,13 @@ class ReplayState:
     @property
     def storage(self) -> Any:
         """The items' leaves, each with a leading axis of ``capacity`` (unpacked: a copy)."""
-        return _rows.unpack(self._layout, self.rows)
+        return _rows.unpacked(self._layout, self.rows)
 
     @property
     def serial(self) -> jax.Array:
         """Per slot, the identifier of the item it holds (-1 for none)."""
-        return _rows.identifiers(self._layout, self.rows)
+        ids: jax.Array = _rows.identifiers_of(self._layout, self.rows)
+        return ids
 
     @property
     def position(self) -> jax.Array:
