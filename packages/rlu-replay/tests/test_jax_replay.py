@@ -396,6 +396,24 @@ def _load_elsewhere(data: bytes, tmp_path: Any) -> str:
     ).stdout
 
 
+def test_a_32_bit_state_takes_adds_of_any_size_in_64_bit_mode(x64):
+    """A state saved without 64-bit mode keeps its int32 counters where 64-bit mode is on; adds
+    of one item (a slice update, whose start indices must share one int type) and of several
+    still fill the ring as the host buffer does."""
+    saved = pickle.dumps(rj.add(rj.init(ITEM, 4), _items(0, 2)))
+    host = ReplayBuffer(4)
+    host.add(_items(0, 2))
+    with x64():
+        state = pickle.loads(saved)
+        assert state.counters.dtype == np.int32
+        for start, n in ((2, 1), (3, 1), (4, 3), (7, 1)):
+            state = rj.add(state, _items(start, n))
+            host.add(_items(start, n))
+            np.testing.assert_array_equal(state.serial, host._serial)
+            np.testing.assert_array_equal(state.storage["obs"], host._storage[1])
+        assert state.counters.dtype == np.int32 and int(state.inserted) == host.inserted
+
+
 def test_a_64_bit_state_refuses_to_load_without_64_bit_mode(tmp_path, x64):
     """float32 trees and storage, but int64 counters (made in 64-bit mode): the state's own
     check refuses, naming the arrays; complex64 storage made without 64-bit mode loads."""

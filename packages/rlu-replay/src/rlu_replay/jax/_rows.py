@@ -6,8 +6,9 @@ sixteen), and a donated replay state gives all of its arrays back. A
 CartPole transition is five leaves (obs, action, reward, discount, next obs); stored as one
 leaf each, they were five of the twelve arrays of a prioritized state. Bit-cast to 32-bit
 words and laid side by side, with each item's identifier as a twelfth word, they are one
-``(capacity, 12)`` array of uint32: one array to give back, one scatter per add and one gather
-per sample, which reads an item's identifier from the cache line that holds the item.
+``(capacity, 12)`` array of uint32: one array to give back, one scatter (for one item, one
+slice update) per add and one gather per sample, which reads an item's identifier from the
+cache line that holds the item.
 
 Leaves whose dtype is 1, 2, 4 or 8 bytes of numbers are stored as unsigned words of their
 width (8-byte leaves as two 32-bit words, so that no 64-bit dtype is needed); bool and
@@ -175,12 +176,14 @@ _WRITE = lax.ScatterDimensionNumbers(
 def write(rows: jax.Array, slots: jax.Array, new: jax.Array) -> jax.Array:
     """``rows`` with ``new[k]`` in row ``slots[k]``, for distinct slots in ``[0, len(rows))``.
 
-    Without the wrap of negative indices and the bounds check that ``rows.at[slots].set``
-    adds (the slots of an add are computed modulo the capacity): inside a ``scan``, XLA runs
-    each of them as an operation of its own on every step. One row is a dynamic update slice,
-    which XLA does not check either."""
+    Without the index handling of ``rows.at[slots].set`` (the slots of an add are computed
+    modulo the capacity): for one row it added an in-bounds check that XLA ran as operations
+    of their own on every step of a ``scan``. One row is a dynamic update slice (its start
+    indices of one int type: the slots' may be int32 in 64-bit mode, for a state saved
+    without it), more a scatter promised in bounds."""
     if slots.shape[0] == 1:
-        return lax.dynamic_update_slice(rows, new, (slots[0], 0))
+        start = slots[0]
+        return lax.dynamic_update_slice(rows, new, (start, jnp.zeros((), start.dtype)))
     return lax.scatter(
         rows,
         slots[:, None],
