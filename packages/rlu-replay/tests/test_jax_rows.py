@@ -124,18 +124,20 @@ def test_reading_items_or_identifiers_lowers_one_program_per_new_shape():
         if counting and event == _LOWERED:
             counting.append(event)
 
-    jax.monitoring.register_event_duration_secs_listener(listen)
+    jax.monitoring.register_event_duration_secs_listener(listen)  # JAX keeps it: off below
     state = rj.add(rj.init(CARTPOLE, 37), jax.tree.map(lambda x: jnp.stack([x, x]), CARTPOLE))
-    for read in ("storage", "serial"):
-        counting[:] = ["on"]
-        first = getattr(state, read)
-        lowered = len(counting) - 1
-        counting[:] = ["on"]
-        again = getattr(state, read)
-        assert (lowered, len(counting) - 1) == (1, 0), read
-        for a, b in zip(jax.tree.leaves(first), jax.tree.leaves(again), strict=True):
-            np.testing.assert_array_equal(a, b)
-    counting.clear()
+    try:
+        for read in ("storage", "serial"):
+            counting[:] = ["on"]
+            first = getattr(state, read)
+            lowered = len(counting) - 1
+            counting[:] = ["on"]
+            again = getattr(state, read)
+            assert (lowered, len(counting) - 1) == (1, 0), read
+            for a, b in zip(jax.tree.leaves(first), jax.tree.leaves(again), strict=True):
+                np.testing.assert_array_equal(a, b)
+    finally:
+        counting.clear()
     np.testing.assert_array_equal(state.serial, [0, 1] + [-1] * 35)
 
 
