@@ -259,3 +259,90 @@ def test_turning_them_on_reaches_functions_traced_before():
 def test_the_switch_takes_a_bool():
     with pytest.raises(TypeError, match="enabled must be a bool, got int"):
         debug_checks(1)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------- found by trying it
+
+
+@pytest.mark.parametrize(
+    ("capacity", "start", "stop"),
+    [
+        (300, jnp.int8(0), jnp.int8(-1)),  # + 300 wrapped in int8: 43.0
+        (300, jnp.array([0], jnp.uint8), jnp.array([255], jnp.uint8)),  # 300 as uint8 is 44
+        (70_000, jnp.int16(0), jnp.int16(-1)),
+        (70_000, jnp.uint16(0), jnp.uint16(65535)),
+    ],
+)
+def test_issue_repro_narrow_int_bounds_reduce_inside_jit_as_outside(capacity, start, stop):
+    tree = JaxSumTree(capacity).set_values(..., 1.0)
+    inside = jax.jit(lambda t, a, b: t.partial_reduce(a, b))(tree, start, stop)
+    outside = tree.partial_reduce(np.asarray(start), np.asarray(stop))
+    stop_at = int(np.asarray(stop).reshape(-1)[0])
+    expected = float(stop_at % capacity if stop_at < 0 else stop_at)  # a sum of ones
+    np.testing.assert_array_equal(np.asarray(inside).reshape(-1), [expected])
+    np.testing.assert_array_equal(np.asarray(outside).reshape(-1), [expected])
+
+
+def test_issue_repro_a_loaded_tree_takes_the_switch_of_the_loading_process(tmp_path):
+    """A pickle held the saving process's RLU_TREES_JAX_CPU_CALLS switch: with the calls off
+    where it was loaded, the tree still lowered them (jax.export refused it) and its structure
+    differed from that of a tree made there."""
+    path = tmp_path / "tree.pkl"
+    path.write_bytes(pickle.dumps(JaxSumTree(8).set_values(..., np.arange(8.0) + 1)))
+    script = (
+        "import pickle, jax, numpy as np\n"
+        "from rlu_trees.jax import JaxSumTree\n"
+        f"loaded = pickle.loads(open({str(path)!r}, 'rb').read())\n"
+        "fresh = JaxSumTree(8).set_values(..., np.arange(8.0) + 1)\n"
+        "same = jax.tree.structure(loaded) == jax.tree.structure(fresh)\n"
+        "step = jax.jit(lambda tree, key: tree.set_values(tree.sample(key, 2), 1.0))\n"
+        "text = step.lower(loaded, jax.random.key(0)).as_text()\n"
+        "print(same, 'rlu_trees_' in text, float(loaded.root_value))\n"
+    )
+    env = {**__import__("os").environ, "RLU_TREES_JAX_CPU_CALLS": "0"}
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert out.stdout.split() == ["True", "False", "36.0"], out.stderr[-2000:]
+
+
+def test_issue_repro_trees_batched_on_another_axis_refuse_to_read():
+    """vmap with out_axes=1 puts the node axis first: root_value read tree 0's nodes."""
+    trees = jax.vmap(lambda v: JaxSumTree(4).set_values(..., v), out_axes=1)(jnp.ones((3, 4)))
+    for read in (lambda t: t.root_value, lambda t: t.values):
+        with pytest.raises(ValueError, match=r"has 7 nodes, but its node array has shape \(7, 3\)"):
+            read(trees)
+    good = jax.vmap(lambda v: JaxSumTree(4).set_values(..., v))(jnp.ones((3, 4)))
+    np.testing.assert_array_equal(good.root_value, [4.0, 4.0, 4.0])
+
+
+def test_issue_repro_traced_targets_must_be_real_numbers_as_outside_jit():
+    tree = JaxSumTree(4).set_values(..., [1.0, 2.0, 3.0, 4.0])
+    icdf = jax.jit(lambda t, u: t.inverse_cdf(u))
+    for u in (jnp.array([0.5 + 0.9j]), jnp.array([True])):
+        with pytest.raises(TypeError, match="u must be a real number or a 1-d array"):
+            icdf(tree, u)
+        with pytest.raises(TypeError, match="u must be a real number or a 1-d array"):
+            tree.inverse_cdf(np.asarray(u))
+    np.testing.assert_array_equal(icdf(tree, jnp.array([0.5], jnp.float32)), [2])
+
+
+def test_issue_repro_host_trees_that_float32_cannot_hold_are_refused():
+    """from_host rounded to float32 without a check: a total of inf (sampling then always took
+    the last leaf) or, for a value beyond float32, a leaf of 0 with only numpy's warning."""
+    from rlu_trees import MinTree, SumTree
+
+    host = SumTree(2)
+    host.set_values(..., [3e38, 3e38])
+    with pytest.raises(ValueError, match="would make the total overflow float32"):
+        JaxSumTree.from_host(host, dtype=np.float32)
+    host.set_values(..., [1e300, 1.0])
+    with pytest.raises(ValueError, match=r"tree holds values up to 1e\+300, beyond what float32"):
+        JaxSumTree.from_host(host, dtype=np.float32)
+    host.set_values(..., [3e37, 1.0])
+    np.testing.assert_array_equal(JaxSumTree.from_host(host).values, np.float32([3e37, 1.0]))
+    mins = MinTree(3)  # leaves never set hold +inf, the identity: fine in any dtype
+    mins.set_values(0, 2.0)
+    np.testing.assert_array_equal(
+        JaxMinTree.from_host(mins, dtype=np.float32).values, [2.0, np.inf, np.inf]
+    )

@@ -147,6 +147,12 @@ def check_values(name: str, value: jax.Array, *, reducer: str) -> None:
 def check_unit_array(name: str, value: Any, *, dtype: np.dtype[Any]) -> tuple[jax.Array, bool]:
     """Numbers in ``[0, 1]`` as a 1-d array and whether ``value`` was a scalar."""
     if is_traced(value):
+        kind = np.dtype(value.dtype).kind
+        if kind not in "iuf":  # as outside jit: numbers, never bool or complex
+            raise TypeError(
+                f"{name} must be a real number or a 1-d array of real numbers in [0, 1], got an "
+                f"array of dtype {value.dtype}"
+            )
         if value.ndim > 1:
             raise ValueError(f"{name} must be a float or 1-d, got shape {value.shape}")
         return jnp.reshape(value, (-1,)).astype(dtype), value.ndim == 0

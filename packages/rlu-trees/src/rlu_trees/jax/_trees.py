@@ -29,7 +29,8 @@ def _check_nodes(nodes: jax.Array, lay: _kernels.Layout) -> None:
     if nodes.ndim < 1 or nodes.shape[-1] != lay.size:
         raise ValueError(
             f"a tree of capacity {lay.capacity} has {lay.size} nodes, but its node array has "
-            f"shape {nodes.shape}: was it rebuilt from another tree's arrays?"
+            f"shape {nodes.shape}: was it rebuilt from another tree's arrays, or batched by "
+            "vmap on another axis than the first (out_axes=0)?"
         )
 
 
@@ -161,8 +162,8 @@ class JaxSegmentTree:
     _nonneg = False
 
     # whether the compiled CPU kernels may serve this tree: the switch as it was when the tree
-    # was made, kept in its static data (so in every jit cache key); unpickled trees of 0.2.x
-    # take the switch of this process
+    # was made, kept in its static data (so in every jit cache key); unpickled trees take the
+    # switch of the process that loads them
     _cpu_calls: bool = _cpu.ENABLED
 
     def __init__(self, capacity: int, reducer: Any, *, dtype: npt.DTypeLike | None = None) -> None:
@@ -241,11 +242,13 @@ class JaxSegmentTree:
     @property
     def root_value(self) -> jax.Array:
         """The reduction of all values, as a 0-d array (one per tree for a batch of trees)."""
+        _check_nodes(self._nodes, self._layout)
         return self._nodes[..., 0]
 
     @property
     def values(self) -> jax.Array:
         """The ``capacity`` values, shape ``(capacity,)`` (``(*batch, capacity)`` for a batch)."""
+        _check_nodes(self._nodes, self._layout)
         return _kernels.leaves_of(self._nodes, self._layout)
 
     def __repr__(self) -> str:
@@ -281,7 +284,8 @@ class JaxSegmentTree:
                 "numpy.float32) and save that."
             )
         self._capacity, self._reducer = state["capacity"], state["reducer"]
-        self._cpu_calls = state["cpu_calls"]
+        # the switch of the process that loads the tree, not of the one that saved it
+        self._cpu_calls = _cpu.ENABLED
         self._nodes = jnp.asarray(nodes)
 
     def astype(self: _T, dtype: npt.DTypeLike) -> _T:
@@ -431,6 +435,8 @@ class JaxSegmentTree:
         starts = _checks.check_index_array("start", start)
         stops = _checks.check_index_array("stop", cap if stop is None else stop)
         starts, stops = jnp.broadcast_arrays(starts, stops)
+        # int8/int16 bounds would wrap in ``+ cap`` and the clip below (as set_values widens)
+        starts, stops = (b.astype(jnp.int32) if b.dtype.itemsize < 4 else b for b in (starts, stops))
         if not self._traced(starts, stops):
             for name, arr in (("start", starts), ("stop", stops)):
                 _host_checks.check_bounds(name, np.atleast_1d(np.asarray(arr)), capacity=cap)
@@ -510,7 +516,8 @@ class JaxSegmentTree:
         TypeError
             If ``tree`` is not a host segment tree.
         ValueError
-            If its reducer is not add, minimum or maximum with the matching identity.
+            If its reducer is not add, minimum or maximum with the matching identity, or its
+            values do not fit ``dtype`` (a value, or a sum tree's total, beyond its largest).
 
         Examples
         --------
@@ -538,8 +545,17 @@ class JaxSegmentTree:
                     f"tree's init_value {tree.init_value!r} is not the identity of {reducer}"
                 )
             new = JaxSegmentTree(tree.capacity, reducer, dtype=dtype)
-        values = jnp.asarray(np.asarray(tree.values, dtype=new.dtype))
-        return new._replace(_set_all(new._nodes, values, new._layout, False))
+        values = np.asarray(tree.values)
+        finite = values[np.isfinite(values)]
+        largest = float(np.finfo(new.dtype).max)
+        if finite.size and float(np.abs(finite).max()) > largest:
+            raise ValueError(
+                f"tree holds values up to {float(np.abs(finite).max())!r}, beyond what {new.dtype} "
+                f"holds ({largest!r}); convert it with dtype=numpy.float64 (which needs "
+                "JAX's 64-bit mode)"
+            )
+        # the checks of set_values: a sum whose total would overflow the dtype is refused too
+        return new.set_values(..., values.astype(new.dtype))
 
 
 @jax.tree_util.register_pytree_node_class
