@@ -79,28 +79,39 @@ def _ffi() -> Any:
 
 
 _LOCK = threading.Lock()  # XLA refuses a second registration of a name: register once
-_TARGETS: dict[tuple[str, ...], str] = {}
+_REGISTERED: set[str] = set()
 _KEEP_ALIVE: list[Any] = []  # the compiled kernels XLA holds pointers to
 
 
-def _target(entry: tuple[str, ...]) -> str:
-    """Compile the kernel ``entry`` of ``_cpu_kernels`` and register it with XLA; its name."""
+def register(name: str, compile_kernel: Callable[[], Any]) -> str:
+    """Register the C callable ``compile_kernel()`` makes (a numba ``cfunc`` of the CPU
+    custom-call ABI, see ``_cpu_kernels``) with XLA as the custom call ``name``, once per
+    process; returns ``name``. Also used by rlu-replay's kernels (private to the rlu
+    distributions: rlu-replay pins rlu-trees' minor version)."""
     with _LOCK:
-        if entry not in _TARGETS:
+        if name not in _REGISTERED:
             import ctypes
 
-            from rlu_trees.jax import _cpu_kernels
-
-            kernel = _cpu_kernels.compile_kernel(entry)
+            kernel = compile_kernel()
             new_capsule = ctypes.pythonapi.PyCapsule_New
             new_capsule.restype = ctypes.py_object
             new_capsule.argtypes = (ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p)
             capsule = new_capsule(kernel.address, b"xla._CUSTOM_CALL_TARGET", None)
-            name = "rlu_trees_" + "_".join(entry)
             _ffi().register_ffi_target(name, capsule, platform="cpu", api_version=0)
             _KEEP_ALIVE.append(kernel)
-            _TARGETS[entry] = name
-        return _TARGETS[entry]
+            _REGISTERED.add(name)
+        return name
+
+
+def _target(entry: tuple[str, ...]) -> str:
+    """Compile the kernel ``entry`` of ``_cpu_kernels`` and register it with XLA; its name."""
+
+    def compile_kernel() -> Any:
+        from rlu_trees.jax import _cpu_kernels
+
+        return _cpu_kernels.compile_kernel(entry)
+
+    return register("rlu_trees_" + "_".join(entry), compile_kernel)
 
 
 def config(*words: int) -> str:
@@ -111,9 +122,9 @@ def config(*words: int) -> str:
 # JAX 0.5.1 to 0.10.1 load a program holding these custom calls from the persistent compilation
 # cache wrongly (the call's output is left unwritten; tests/test_trees_jax_compilation_cache.py).
 _CACHE_LOADS_WRONG = (0, 5, 1) <= jax.__version_info__ < (0, 10, 2)
-# There each call's configuration also ends with a word of this process (the kernels read the
-# first four words only): a program written to the cache by another process is never found. It
-# does not keep a process from finding its own: JAX reuses the traces of the trees' jitted
+# There each call's configuration also ends with a word of this process (after the numbers a
+# kernel reads, which it ignores): a program written to the cache by another process is never
+# found. It does not keep a process from finding its own: JAX reuses the traces of the trees' jitted
 # operations, words included, in every program that holds them. So while the cache is on, the
 # custom calls are not used at all there (`cache_loads_wrongly`).
 _PROCESS = secrets.randbits(48)
@@ -302,7 +313,7 @@ def cpu_calls() -> CpuCalls:
     default backend is an accelerator, where this JAX cannot make them or they fail a probe
     (then a ``RuntimeWarning`` says so, once), or while JAX's persistent compilation cache is on
     in a JAX that loads them from it wrongly (0.5.1 to 0.10.1). A tree takes the switch as it is
-    when the tree is made; the dtype must be float32 or float64.
+    when the tree is made (or loaded); the dtype must be float32 or float64.
 
     Returns
     -------

@@ -69,19 +69,40 @@ def _pointer_typing(
 _pointer = cast("Callable[[int, Any], Any]", intrinsic(_pointer_typing))
 
 
+# the most numbers a configuration holds (the trees' kernels read four; rlu-replay's more)
+WORDS = 8
+
+
 @host._jit
-def _config(opaque: int, length: int) -> npt.NDArray[np.int64]:  # pragma: no cover - compiled
-    """The four numbers of ``opaque``: ASCII decimals separated by commas."""
+def _config(opaque: int, length: int) -> tuple[int, ...]:  # pragma: no cover - compiled
+    """The first ``WORDS`` numbers of ``opaque`` (ASCII decimals separated by commas; those
+    it does not hold are 0), in registers: no allocation on every call."""
     chars = carray(_pointer(opaque, _U8.dtype), length)
-    words = np.zeros(4, dtype=np.int64)
+    w0 = w1 = w2 = w3 = w4 = w5 = w6 = w7 = np.int64(0)
     k = 0
     for i in range(length):
         c = chars[i]
         if c == 44:  # ','
             k += 1
-        elif k < 4:
-            words[k] = words[k] * 10 + (c - 48)
-    return words
+            continue
+        d = np.int64(c - 48)
+        if k == 0:
+            w0 = w0 * 10 + d
+        elif k == 1:
+            w1 = w1 * 10 + d
+        elif k == 2:
+            w2 = w2 * 10 + d
+        elif k == 3:
+            w3 = w3 * 10 + d
+        elif k == 4:
+            w4 = w4 * 10 + d
+        elif k == 5:
+            w5 = w5 * 10 + d
+        elif k == 6:
+            w6 = w6 * 10 + d
+        elif k == 7:
+            w7 = w7 * 10 + d
+    return (w0, w1, w2, w3, w4, w5, w6, w7)
 
 
 @host._jit
