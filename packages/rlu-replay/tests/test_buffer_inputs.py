@@ -343,3 +343,19 @@ def test_updates_of_every_input_form_agree():
     expected = np.array([0.5, 2.5, 1.0, 5.5, 1.0, 1.0, 0.0, 0.0])  # (p + eps) ** 1; new: 1
     for values in results:
         np.testing.assert_array_equal(values, expected)
+
+
+def test_issue_repro_a_refused_argument_is_named_with_what_was_given():
+    """The messages said "got NoneType: None" for every refused real number and flag."""
+    with pytest.raises(
+        TypeError, match=r"alpha must be a real number >= 0 and <= 1, got str: '0.5'"
+    ):
+        PrioritizedReplayBuffer(4, alpha="0.5")
+    with pytest.raises(TypeError, match=r"epsilon must be .*, got NoneType: None"):
+        PrioritizedReplayBuffer(4, epsilon=None)
+    buffer = PrioritizedReplayBuffer(4)
+    buffer.add({"x": np.zeros(2)})
+    with pytest.raises(TypeError, match=r"stratified must be a bool .*, got str: 'yes'"):
+        buffer.sample(2, stratified="yes")
+    with pytest.raises(ValueError, match=r"stratified must be a bool .*, got 2"):
+        buffer.sample(2, stratified=2)

@@ -424,3 +424,53 @@ def test_a_64_bit_state_refuses_to_load_without_64_bit_mode(tmp_path, x64):
     assert "saved with 64-bit arrays (serial (int64)" in out and "jax_enable_x64" in out
     narrow = rj.init_uniform({"z": jnp.zeros(2, jnp.complex64)}, 4)
     assert _load_elsewhere(pickle.dumps(narrow), tmp_path).strip() == "loaded complex64"
+
+
+# ---------------------------------------------------------------------- found by trying it
+
+
+def test_issue_repro_arguments_are_checked_as_the_host_buffer_checks_them():
+    """A number beta outside [0, 1] (it gave weights above 1), float identifiers (truncated to
+    ints), and priorities of another length (JAX's broadcasting message) are refused."""
+    state = rj.add(rj.init(ITEM, 8), _items(0, 4))
+    for beta in (-1.0, 2.0, float("nan")):
+        with pytest.raises(ValueError, match="beta must be a real number >= 0 and <= 1"):
+            rj.sample(state, jax.random.key(0), 4, beta)
+    with pytest.raises(TypeError, match="beta must be a real number"):
+        rj.sample(state, jax.random.key(0), 4, "0.4")
+    assert rj.sample(state, jax.random.key(0), 4, np.float32(0.5)).weights.shape == (4,)
+    with pytest.raises(TypeError, match="idx must be a 1-d array of ints, got dtype float"):
+        rj.update_priorities(state, jnp.array([1.7, 2.2]), jnp.array([5.0, 6.0]))
+    with pytest.raises(ValueError, match=r"idx must be a 1-d array of ints, got shape \(\)"):
+        rj.update_priorities(state, jnp.int32(1), jnp.array([5.0]))
+    for wrong in (jnp.ones(2), jnp.ones(1), jnp.ones((3, 1))):
+        with pytest.raises(ValueError, match=r"priorities must have shape \(3,\), got shape"):
+            rj.update_priorities(state, jnp.arange(3), wrong)
+    one = rj.update_priorities(state, jnp.arange(3), 2.0)  # one number for every identifier
+    expected = [(2.0 + 1e-4) ** 0.6] * 3 + [1.0]  # (priority + epsilon) ** alpha, defaults
+    np.testing.assert_allclose(one.sums.values[:4], expected, rtol=1e-6)
+
+
+def test_issue_repro_an_example_leaf_of_text_is_refused_naming_it():
+    with pytest.raises(TypeError, match=r"example leaf \['name'\] must be an array of numbers"):
+        rj.init({"obs": np.zeros(3, np.float32), "name": np.array("cartpole")}, 4)
+
+
+def test_issue_repro_no_derivative_flows_through_stored_items():
+    """Items are data: a derivative through an add and a sample is zero, as documented (it was
+    zero before too, without a word), while one through beta flows."""
+    state = rj.init_uniform({"obs": jnp.zeros(3, jnp.float32)}, capacity=2)
+    prioritized = rj.init({"obs": jnp.zeros(3, jnp.float32)}, capacity=2)
+
+    def loss(value: jax.Array, start: Any) -> jax.Array:
+        filled = rj.add(start, {"obs": value * jnp.ones((2, 3))})
+        return jnp.sum(rj.sample(filled, jax.random.key(0), 4).batch["obs"])
+
+    for start in (state, prioritized):
+        assert float(loss(2.0, start)) == 24.0
+        assert float(jax.grad(loss)(2.0, start)) == 0.0
+    filled = rj.update_priorities(
+        rj.add(prioritized, {"obs": jnp.ones((2, 3))}), jnp.arange(2), jnp.array([1.0, 3.0])
+    )
+    slope = jax.grad(lambda b: rj.sample(filled, jax.random.key(1), 8, b).weights.sum())(0.5)
+    assert float(slope) < 0.0  # weights (p_min / p_i) ** beta <= 1 shrink as beta grows

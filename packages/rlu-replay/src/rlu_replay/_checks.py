@@ -88,16 +88,16 @@ def check_real(
     lo = "" if low is None else (f" > {low:g}" if low_open else f" >= {low:g}")
     hi = "" if high is None else f" <= {high:g}"
     expected = f"a real number{lo}{' and' if lo and hi else ''}{hi}"
-    value = _real(value)
-    if value is None:
+    number = _real(value)
+    if number is None:
         raise TypeError(f"{name} must be {expected}, got {type(value).__name__}: {value!r}")
     if (
-        not np.isfinite(value)
-        or (low is not None and (value <= low if low_open else value < low))
-        or (high is not None and value > high)
+        not np.isfinite(number)
+        or (low is not None and (number <= low if low_open else number < low))
+        or (high is not None and number > high)
     ):
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
-    return value
+        raise ValueError(f"{name} must be {expected}, got {number!r}")
+    return number
 
 
 def check_bool(name: str, value: object) -> bool:
@@ -109,14 +109,14 @@ def check_bool(name: str, value: object) -> bool:
     arr = _scalar(value)
     if arr is not None and arr.dtype.kind == "b":
         return bool(arr)
-    value = _index(value)
-    if value is None:
+    number = _index(value)
+    if number is None:
         raise TypeError(
             f"{name} must be a bool (or the int 0 or 1), got {type(value).__name__}: {value!r}"
         )
-    if value not in (0, 1):
-        raise ValueError(f"{name} must be a bool (or the int 0 or 1), got {value}")
-    return bool(value)
+    if number not in (0, 1):
+        raise ValueError(f"{name} must be a bool (or the int 0 or 1), got {number}")
+    return bool(number)
 
 
 def check_reals(name: str, value: object, *, num_envs: int) -> np.ndarray:
@@ -277,6 +277,25 @@ def check_indices(name: str, value: object) -> np.ndarray:
     if arr.size and int(arr.min()) < 0:
         raise ValueError(f"{name} must hold indices >= 0 (as sample returns them), got {arr.min()}")
     return arr.astype(np.int64, copy=False)
+
+
+def check_index_vector(name: str, dtype: Any, shape: tuple[int, ...]) -> int:
+    """The length of a 1-d array of ints of this ``dtype`` and ``shape`` (checked without reading
+    it: the array may be traced)."""
+    dt = np.dtype(dtype)
+    if dt == np.bool_ or not np.issubdtype(dt, np.integer):
+        raise TypeError(f"{name} must be a 1-d array of ints, got dtype {dt}")
+    if len(shape) != 1:
+        raise ValueError(f"{name} must be a 1-d array of ints, got shape {tuple(shape)}")
+    return int(shape[0])
+
+
+def check_shape(
+    name: str, shape: tuple[int, ...], expected: tuple[int, ...], *, scalar: bool = False
+) -> None:
+    """Refuse an array of another ``shape`` than ``expected`` (a scalar too, if ``scalar``)."""
+    if tuple(shape) != tuple(expected) and not (scalar and len(shape) == 0):
+        raise ValueError(f"{name} must have shape {tuple(expected)}, got shape {tuple(shape)}")
 
 
 def check_instance_or_none(name: str, value: object, *, cls: type, what: str) -> Any:

@@ -9,10 +9,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import numpy.typing as npt
+from jax import lax
 from jax.core import Tracer
 from rlu_trees.jax import JaxMinTree, JaxSumTree
 
-from rlu_replay._checks import check_castable, check_int, check_real
+from rlu_replay._checks import (
+    check_castable,
+    check_index_vector,
+    check_int,
+    check_real,
+    check_shape,
+)
 from rlu_replay.jax import _rows
 
 _S = TypeVar("_S", bound="ReplayState")
@@ -377,9 +384,12 @@ def _layout_for(example: Any) -> _rows.Layout:
     items = []
     paths = _paths(example)
     for path, leaf in zip(paths, leaves, strict=True):
+        # the dtype first: JAX's own conversion refuses strings and objects with its message
+        dtype = getattr(leaf, "dtype", None)
+        dtype = np.asarray(leaf).dtype if dtype is None else dtype
+        if not jnp.issubdtype(dtype, jnp.number) and dtype != jnp.bool_:
+            raise TypeError(f"example leaf {path} must be an array of numbers, got {dtype}")
         arr = jnp.asarray(leaf)
-        if not jnp.issubdtype(arr.dtype, jnp.number) and arr.dtype != jnp.bool_:
-            raise TypeError(f"example leaf {path} must be an array of numbers, got {arr.dtype}")
         items.append((arr.dtype, tuple(arr.shape)))
     return _rows.layout(treedef, paths, items, _int())
 
@@ -465,7 +475,9 @@ def init(
     alpha : float, optional
         How strongly priorities skew sampling, in ``[0, 1]`` (static).
     epsilon : float, optional
-        Added to every priority, ``>= 0`` (static).
+        Added to every priority, ``>= 0`` (static). With 0, one item of priority 0 makes the
+        smallest $p_i$ zero and with it every importance weight, as in the host buffer: keep it
+        above 0 where a TD error can be exactly 0.
     dtype : {None, numpy.float32, numpy.float64}, optional
         The trees' dtype; None is JAX's default float (float32 unless 64-bit mode is on).
 
@@ -552,7 +564,9 @@ def add(state: _S, batch: Any) -> _S:
     batch : pytree of arrays
         Items stacked on a leading axis of one length ``B`` (static) in every leaf, in the
         example's structure; dtypes are cast where numpy's ``same_kind`` rule allows. With
-        ``B > capacity`` only the last ``capacity`` items are kept.
+        ``B > capacity`` only the last ``capacity`` items are kept. They are stored as data
+        (as ``jax.lax.stop_gradient`` makes them): no derivative flows from the items a
+        later ``sample`` draws back to the batch.
 
     Returns
     -------
@@ -576,6 +590,14 @@ def add(state: _S, batch: Any) -> _S:
     """
     state._one_buffer("add")
     leaves, size = _batch_leaves(state, batch)
+    keep = min(size, state.capacity)
+    kept = [lax.stop_gradient(leaf[size - keep :]) for leaf in leaves]
+    return _add_xla(state, kept, size)
+
+
+def _add_xla(state: _S, kept: list[jax.Array], size: int) -> _S:
+    """`add` in XLA operations: ``kept`` are the last ``min(size, capacity)`` of ``size``
+    items given, cast to the stored dtypes."""
     cap = state.capacity
     keep = min(size, cap)
     counters = state.counters
@@ -588,7 +610,7 @@ def add(state: _S, batch: Any) -> _S:
     first = (count + np.asarray((size - keep) % period, uints)) % period  # first item kept
     ids = ((first + jnp.arange(keep, dtype=uints)) % period).astype(ints)
     slots = (position + (size - keep) + jnp.arange(keep, dtype=ints)) % cap
-    packed = _rows.pack(state._layout, [leaf[size - keep :] for leaf in leaves], ids)
+    packed = _rows.pack(state._layout, kept, ids)
     ends = [
         (position + size) % cap,
         jnp.minimum(filled + size, cap),
@@ -652,7 +674,8 @@ def sample(
     Raises
     ------
     TypeError, ValueError
-        If ``n`` is not an int >= 1 or ``stratified`` not a bool.
+        If ``n`` is not an int >= 1, ``stratified`` not a bool, or ``beta`` a number outside
+        ``[0, 1]`` (a traced ``beta`` is not checked).
     RuntimeError
         Outside ``jit``, if the buffer is empty or every priority is 0 (inside ``jit`` such a
         buffer gives meaningless items: check ``state.size`` yourself).
@@ -671,6 +694,8 @@ def sample(
     n = check_int("n", n, minimum=1)
     if type(stratified) is not bool:
         raise TypeError(f"stratified must be a bool, got {type(stratified).__name__}")
+    if not isinstance(beta, Tracer):  # a number: checked as the host buffer checks it
+        beta = check_real("beta", beta, low=0.0, high=1.0)
     state._one_buffer("sample")
     size = state.size
     if not isinstance(size, Tracer) and int(size) == 0:
@@ -702,10 +727,16 @@ def update_priorities(
         One priority per identifier (e.g. ``|TD error|``), ``>= 0`` and finite. Inside
         ``jit`` nothing can raise: a NaN, negative or infinite priority is skipped (its item
         keeps its priority); ``rlu_trees.jax.debug_checks(True)`` makes it raise instead.
+        A single number applies to every identifier.
 
     Returns
     -------
     PrioritizedReplayState
+
+    Raises
+    ------
+    TypeError, ValueError
+        When traced: ``idx`` not a 1-d array of ints, or ``priorities`` of another shape.
 
     Examples
     --------
@@ -720,8 +751,11 @@ def update_priorities(
     if not isinstance(state, PrioritizedReplayState):
         raise TypeError(f"state must be a PrioritizedReplayState, got {type(state).__name__}")
     state._one_buffer("update_priorities")
+    idx, priorities = jnp.asarray(idx), jnp.asarray(priorities)
+    n = check_index_vector("idx", idx.dtype, idx.shape)
+    check_shape("priorities", priorities.shape, (n,), scalar=True)
     cap = state.capacity
-    ids = jnp.asarray(idx).astype(state.counters.dtype)
+    ids = idx.astype(state.counters.dtype)
     slots = ids % cap
     live = (ids >= 0) & (_rows.identifiers_at(state._layout, state.rows, slots) == ids)
     given = jnp.asarray(priorities, state.sums.dtype)
