@@ -20,7 +20,7 @@ from rlu_replay._checks import (
     check_real,
     check_shape,
 )
-from rlu_replay.jax import _rows
+from rlu_replay.jax import _add_call, _rows
 
 _S = TypeVar("_S", bound="ReplayState")
 _P = TypeVar("_P", bound="PrioritizedReplayState")
@@ -592,6 +592,9 @@ def add(state: _S, batch: Any) -> _S:
     leaves, size = _batch_leaves(state, batch)
     keep = min(size, state.capacity)
     kept = [lax.stop_gradient(leaf[size - keep :]) for leaf in leaves]
+    if isinstance(state, PrioritizedReplayState) and _add_call.applies(state, keep):
+        added: _S = _add_call.add(state, kept, size, _add_xla)
+        return added
     return _add_xla(state, kept, size)
 
 

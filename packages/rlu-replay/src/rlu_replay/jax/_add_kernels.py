@@ -1,0 +1,155 @@
+"""A whole ``add`` as one compiled kernel: rows, counters and both trees in one pass.
+
+The kernel is a numba ``cfunc`` with the signature of XLA's CPU custom calls (see
+``rlu_trees.jax._cpu_kernels``, whose pointer and configuration helpers it uses; private to the
+rlu distributions: rlu-replay pins rlu-trees' minor version). Its result is a tuple of four
+buffers, each the same memory as its input (XLA aliases them)::
+
+    in:  rows (trees, capacity, width) uint32, counters (trees, 3) int, sums (trees, size),
+         mins (trees, size), words (trees, n, width - id_words) uint32, values (trees, 2)
+    out: rows, counters, sums, mins (written in place)
+
+``opaque``: trees, capacity, width, n (the items kept), batch (the items given: the first
+``batch - n`` are skipped, as the XLA path skips them), size (nodes per tree). ``values`` are
+the sum tree's and the min tree's leaf value for the new items, as the trees' own cleaning made
+them; NaN means "not written" (a value a tree refuses). Leaves and identifiers go where the
+XLA path puts them, and the trees' ancestors are recomputed by the host trees' own
+``_update_paths``, so the result is the same, bit for bit (tests compare the two paths).
+
+This module is imported only when a program is lowered for the CPU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numba
+import numpy as np
+import numpy.typing as npt
+from numba.np.numpy_support import carray
+from rlu_trees import _numba_cache
+from rlu_trees import _numba_kernels as host
+from rlu_trees._reducers import CODE
+from rlu_trees.jax._cpu_kernels import SIGNATURE, _config, _pointer, _rows
+
+_F32 = np.empty(0, np.float32)
+_F64 = np.empty(0, np.float64)
+_I32 = np.empty(0, np.int32)
+_I64 = np.empty(0, np.int64)
+_U32 = np.empty(0, np.uint32)
+_ADD = CODE["add"]
+_MIN = CODE["min"]
+
+
+@host._jit
+def _climb(tree: npt.NDArray[Any], node: int, op: int) -> None:  # pragma: no cover - compiled
+    """Recompute every ancestor of the leaf at ``node`` from its children: for one item, the
+    values ``_update_paths`` gives, without its arrays."""
+    node >>= 1
+    while node >= 1:
+        tree[node] = host._combine(op, tree[2 * node], tree[2 * node + 1])
+        node >>= 1
+
+
+@host._jit
+def _add_items(
+    out: int, ins: int, opaque: int, length: int, node: npt.NDArray[Any], ints: npt.NDArray[Any]
+) -> None:  # pragma: no cover - compiled
+    cfg = _config(opaque, length)
+    trees, cap, width, n, batch, size = cfg[0], cfg[1], cfg[2], cfg[3], cfg[4], cfg[5]
+    args = carray(_pointer(ins, _I64.dtype), 6)
+    outs = carray(_pointer(out, _I64.dtype), 4)
+    id_words = ints.itemsize // 4
+    given = width - id_words  # words of the items' leaves
+    # identifiers count modulo the period: the largest multiple of cap that the ints hold
+    largest = np.int64(2147483647) if id_words == 1 else np.int64(9223372036854775807)
+    period = np.uint64((largest // cap) * cap)
+    skipped = batch - n
+    half = (size + 1) // 2
+    for t in range(trees):
+        base = outs[0] + t * cap * width * 4  # this buffer's rows
+        rows = _rows(base, 0, cap * width, _U32)
+        counters = _rows(outs[1], t, 3, ints)
+        sums = _rows(outs[2], t, size + 1, node, 1)
+        mins = _rows(outs[3], t, size + 1, node, 1)
+        words = _rows(args[4], t, n * given, _U32)
+        values = _rows(args[5], t, 2, node)
+        position = np.int64(counters[0])
+        filled = np.int64(counters[1])
+        count = np.uint64(counters[2])
+        first = (count + np.uint64(skipped) % period) % period
+        for k in range(n):
+            slot = (position + skipped + k) % cap
+            row = slot * width
+            for w in range(given):
+                rows[row + w] = words[k * given + w]
+            ident = _rows(base + (row + given) * 4, 0, 1, ints)  # the identifier's words
+            ident[0] = (first + np.uint64(k)) % period
+        if n == 1:  # one item climbs each tree on its own, with no array to allocate
+            leaf = half + (position + skipped) % cap
+            if values[0] == values[0]:  # not NaN: the sum tree takes the value
+                sums[leaf] = values[0]
+                _climb(sums, leaf, _ADD)
+            if values[1] == values[1]:
+                mins[leaf] = values[1]
+                _climb(mins, leaf, _MIN)
+        else:
+            leaves = np.empty(n, dtype=np.int64)
+            for k in range(n):
+                leaves[k] = half + (position + skipped + k) % cap
+            if values[0] == values[0]:
+                for k in range(n):
+                    sums[leaves[k]] = values[0]
+                host._update_paths(sums, leaves, _ADD)
+            if values[1] == values[1]:
+                for k in range(n):
+                    mins[leaves[k]] = values[1]
+                host._update_paths(mins, leaves, _MIN)
+        counters[0] = (position + batch) % cap
+        counters[1] = min(filled + batch, cap)
+        counters[2] = (count + np.uint64(batch) % period) % period
+
+
+# the C entry points, one per (node dtype, int dtype) (module-level: numba caches them)
+
+
+def add_float32_int32(
+    out: int, ins: int, opaque: int, length: int, status: int
+) -> None:  # pragma: no cover - compiled
+    _add_items(out, ins, opaque, length, _F32, _I32)
+
+
+def add_float32_int64(
+    out: int, ins: int, opaque: int, length: int, status: int
+) -> None:  # pragma: no cover - compiled
+    _add_items(out, ins, opaque, length, _F32, _I64)
+
+
+def add_float64_int32(
+    out: int, ins: int, opaque: int, length: int, status: int
+) -> None:  # pragma: no cover - compiled
+    _add_items(out, ins, opaque, length, _F64, _I32)
+
+
+def add_float64_int64(
+    out: int, ins: int, opaque: int, length: int, status: int
+) -> None:  # pragma: no cover - compiled
+    _add_items(out, ins, opaque, length, _F64, _I64)
+
+
+ENTRY_POINTS: dict[tuple[str, str], Callable[..., None]] = {
+    ("float32", "int32"): add_float32_int32,
+    ("float32", "int64"): add_float32_int64,
+    ("float64", "int32"): add_float64_int32,
+    ("float64", "int64"): add_float64_int64,
+}
+
+
+def compile_kernel(entry: tuple[str, str]) -> Any:
+    """The compiled C callable for node and int dtypes ``entry`` (cached on disk if possible)."""
+    func = ENTRY_POINTS[entry]
+    try:
+        return _numba_cache.cfunc(SIGNATURE, func)
+    except RuntimeError:  # no writable cache folder: compile in every process
+        return numba.cfunc(SIGNATURE, cache=False)(func)

@@ -1,0 +1,160 @@
+"""rlu_replay.jax's compiled add (one CPU custom call) against its XLA path, bit for bit."""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+jax = pytest.importorskip("jax")
+import jax.numpy as jnp  # noqa: E402
+from rlu_replay import jax as rj  # noqa: E402
+from rlu_replay.jax import _state  # noqa: E402
+from rlu_trees.jax import cpu_calls, debug_checks  # noqa: E402
+
+pytestmark = pytest.mark.skipif(
+    not cpu_calls().active, reason="the compiled kernels are not in use on this JAX"
+)
+
+ITEM = {"obs": jnp.zeros(3, jnp.float32), "action": jnp.int32(0)}
+
+
+@jax.jit
+def _xla_add(state: Any, batch: Any) -> Any:
+    """``rj.add`` through its XLA operations only: the reference."""
+    leaves, size = _state._batch_leaves(state, batch)
+    keep = min(size, state.capacity)
+    return _state._add_xla(state, [leaf[size - keep :] for leaf in leaves], size)
+
+
+def _uses_call(fn: Any, *args: Any) -> bool:
+    return "rlu_replay_add" in jax.jit(fn).lower(*args).compile().as_text()
+
+
+def _items(rng: np.random.Generator, n: int, *lead: int) -> dict[str, np.ndarray]:
+    return {
+        "obs": rng.standard_normal((*lead, n, 3)).astype(np.float32),
+        "action": rng.integers(-(2**31), 2**31, (*lead, n)).astype(np.int32),
+    }
+
+
+def _same(a: Any, b: Any) -> None:
+    """Every leaf equal, bit for bit, with the same dtype."""
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        x, y = np.asarray(x), np.asarray(y)
+        assert x.dtype == y.dtype and x.shape == y.shape
+        assert x.tobytes() == y.tobytes()
+
+
+def _run(state: Any, steps: list[tuple[int, np.ndarray | None]], seed: int) -> None:
+    """Adds of the given sizes (each followed by priorities for the items just drawn, when
+    given), through both paths; the states must stay identical."""
+    rng = np.random.default_rng(seed)
+    fast = slow = state
+    assert _uses_call(rj.add, state, _items(rng, 1))
+    for n, priorities in steps:
+        batch = _items(rng, n)
+        fast, slow = rj.add(fast, batch), _xla_add(slow, batch)
+        _same(fast, slow)
+        if priorities is not None:
+            idx = rj.sample(fast, jax.random.key(seed + n), len(priorities)).idx
+            fast = rj.update_priorities(fast, idx, priorities)
+            slow = rj.update_priorities(slow, idx, priorities)
+    _same(fast, slow)
+
+
+@given(
+    capacity=st.integers(1, 9),
+    steps=st.lists(
+        st.tuples(
+            st.integers(1, 20),
+            st.none() | st.lists(st.floats(0, 1e6, width=32), min_size=1, max_size=4),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    seed=st.integers(0, 2**16),
+)
+@settings(max_examples=40, deadline=None)
+def test_adds_of_any_size_leave_the_state_the_xla_path_leaves(capacity, steps, seed):
+    """Items, identifiers, counters and both trees, round the ring and past it (batches
+    longer than the ring), with the largest priority changing between adds."""
+    state = rj.init(ITEM, capacity, alpha=0.7, epsilon=1e-3)
+    _run(state, [(n, None if p is None else np.asarray(p, np.float32)) for n, p in steps], seed)
+
+
+@pytest.mark.parametrize("trees", ["float32", "float64"])
+def test_64_bit_identifiers_and_trees_are_written_as_the_xla_path_writes_them(x64, trees):
+    """In 64-bit mode identifiers are two words of each row, and trees may be float64; a
+    32-bit state loaded there keeps int32 counters. Each takes the call and agrees."""
+    saved = pickle.dumps(rj.add(rj.init(ITEM, 5), _items(np.random.default_rng(0), 3)))
+    with x64():
+        state = rj.init(ITEM, 5, dtype=trees)
+        assert state.counters.dtype == np.int64
+        _run(state, [(2, None), (4, np.array([3.0, 0.5])), (1, None), (11, None)], 1)
+        loaded = pickle.loads(saved)
+        assert loaded.counters.dtype == np.int32
+        _run(loaded, [(1, np.array([2.0])), (6, None), (2, None)], 2)
+
+
+def test_vmapped_and_scanned_adds_agree_with_the_xla_path():
+    """A batch of buffers at different positions, with a batch of items each or one batch for
+    all, and a scan of adds: one call over every buffer, the same states."""
+    rng = np.random.default_rng(3)
+    many = jax.vmap(lambda _: rj.init(ITEM, 6))(jnp.arange(3))
+    for k, n in enumerate((1, 4, 5)):  # buffer k holds a different number of items
+        one = jax.tree.map(lambda x, k=k: x[k], many)
+        one = rj.add(one, _items(rng, n))
+        many = jax.tree.map(lambda m, o, k=k: m.at[k].set(o), many, one)
+    for batch, axes in ((_items(rng, 4, 3), 0), (_items(rng, 2), None)):
+        assert _uses_call(jax.vmap(rj.add, in_axes=(0, axes)), many, batch)
+        fast = jax.vmap(rj.add, in_axes=(0, axes))(many, batch)
+        _same(fast, jax.vmap(_xla_add, in_axes=(0, axes))(many, batch))
+        many = fast
+    items = _items(rng, 2, 5)  # five adds of two items
+
+    def scan(add: Any) -> Any:
+        return jax.jit(lambda s, xs: jax.lax.scan(lambda c, x: (add(c, x), None), s, xs)[0])
+
+    state = rj.init(ITEM, 7)
+    _same(scan(rj.add)(state, items), scan(_xla_add)(state, items))
+
+
+def test_the_call_serves_only_where_it_applies():
+    """Not for uniform states, items with a leaf stored apart from the 32-bit words (bool), or
+    while the trees' debug checks are on; those take the XLA path, as before."""
+    rng = np.random.default_rng(4)
+    assert not _uses_call(rj.add, rj.init_uniform(ITEM, 4), _items(rng, 1))
+    flagged = {"x": jnp.zeros(2, jnp.float32), "done": jnp.bool_(False)}
+    batch = {"x": np.ones((2, 2), np.float32), "done": np.array([True, False])}
+    assert not _uses_call(rj.add, rj.init(flagged, 4), batch)
+    state = rj.init(ITEM, 4)
+    before = debug_checks(True)
+    try:
+        assert not _uses_call(rj.add, state, _items(rng, 1))
+    finally:
+        debug_checks(before)
+    assert _uses_call(rj.add, state, _items(rng, 1))
+
+
+def test_derivatives_flow_through_the_xla_path():
+    """Through the call, a derivative by the largest priority: the new items' sampling value
+    is ``max_base ** alpha``, so the sum grows by ``n * alpha * max_base ** (alpha - 1)``."""
+    alpha, n = 0.5, 3
+    state = rj.init(ITEM, 8, alpha=alpha, epsilon=0.0)
+    state = rj.update_priorities(
+        rj.add(state, _items(np.random.default_rng(5), 1)), jnp.array([0]), jnp.array([4.0])
+    )
+    batch = _items(np.random.default_rng(6), n)
+
+    def total(max_base: jax.Array) -> jax.Array:
+        changed = state._replace(max_base=max_base)
+        return rj.add(changed, batch).sums.root_value
+
+    value, slope = jax.jvp(total, (state.max_base,), (jnp.float32(1.0),))
+    assert float(value) == pytest.approx(2.0 + n * 4.0**alpha)
+    assert float(slope) == pytest.approx(n * alpha * 4.0 ** (alpha - 1))
