@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -102,14 +102,16 @@ def _leaf_value(p: jax.Array, tree: Any) -> jax.Array:
 
 
 @functools.cache
-def _add_op(cls: Any, aux: Any, batch: int, xla_add: Callable[..., Any]) -> Callable[..., Any]:
+def _add_op(aux: Any, batch: int, xla_add: Callable[..., Any]) -> Callable[..., Any]:
     """``(rows, counters, sums, mins, max_base, *kept leaves) -> (rows, counters, sums,
-    mins)`` of an add of ``batch`` items to a state of static data ``aux``: the custom call on
-    the CPU, ``xla_add`` elsewhere and for derivatives."""
+    mins)`` of an add of ``batch`` items to a prioritized state of static data ``aux``: the
+    custom call on the CPU, ``xla_add`` elsewhere and for derivatives."""
+
+    from rlu_replay.jax._state import PrioritizedReplayState
 
     def state_of(arrays: tuple[Any, ...]) -> Any:
         rows, counters, sums, mins, max_base = arrays
-        return cls.tree_unflatten(aux, ((rows,), counters, sums, mins, max_base))
+        return PrioritizedReplayState.tree_unflatten(aux, ((rows,), counters, sums, mins, max_base))
 
     def reference(*arrays: Any) -> Any:
         new = xla_add(state_of(arrays[:5]), list(arrays[5:]), batch)
@@ -144,9 +146,8 @@ def _add_op(cls: Any, aux: Any, batch: int, xla_add: Callable[..., Any]) -> Call
 def add(state: Any, kept: list[jax.Array], batch: int, xla_add: Callable[..., Any]) -> Any:
     """The state after adding ``batch`` items, of which ``kept`` are the last ``min(batch,
     capacity)`` (cast to the stored dtypes), through the custom call (see `applies`)."""
-    cls: Hashable = type(state)
-    op = _add_op(cls, state._aux, batch, xla_add)
+    op = _add_op(state._aux, batch, xla_add)
     rows, counters, sums, mins = op(
         state.rows[0], state.counters, state._sum_nodes, state._min_nodes, state.max_base, *kept
     )
-    return type(state).tree_unflatten(state._aux, ((rows,), counters, sums, mins, state.max_base))
+    return state.tree_unflatten(state._aux, ((rows,), counters, sums, mins, state.max_base))

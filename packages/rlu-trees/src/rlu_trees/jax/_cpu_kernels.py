@@ -102,7 +102,7 @@ def _config(opaque: int, length: int) -> tuple[int, ...]:  # pragma: no cover - 
             w6 = w6 * 10 + d
         elif k == 7:
             w7 = w7 * 10 + d
-    return (w0, w1, w2, w3, w4, w5, w6, w7)
+    return (w0, w1, w2, w3, w4, w5, w6, w7)  # pyright: ignore[reportReturnType]  # numba ints
 
 
 @host._jit
