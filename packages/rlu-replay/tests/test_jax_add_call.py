@@ -158,3 +158,25 @@ def test_derivatives_flow_through_the_xla_path():
     value, slope = jax.jvp(total, (state.max_base,), (jnp.float32(1.0),))
     assert float(value) == pytest.approx(2.0 + n * 4.0**alpha)
     assert float(slope) == pytest.approx(n * alpha * 4.0 ** (alpha - 1))
+
+
+def test_trees_and_largest_priority_of_other_dtypes_agree_with_the_xla_path(x64):
+    """A state built by hand may mix dtypes: a float64 largest priority beside float32 trees
+    (the kernel read the leaf value's low half), or trees of two dtypes (it wrote float64
+    values into a float32 tree, past its end). Both agree with the XLA path."""
+    rng = np.random.default_rng(7)
+    with x64():
+        base = rj.add(rj.init(ITEM, 4, dtype="float32"), _items(rng, 1))
+        mixes = (
+            (base.sums, base.mins, jnp.float64(2.0)),
+            (base.sums.astype(np.float64), base.mins, jnp.float32(2.0)),
+            (base.sums, base.mins.astype(np.float64), jnp.float32(2.0)),
+        )
+        for sums, mins, max_base in mixes:
+            state = rj.PrioritizedReplayState(
+                4, base.storage, base.serial, base.position, base.size, base.inserted,
+                sums, mins, max_base, base.alpha, base.epsilon,
+            )  # fmt: skip
+            batch = _items(rng, 2)
+            assert _uses_call(rj.add, state, batch) == (sums.dtype == mins.dtype)
+            _same(rj.add(state, batch), _xla_add(state, batch))

@@ -441,8 +441,10 @@ def test_issue_repro_arguments_are_checked_as_the_host_buffer_checks_them():
     assert rj.sample(state, jax.random.key(0), 4, np.float32(0.5)).weights.shape == (4,)
     with pytest.raises(TypeError, match="idx must be a 1-d array of ints, got dtype float"):
         rj.update_priorities(state, jnp.array([1.7, 2.2]), jnp.array([5.0, 6.0]))
-    with pytest.raises(ValueError, match=r"idx must be a 1-d array of ints, got shape \(\)"):
-        rj.update_priorities(state, jnp.int32(1), jnp.array([5.0]))
+    with pytest.raises(ValueError, match=r"idx must be a 1-d array of ints, got shape \(2, 1\)"):
+        rj.update_priorities(state, jnp.zeros((2, 1), jnp.int32), jnp.ones(2))
+    single = rj.update_priorities(state, jnp.int32(1), 5.0)  # one identifier, as the host takes
+    assert float(single.max_base) == pytest.approx(5.0 + 1e-4)
     for wrong in (jnp.ones(2), jnp.ones(1), jnp.ones((3, 1))):
         with pytest.raises(ValueError, match=r"priorities must have shape \(3,\), got shape"):
             rj.update_priorities(state, jnp.arange(3), wrong)

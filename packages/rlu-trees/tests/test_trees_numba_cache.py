@@ -61,3 +61,37 @@ def test_every_compiled_kernel_locks_its_cache() -> None:
     assert len(dispatchers) >= 5
     for dispatcher in dispatchers:
         assert isinstance(dispatcher._cache, LockedCache), dispatcher.py_func.__name__
+
+
+def test_a_kernel_compiles_again_when_a_file_it_depends_on_changes(tmp_path: pathlib.Path) -> None:
+    """numba checks a cached kernel against its own file only: rlu-replay's compiled add calls
+    rlu-trees' walks, and loaded old machine code after they changed. A kernel cached with
+    ``depends`` compiles again when one of those files changes."""
+    import subprocess
+    import sys
+
+    (tmp_path / "dep.py").write_text(
+        "import numba\n\n@numba.njit(cache=True)\ndef value():\n    return 1\n"
+    )
+    (tmp_path / "kern.py").write_text(
+        "import dep\n"
+        "from rlu_trees import _numba_cache\n\n"
+        "def _read():\n"
+        "    return dep.value() * 10\n\n"
+        "read = _numba_cache.njit(_read, depends=(dep.__file__,))\n"
+    )
+    env = {**__import__("os").environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    code = f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import kern; print(kern.read())"
+
+    def run() -> str:
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        return out.stdout.strip()
+
+    assert run() == "10" and run() == "10"  # compiled, then loaded from the cache
+    (tmp_path / "dep.py").write_text(
+        "import numba\n\n@numba.njit(cache=True)\ndef value():\n    return 2\n"
+    )
+    assert run() == "20"

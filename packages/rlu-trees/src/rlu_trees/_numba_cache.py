@@ -19,7 +19,9 @@ access is as numba does it.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import pathlib
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -99,20 +101,47 @@ def lock_cache(compiled: Any) -> None:
         compiled._cache = LockedCache(cache)
 
 
-def njit(func: Any, cache: bool = True) -> Any:
-    """``numba.njit(cache=cache, nogil=True)(func)``, its cache locked (see the module).
+def depend_on(compiled: Any, depends: tuple[str, ...]) -> None:
+    """Make the on-disk cache of ``compiled`` stale when any file of ``depends`` changes.
+
+    numba checks a cached kernel against its own source file only: a kernel that calls
+    compiled functions of other files (rlu-replay's add calls rlu-trees' walks) would load old
+    machine code after those files changed. Their contents' hash joins the source stamp that
+    numba compares. Call it before the first compilation; raises ``RuntimeError`` where
+    numba's cache has no such stamp (then compile without a cache).
+    """
+    if not depends:
+        return
+    cache = getattr(compiled, "_cache", None)
+    inner = getattr(cache, "_inner", cache)
+    cache_file = getattr(inner, "_cache_file", None)
+    stamp = getattr(cache_file, "_source_stamp", None)
+    if cache_file is None or stamp is None:
+        raise RuntimeError("numba's cache keeps no source stamp to extend")
+    digest = hashlib.sha256()
+    for path in depends:
+        digest.update(pathlib.Path(path).read_bytes())
+    cache_file._source_stamp = (stamp, digest.hexdigest())
+
+
+def njit(func: Any, cache: bool = True, depends: tuple[str, ...] = ()) -> Any:
+    """``numba.njit(cache=cache, nogil=True)(func)``, its cache locked (see the module) and
+    stale when a file of ``depends`` changes (`depend_on`).
 
     Raises numba's ``RuntimeError`` when ``cache`` is true and no cache folder is writable.
     """
     import numba
 
     dispatcher = numba.njit(cache=cache, nogil=True)(func)
+    if cache:
+        depend_on(dispatcher, depends)
     lock_cache(dispatcher)
     return dispatcher
 
 
-def cfunc(signature: Any, func: Any) -> Any:
-    """``numba.cfunc(signature, cache=True)(func)``, its cache locked (see the module).
+def cfunc(signature: Any, func: Any, depends: tuple[str, ...] = ()) -> Any:
+    """``numba.cfunc(signature, cache=True)(func)``, its cache locked (see the module) and
+    stale when a file of ``depends`` changes (`depend_on`).
 
     numba's decorator compiles at once; this makes the same ``CFunc`` and locks its cache
     before compiling. Raises numba's ``RuntimeError`` when no cache folder is writable.
@@ -123,6 +152,7 @@ def cfunc(signature: Any, func: Any) -> Any:
     sig = sigutils.normalize_signature(signature)  # type: ignore[no-untyped-call]  # numba: unannotated
     compiled = CFunc(func, sig, locals={}, options={})
     compiled.enable_caching()
+    depend_on(compiled, depends)
     lock_cache(compiled)
     compiled.compile()
     return compiled

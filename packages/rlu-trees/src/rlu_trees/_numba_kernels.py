@@ -65,8 +65,10 @@ def _fallback_cache_dir() -> str:
     return os.path.join(tempfile.gettempdir(), f"rlu-trees-numba-cache-{os.getuid()}")
 
 
-def _jit(func: _F) -> Dispatcher[_F]:
-    """Compile lazily with an on-disk cache that works from a read-only install too.
+def _jit(func: _F, depends: tuple[str, ...] = ()) -> Dispatcher[_F]:
+    """Compile lazily with an on-disk cache that works from a read-only install too; the
+    cache goes stale when the function's file or a file of ``depends`` changes (the files of
+    other compiled functions it calls: ``_numba_cache.depend_on``).
 
     numba caches next to the source file when that folder is writable and otherwise in the
     user-wide cache folder (``NUMBA_CACHE_DIR`` or ``~/.cache/numba``). When neither is usable
@@ -76,13 +78,13 @@ def _jit(func: _F) -> Dispatcher[_F]:
     take turns to read and write it (``rlu_trees._numba_cache``).
     """
     try:
-        return cast("Dispatcher[_F]", _numba_cache.njit(func))
+        return cast("Dispatcher[_F]", _numba_cache.njit(func, depends=depends))
     except RuntimeError:
         pass
     try:
         # numba sets its configuration attributes at run time, so no checker knows them
         numba_config.CACHE_DIR = _fallback_cache_dir()  # type: ignore[attr-defined]
-        return cast("Dispatcher[_F]", _numba_cache.njit(func))
+        return cast("Dispatcher[_F]", _numba_cache.njit(func, depends=depends))
     except RuntimeError:
         warnings.warn(
             "rlu_trees: no writable numba cache folder found; kernels are compiled in every "

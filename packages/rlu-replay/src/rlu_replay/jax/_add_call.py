@@ -47,7 +47,8 @@ def applies(state: Any, keep: int) -> bool:
     if str(state.counters.dtype) not in _INTS or _debug.enabled():
         return False
     trees = (state.sums, state.mins)
-    if any(str(t.dtype) not in _NODES for t in trees):
+    # one node dtype for both trees: the kernel reads them, and their leaf values, as one
+    if str(state.sums.dtype) not in _NODES or state.mins.dtype != state.sums.dtype:
         return False
     return all(_cpu._in_use(t.nodes, t._layout) for t in trees)
 
@@ -125,6 +126,7 @@ def _add_op(aux: Any, batch: int, xla_add: Callable[..., Any]) -> Callable[..., 
         state = state_of(arrays[:5])
         kept = list(arrays[5:])
         p = jnp.minimum(state.max_base**state.alpha, _clamp_limit(state.sums))
+        p = p.astype(state.sums.dtype)  # as the XLA path's jnp.full(keep, p, sums.dtype)
         values = jnp.stack([_leaf_value(p, state.sums), _leaf_value(p, state.mins)], -1)
         ids = jnp.zeros(kept[0].shape[: state.counters.ndim], state.counters.dtype)
         words = _rows.pack(state._layout, kept, ids)[0][..., : state._layout.ident.start]

@@ -28,10 +28,20 @@ import numba
 import numpy as np
 import numpy.typing as npt
 from numba.np.numpy_support import carray
-from rlu_trees import _numba_cache
+from rlu_trees import _numba_cache, _reducers
 from rlu_trees import _numba_kernels as host
 from rlu_trees._reducers import CODE
+from rlu_trees.jax import _cpu_kernels
 from rlu_trees.jax._cpu_kernels import SIGNATURE, _config, _pointer, _rows
+
+# numba checks a cached kernel against its own file only: these kernels call rlu-trees'
+# compiled functions, so their caches go stale when those files change too
+DEPENDS = (*_cpu_kernels.DEPENDS, _cpu_kernels.__file__, _reducers.__file__)
+
+
+def _jit(func: Any) -> Any:
+    return host._jit(func, depends=DEPENDS)
+
 
 _F32 = np.empty(0, np.float32)
 _F64 = np.empty(0, np.float64)
@@ -42,7 +52,7 @@ _ADD = CODE["add"]
 _MIN = CODE["min"]
 
 
-@host._jit
+@_jit
 def _climb(tree: npt.NDArray[Any], node: int, op: int) -> None:  # pragma: no cover - compiled
     """Recompute every ancestor of the leaf at ``node`` from its children: for one item, the
     values ``_update_paths`` gives, without its arrays."""
@@ -52,7 +62,7 @@ def _climb(tree: npt.NDArray[Any], node: int, op: int) -> None:  # pragma: no co
         node >>= 1
 
 
-@host._jit
+@_jit
 def _add_items(
     out: int, ins: int, opaque: int, length: int, node: npt.NDArray[Any], ints: npt.NDArray[Any]
 ) -> None:  # pragma: no cover - compiled
@@ -150,6 +160,6 @@ def compile_kernel(entry: tuple[str, str]) -> Any:
     """The compiled C callable for node and int dtypes ``entry`` (cached on disk if possible)."""
     func = ENTRY_POINTS[entry]
     try:
-        return _numba_cache.cfunc(SIGNATURE, func)
+        return _numba_cache.cfunc(SIGNATURE, func, depends=DEPENDS)
     except RuntimeError:  # no writable cache folder: compile in every process
         return numba.cfunc(SIGNATURE, cache=False)(func)

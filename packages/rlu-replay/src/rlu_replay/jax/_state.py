@@ -387,7 +387,12 @@ def _layout_for(example: Any) -> _rows.Layout:
         # the dtype first: JAX's own conversion refuses strings and objects with its message
         dtype = getattr(leaf, "dtype", None)
         dtype = np.asarray(leaf).dtype if dtype is None else dtype
-        if not jnp.issubdtype(dtype, jnp.number) and dtype != jnp.bool_:
+        try:
+            numbers = jnp.issubdtype(dtype, jnp.number) or dtype == jnp.bool_
+        except TypeError:  # a dtype numpy does not know (another library's array): convert it
+            dtype = jnp.asarray(leaf).dtype
+            numbers = jnp.issubdtype(dtype, jnp.number) or dtype == jnp.bool_
+        if not numbers:
             raise TypeError(f"example leaf {path} must be an array of numbers, got {dtype}")
         arr = jnp.asarray(leaf)
         items.append((arr.dtype, tuple(arr.shape)))
@@ -475,9 +480,9 @@ def init(
     alpha : float, optional
         How strongly priorities skew sampling, in ``[0, 1]`` (static).
     epsilon : float, optional
-        Added to every priority, ``>= 0`` (static). With 0, one item of priority 0 makes the
-        smallest $p_i$ zero and with it every importance weight, as in the host buffer: keep it
-        above 0 where a TD error can be exactly 0.
+        Added to every priority, ``>= 0`` (static). With 0 (and ``alpha > 0``), one item of
+        priority 0 makes the smallest $p_i$ zero and with it every importance weight for
+        ``beta > 0``, as in the host buffer: keep it above 0 where a TD error can be exactly 0.
     dtype : {None, numpy.float32, numpy.float64}, optional
         The trees' dtype; None is JAX's default float (float32 unless 64-bit mode is on).
 
@@ -724,8 +729,8 @@ def update_priorities(
     ----------
     state : PrioritizedReplayState
     idx : jax.Array
-        1-d identifiers, as [`sample`][rlu_replay.jax.sample] returned them. With repeats,
-        the last one wins.
+        1-d identifiers, as [`sample`][rlu_replay.jax.sample] returned them (or one, as a
+        scalar). With repeats, the last one wins.
     priorities : jax.Array
         One priority per identifier (e.g. ``|TD error|``), ``>= 0`` and finite. Inside
         ``jit`` nothing can raise: a NaN, negative or infinite priority is skipped (its item
@@ -755,6 +760,7 @@ def update_priorities(
         raise TypeError(f"state must be a PrioritizedReplayState, got {type(state).__name__}")
     state._one_buffer("update_priorities")
     idx, priorities = jnp.asarray(idx), jnp.asarray(priorities)
+    idx = idx.reshape(1) if idx.ndim == 0 else idx  # one identifier, as the host buffer takes it
     n = check_index_vector("idx", idx.dtype, idx.shape)
     check_shape("priorities", priorities.shape, (n,), scalar=True)
     cap = state.capacity

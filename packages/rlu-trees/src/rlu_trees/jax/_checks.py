@@ -147,8 +147,8 @@ def check_values(name: str, value: jax.Array, *, reducer: str) -> None:
 def check_unit_array(name: str, value: Any, *, dtype: np.dtype[Any]) -> tuple[jax.Array, bool]:
     """Numbers in ``[0, 1]`` as a 1-d array and whether ``value`` was a scalar."""
     if is_traced(value):
-        kind = np.dtype(value.dtype).kind
-        if kind not in "iuf":  # as outside jit: numbers, never bool or complex
+        real = jnp.issubdtype(value.dtype, jnp.integer) or jnp.issubdtype(value.dtype, jnp.floating)
+        if not real:  # never bool or complex, as outside jit (bfloat16 is welcome)
             raise TypeError(
                 f"{name} must be a real number or a 1-d array of real numbers in [0, 1], got an "
                 f"array of dtype {value.dtype}"

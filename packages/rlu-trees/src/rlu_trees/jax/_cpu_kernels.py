@@ -19,9 +19,9 @@ same indices.
 
 Every function is a module-level function (no closure), so that numba's on-disk cache finds
 it again in the next process; the dtypes come from the empty arrays ``_F32``/``_F64``, which
-numba freezes as constants. numba's cache does not see changes to ``_numba_kernels.py``:
-touch this file after editing those kernels, and say so here (last: rlu-trees 0.4.0, min and
-max climbs that stop at the first node that keeps its value).
+numba freezes as constants. numba checks a cached kernel against its own file only, so the
+kernels here are cached with the host kernels' files as dependencies (``DEPENDS``): an edit of
+those makes them compile again (``_numba_cache.depend_on``).
 
 This module is imported only when a program is lowered for the CPU.
 """
@@ -39,8 +39,16 @@ from numba.core.typing.templates import Signature
 from numba.extending import intrinsic
 from numba.np.numpy_support import carray
 
-from rlu_trees import _numba_cache
+from rlu_trees import _kernel_contract, _numba_cache
 from rlu_trees import _numba_kernels as host
+
+# the files of the compiled functions and constants the kernels here use (see the module)
+DEPENDS = (host.__file__, _kernel_contract.__file__)
+
+
+def _jit(func: Any) -> Any:
+    return host._jit(func, depends=DEPENDS)
+
 
 # out, in, opaque, opaque_len, status: pointers and a size, all 64-bit integers in registers
 SIGNATURE = types.void(types.int64, types.int64, types.int64, types.int64, types.int64)
@@ -73,7 +81,7 @@ _pointer = cast("Callable[[int, Any], Any]", intrinsic(_pointer_typing))
 WORDS = 8
 
 
-@host._jit
+@_jit
 def _config(opaque: int, length: int) -> tuple[int, ...]:  # pragma: no cover - compiled
     """The first ``WORDS`` numbers of ``opaque`` (ASCII decimals separated by commas; those
     it does not hold are 0), in registers: no allocation on every call."""
@@ -105,7 +113,7 @@ def _config(opaque: int, length: int) -> tuple[int, ...]:  # pragma: no cover - 
     return (w0, w1, w2, w3, w4, w5, w6, w7)  # pyright: ignore[reportReturnType]  # numba ints
 
 
-@host._jit
+@_jit
 def _rows(
     address: int, row: int, length: int, like: npt.NDArray[Any], offset: int = 0
 ) -> npt.NDArray[Any]:  # pragma: no cover - compiled
@@ -115,7 +123,7 @@ def _rows(
     return carray(_pointer(address + (row * (length - offset) - offset) * size, like.dtype), length)
 
 
-@host._jit
+@_jit
 def _descend_trees(
     out: int, ins: int, opaque: int, length: int, node: npt.NDArray[Any], target: npt.NDArray[Any]
 ) -> None:  # pragma: no cover - compiled
@@ -141,7 +149,7 @@ def _descend_trees(
             res[k] = min(leaf[k], capacity - 1)
 
 
-@host._jit
+@_jit
 def _set_trees(
     out: int, ins: int, opaque: int, length: int, node: npt.NDArray[Any]
 ) -> None:  # pragma: no cover - compiled
@@ -218,7 +226,7 @@ def compile_kernel(entry: tuple[str, ...]) -> Any:
     """The compiled C callable of the entry point ``entry`` (cached on disk when possible)."""
     func = ENTRY_POINTS[entry]
     try:
-        return _numba_cache.cfunc(SIGNATURE, func)
+        return _numba_cache.cfunc(SIGNATURE, func, depends=DEPENDS)
     except RuntimeError:  # no writable cache folder (importing the host kernels has already
         # pointed numba at one wherever it could): compile in every process
         return numba.cfunc(SIGNATURE, cache=False)(func)
