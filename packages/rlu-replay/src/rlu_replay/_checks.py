@@ -279,23 +279,23 @@ def check_indices(name: str, value: object) -> np.ndarray:
     return arr.astype(np.int64, copy=False)
 
 
-def check_index_vector(name: str, dtype: Any, shape: tuple[int, ...]) -> int:
-    """The length of a 1-d array of ints of this ``dtype`` and ``shape`` (checked without reading
-    it: the array may be traced)."""
-    dt = np.dtype(dtype)
+def check_index_vector(name: str, value: Any) -> int:
+    """The length of ``value``, an array (traced too: only its dtype and shape are read) that
+    must be a 1-d array of ints."""
+    dt = np.dtype(value.dtype)
     if dt == np.bool_ or not np.issubdtype(dt, np.integer):
         raise TypeError(f"{name} must be a 1-d array of ints, got dtype {dt}")
-    if len(shape) != 1:
-        raise ValueError(f"{name} must be a 1-d array of ints, got shape {tuple(shape)}")
-    return int(shape[0])
+    if len(value.shape) != 1:
+        raise ValueError(f"{name} must be a 1-d array of ints, got shape {tuple(value.shape)}")
+    return int(value.shape[0])
 
 
-def check_shape(
-    name: str, shape: tuple[int, ...], expected: tuple[int, ...], *, scalar: bool = False
-) -> None:
-    """Refuse an array of another ``shape`` than ``expected`` (a scalar too, if ``scalar``)."""
-    if tuple(shape) != tuple(expected) and not (scalar and len(shape) == 0):
-        raise ValueError(f"{name} must have shape {tuple(expected)}, got shape {tuple(shape)}")
+def check_shape(name: str, value: Any, *, expected: tuple[int, ...], scalar: bool = False) -> None:
+    """Refuse an array (traced too: only its shape is read) of another shape than ``expected``
+    (a scalar too, if ``scalar``)."""
+    shape = tuple(value.shape)
+    if shape != tuple(expected) and not (scalar and len(shape) == 0):
+        raise ValueError(f"{name} must have shape {tuple(expected)}, got shape {shape}")
 
 
 def check_instance_or_none(name: str, value: object, *, cls: type, what: str) -> Any:

@@ -761,8 +761,8 @@ def update_priorities(
     state._one_buffer("update_priorities")
     idx, priorities = jnp.asarray(idx), jnp.asarray(priorities)
     idx = idx.reshape(1) if idx.ndim == 0 else idx  # one identifier, as the host buffer takes it
-    n = check_index_vector("idx", idx.dtype, idx.shape)
-    check_shape("priorities", priorities.shape, (n,), scalar=True)
+    n = check_index_vector("idx", idx)
+    check_shape("priorities", priorities, expected=(n,), scalar=True)
     cap = state.capacity
     ids = idx.astype(state.counters.dtype)
     slots = ids % cap
