@@ -19,6 +19,7 @@ access is as numba does it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import pathlib
@@ -118,10 +119,16 @@ def depend_on(compiled: Any, depends: tuple[str, ...]) -> None:
     stamp = getattr(cache_file, "_source_stamp", None)
     if cache_file is None or stamp is None:
         raise RuntimeError("numba's cache keeps no source stamp to extend")
+    cache_file._source_stamp = (stamp, _digest(depends))
+
+
+@functools.cache
+def _digest(depends: tuple[str, ...]) -> str:
+    """The hash of the files' contents: read once per process, however many kernels use it."""
     digest = hashlib.sha256()
     for path in depends:
         digest.update(pathlib.Path(path).read_bytes())
-    cache_file._source_stamp = (stamp, digest.hexdigest())
+    return digest.hexdigest()
 
 
 def njit(func: Any, cache: bool = True, depends: tuple[str, ...] = ()) -> Any:

@@ -67,24 +67,14 @@ def _call(batch: int) -> Callable[..., Any]:
             jax.ShapeDtypeStruct(a.shape, a.dtype)  # type: ignore[no-untyped-call]  # jax's
             for a in (rows, counters, sums, mins)
         )
-        config = _cpu.config(trees, cap, width, words.shape[-2], batch, sums.shape[-1])
-        call = _cpu._ffi().ffi_call(
-            name,
-            outs,
-            custom_call_api_version=3,
-            legacy_backend_config=config + _cpu._uncached(),
-            input_output_aliases={0: 0, 1: 1, 2: 2, 3: 3},
-        )
-        return call(rows, counters, sums, mins, words, values)
+        config = (trees, cap, width, words.shape[-2], batch, sums.shape[-1])
+        args = (rows, counters, sums, mins, words, values)
+        return _cpu.call(name, outs, config, *args, aliases={0: 0, 1: 1, 2: 2, 3: 3})
 
     batched = jax.custom_batching.custom_vmap(op)
 
     def rule(size: int, in_batched: list[bool], *args: Any) -> Any:
-        args = tuple(
-            a if b else jnp.broadcast_to(a, (size, *a.shape))
-            for a, b in zip(args, in_batched, strict=True)
-        )
-        return batched(*args), (True,) * 4
+        return batched(*_cpu._rows_first(size, in_batched, args)), (True,) * 4
 
     batched.def_vmap(rule)
     return batched

@@ -24,15 +24,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numba
 import numpy as np
 import numpy.typing as npt
 from numba.np.numpy_support import carray
-from rlu_trees import _numba_cache, _reducers
 from rlu_trees import _numba_kernels as host
+from rlu_trees import _reducers
 from rlu_trees._reducers import CODE
 from rlu_trees.jax import _cpu_kernels
-from rlu_trees.jax._cpu_kernels import SIGNATURE, _config, _pointer, _rows
+from rlu_trees.jax._cpu_kernels import _config, _pointer, _rows
 
 # numba checks a cached kernel against its own file only: these kernels call rlu-trees'
 # compiled functions, so their caches go stale when those files change too
@@ -158,8 +157,4 @@ ENTRY_POINTS: dict[tuple[str, str], Callable[..., None]] = {
 
 def compile_kernel(entry: tuple[str, str]) -> Any:
     """The compiled C callable for node and int dtypes ``entry`` (cached on disk if possible)."""
-    func = ENTRY_POINTS[entry]
-    try:
-        return _numba_cache.cfunc(SIGNATURE, func, depends=DEPENDS)
-    except RuntimeError:  # no writable cache folder: compile in every process
-        return numba.cfunc(SIGNATURE, cache=False)(func)
+    return _cpu_kernels.compile_cfunc(ENTRY_POINTS[entry], DEPENDS)

@@ -384,19 +384,26 @@ def _layout_for(example: Any) -> _rows.Layout:
     items = []
     paths = _paths(example)
     for path, leaf in zip(paths, leaves, strict=True):
-        # the dtype first: JAX's own conversion refuses strings and objects with its message
-        dtype = getattr(leaf, "dtype", None)
-        dtype = np.asarray(leaf).dtype if dtype is None else dtype
-        try:
-            numbers = jnp.issubdtype(dtype, jnp.number) or dtype == jnp.bool_
-        except TypeError:  # a dtype numpy does not know (another library's array): convert it
-            dtype = jnp.asarray(leaf).dtype
-            numbers = jnp.issubdtype(dtype, jnp.number) or dtype == jnp.bool_
-        if not numbers:
+        dtype = _dtype_of(leaf)
+        if not jnp.issubdtype(dtype, jnp.number) and dtype != jnp.bool_:
             raise TypeError(f"example leaf {path} must be an array of numbers, got {dtype}")
         arr = jnp.asarray(leaf)
         items.append((arr.dtype, tuple(arr.shape)))
     return _rows.layout(treedef, paths, items, _int())
+
+
+def _dtype_of(leaf: Any) -> Any:
+    """A leaf's dtype, read before converting it (JAX's conversion refuses text and objects
+    with its own message); a dtype numpy does not know (another library's array) is JAX's
+    after conversion."""
+    dtype = getattr(leaf, "dtype", None)
+    if dtype is None:
+        return np.asarray(leaf).dtype
+    try:
+        jnp.issubdtype(dtype, jnp.number)
+    except TypeError:
+        return jnp.asarray(leaf).dtype
+    return dtype
 
 
 def _paths(tree: Any) -> list[str]:

@@ -77,14 +77,16 @@ def check_dtype(name: str, value: Any) -> np.dtype[Any]:
 
 
 def check_index_array(name: str, value: Any) -> jax.Array:
-    """An int or 1-d array of ints as a 1-d integer array (traced arrays pass unchecked)."""
+    """An int or 1-d array of ints as a 1-d integer array of at least 32 bits (traced arrays
+    are checked by dtype and shape only)."""
     if is_traced(value):
         if not jnp.issubdtype(value.dtype, jnp.integer):
             raise TypeError(f"{name} must hold integers, got dtype {value.dtype}")
         if value.ndim > 1:
             raise ValueError(f"{name} must be an int or 1-d, got shape {value.shape}")
         flat: jax.Array = jnp.reshape(value, (-1,))
-        return flat
+        # int8/int16 positions would wrap in arithmetic with the capacity (``+ cap``, clips)
+        return flat.astype(jnp.int32) if flat.dtype.itemsize < 4 else flat
     if isinstance(value, jax.Array):
         value = np.asarray(value)
     arr = _host.check_index_array(name, value)

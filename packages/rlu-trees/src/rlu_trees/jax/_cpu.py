@@ -146,6 +146,27 @@ def cache_loads_wrongly() -> bool:
     return bool(folder) and bool(getattr(jax.config, "jax_enable_compilation_cache", True))
 
 
+def call(
+    name: str,
+    result: Any,
+    words: tuple[int, ...],
+    *args: jax.Array,
+    aliases: dict[int, int] | None = None,
+) -> Any:
+    """Call the registered custom call ``name`` on ``args``: its configuration is ``words``
+    (and, where JAX's persistent cache loads the calls wrongly, the word of `_uncached`),
+    ``result`` its output shape(s), ``aliases`` the inputs its outputs are written over. Also
+    used by rlu-replay's compiled add."""
+    op = _ffi().ffi_call(
+        name,
+        result,
+        custom_call_api_version=_API_VERSION,
+        legacy_backend_config=config(*words) + _uncached(),
+        input_output_aliases=aliases,
+    )
+    return op(*args)
+
+
 def _call(
     entry: tuple[str, ...],
     result: jax.ShapeDtypeStruct,
@@ -153,14 +174,7 @@ def _call(
     *args: jax.Array,
     alias: bool = False,
 ) -> jax.Array:
-    call = _ffi().ffi_call(
-        _target(entry),
-        result,
-        custom_call_api_version=_API_VERSION,
-        legacy_backend_config=config(*words) + _uncached(),
-        input_output_aliases={0: 0} if alias else None,
-    )
-    out: jax.Array = call(*args)
+    out: jax.Array = call(_target(entry), result, words, *args, aliases={0: 0} if alias else None)
     return out
 
 

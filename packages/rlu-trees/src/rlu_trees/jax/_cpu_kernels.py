@@ -222,11 +222,16 @@ ENTRY_POINTS: dict[tuple[str, ...], Callable[..., None]] = {
 }
 
 
-def compile_kernel(entry: tuple[str, ...]) -> Any:
-    """The compiled C callable of the entry point ``entry`` (cached on disk when possible)."""
-    func = ENTRY_POINTS[entry]
+def compile_cfunc(func: Callable[..., None], depends: tuple[str, ...]) -> Any:
+    """The compiled C callable of the entry point ``func`` (cached on disk when possible, stale
+    when a file of ``depends`` changes). Also used by rlu-replay's compiled add."""
     try:
-        return _numba_cache.cfunc(SIGNATURE, func, depends=DEPENDS)
+        return _numba_cache.cfunc(SIGNATURE, func, depends=depends)
     except RuntimeError:  # no writable cache folder (importing the host kernels has already
         # pointed numba at one wherever it could): compile in every process
         return numba.cfunc(SIGNATURE, cache=False)(func)
+
+
+def compile_kernel(entry: tuple[str, ...]) -> Any:
+    """The compiled C callable of the entry point ``entry``."""
+    return compile_cfunc(ENTRY_POINTS[entry], DEPENDS)

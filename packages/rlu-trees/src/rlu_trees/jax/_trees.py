@@ -435,10 +435,6 @@ class JaxSegmentTree:
         starts = _checks.check_index_array("start", start)
         stops = _checks.check_index_array("stop", cap if stop is None else stop)
         starts, stops = jnp.broadcast_arrays(starts, stops)
-        # int8/int16 bounds would wrap in ``+ cap`` and the clip below (as set_values widens)
-        starts, stops = (
-            b.astype(jnp.int32) if b.dtype.itemsize < 4 else b for b in (starts, stops)
-        )
         if not self._traced(starts, stops):
             for name, arr in (("start", starts), ("stop", stops)):
                 _host_checks.check_bounds(name, np.atleast_1d(np.asarray(arr)), capacity=cap)
