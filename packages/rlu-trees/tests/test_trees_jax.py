@@ -694,3 +694,44 @@ def test_a_failing_probe_warns_once_and_says_why(monkeypatch) -> None:
         warnings.simplefilter("error")
         status = _cpu._probe.__wrapped__()
     assert not status.active and "cannot make legacy custom calls" in status.reason
+
+
+@pytest.mark.parametrize("walks", ["module's lowering", "level loops"])
+@pytest.mark.parametrize("tree", [JaxSumTree, JaxMinTree])
+def test_trees_run_in_shard_map_as_under_vmap(tree, walks, monkeypatch) -> None:
+    """A write and a draw inside ``jax.shard_map`` (one device is enough: JAX types the values
+    with the mesh axes they vary over either way) give what vmap gives. They raised a TypeError
+    there: the compiled calls' results, and the level loops' starting carry, varied over none."""
+    from jax.sharding import Mesh, PartitionSpec
+
+    try:
+        from jax import shard_map
+    except ImportError:  # JAX before 0.7 keeps it in experimental
+        from jax.experimental.shard_map import shard_map
+    from rlu_trees.jax import _cpu, _kernels
+
+    if walks == "level loops":  # as in RLU_TREES_JAX_CPU_CALLS=0, whatever the module runs
+        monkeypatch.setattr(_cpu, "ENABLED", False)
+        monkeypatch.setattr(_kernels, "descend", functools.partial(_kernels.descend, unroll=False))
+        loops = functools.partial(_kernels.set_values, unroll=False)
+        monkeypatch.setattr(_kernels, "set_values", loops)
+        jax.clear_caches()
+    rng = np.random.default_rng(1)
+    values = jnp.asarray(rng.random((3, 6)), jnp.float32)
+    keys = jax.random.split(jax.random.key(1), 3)
+
+    def use(v: jax.Array, key: jax.Array) -> Any:
+        t = tree(6).set_values(jnp.arange(6), v).set_values(jnp.array([4, 1]), v[:2] * 2)
+        drawn = t.sample(key, 8) if tree is JaxSumTree else jnp.zeros(8, jnp.int32)
+        return t.nodes, drawn, t.root_value
+
+    spec = PartitionSpec("d")
+    mesh = Mesh(np.array(jax.devices()[:1]), ("d",))
+    split = shard_map(jax.vmap(use), mesh=mesh, in_specs=(spec, spec), out_specs=spec)
+    try:
+        got, want = jax.jit(split)(values, keys), jax.jit(jax.vmap(use))(values, keys)
+    finally:
+        monkeypatch.undo()
+        jax.clear_caches()
+    for x, y in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        assert np.asarray(x).tobytes() == np.asarray(y).tobytes()

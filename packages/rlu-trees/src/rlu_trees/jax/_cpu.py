@@ -40,7 +40,7 @@ import secrets
 import threading
 import warnings
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
@@ -48,7 +48,7 @@ import numpy as np
 from jax import lax
 
 from rlu_trees._reducers import CODE
-from rlu_trees.jax import _kernels
+from rlu_trees.jax import _kernels, _manual
 
 # XLA's API_VERSION_STATUS_RETURNING_UNIFIED: the kernel receives the opaque configuration
 _API_VERSION = 3
@@ -187,6 +187,64 @@ def _check_rows(nodes: jax.Array, *rows: jax.Array) -> None:
             raise ValueError(f"arguments of shape {row.shape} do not match trees {nodes.shape}")
 
 
+def partitioned(op: Callable[..., Any], rule: str) -> Callable[..., Any]:
+    """``op`` split over devices by its batch axes: in a program for several devices (a
+    sharded ``jit``), each device calls ``op`` on its own part of the batch.
+
+    ``op``'s arguments and results have leading batch axes (a batch of trees or buffers, each
+    independent of the others) before the axes it works on; ``rule`` names those (Shardy's
+    einsum-like notation, the batch axes as ``...``: ``"...s, ...n -> ...n"``). Without a rule
+    XLA cannot split a custom call, and gathers every argument whole onto every device before
+    it. Here the batch axes keep the sharding of the first argument's, and the other axes are
+    gathered (a single tree split along its nodes still is). On one device, and inside
+    ``shard_map``, JAX inlines ``op``: nothing changes there.
+    """
+    from jax.experimental.custom_partitioning import custom_partitioning
+    from jax.sharding import NamedSharding, PartitionSpec
+
+    operands, results = (side.split(",") for side in rule.split("->"))
+    ranks = [len(part.replace("...", "").split()) for part in operands]
+    out_ranks = [len(part.replace("...", "").split()) for part in results]
+
+    def batch_spec(mesh: Any, arg_shapes: Any) -> tuple[Any, ...]:
+        """The first argument's sharding of its batch axes (None: not split)."""
+        first = arg_shapes[0]
+        batch = len(first.shape) - ranks[0]
+        sharding = first.sharding
+        if not isinstance(sharding, NamedSharding) or batch == 0:
+            return (None,) * batch
+        spec = tuple(sharding.spec) + (None,) * len(first.shape)
+        return spec[:batch]
+
+    def shardings(mesh: Any, spec: tuple[Any, ...], base: list[int]) -> list[Any]:
+        specs = [PartitionSpec(*spec, *(None,) * r) for r in base]  # type: ignore[no-untyped-call]
+        return [NamedSharding(mesh, s) for s in specs]
+
+    def infer(mesh: Any, arg_shapes: Any, result_shape: Any) -> Any:
+        out = shardings(mesh, batch_spec(mesh, arg_shapes), out_ranks)
+        return tuple(out) if isinstance(result_shape, (tuple, list)) else out[0]
+
+    def partition(mesh: Any, arg_shapes: Any, result_shape: Any) -> Any:
+        spec = batch_spec(mesh, arg_shapes)
+        return mesh, op, infer(mesh, arg_shapes, result_shape), tuple(shardings(mesh, spec, ranks))
+
+    split = custom_partitioning(op)  # type: ignore[no-untyped-call]  # jax: unannotated
+    # every axis but the batch axes, in the order they first appear (Shardy wants it so)
+    named = rule.replace("...", " ").replace(",", " ").split()
+    factors = tuple(dict.fromkeys(f for f in named if f != "->"))
+    try:
+        split.def_partition(  # type: ignore[no-untyped-call]  # jax: unannotated
+            partition,
+            infer_sharding_from_operands=infer,
+            sharding_rule=rule,
+            need_replication_factors=factors,
+        )
+    except TypeError:  # a JAX without Shardy's rules (before 0.4.36): GSPMD's callbacks
+        define = split.def_partition
+        define(partition, infer_sharding_from_operands=infer)  # type: ignore[no-untyped-call]
+    return cast(Callable[..., Any], split)
+
+
 def _rows_first(size: int, batched: list[bool], args: tuple[jax.Array, ...]) -> list[jax.Array]:
     """The arguments of a vmap rule, the unbatched ones broadcast to ``size`` rows."""
     return [
@@ -204,7 +262,7 @@ def _descend_op(lay: _kernels.Layout) -> Callable[[jax.Array, jax.Array], jax.Ar
         result = jax.ShapeDtypeStruct(x.shape, jnp.int32)  # type: ignore[no-untyped-call]
         return _call(entry, result, (trees, lay.size, x.shape[-1], lay.capacity), nodes, x)
 
-    batched_op = jax.custom_batching.custom_vmap(op)
+    batched_op = jax.custom_batching.custom_vmap(partitioned(op, "...s, ...n -> ...n"))
 
     def rule(size: int, batched: list[bool], nodes: jax.Array, x: jax.Array) -> Any:
         if not batched[0]:  # one tree, a batch of targets: one call, no copy of the tree
@@ -218,7 +276,8 @@ def _descend_op(lay: _kernels.Layout) -> Callable[[jax.Array, jax.Array], jax.Ar
 
     @jax.custom_jvp
     def differentiable(nodes: jax.Array, x: jax.Array) -> jax.Array:
-        leaf: jax.Array = batched_op(nodes, x)
+        # inside shard_map the result varies where the arguments do, as the XLA kernels' does
+        leaf: jax.Array = _manual.vary_like(batched_op(nodes, x), nodes, x)
         return leaf
 
     @differentiable.defjvp
@@ -240,7 +299,7 @@ def _set_op(
         result = jax.ShapeDtypeStruct(nodes.shape, nodes.dtype)  # type: ignore[no-untyped-call]
         return _call(("set", str(nodes.dtype)), result, words, nodes, leaf, values, alias=True)
 
-    batched_op = jax.custom_batching.custom_vmap(op)
+    batched_op = jax.custom_batching.custom_vmap(partitioned(op, "...s, ...n, ...n -> ...s"))
 
     def rule(size: int, batched: list[bool], *args: jax.Array) -> Any:
         return batched_op(*_rows_first(size, batched, args)), True
@@ -250,7 +309,7 @@ def _set_op(
     @jax.custom_jvp
     def differentiable(nodes: jax.Array, idx: jax.Array, values: jax.Array) -> jax.Array:
         leaf, values = _kernels.clean_entries(idx, values.astype(nodes.dtype), lay, clamp)
-        new: jax.Array = batched_op(nodes, leaf, values)
+        new: jax.Array = _manual.vary_like(batched_op(nodes, leaf, values), nodes, leaf, values)
         return new
 
     @differentiable.defjvp

@@ -60,6 +60,7 @@ import numpy as np
 from jax import lax
 
 from rlu_trees._reducers import IDENTITY
+from rlu_trees.jax import _manual
 
 _GATHER = lax.GatherDimensionNumbers(
     offset_dims=(1,), collapsed_slice_dims=(), start_index_map=(0,)
@@ -373,7 +374,8 @@ def descend(nodes: jax.Array, x: jax.Array, lay: Layout, unroll: bool = False) -
 
         return level_down
 
-    node = jnp.zeros(x.shape, jnp.int32)
+    # the walk's carry varies (inside shard_map) wherever the tree and the targets do
+    node, x = _manual.vary_like((jnp.zeros(x.shape, jnp.int32), x), nodes, x)
     # the levels whose children lie in the small head of the array read from that head
     split = 0 if unroll else min(lay.height, _small_levels(nodes.dtype))
     if split:

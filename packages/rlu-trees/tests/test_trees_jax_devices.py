@@ -1,0 +1,60 @@
+"""rlu_trees.jax on several devices: a vmapped batch of trees split over four CPU devices by a
+sharded ``jit`` (a fresh process: ``XLA_FLAGS`` sets the device count once per process)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("jax")
+
+_SPLIT_TREES = """
+import json, re
+import jax, jax.numpy as jnp, numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from rlu_trees.jax import JaxMinTree, JaxSumTree
+
+def step(sums, mins, idx, values, key):
+    sums, mins = sums.set_values(idx, values), mins.set_values(idx, values)
+    return sums, mins, sums.sample(key, 16), mins.root_value
+
+rng = np.random.default_rng(0)
+sums = jax.vmap(lambda _: JaxSumTree(1000))(jnp.arange(4))
+mins = jax.vmap(lambda _: JaxMinTree(1000))(jnp.arange(4))
+idx = jnp.asarray(rng.integers(0, 1000, (4, 64)), jnp.int32)
+values = jnp.asarray(rng.random((4, 64)), jnp.float32)
+keys = jax.random.split(jax.random.key(0), 4)
+split = NamedSharding(Mesh(np.array(jax.devices()), ("d",)), P("d"))
+run = jax.jit(jax.vmap(step))
+args = (sums, mins, idx, values, keys)
+want = run(*args)
+placed = jax.device_put(args, split)
+got = run(*placed)
+same = all(np.asarray(a).tobytes() == np.asarray(b).tobytes()
+           for a, b in zip(jax.tree.leaves(want), jax.tree.leaves(got)))
+text = run.lower(*placed).compile().as_text()
+print(json.dumps({"devices": len(jax.devices()), "same": same,
+                  "all_gathers": len(re.findall(r" all-gather\\(", text)),
+                  "split": [str(a.sharding.spec) for a in jax.tree.leaves(got[:2])]}))
+"""
+
+
+def test_a_batch_of_trees_stays_split_over_devices() -> None:
+    """Four trees on four CPU devices (a vmapped batch, sharded by a jit): writes and draws
+    stay on each tree's device (no all-gather: XLA gathered the whole batch onto every
+    device before each custom call) and give the one-device results (a fresh process: the
+    device count is read once per process)."""
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    env["JAX_PLATFORMS"] = "cpu"
+    done = subprocess.run(
+        [sys.executable, "-c", _SPLIT_TREES], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["devices"] == 4 and report["same"]
+    assert report["all_gathers"] == 0
+    assert all(spec.startswith(("PartitionSpec('d'", "P('d'")) for spec in report["split"])
