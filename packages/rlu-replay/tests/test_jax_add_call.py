@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 from typing import Any
 
@@ -181,3 +182,47 @@ def test_trees_and_largest_priority_of_other_dtypes_agree_with_the_xla_path(x64)
             batch = _items(rng, 2)
             assert _uses_call(rj.add, state, batch) == (CALLS and sums.dtype == mins.dtype)
             _same(rj.add(state, batch), _xla_add(state, batch))
+
+
+_SAVED = """
+import pickle, sys
+import jax, jax.numpy as jnp, numpy as np
+from jax.experimental import serialize_executable
+from rlu_replay import jax as rj
+
+def step(s, key, t):
+    s = rj.add(s, t)
+    batch, idx, w = rj.sample(s, key, 4)
+    return rj.update_priorities(s, idx, w + 1.0), idx
+
+s = rj.init({"x": jnp.zeros(3)}, 16)
+args = (s, jax.random.key(0), {"x": jnp.ones((2, 3))})
+if sys.argv[2] == "save":
+    compiled = jax.jit(step).lower(*args).compile()
+    with open(sys.argv[1], "wb") as f:
+        pickle.dump(serialize_executable.serialize(compiled), f)
+else:
+    jax.jit(step).lower(*args)  # what the guide says to do first: registers the calls
+    with open(sys.argv[1], "rb") as f:
+        compiled = serialize_executable.deserialize_and_load(*pickle.load(f))
+print(np.asarray(compiled(*args)[1]).tolist())
+"""
+
+
+def test_a_saved_program_loads_in_a_new_process_once_its_functions_are_lowered(tmp_path):
+    """A program saved with jax.experimental.serialize_executable names the compiled calls;
+    a fresh process that lowers the same functions first (the guide's advice) loads and runs
+    it, with the same draws (without that, XLA finds no such call: a user's trial of rlu)."""
+    import subprocess
+    import sys
+
+    saved = str(tmp_path / "step.pkl")
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    outs = []
+    for mode in ("save", "load"):
+        done = subprocess.run(
+            [sys.executable, "-c", _SAVED, saved, mode], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        outs.append(done.stdout.strip().splitlines()[-1])
+    assert outs[0] == outs[1]

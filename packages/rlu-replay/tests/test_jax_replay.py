@@ -153,7 +153,9 @@ def test_bad_priorities_are_skipped_inside_jit_and_keep_the_old_ones():
 
 
 def test_debug_checks_make_a_bad_priority_raise_but_not_a_stale_one():
-    """Turned on after update_priorities was traced (its program cached): it still applies."""
+    """Turned on after update_priorities was traced (its program cached): it still applies.
+    The message names the entry of ``priorities`` and its identifier (it named the item's slot
+    in the trees, which a user never sees: a user's trial of rlu)."""
     from rlu_trees.jax import debug_checks
 
     state = rj.add(rj.init(ITEM, 2, alpha=1.0), _items(0, 3))  # item 0 is stale
@@ -161,10 +163,14 @@ def test_debug_checks_make_a_bad_priority_raise_but_not_a_stale_one():
     was = debug_checks(True)
     try:
         state = rj.update_priorities(state, jnp.array([0, 1]), jnp.array([-5.0, 1.0]))  # stale
-        with pytest.raises(RUNTIME_ERROR, match="position 1, value nan"):
+        with pytest.raises(RUNTIME_ERROR, match=r"priorities\[1\] = nan, for identifier 1,"):
             rj.update_priorities(state, jnp.array([2, 1]), jnp.array([1.0, np.nan]))
-        with pytest.raises(RUNTIME_ERROR, match="value -0.5"):
-            rj.update_priorities(state, jnp.array([1]), jnp.array([-0.5]))
+        with pytest.raises(RUNTIME_ERROR, match=r"priorities\[0\] = -0.5, for identifier 2,"):
+            rj.update_priorities(state, jnp.array([2]), jnp.array([-0.5]))
+        many = jax.vmap(lambda _: state)(jnp.arange(3))  # a batch of buffers: checked one by one
+        with pytest.raises(RUNTIME_ERROR, match=r"priorities\[0\] = inf, for identifier 1,"):
+            ids, priorities = jnp.ones((3, 1), jnp.int32), jnp.array([[1.0], [2.0], [np.inf]])
+            jax.vmap(rj.update_priorities)(many, ids, priorities)
     finally:
         debug_checks(was)
 

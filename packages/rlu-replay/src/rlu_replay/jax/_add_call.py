@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from rlu_trees.jax import _cpu, _debug
+from rlu_trees.jax import _cpu, _debug, _manual
 from rlu_trees.jax import _kernels as tree_kernels
 
 from rlu_replay.jax import _rows
@@ -71,7 +71,10 @@ def _call(batch: int) -> Callable[..., Any]:
         args = (rows, counters, sums, mins, words, values)
         return _cpu.call(name, outs, config, *args, aliases={0: 0, 1: 1, 2: 2, 3: 3})
 
-    batched = jax.custom_batching.custom_vmap(op)
+    # rows, counters, sums, mins, words, values -> rows, counters, sums, mins; the batch axes
+    # (a batch of buffers) split over devices as the rows' are
+    axes = "...c w, ...k, ...s, ...s, ...m v, ...t -> ...c w, ...k, ...s, ...s"
+    batched = jax.custom_batching.custom_vmap(_cpu.partitioned(op, axes))
 
     def rule(size: int, in_batched: list[bool], *args: Any) -> Any:
         return batched(*_cpu._rows_first(size, in_batched, args)), (True,) * 4
@@ -120,9 +123,9 @@ def _add_op(aux: Any, batch: int, xla_add: Callable[..., Any]) -> Callable[..., 
         values = jnp.stack([_leaf_value(p, state.sums), _leaf_value(p, state.mins)], -1)
         ids = jnp.zeros(kept[0].shape[: state.counters.ndim], state.counters.dtype)
         words = _rows.pack(state._layout, kept, ids)[0][..., : state._layout.ident.start]
-        return call(
-            state.rows[0], state.counters, state._sum_nodes, state._min_nodes, words, values
-        )
+        args = (state.rows[0], state.counters, state._sum_nodes, state._min_nodes, words, values)
+        # inside shard_map the results vary where the arguments do, as the XLA path's do
+        return _manual.vary_like(call(*args), *args)
 
     @jax.custom_jvp
     def add(*arrays: Any) -> Any:

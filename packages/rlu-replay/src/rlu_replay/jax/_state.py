@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 from jax import lax
 from jax.core import Tracer
-from rlu_trees.jax import JaxMinTree, JaxSumTree
+from rlu_trees.jax import JaxMinTree, JaxSumTree, _debug
 
 from rlu_replay._checks import (
     check_castable,
@@ -29,7 +29,8 @@ _P = TypeVar("_P", bound="PrioritizedReplayState")
 class Sample(NamedTuple):
     """A sampled batch, with the identifiers and importance weights of its items.
 
-    What [`sample`][rlu_replay.jax.sample] returns: ``rlu_replay.Sample`` with JAX arrays.
+    What [`sample`][rlu_replay.jax.sample] returns: the fields of ``rlu_replay.Sample``, holding
+    JAX arrays (a class of its own: ``isinstance`` tells the two apart).
 
     Attributes
     ----------
@@ -776,17 +777,32 @@ def update_priorities(
     live = (ids >= 0) & (_rows.identifiers_at(state._layout, state.rows, slots) == ids)
     given = jnp.asarray(priorities, state.sums.dtype)
     good = jnp.isfinite(given) & (given >= 0)  # as the host buffer: a priority below 0 is bad
+    if _debug.enabled():  # the debug checks: a bad priority of a live item raises, by its entry
+        jax.debug.callback(_raise_for_bad, ids, given, live)
     base = given + state.epsilon
-    # a stale item gets a position out of range, which the trees drop without a word; a bad
-    # priority goes to the sum tree as a NaN (or as it is, when NaN or negative: the value the
-    # debug checks report), which drops it, and is kept from the min tree
+    # a stale item, and a bad priority, get a position out of range, which the trees drop
+    # without a word
     p = jnp.minimum(jnp.where(good, base, 1.0) ** state.alpha, _clamp_limit(state.sums))
-    shown = jnp.where(jnp.isnan(given) | (given < 0), given, jnp.nan)
-    to_sums = jnp.where(good, p, shown)
-    at = jnp.where(live, slots, cap)
+    at = jnp.where(live & good, slots, cap)
     largest = jnp.max(jnp.where(live & good, base, 0.0), initial=0.0)
     return state._replace(
-        sums=state.sums.set_values(at, to_sums),
-        mins=state.mins.set_values(jnp.where(good, at, cap), p),
+        sums=state.sums.set_values(at, p),
+        mins=state.mins.set_values(at, p),
         max_base=jnp.maximum(state.max_base, largest),
     )
+
+
+def _raise_for_bad(ids: Any, given: Any, live: Any) -> None:
+    """On the host, with the debug checks on: raise for the first priority of a live item
+    that ``update_priorities`` would skip (NaN, infinite or below 0)."""
+    ids, given, live = np.asarray(ids), np.asarray(given), np.asarray(live)
+    with np.errstate(invalid="ignore"):
+        bad = live & ~(np.isfinite(given) & (given >= 0))
+    if bad.any():
+        k = tuple(int(i) for i in np.argwhere(bad)[0])  # (under vmap: called per buffer)
+        entry = ", ".join(str(i) for i in k)
+        raise ValueError(
+            f"update_priorities (debug checks): priorities[{entry}] = {float(given[k])!r}, for "
+            f"identifier {int(ids[k])}, would be skipped: priorities must be finite and >= 0 "
+            f"({int(bad.sum())} such entries)"
+        )
