@@ -124,6 +124,20 @@ def _fbx_flat(width: int, capacity: int, prefill: int) -> tuple[Any, Any]:
     return buffer, state
 
 
+def _fbx_trajectory(capacity: int) -> Any:
+    """flashbax's prioritised trajectory buffer, one environment adding time steps."""
+    return fbx.make_prioritised_trajectory_buffer(
+        add_batch_size=1,
+        sample_batch_size=BATCH,
+        sample_sequence_length=2,
+        period=1,
+        min_length_time_axis=2,
+        max_size=capacity,
+        priority_exponent=0.6,
+        device="cpu",
+    )
+
+
 SCAN = 100  # steps of one lax.scan in the in-graph harnesses
 
 
@@ -188,19 +202,9 @@ def trajectory_rows(quick: bool) -> list[tuple[str, Callable[[], Runner]]]:
         def rlu(batches: Any = flat_batches) -> Runner:
             return Runner(rj.init(ITEM, cap), jax.jit(rj.add, donate_argnums=0), batches)
 
-        def traj(steps: int = steps, batches: Any = time_batches) -> Runner:
-            buffer = fbx.make_prioritised_trajectory_buffer(
-                add_batch_size=1,
-                sample_batch_size=BATCH,
-                sample_sequence_length=2,
-                period=1,
-                min_length_time_axis=2,
-                max_size=cap,
-                priority_exponent=0.6,
-                device="cpu",
-            )
-            state = buffer.init(ITEM)
-            return Runner(state, jax.jit(buffer.add, donate_argnums=0), batches)
+        def traj(batches: Any = time_batches) -> Runner:
+            buffer = _fbx_trajectory(cap)
+            return Runner(buffer.init(ITEM), jax.jit(buffer.add, donate_argnums=0), batches)
 
         rows.append((f"rlu_replay.jax add, B = {steps}", rlu))
         rows.append((f"flashbax prioritised trajectory buffer add, {steps} time steps", traj))
@@ -283,7 +287,10 @@ def floor_rows(quick: bool) -> list[tuple[str, Callable[[], Runner]]]:
     """A donated call that gives the state back unchanged: what any call costs (no goal).
 
     The cost grows with the number of arrays a call takes and gives back, whatever their
-    size: two more rows time a call of 1 and of 16 small arrays for the scale.
+    size: two more rows time a call of 1 and of 16 small arrays for the scale. The last two
+    pairs put the least any add called from Python can cost (one donated array and the
+    batch, given back unchanged) beside flashbax's add of one transition and of two time
+    steps: their ratio is the least any implementation could reach in those rows.
     """
     cap = 2**16 if quick else CAPACITY
     same = jax.jit(lambda state, x: jax.tree_util.tree_map(lambda a: a, state), donate_argnums=0)
@@ -304,11 +311,34 @@ def floor_rows(quick: bool) -> list[tuple[str, Callable[[], Runner]]]:
     def small(count: int) -> Callable[[], Runner]:
         return lambda: Runner([jnp.zeros(1000, jnp.float32) for _ in range(count)], same, inputs)
 
+    rng = np.random.default_rng(0)
+
+    def least(batches: list[Any]) -> Callable[[], Runner]:
+        """One small donated array and the batch, given back unchanged: no buffer whose state
+        is at least one array can add the batch in one call for less."""
+        return lambda: Runner(jnp.zeros(1000, jnp.float32), same, batches)
+
+    def fbx_add(width: int) -> Runner:
+        buffer, state = _fbx_flat(width, cap, 0)
+        batches = [(transitions(rng, width),) for _ in range(16)]
+        return Runner(state, jax.jit(buffer.add, donate_argnums=0), batches)
+
+    def fbx_steps(steps: int) -> Runner:
+        buffer = _fbx_trajectory(cap)
+        batches = [(transitions(rng, 1, steps),) for _ in range(16)]
+        return Runner(buffer.init(ITEM), jax.jit(buffer.add, donate_argnums=0), batches)
+
+    one = [(transitions(rng, 1),) for _ in range(16)]
+    two = [(transitions(rng, 2),) for _ in range(16)]  # as rlu takes them: 2 transitions
     return [
         (f"rlu_replay.jax state ({arrays(rlu_state)} arrays), returned unchanged", rlu),
         (f"flashbax prioritised flat buffer state ({arrays(fbx_state)} arrays), unchanged", flat),
         ("for the scale: 1 array of 1,000 float32, returned unchanged", small(1)),
         ("for the scale: 16 arrays of 1,000 float32, returned unchanged", small(16)),
+        ("the least an add of 1 can cost: 1 donated array and the batch, unchanged", least(one)),
+        ("flashbax prioritised flat buffer add, add_batch_size = 1", lambda: fbx_add(1)),
+        ("the least an add of 2 time steps can cost: 1 donated array and the batch", least(two)),
+        ("flashbax prioritised trajectory buffer add, 2 time steps", lambda: fbx_steps(2)),
     ]
 
 
