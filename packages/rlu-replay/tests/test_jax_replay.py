@@ -167,6 +167,8 @@ def test_debug_checks_make_a_bad_priority_raise_but_not_a_stale_one():
             rj.update_priorities(state, jnp.array([2, 1]), jnp.array([1.0, np.nan]))
         with pytest.raises(RUNTIME_ERROR, match=r"priorities\[0\] = -0.5, for identifier 2,"):
             rj.update_priorities(state, jnp.array([2]), jnp.array([-0.5]))
+        with pytest.raises(RUNTIME_ERROR, match=r"priorities\[0\] = nan, .* \(2 such entries\)"):
+            rj.update_priorities(state, jnp.array([2, 1]), np.nan)  # one number for both
         many = jax.vmap(lambda _: state)(jnp.arange(3))  # a batch of buffers: checked one by one
         with pytest.raises(RUNTIME_ERROR, match=r"priorities\[0\] = inf, for identifier 1,"):
             ids, priorities = jnp.ones((3, 1), jnp.int32), jnp.array([[1.0], [2.0], [np.inf]])

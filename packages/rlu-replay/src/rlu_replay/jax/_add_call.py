@@ -109,7 +109,10 @@ def _add_op(aux: Any, batch: int, xla_add: Callable[..., Any]) -> Callable[..., 
 
     def reference(*arrays: Any) -> Any:
         new = xla_add(state_of(arrays[:5]), list(arrays[5:]), batch)
-        return new.rows[0], new.counters, new._sum_nodes, new._min_nodes
+        out = new.rows[0], new.counters, new._sum_nodes, new._min_nodes
+        # inside shard_map both branches' results vary over every axis an argument does (the
+        # branches of platform_dependent must have the same types)
+        return _manual.vary_like(out, *arrays)
 
     call = _call(batch)
 
@@ -124,8 +127,7 @@ def _add_op(aux: Any, batch: int, xla_add: Callable[..., Any]) -> Callable[..., 
         ids = jnp.zeros(kept[0].shape[: state.counters.ndim], state.counters.dtype)
         words = _rows.pack(state._layout, kept, ids)[0][..., : state._layout.ident.start]
         args = (state.rows[0], state.counters, state._sum_nodes, state._min_nodes, words, values)
-        # inside shard_map the results vary where the arguments do, as the XLA path's do
-        return _manual.vary_like(call(*args), *args)
+        return _manual.vary_like(call(*args), *arrays)  # as `reference`'s
 
     @jax.custom_jvp
     def add(*arrays: Any) -> Any:

@@ -775,7 +775,7 @@ def update_priorities(
     ids = idx.astype(state.counters.dtype)
     slots = ids % cap
     live = (ids >= 0) & (_rows.identifiers_at(state._layout, state.rows, slots) == ids)
-    given = jnp.asarray(priorities, state.sums.dtype)
+    given = jnp.broadcast_to(jnp.asarray(priorities, state.sums.dtype), (n,))
     good = jnp.isfinite(given) & (given >= 0)  # as the host buffer: a priority below 0 is bad
     if _debug.enabled():  # the debug checks: a bad priority of a live item raises, by its entry
         jax.debug.callback(_raise_for_bad, ids, given, live)

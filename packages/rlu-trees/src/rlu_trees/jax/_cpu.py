@@ -40,7 +40,7 @@ import secrets
 import threading
 import warnings
 from collections.abc import Callable
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -196,8 +196,9 @@ def partitioned(op: Callable[..., Any], rule: str) -> Callable[..., Any]:
     einsum-like notation, the batch axes as ``...``: ``"...s, ...n -> ...n"``). Without a rule
     XLA cannot split a custom call, and gathers every argument whole onto every device before
     it. Here the batch axes keep the sharding of the first argument's, and the other axes are
-    gathered (a single tree split along its nodes still is). On one device, and inside
-    ``shard_map``, JAX inlines ``op``: nothing changes there.
+    gathered (a single tree split along its nodes still is). On one device JAX inlines ``op``,
+    and inside ``shard_map`` (whose body runs per device) ``op`` is called as it is: nothing
+    changes there.
     """
     from jax.experimental.custom_partitioning import custom_partitioning
     from jax.sharding import NamedSharding, PartitionSpec
@@ -232,17 +233,35 @@ def partitioned(op: Callable[..., Any], rule: str) -> Callable[..., Any]:
     # every axis but the batch axes, in the order they first appear (Shardy wants it so)
     named = rule.replace("...", " ").replace(",", " ").split()
     factors = tuple(dict.fromkeys(f for f in named if f != "->"))
-    try:
-        split.def_partition(  # type: ignore[no-untyped-call]  # jax: unannotated
-            partition,
-            infer_sharding_from_operands=infer,
-            sharding_rule=rule,
-            need_replication_factors=factors,
-        )
-    except TypeError:  # a JAX without Shardy's rules (before 0.4.36): GSPMD's callbacks
-        define = split.def_partition
-        define(partition, infer_sharding_from_operands=infer)  # type: ignore[no-untyped-call]
-    return cast(Callable[..., Any], split)
+    # what this JAX's def_partition takes: Shardy's rule from 0.5.0, the factors that must stay
+    # whole from 0.7.2 (Shardy is the default from 0.7.0: a rule is needed there), else
+    # GSPMD's callbacks alone
+    takes = inspect.signature(split.def_partition).parameters
+    options: dict[str, Any] = {}
+    if "sharding_rule" in takes:
+        options["sharding_rule"] = rule
+        if "need_replication_factors" in takes:
+            options["need_replication_factors"] = factors
+    define = split.def_partition
+    define(partition, infer_sharding_from_operands=infer, **options)  # type: ignore[no-untyped-call]
+
+    def call(*args: Any) -> Any:
+        # inside shard_map the body runs per device already: custom_partitioning would be
+        # inlined where every mesh axis is manual, and where only some are it makes XLA abort
+        return op(*args) if _in_shard_map() else split(*args)
+
+    return call
+
+
+def _in_shard_map() -> bool:
+    """Whether a shard_map's body is being traced now (some mesh axis is manual)."""
+    get = getattr(jax.sharding, "get_abstract_mesh", None)
+    if get is None:
+        try:  # JAX 0.5 to 0.7 keep it private
+            from jax._src.mesh import get_abstract_mesh as get
+        except ImportError:  # older JAX: no abstract mesh, and no partitioning rules either
+            return False
+    return bool(getattr(get(), "manual_axes", ()))
 
 
 def _rows_first(size: int, batched: list[bool], args: tuple[jax.Array, ...]) -> list[jax.Array]:

@@ -37,7 +37,7 @@ def vary_like(values: _T, *like: Any) -> _T:
     if not axes:
         return values
 
-    def cast(value: Any) -> Any:
+    def vary(value: Any) -> Any:
         missing = tuple(sorted(axes - _axes(value)))
         if not missing:
             return value
@@ -45,5 +45,5 @@ def vary_like(values: _T, *like: Any) -> _T:
             return lax.pcast(value, missing, to="varying")
         return lax.pvary(value, missing)  # type: ignore[attr-defined]  # older JAX
 
-    out: _T = jax.tree_util.tree_map(cast, values)
+    out: _T = jax.tree_util.tree_map(vary, values)
     return out
