@@ -255,12 +255,13 @@ def partitioned(op: Callable[..., Any], rule: str) -> Callable[..., Any]:
 
 def _in_shard_map() -> bool:
     """Whether a shard_map's body is being traced now (some mesh axis is manual)."""
-    get = getattr(jax.sharding, "get_abstract_mesh", None)
+    get: Callable[[], Any] | None = getattr(jax.sharding, "get_abstract_mesh", None)
     if get is None:
         try:  # JAX 0.5 to 0.7 keep it private
-            from jax._src.mesh import get_abstract_mesh as get
+            from jax._src.mesh import get_abstract_mesh as private
         except ImportError:  # older JAX: no abstract mesh, and no partitioning rules either
             return False
+        get = private
     return bool(getattr(get(), "manual_axes", ()))
 
 
