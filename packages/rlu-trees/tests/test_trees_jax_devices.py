@@ -34,9 +34,12 @@ want = jax.jit(jax.vmap(step))(*args)
 placed = jax.device_put(args, split)
 report = {"devices": len(jax.devices()), "runs": []}
 # both of JAX's partitioners: Shardy (the default from JAX 0.7), and GSPMD; on JAX 0.5 to
-# 0.7.1 Shardy takes the rule without its list of factors to keep whole
-for shardy in (True, False):
-    jax.config.update("jax_use_shardy_partitioner", shardy)
+# 0.7.1 Shardy takes the rule without its list of factors to keep whole. Older JAX has GSPMD
+# only (no such option).
+known = hasattr(jax.config, "jax_use_shardy_partitioner")
+for shardy in (True, False) if known else (None,):
+    if known:
+        jax.config.update("jax_use_shardy_partitioner", shardy)
     jax.clear_caches()
     run = jax.jit(jax.vmap(step))
     got = run(*placed)
@@ -62,7 +65,7 @@ def test_a_batch_of_trees_stays_split_over_devices() -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report["devices"] == 4 and len(report["runs"]) == 2
+    assert report["devices"] == 4 and len(report["runs"]) in (1, 2)  # 1: JAX with GSPMD only
     for run in report["runs"]:  # Shardy, then GSPMD
         assert run["same"] and run["all_gathers"] == 0, run
         assert all(spec.startswith(("PartitionSpec('d'", "P('d'")) for spec in run["split"]), run
