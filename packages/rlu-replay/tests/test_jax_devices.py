@@ -175,6 +175,27 @@ _DEVICES = textwrap.dedent(
             got = part(jax.device_put(states, NamedSharding(grid, P(("a", "b")))), items)
         report["partial"] = all(np.asarray(a).tobytes() == np.asarray(b).tobytes()
                                 for a, b in zip(jax.tree.leaves(want), jax.tree.leaves(got)))
+    # an explicit-axis mesh (every value's type holds its sharding): the compiled calls' results
+    # were typed replicated, and XLA gathered every buffer onto every device (a user's trial)
+    report["explicit"] = None
+    if jax.__version_info__ >= (0, 7):
+        from jax.sharding import AxisType
+        emesh = jax.make_mesh((4,), ("d",), axis_types=(AxisType.Explicit,))
+        with jax.set_mesh(emesh):
+            put = lambda tree: jax.device_put(tree, NamedSharding(emesh, P("d")))
+            run = jax.jit(jax.vmap(step))
+            want, got, same = states, put(states), True
+            for keys, t in inputs:
+                want, want_out = one(want, keys, t)
+                got, got_out = run(got, put(keys), put(t))
+                for a, b in zip(jax.tree.leaves((want, want_out)), jax.tree.leaves((got, got_out))):
+                    same = same and np.asarray(a).tobytes() == np.asarray(b).tobytes()
+            text = run.lower(got, put(inputs[0][0]), put(inputs[0][1])).compile().as_text()
+            report["explicit"] = {
+                "same": bool(same),
+                "all_gathers": len(re.findall(r" all-gather\\(", text)),
+                "split": [str(a.sharding.spec) for a in jax.tree.leaves(got)],
+            }
     print(json.dumps(report))
     """
 )
@@ -198,4 +219,9 @@ def test_a_batch_of_buffers_stays_split_over_devices_and_gives_vmap_s_results():
     assert report["jit"] and report["shard_map"] and report["pmap"]
     assert report["partial"] is (True if jax.__version_info__ >= (0, 7) else None)
     assert report["all_gathers"] == 0
-    assert all(spec.startswith(("PartitionSpec('d'", "P('d'")) for spec in report["split"])
+    for split in (report["split"], (report["explicit"] or {}).get("split", [])):
+        assert all(spec.startswith(("PartitionSpec('d'", "P('d'")) for spec in split)
+    if jax.__version_info__ >= (0, 7):  # an explicit-axis mesh: the same, and no gather either
+        assert report["explicit"]["same"] and report["explicit"]["all_gathers"] == 0
+    else:
+        assert report["explicit"] is None

@@ -63,10 +63,7 @@ def _call(batch: int) -> Callable[..., Any]:
         name = _cpu.register(
             "rlu_replay_add_" + "_".join(entry), functools.partial(_compile, entry)
         )
-        outs = tuple(
-            jax.ShapeDtypeStruct(a.shape, a.dtype)  # type: ignore[no-untyped-call]  # jax's
-            for a in (rows, counters, sums, mins)
-        )
+        outs = tuple(_cpu.result_like(a) for a in (rows, counters, sums, mins))
         config = (trees, cap, width, words.shape[-2], batch, sums.shape[-1])
         args = (rows, counters, sums, mins, words, values)
         return _cpu.call(name, outs, config, *args, aliases={0: 0, 1: 1, 2: 2, 3: 3})

@@ -167,6 +167,23 @@ def call(
     return op(*args)
 
 
+def result_like(like: jax.Array, dtype: Any = None) -> Any:
+    """The shape, dtype and sharding of a custom call's result shaped as ``like``.
+
+    The sharding matters under an explicit-axis mesh (``jax.set_mesh`` with
+    ``AxisType.Explicit``), where every value's type holds its sharding: a result typed with
+    none is replicated, and JAX gathers the whole batch of trees onto every device to make it
+    so. Elsewhere the sharding is the context mesh's empty one, as without it. Also used by
+    rlu-replay's compiled add.
+    """
+    dtype = like.dtype if dtype is None else dtype
+    typeof = getattr(jax, "typeof", None)  # JAX 0.6 and later
+    sharding = getattr(typeof(like), "sharding", None) if typeof is not None else None
+    if sharding is None or not getattr(sharding.mesh, "axis_names", ()):
+        return jax.ShapeDtypeStruct(like.shape, dtype)  # type: ignore[no-untyped-call]  # jax's
+    return jax.ShapeDtypeStruct(like.shape, dtype, sharding=sharding)  # type: ignore[no-untyped-call]
+
+
 def _call(
     entry: tuple[str, ...],
     result: jax.ShapeDtypeStruct,
@@ -279,7 +296,7 @@ def _descend_op(lay: _kernels.Layout) -> Callable[[jax.Array, jax.Array], jax.Ar
         _check_rows(nodes, x)
         trees = math.prod(nodes.shape[:-1])
         entry = ("descend", str(nodes.dtype), str(x.dtype))
-        result = jax.ShapeDtypeStruct(x.shape, jnp.int32)  # type: ignore[no-untyped-call]
+        result = result_like(x, jnp.int32)
         return _call(entry, result, (trees, lay.size, x.shape[-1], lay.capacity), nodes, x)
 
     batched_op = jax.custom_batching.custom_vmap(partitioned(op, "...s, ...n -> ...n"))
@@ -316,7 +333,7 @@ def _set_op(
         _check_rows(nodes, leaf, values)
         trees = math.prod(nodes.shape[:-1])
         words = (trees, lay.size, leaf.shape[-1], CODE[lay.reducer])
-        result = jax.ShapeDtypeStruct(nodes.shape, nodes.dtype)  # type: ignore[no-untyped-call]
+        result = result_like(nodes)
         return _call(("set", str(nodes.dtype)), result, words, nodes, leaf, values, alias=True)
 
     batched_op = jax.custom_batching.custom_vmap(partitioned(op, "...s, ...n, ...n -> ...s"))
