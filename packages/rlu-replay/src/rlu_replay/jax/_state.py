@@ -783,8 +783,9 @@ def update_priorities(
     # a stale item, and a bad priority, get a position out of range, which the trees drop
     # without a word
     p = jnp.minimum(jnp.where(good, base, 1.0) ** state.alpha, _clamp_limit(state.sums))
-    at = jnp.where(live & good, slots, cap)
-    largest = jnp.max(jnp.where(live & good, base, 0.0), initial=0.0)
+    taken = live & good
+    at = jnp.where(taken, slots, cap)
+    largest = jnp.max(jnp.where(taken, base, 0.0), initial=0.0)
     return state._replace(
         sums=state.sums.set_values(at, p),
         mins=state.mins.set_values(at, p),

@@ -224,7 +224,7 @@ def partitioned(op: Callable[..., Any], rule: str) -> Callable[..., Any]:
     ranks = [len(part.replace("...", "").split()) for part in operands]
     out_ranks = [len(part.replace("...", "").split()) for part in results]
 
-    def batch_spec(mesh: Any, arg_shapes: Any) -> tuple[Any, ...]:
+    def batch_spec(arg_shapes: Any) -> tuple[Any, ...]:
         """The first argument's sharding of its batch axes (None: not split)."""
         first = arg_shapes[0]
         batch = len(first.shape) - ranks[0]
@@ -239,11 +239,11 @@ def partitioned(op: Callable[..., Any], rule: str) -> Callable[..., Any]:
         return [NamedSharding(mesh, s) for s in specs]
 
     def infer(mesh: Any, arg_shapes: Any, result_shape: Any) -> Any:
-        out = shardings(mesh, batch_spec(mesh, arg_shapes), out_ranks)
+        out = shardings(mesh, batch_spec(arg_shapes), out_ranks)
         return tuple(out) if isinstance(result_shape, (tuple, list)) else out[0]
 
     def partition(mesh: Any, arg_shapes: Any, result_shape: Any) -> Any:
-        spec = batch_spec(mesh, arg_shapes)
+        spec = batch_spec(arg_shapes)
         return mesh, op, infer(mesh, arg_shapes, result_shape), tuple(shardings(mesh, spec, ranks))
 
     split = custom_partitioning(op)  # type: ignore[no-untyped-call]  # jax: unannotated
