@@ -161,8 +161,11 @@ def plot(steps: np.ndarray, curve: np.ndarray, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    mean = np.nanmean(curve, axis=0)
-    ax.fill_between(steps, np.nanmin(curve, axis=0), np.nanmax(curve, axis=0), alpha=0.25,
+    # over the seeds that ended an episode in each window (none: a gap in the plot)
+    counts = np.sum(~np.isnan(curve), axis=0)
+    mean = np.where(counts > 0, np.nansum(curve, axis=0) / np.maximum(counts, 1), np.nan)
+    low, high = np.fmin.reduce(curve, axis=0), np.fmax.reduce(curve, axis=0)
+    ax.fill_between(steps, low, high, alpha=0.25,
                     label=f"lowest to highest of {curve.shape[0]} seeds")  # fmt: skip
     ax.plot(steps, mean, label="mean over seeds")
     ax.set_xlabel("environment steps per seed")
@@ -195,14 +198,22 @@ def main(argv: list[str] | None = None) -> None:
     total = args.seeds * (args.steps // NUM_ENVS) * NUM_ENVS
     print(f"{args.seeds} seeds x {args.steps:,} steps in one jit: {seconds:.1f} s "
           f"(compilation included), {total / seconds:,.0f} environment steps/s")  # fmt: skip
-    finals = []
+    finals = []  # the seeds that ended an episode: the mean return of their last 20
     for s in range(args.seeds):
         returns = ended[s][~np.isnan(ended[s])]
-        final = float(np.mean(returns[-20:])) if returns.size else float("nan")
-        finals.append(final)
-        print(f"seed {s:>2}: {returns.size:>5} episodes, return (last 20) {final:6.1f}")
-    print(f"return over seeds: mean {np.nanmean(finals):.1f}, lowest {np.nanmin(finals):.1f}, "
-          f"highest {np.nanmax(finals):.1f}")  # fmt: skip
+        if not returns.size:
+            print(f"seed {s:>2}:     0 episodes (none ended)")
+            continue
+        finals.append(float(np.mean(returns[-20:])))
+        print(f"seed {s:>2}: {returns.size:>5} episodes, return (last 20) {finals[-1]:6.1f}")
+    if finals:
+        print(f"return over seeds: mean {np.mean(finals):.1f}, lowest {min(finals):.1f}, "
+              f"highest {max(finals):.1f}"
+              + (f" ({len(finals)} of {args.seeds} seeds ended an episode)"
+                 if len(finals) < args.seeds else ""))  # fmt: skip
+    else:
+        print(f"return over seeds: no episode ended in {args.steps:,} steps per seed; give "
+              "more --steps")  # fmt: skip
     args.output_dir.mkdir(parents=True, exist_ok=True)
     steps, curve = curves(ended, points=min(50, ended.shape[1]))
     path = args.output_dir / "learning_curve.png"
