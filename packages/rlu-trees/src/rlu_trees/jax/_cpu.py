@@ -177,7 +177,7 @@ def result_like(like: jax.Array, dtype: Any = None) -> Any:
     rlu-replay's compiled add.
     """
     dtype = like.dtype if dtype is None else dtype
-    typeof = getattr(jax, "typeof", None)  # JAX 0.6 and later
+    typeof = getattr(jax, "typeof", None)  # absent from older JAX, which has no such types
     sharding = getattr(typeof(like), "sharding", None) if typeof is not None else None
     if sharding is None or not getattr(sharding.mesh, "axis_names", ()):
         return jax.ShapeDtypeStruct(like.shape, dtype)  # type: ignore[no-untyped-call]  # jax's
