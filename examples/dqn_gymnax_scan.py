@@ -140,16 +140,21 @@ def make_train(total_steps: int) -> Any:
     return train
 
 
+def mean_of_numbers(values: np.ndarray, axis: int) -> np.ndarray:
+    """The mean along ``axis`` of the values that are not NaN; NaN where there are none (with
+    no warning, where ``np.nanmean`` warns)."""
+    counts = np.sum(~np.isnan(values), axis=axis)
+    sums = np.nansum(values, axis=axis)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
 def curves(ended: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
     """Per seed, the mean return of the episodes that ended in each of ``points`` windows."""
     seeds, iterations = ended.shape[:2]
     edges = np.linspace(0, iterations, points + 1).astype(int)
     out = np.full((seeds, points), np.nan)
     for j in range(points):
-        window = ended[:, edges[j] : edges[j + 1]].reshape(seeds, -1)
-        counts = np.sum(~np.isnan(window), axis=1)
-        sums = np.nansum(window, axis=1)
-        out[:, j] = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+        out[:, j] = mean_of_numbers(ended[:, edges[j] : edges[j + 1]].reshape(seeds, -1), 1)
     steps = edges[1:] * NUM_ENVS
     return steps, out
 
@@ -162,8 +167,7 @@ def plot(steps: np.ndarray, curve: np.ndarray, path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     # over the seeds that ended an episode in each window (none: a gap in the plot)
-    counts = np.sum(~np.isnan(curve), axis=0)
-    mean = np.where(counts > 0, np.nansum(curve, axis=0) / np.maximum(counts, 1), np.nan)
+    mean = mean_of_numbers(curve, 0)
     low, high = np.fmin.reduce(curve, axis=0), np.fmax.reduce(curve, axis=0)
     ax.fill_between(steps, low, high, alpha=0.25,
                     label=f"lowest to highest of {curve.shape[0]} seeds")  # fmt: skip

@@ -147,15 +147,20 @@ _DEVICES = textwrap.dedent(
         "pmap": jax.pmap(step),
     }
     report = {"devices": len(jax.devices())}
-    for name, run in runs.items():
-        want, got = states, jax.device_put(states, split)
-        same = True
+
+    # the state after three steps of `run` from the placed states `got`, on inputs placed by
+    # `put`, and whether every state and output has one device's bits
+    def three_steps(run, got, put=lambda tree: tree):
+        want, same = states, True
         for keys, t in inputs:
             want, want_out = one(want, keys, t)
-            got, got_out = run(got, keys, t)
+            got, got_out = run(got, put(keys), put(t))
             for a, b in zip(jax.tree.leaves((want, want_out)), jax.tree.leaves((got, got_out))):
                 same = same and np.asarray(a).tobytes() == np.asarray(b).tobytes()
-        report[name] = same
+        return got, bool(same)
+
+    for name, run in runs.items():
+        got, report[name] = three_steps(run, jax.device_put(states, split))
         if name == "jit":
             text = run.lower(got, *inputs[0]).compile().as_text()
             report["all_gathers"] = len(re.findall(r" all-gather\\(", text))
@@ -184,15 +189,10 @@ _DEVICES = textwrap.dedent(
         with jax.set_mesh(emesh):
             put = lambda tree: jax.device_put(tree, NamedSharding(emesh, P("d")))
             run = jax.jit(jax.vmap(step))
-            want, got, same = states, put(states), True
-            for keys, t in inputs:
-                want, want_out = one(want, keys, t)
-                got, got_out = run(got, put(keys), put(t))
-                for a, b in zip(jax.tree.leaves((want, want_out)), jax.tree.leaves((got, got_out))):
-                    same = same and np.asarray(a).tobytes() == np.asarray(b).tobytes()
+            got, same = three_steps(run, put(states), put)
             text = run.lower(got, put(inputs[0][0]), put(inputs[0][1])).compile().as_text()
             report["explicit"] = {
-                "same": bool(same),
+                "same": same,
                 "all_gathers": len(re.findall(r" all-gather\\(", text)),
                 "split": [str(a.sharding.spec) for a in jax.tree.leaves(got)],
             }

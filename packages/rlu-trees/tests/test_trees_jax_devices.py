@@ -33,6 +33,19 @@ args = (sums, mins, idx, values, keys)
 want = jax.jit(jax.vmap(step))(*args)
 placed = jax.device_put(args, split)
 report = {"devices": len(jax.devices()), "runs": []}
+
+# one sharded run of the step: one device's bits or not, its all-gathers, how it is split
+def measure(name, placed):
+    jax.clear_caches()
+    run = jax.jit(jax.vmap(step))
+    got = run(*placed)
+    same = all(np.asarray(a).tobytes() == np.asarray(b).tobytes()
+               for a, b in zip(jax.tree.leaves(want), jax.tree.leaves(got)))
+    text = run.lower(*placed).compile().as_text()
+    report["runs"].append({"shardy": name, "same": same,
+                           "all_gathers": len(re.findall(r" all-gather\\(", text)),
+                           "split": [str(a.sharding.spec) for a in jax.tree.leaves(got[:2])]})
+
 # both of JAX's partitioners: Shardy (the default from JAX 0.7), and GSPMD; on JAX 0.5 to
 # 0.7.1 Shardy takes the rule without its list of factors to keep whole. Older JAX has GSPMD
 # only (no such option).
@@ -40,32 +53,15 @@ known = hasattr(jax.config, "jax_use_shardy_partitioner")
 for shardy in (True, False) if known else (None,):
     if known:
         jax.config.update("jax_use_shardy_partitioner", shardy)
-    jax.clear_caches()
-    run = jax.jit(jax.vmap(step))
-    got = run(*placed)
-    same = all(np.asarray(a).tobytes() == np.asarray(b).tobytes()
-               for a, b in zip(jax.tree.leaves(want), jax.tree.leaves(got)))
-    text = run.lower(*placed).compile().as_text()
-    report["runs"].append({"shardy": shardy, "same": same,
-                           "all_gathers": len(re.findall(r" all-gather\\(", text)),
-                           "split": [str(a.sharding.spec) for a in jax.tree.leaves(got[:2])]})
+    measure(shardy, placed)
 # an explicit-axis mesh, where every value's type holds its sharding (JAX 0.7 and later): the
 # calls' results were typed replicated, and a vmapped step raised or gathered every tree
 if jax.__version_info__ >= (0, 7):
     from jax.sharding import AxisType
     jax.config.update("jax_use_shardy_partitioner", True)
-    jax.clear_caches()
     mesh = jax.make_mesh((4,), ("d",), axis_types=(AxisType.Explicit,))
     with jax.set_mesh(mesh):
-        placed = jax.device_put(args, NamedSharding(mesh, P("d")))
-        run = jax.jit(jax.vmap(step))
-        got = run(*placed)
-        same = all(np.asarray(a).tobytes() == np.asarray(b).tobytes()
-                   for a, b in zip(jax.tree.leaves(want), jax.tree.leaves(got)))
-        text = run.lower(*placed).compile().as_text()
-    report["runs"].append({"shardy": "explicit", "same": same,
-                           "all_gathers": len(re.findall(r" all-gather\\(", text)),
-                           "split": [str(a.sharding.spec) for a in jax.tree.leaves(got[:2])]})
+        measure("explicit", jax.device_put(args, NamedSharding(mesh, P("d"))))
 print(json.dumps(report))
 """
 
