@@ -70,6 +70,26 @@ def chi_square() -> Callable[[Any, Any], bool]:
     return ok
 
 
+@pytest.fixture
+def block_minima() -> Callable[[Any], Any]:
+    """``blocks(per_slot)``: the leaves of rlu_replay.jax's min tree, by brute force, from the
+    smallest value per slot (``inf`` for an empty slot). A block is the slots whose sum-tree
+    leaves share a 64-byte line (16 in float32, 8 in float64): slot ``s`` is in block
+    ``(s + K - 1) // K``, so block ``b`` holds slots ``Kb - K + 1`` to ``Kb``."""
+    import numpy as np
+
+    def blocks(per_slot: Any) -> Any:
+        per_slot = np.asarray(per_slot)
+        width = 64 // per_slot.itemsize
+        out = np.full((len(per_slot) + width - 2) // width + 1, np.inf, per_slot.dtype)
+        for slot, value in enumerate(per_slot):
+            block = (slot + width - 1) // width
+            out[block] = min(out[block], value)
+        return out
+
+    return blocks
+
+
 RELEASED = Path(__file__).parent / "fixtures" / "pickles_envtools0.2.0_replay0.1.1.pkl"
 
 

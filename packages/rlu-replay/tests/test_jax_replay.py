@@ -230,6 +230,43 @@ def test_identifiers_wrap_around_their_period_and_stay_live():
     assert set(np.asarray(idx).tolist()) <= {2, 3, 4}
 
 
+@pytest.mark.parametrize("wide", [False, True], ids=["float32", "float64"])
+def test_the_min_tree_holds_each_blocks_smallest_value_after_any_adds_and_updates(
+    wide, x64, block_minima
+):
+    """Adds of any size (round the ring and past it) and updates with stale, repeated,
+    negative and bad identifiers and priorities, on rings of 1 to 70 slots (up to 10 blocks
+    of 8 or 16): the min tree's leaves are, by brute force, the smallest sampling value of
+    each block's filled slots, and its root the smallest of all."""
+
+    @given(
+        # around the blocks' edges (a few shapes: each new one compiles the functions again)
+        capacity=st.sampled_from([1, 2, 3, 8, 9, 15, 16, 17, 18, 33, 70]),
+        steps=st.lists(st.tuples(st.integers(0, 40), st.integers(0, 24)), min_size=1, max_size=5),
+        seed=st.integers(0, 2**16),
+    )
+    @settings(max_examples=25, deadline=None)
+    def run(capacity: int, steps: list[tuple[int, int]], seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        state = rj.init(ITEM, capacity, alpha=0.7, epsilon=1e-3)
+        for added, updated in steps:
+            if added:
+                state = rj.add(state, _items(int(state.inserted), added))
+            inserted = int(state.inserted)
+            ids = rng.integers(-2, inserted + 3, updated)
+            given = rng.random(updated) * 10
+            given[rng.random(updated) < 0.2] = rng.choice([np.nan, -1.0, np.inf, 0.0])
+            if int(state.size) and updated:
+                state = rj.update_priorities(state, jnp.asarray(ids), jnp.asarray(given))
+            size = int(state.size)
+            per_slot = np.where(np.arange(capacity) < size, state.sums.values, np.inf)
+            np.testing.assert_array_equal(state.mins.values, block_minima(per_slot))
+            assert float(state.mins.root_value) == per_slot.min()
+
+    with x64() if wide else _nothing():
+        run()
+
+
 def test_huge_priorities_keep_the_minimum_and_the_weights_consistent():
     """The sum tree lowers values so that no sum overflows; the min tree gets the same
     values, so the largest weight stays 1."""

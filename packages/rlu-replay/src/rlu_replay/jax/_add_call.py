@@ -29,7 +29,7 @@ from jax import lax
 from rlu_trees.jax import _cpu, _debug, _manual
 from rlu_trees.jax import _kernels as tree_kernels
 
-from rlu_replay.jax import _rows
+from rlu_replay.jax import _blocks, _rows
 
 _INTS = ("int32", "int64")
 _NODES = ("float32", "float64")
@@ -64,13 +64,14 @@ def _call(batch: int) -> Callable[..., Any]:
             "rlu_replay_add_" + "_".join(entry), functools.partial(_compile, entry)
         )
         outs = tuple(_cpu.result_like(a) for a in (rows, counters, sums, mins))
-        config = (trees, cap, width, words.shape[-2], batch, sums.shape[-1])
+        block = _blocks.width(sums.dtype)
+        config = (trees, cap, width, words.shape[-2], batch, sums.shape[-1], mins.shape[-1], block)
         args = (rows, counters, sums, mins, words, values)
         return _cpu.call(name, outs, config, *args, aliases={0: 0, 1: 1, 2: 2, 3: 3})
 
     # rows, counters, sums, mins, words, values -> rows, counters, sums, mins; the batch axes
     # (a batch of buffers) split over devices as the rows' are
-    axes = "...c w, ...k, ...s, ...s, ...m v, ...t -> ...c w, ...k, ...s, ...s"
+    axes = "...c w, ...k, ...s, ...b, ...m v, ...t -> ...c w, ...k, ...s, ...b"
     batched = jax.custom_batching.custom_vmap(_cpu.partitioned(op, axes))
 
     def rule(size: int, in_batched: list[bool], *args: Any) -> Any:
@@ -120,7 +121,7 @@ def _add_op(aux: Any, batch: int, xla_add: Callable[..., Any]) -> Callable[..., 
         kept = list(arrays[5:])
         p = jnp.minimum(state.max_base**state.alpha, _clamp_limit(state.sums))
         p = p.astype(state.sums.dtype)  # as the XLA path's jnp.full(keep, p, sums.dtype)
-        values = jnp.stack([_leaf_value(p, state.sums), _leaf_value(p, state.mins)], -1)
+        values = _leaf_value(p, state.sums)[..., None]
         ids = jnp.zeros(kept[0].shape[: state.counters.ndim], state.counters.dtype)
         words = _rows.pack(state._layout, kept, ids)[0][..., : state._layout.ident.start]
         args = (state.rows[0], state.counters, state._sum_nodes, state._min_nodes, words, values)

@@ -6,15 +6,17 @@ rlu distributions: rlu-replay pins rlu-trees' minor version). Its result is a tu
 buffers, each the same memory as its input (XLA aliases them)::
 
     in:  rows (trees, capacity, width) uint32, counters (trees, 3) int, sums (trees, size),
-         mins (trees, size), words (trees, n, width - id_words) uint32, values (trees, 2)
+         mins (trees, blocks), words (trees, n, width - id_words) uint32, values (trees, 1)
     out: rows, counters, sums, mins (written in place)
 
 ``opaque``: trees, capacity, width, n (the items kept), batch (the items given: the first
-``batch - n`` are skipped, as the XLA path skips them), size (nodes per tree). ``values`` are
-the sum tree's and the min tree's leaf value for the new items, as the trees' own cleaning made
-them; NaN means "not written" (a value a tree refuses). Leaves and identifiers go where the
-XLA path puts them, and the trees' ancestors are recomputed by the host trees' own
-``_update_paths``, so the result is the same, bit for bit (tests compare the two paths).
+``batch - n`` are skipped, as the XLA path skips them), size (sum-tree nodes per tree), blocks
+(min-tree nodes per tree), block (slots per block, see ``rlu_replay.jax._blocks``). ``values``
+is the sum tree's leaf value for the new items, as the tree's own cleaning made it; NaN means
+"not written" (a value the tree refuses). Then each written slot's block gets the smallest
+sum-tree leaf of its filled slots. Leaves and identifiers go where the XLA path puts them, and
+the trees' ancestors are recomputed by the host trees' own ``_update_paths``, so the result is
+the same, bit for bit (tests compare the two paths).
 
 This module is imported only when a program is lowered for the CPU.
 """
@@ -62,11 +64,24 @@ def _climb(tree: npt.NDArray[Any], node: int, op: int) -> None:  # pragma: no co
 
 
 @_jit
+def _block_min(
+    sums: npt.NDArray[Any], half: int, block: int, width: int, filled: int
+) -> float:  # pragma: no cover - compiled
+    """The smallest sum-tree leaf of the slots of ``block`` below ``filled``."""
+    low = max(block * width - width + 1, 0)
+    least = np.inf
+    for slot in range(low, min(block * width + 1, filled)):
+        least = host._combine(_MIN, least, sums[half + slot])
+    return least
+
+
+@_jit
 def _add_items(
     out: int, ins: int, opaque: int, length: int, node: npt.NDArray[Any], ints: npt.NDArray[Any]
 ) -> None:  # pragma: no cover - compiled
     cfg = _config(opaque, length)
     trees, cap, width, n, batch, size = cfg[0], cfg[1], cfg[2], cfg[3], cfg[4], cfg[5]
+    blocks, block = cfg[6], cfg[7]
     args = carray(_pointer(ins, _I64.dtype), 6)
     outs = carray(_pointer(out, _I64.dtype), 4)
     id_words = ints.itemsize // 4
@@ -76,14 +91,16 @@ def _add_items(
     period = np.uint64((largest // cap) * cap)
     skipped = batch - n
     half = (size + 1) // 2
+    low = (blocks + 1) // 2  # the min tree's first leaf
+    leaves = np.empty(n, dtype=np.int64)
     for t in range(trees):
         base = outs[0] + t * cap * width * 4  # this buffer's rows
         rows = _rows(base, 0, cap * width, _U32)
         counters = _rows(outs[1], t, 3, ints)
         sums = _rows(outs[2], t, size + 1, node, 1)
-        mins = _rows(outs[3], t, size + 1, node, 1)
+        mins = _rows(outs[3], t, blocks + 1, node, 1)
         words = _rows(args[4], t, n * given, _U32)
-        values = _rows(args[5], t, 2, node)
+        values = _rows(args[5], t, 1, node)
         position = np.int64(counters[0])
         filled = np.int64(counters[1])
         count = np.uint64(counters[2])
@@ -95,26 +112,26 @@ def _add_items(
                 rows[row + w] = words[k * given + w]
             ident = _rows(base + (row + given) * 4, 0, 1, ints)  # the identifier's words
             ident[0] = (first + np.uint64(k)) % period
+        filled_after = min(filled + batch, cap)
         if n == 1:  # one item climbs each tree on its own, with no array to allocate
-            leaf = half + (position + skipped) % cap
+            slot = (position + skipped) % cap
             if values[0] == values[0]:  # not NaN: the sum tree takes the value
-                sums[leaf] = values[0]
-                _climb(sums, leaf, _ADD)
-            if values[1] == values[1]:
-                mins[leaf] = values[1]
-                _climb(mins, leaf, _MIN)
+                sums[half + slot] = values[0]
+                _climb(sums, half + slot, _ADD)
+            leaf = low + (slot + block - 1) // block
+            mins[leaf] = _block_min(sums, half, leaf - low, block, filled_after)
+            _climb(mins, leaf, _MIN)
         else:
-            leaves = np.empty(n, dtype=np.int64)
-            for k in range(n):
-                leaves[k] = half + (position + skipped + k) % cap
             if values[0] == values[0]:
                 for k in range(n):
+                    leaves[k] = half + (position + skipped + k) % cap
                     sums[leaves[k]] = values[0]
                 host._update_paths(sums, leaves, _ADD)
-            if values[1] == values[1]:
-                for k in range(n):
-                    mins[leaves[k]] = values[1]
-                host._update_paths(mins, leaves, _MIN)
+            for k in range(n):  # every block of a written slot, once the leaves are in
+                leaf = low + ((position + skipped + k) % cap + block - 1) // block
+                mins[leaf] = _block_min(sums, half, leaf - low, block, filled_after)
+                leaves[k] = leaf
+            host._update_paths(mins, leaves, _MIN)
         counters[0] = (position + batch) % cap
         counters[1] = min(filled + batch, cap)
         counters[2] = (count + np.uint64(batch) % period) % period
