@@ -223,6 +223,34 @@ def test_states_saved_by_rlu_replay_0_6_2_load_with_every_answer_kept(compat_loa
     assert int(more.inserted) == 8 and more.storage["action"][7 % 5] == 7
 
 
+def test_a_state_built_by_hand_takes_a_min_tree_per_slot_or_per_block(block_minima):
+    """As 0.7 and before built it (a leaf per slot), or as this version keeps it; any other
+    min tree is refused, naming both capacities."""
+    from rlu_trees.jax import JaxMinTree
+
+    base = rj.add(
+        rj.init(CARTPOLE, 40), jax.tree.map(lambda x: jnp.ones((3, *x.shape), x.dtype), CARTPOLE)
+    )
+    per_slot = np.full(40, np.inf, np.float32)
+    per_slot[:3] = [4.0, 2.0, 3.0]  # slot 0 in block 0, slots 1 and 2 in block 1
+
+    def build(mins):
+        return rj.PrioritizedReplayState(
+            40, base.storage, base.serial, base.position, base.size, base.inserted,
+            base.sums, mins, base.max_base, base.alpha, base.epsilon,
+        )  # fmt: skip
+
+    state = build(JaxMinTree(40).set_values(..., per_slot))
+    np.testing.assert_array_equal(state.mins.values, block_minima(per_slot))
+    np.testing.assert_array_equal(state.mins.values, [4.0, 2.0, np.inf, np.inf])
+    assert build(state.mins).mins.capacity == 4
+    with pytest.raises(
+        ValueError,
+        match=r"per block of slots \(4 for 40 slots of float32\) or per slot \(40\), got 7",
+    ):
+        build(JaxMinTree(7))
+
+
 def test_a_pickle_holds_the_items_unpacked_as_0_6_wrote_them():
     """So that rlu-replay 0.6 loads what this version saves: the same names and arrays."""
     state = rj.add(
