@@ -2,8 +2,8 @@
 
 Why: the importance weights need the smallest $p_i$ over the filled slots. A min tree with a
 leaf per slot holds a second copy of every $p_i$, and each update walks its own paths, which
-nothing else touches: in a step on a full buffer of 10^6 (``bench:jaxreplay``), its 8 MB
-competed with the sum tree's for the cache and took about a third of the step. Instead the
+nothing else touches: on a full buffer of 10^6 its 8 MB competed with the sum tree's for the
+cache, and a step in a ``lax.scan`` (``bench:jaxreplay``) paid for its misses. Instead the
 state's ``JaxMinTree`` has one leaf per block of slots whose sum-tree leaves share a 64-byte
 cache line (16 slots in float32, 8 in float64): the smallest of those leaves over the block's
 filled slots. After a write, the block's minimum is read again from the sum tree's leaves,
