@@ -70,6 +70,21 @@ def chi_square() -> Callable[[Any, Any], bool]:
     return ok
 
 
+@pytest.fixture(params=["default", "xla-kernels"])
+def kernels(request: Any, monkeypatch: Any) -> Iterator[str]:
+    """The CPU's default lowering (compiled calls where this JAX makes them), and the XLA
+    kernels' level loops (``RLU_TREES_JAX_CPU_CALLS=0``), which every other platform takes."""
+    import jax
+    from rlu_trees.jax import _cpu
+
+    if request.param == "xla-kernels":
+        monkeypatch.setattr(_cpu, "ENABLED", False)  # read when a tree is made
+    jax.clear_caches()
+    yield request.param
+    monkeypatch.undo()
+    jax.clear_caches()
+
+
 @pytest.fixture
 def block_minima() -> Callable[[Any], Any]:
     """``blocks(per_slot)``: the leaves of rlu_replay.jax's min tree, by brute force, from the

@@ -66,20 +66,6 @@ def _step(state: Any, key: jax.Array) -> tuple[Any, Any]:
     return state, (batch, idx, weights)
 
 
-@pytest.fixture(params=["default", "xla-kernels"])
-def kernels(request, monkeypatch):
-    """The CPU's default lowering (compiled calls where this JAX makes them), and the XLA
-    kernels' level loops (``RLU_TREES_JAX_CPU_CALLS=0``), whose walk had the carry at fault."""
-    from rlu_trees.jax import _cpu
-
-    if request.param == "xla-kernels":
-        monkeypatch.setattr(_cpu, "ENABLED", False)  # read when a tree is made
-    jax.clear_caches()
-    yield request.param
-    monkeypatch.undo()
-    jax.clear_caches()
-
-
 def test_a_buffer_made_inside_shard_map_takes_items_that_vary(kernels):
     """A buffer made in shard_map's body varies over no mesh axis, its items over one: the
     compiled add's branch then had other types than the XLA path's and raised a TypeError (a

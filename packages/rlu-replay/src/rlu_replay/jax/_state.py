@@ -297,8 +297,8 @@ class PrioritizedReplayState(ReplayState):
     1/16 of the size.
 
     A pickle (``rlu.dump``) holds ``mins`` with a leaf per slot (the filled slots' $p_i$), as
-    rlu-replay 0.7 and before wrote it; loading rebuilds the blocks from ``sums``, so
-    checkpoints load across versions either way.
+    rlu-replay 0.7 and before wrote it; loading rebuilds the blocks from it, so checkpoints
+    load across versions either way.
     """
 
     max_base: jax.Array
@@ -353,7 +353,7 @@ class PrioritizedReplayState(ReplayState):
 
     @property
     def mins(self) -> JaxMinTree:
-        """The same values, for the smallest."""
+        """The smallest $p_i$ per block of slots; its root is the smallest of all."""
         return JaxMinTree.tree_unflatten(self._tree_aux[1], (self._min_nodes,))
 
     def _static(self) -> tuple[Any, ...]:
@@ -666,7 +666,8 @@ def _add_xla(state: _S, kept: list[jax.Array], size: int) -> _S:
     }
     if isinstance(state, PrioritizedReplayState):
         p = jnp.minimum(state.max_base**state.alpha, _clamp_limit(state.sums))
-        sums = state.sums.set_values(slots, jnp.full(keep, p, state.sums.dtype))
+        at = _after(slots, cap, state.mins.root_value)  # after the last block minimum
+        sums = state.sums.set_values(at, jnp.full(keep, p, state.sums.dtype))
         changes["sums"] = sums
         changes["mins"] = _blocks.write(state.mins, sums, slots, ends[1])
     return state._replace(**changes)
@@ -683,9 +684,27 @@ def _sample(state: Any, key: jax.Array, n: int, beta: Any, stratified: bool) -> 
         slots = jax.random.randint(key, (n,), 0, jnp.maximum(state.counters[1], 1))
         weights = jnp.ones(n, jax.dtypes.canonicalize_dtype(np.float64))
     picked = tuple(gather(rows, slots) for rows in state.rows)
-    return Sample(
-        _rows.unpack(state._layout, picked), _rows.identifiers(state._layout, picked), weights
-    )
+    idx = _rows.identifiers(state._layout, picked)
+    if isinstance(state, PrioritizedReplayState):
+        # the weights read both trees, through a division XLA does not repeat in each of
+        # their users (one that no write takes could read a tree after the write)
+        idx = _after(idx, -1, weights)  # -1: no item, as update_priorities skips it
+    return Sample(_rows.unpack(state._layout, picked), idx, weights)
+
+
+def _after(x: jax.Array, other: int, *reads: jax.Array) -> jax.Array:
+    """``x``, made to depend on ``reads`` (numbers >= 0) without changing it (``other``
+    where one of them were not).
+
+    Why: a jitted step writes the trees in place, and XLA copies a whole tree (an O(N) copy
+    per write) where an operation reads it with no path of data to the next write, which
+    could otherwise run first: the weights' reads in `sample` when the weights feed only the
+    loss, a block minimum read after `update_priorities` writes when the next write is the
+    next update's. The trees' next writes take what ``x`` is (the identifiers drawn, the
+    slots written), so the reads come first. The condition always holds; XLA cannot know.
+    """
+    keep = functools.reduce(jnp.logical_and, [r >= 0 for r in reads])
+    return jnp.where(keep, x, other)
 
 
 def sample(
@@ -720,7 +739,8 @@ def sample(
         ``[0, 1]`` (a traced ``beta`` is not checked).
     RuntimeError
         Outside ``jit``, if the buffer is empty or every priority is 0 (inside ``jit`` such a
-        buffer gives meaningless items: check ``state.size`` yourself).
+        buffer gives meaningless items, and identifiers -1 where every priority is 0, which
+        ``update_priorities`` skips: check ``state.size`` yourself).
 
     Examples
     --------
@@ -810,7 +830,7 @@ def update_priorities(
     # without a word
     p = jnp.minimum(jnp.where(good, base, 1.0) ** state.alpha, _clamp_limit(state.sums))
     taken = live & good
-    at = jnp.where(taken, slots, cap)
+    at = _after(jnp.where(taken, slots, cap), cap, state.mins.root_value)
     largest = jnp.max(jnp.where(taken, base, 0.0), initial=0.0)
     sums = state.sums.set_values(at, p)
     return state._replace(
