@@ -244,6 +244,8 @@ def test_a_state_built_by_hand_takes_a_min_tree_per_slot_or_per_block(block_mini
     np.testing.assert_array_equal(state.mins.values, block_minima(per_slot))
     np.testing.assert_array_equal(state.mins.values, [4.0, 2.0, np.inf, np.inf])
     assert build(state.mins).mins.capacity == 4
+    inside = jax.jit(lambda m: build(m).mins.root_value)  # a per-slot tree inside jit too
+    assert float(inside(JaxMinTree(40).set_values(..., per_slot))) == 2.0
     with pytest.raises(
         ValueError,
         match=r"per block of slots \(4 for 40 slots of float32\) or per slot \(40\), got 7",

@@ -127,9 +127,12 @@ def _add_items(
                     leaves[k] = half + (position + skipped + k) % cap
                     sums[leaves[k]] = values[0]
                 host._update_paths(sums, leaves, _ADD)
+            last = -1
             for k in range(n):  # every block of a written slot, once the leaves are in
                 leaf = low + ((position + skipped + k) % cap + block - 1) // block
-                mins[leaf] = _block_min(sums, half, leaf - low, block, filled_after)
+                if leaf != last:  # neighbouring slots share a block: read it once
+                    mins[leaf] = _block_min(sums, half, leaf - low, block, filled_after)
+                    last = leaf
                 leaves[k] = leaf
             host._update_paths(mins, leaves, _MIN)
         counters[0] = (position + batch) % cap

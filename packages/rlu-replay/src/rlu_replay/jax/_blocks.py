@@ -12,7 +12,8 @@ host buffer keeps its minimum over the sum tree's leaves too (``rlu_replay._mini
 
 A sum tree's node array holds the root at 0 and the leaf of slot ``s`` at ``P - 1 + s``
 (``P``, the number of leaves, a power of 2), so the slots of one line are ``Kb - K + 1`` to
-``Kb``: slot ``s`` is in block ``(s + K - 1) // K``.
+``Kb``: slot ``s`` is in block ``(s + K - 1) // K``. (A batch of buffers lays its trees end to
+end, so most of their blocks straddle two lines: the blocks are as right, the saving smaller.)
 
 A pickle holds a min tree with a leaf per slot, as rlu-replay 0.7 and before wrote it, so
 that checkpoints load across versions either way.
@@ -90,9 +91,10 @@ def _trees(capacity: int, values: Any, dtype: npt.DTypeLike) -> JaxMinTree:
 
 
 def from_slots(per_slot: JaxMinTree, sums: JaxSumTree) -> JaxMinTree:
-    """The blocks of a min tree with a leaf per slot (a batch of them), for ``sums``' dtype."""
-    values = np.asarray(per_slot.values)
-    minimum = all_minima(values, np.full(values.shape[:-1], values.shape[-1]), sums.dtype)
+    """The blocks of a min tree with a leaf per slot (a batch of them), for ``sums``' dtype
+    (inside ``jit`` too)."""
+    values = per_slot.values
+    minimum = all_minima(values, jnp.full(values.shape[:-1], values.shape[-1]), sums.dtype)
     return _trees(count(per_slot.capacity, sums.dtype), minimum, per_slot.dtype)
 
 
