@@ -55,11 +55,15 @@ _MIN = CODE["min"]
 
 @_jit
 def _climb(tree: npt.NDArray[Any], node: int, op: int) -> None:  # pragma: no cover - compiled
-    """Recompute every ancestor of the leaf at ``node`` from its children: for one item, the
-    values ``_update_paths`` gives, without its arrays."""
+    """Recompute the ancestors of the leaf at ``node`` from their children: for one item, the
+    values ``_update_paths`` gives, without its arrays. A min node that keeps its bits ends
+    the walk (those above it keep theirs); sums climb to the root."""
     node >>= 1
     while node >= 1:
-        tree[node] = host._combine(op, tree[2 * node], tree[2 * node + 1])
+        value = host._combine(op, tree[2 * node], tree[2 * node + 1])
+        if op == _MIN and host._bits(np.float64(value)) == host._bits(np.float64(tree[node])):
+            return
+        tree[node] = value
         node >>= 1
 
 
@@ -119,8 +123,10 @@ def _add_items(
                 sums[half + slot] = values[0]
                 _climb(sums, half + slot, _ADD)
             leaf = low + (slot + block - 1) // block
-            mins[leaf] = _block_min(sums, half, leaf - low, block, filled_after)
-            _climb(mins, leaf, _MIN)
+            least = _block_min(sums, half, leaf - low, block, filled_after)
+            if host._bits(np.float64(least)) != host._bits(np.float64(mins[leaf])):
+                mins[leaf] = least  # (most adds leave their block's smallest value as it is)
+                _climb(mins, leaf, _MIN)
         else:
             if values[0] == values[0]:
                 for k in range(n):
