@@ -679,16 +679,18 @@ def _sample(state: Any, key: jax.Array, n: int, beta: Any, stratified: bool) -> 
     if isinstance(state, PrioritizedReplayState):
         slots = state.sums.sample(key, n, stratified)
         p = jnp.take(state.sums.values, slots)
-        weights = (state.mins.root_value / p) ** jnp.asarray(beta, p.dtype)
+        ratio = state.mins.root_value / p
+        weights = ratio ** jnp.asarray(beta, p.dtype)
     else:
         slots = jax.random.randint(key, (n,), 0, jnp.maximum(state.counters[1], 1))
         weights = jnp.ones(n, jax.dtypes.canonicalize_dtype(np.float64))
     picked = tuple(gather(rows, slots) for rows in state.rows)
     idx = _rows.identifiers(state._layout, picked)
     if isinstance(state, PrioritizedReplayState):
-        # the weights read both trees, through a division XLA does not repeat in each of
-        # their users (one that no write takes could read a tree after the write)
-        idx = _after(idx, -1, weights)  # -1: no item, as update_priorities skips it
+        # the weights read both trees through this division, which XLA does not repeat in
+        # each of its users (one that no write takes could read a tree after the write);
+        # without the power, unused weights cost nothing
+        idx = _after(idx, -1, ratio)  # -1: no item, as update_priorities skips it
     return Sample(_rows.unpack(state._layout, picked), idx, weights)
 
 
