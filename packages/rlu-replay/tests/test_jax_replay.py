@@ -402,15 +402,23 @@ def _two_updates(state: Any, key: jax.Array, batch: Any) -> tuple[Any, jax.Array
     return state, sample.idx
 
 
+def _add_last(state: Any, key: jax.Array, batch: Any) -> tuple[Any, jax.Array]:
+    """Learn from the buffer, then add the environment's new transitions."""
+    sample = rj.sample(state, key, 16, 0.5)
+    state = rj.update_priorities(state, sample.idx, sample.batch["obs"][:, 0] % 3.0)
+    return rj.add(state, batch), jnp.mean(sample.weights)
+
+
 @pytest.mark.parametrize("n", [1, 8])  # one item is written as a slice, more as a scatter
-@pytest.mark.parametrize("body", [_step, _learner_step, _two_updates])
+@pytest.mark.parametrize("body", [_step, _learner_step, _two_updates, _add_last])
 def test_a_donated_step_writes_storage_and_trees_in_place(n, body, kernels):
     """No copy of the rows, counters or either tree, in a donated call or a scan, with the
     compiled calls and with the XLA kernels (every other platform's). XLA copies a whole
     tree where a read of it (the weights', a block's smallest value) has no path of data to
-    the tree's next write: the loss-only weights and the second update both did once."""
-    state = rj.init({"obs": jnp.zeros(4, jnp.float32)}, 1 << 12)
-    step = jax.jit(lambda s, k, b: body(s, k, b)[0], donate_argnums=0)
+    the tree's next write: the loss-only weights, the second update and (on the XLA kernels'
+    path) an add after the update each did once. The loss is an output, as a learner's is."""
+    state = rj.add(rj.init({"obs": jnp.zeros(4, jnp.float32)}, 1 << 12), {"obs": jnp.ones((1, 4))})
+    step = jax.jit(body, donate_argnums=0)
     batch = {"obs": jnp.ones((n, 4), jnp.float32)}
     hlo = step.lower(state, jax.random.key(0), batch).compile().as_text()
     trees = {f"[{state.sums.nodes.shape[0]}]", f"[{state.mins.nodes.shape[0]}]"}
@@ -420,8 +428,8 @@ def test_a_donated_step_writes_storage_and_trees_in_place(n, body, kernels):
     copies = [line for line in hlo.splitlines() if " copy(" in line and any(b in line for b in big)]
     assert not copies, copies
     old = jax.tree.leaves(state)
-    state = step(state, jax.random.key(0), batch)
-    assert all(leaf.is_deleted() for leaf in old) and int(state.size) == n
+    state = step(state, jax.random.key(0), batch)[0]
+    assert all(leaf.is_deleted() for leaf in old) and int(state.size) == n + 1
     # as a scan carry: no copy of the rows, counters or trees in the loop either
     scan = jax.jit(
         lambda s, ks, bs: jax.lax.scan(lambda c, x: body(c, *x), s, (ks, bs)), donate_argnums=0

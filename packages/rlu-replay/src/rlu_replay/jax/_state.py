@@ -652,6 +652,8 @@ def _add_xla(state: _S, kept: list[jax.Array], size: int) -> _S:
     first = (count + np.asarray((size - keep) % period, uints)) % period  # first item kept
     ids = ((first + jnp.arange(keep, dtype=uints)) % period).astype(ints)
     slots = (position + (size - keep) + jnp.arange(keep, dtype=ints)) % cap
+    if isinstance(state, PrioritizedReplayState):  # every write after the last update's reads
+        slots = _after(slots, 0, state.mins.root_value)
     packed = _rows.pack(state._layout, kept, ids)
     ends = [
         (position + size) % cap,
@@ -666,8 +668,7 @@ def _add_xla(state: _S, kept: list[jax.Array], size: int) -> _S:
     }
     if isinstance(state, PrioritizedReplayState):
         p = jnp.minimum(state.max_base**state.alpha, _clamp_limit(state.sums))
-        at = _after(slots, cap, state.mins.root_value)  # after the last block minimum
-        sums = state.sums.set_values(at, jnp.full(keep, p, state.sums.dtype))
+        sums = state.sums.set_values(slots, jnp.full(keep, p, state.sums.dtype))
         changes["sums"] = sums
         changes["mins"] = _blocks.write(state.mins, sums, slots, ends[1])
     return state._replace(**changes)
@@ -695,17 +696,22 @@ def _sample(state: Any, key: jax.Array, n: int, beta: Any, stratified: bool) -> 
 
 
 def _after(x: jax.Array, other: int, *reads: jax.Array) -> jax.Array:
-    """``x``, made to depend on ``reads`` (numbers >= 0) without changing it (``other``
-    where one of them were not).
+    """``x``, made to depend on ``reads`` (numbers that should be >= 0): ``other`` where one
+    of them is not (or is NaN).
 
-    Why: a jitted step writes the trees in place, and XLA copies a whole tree (an O(N) copy
+    Why: a jitted step writes the state in place, and XLA copies a whole array (an O(N) copy
     per write) where an operation reads it with no path of data to the next write, which
     could otherwise run first: the weights' reads in `sample` when the weights feed only the
     loss, a block minimum read after `update_priorities` writes when the next write is the
-    next update's. The trees' next writes take what ``x`` is (the identifiers drawn, the
-    slots written), so the reads come first. The condition always holds; XLA cannot know.
+    next update's or add's. The next writes take what ``x`` is (the identifiers drawn, the
+    slots written), so the reads come first. The reads here are >= 0 (XLA cannot know that)
+    except the weights' ratio where every priority is 0: `sample` then returns identifiers -1.
+    Reads the buffer cannot tie to a write still make XLA copy: a `sample` before an `add`
+    that precedes the update, or one whose identifiers no update takes.
     """
-    keep = functools.reduce(jnp.logical_and, [r >= 0 for r in reads])
+    # through a square root, which XLA computes once, where it copies a cheap read into each
+    # of its users (one of those, say the rows' write, could then read a tree after its write)
+    keep = functools.reduce(jnp.logical_and, [jnp.sqrt(r) >= 0 for r in reads])
     return jnp.where(keep, x, other)
 
 
