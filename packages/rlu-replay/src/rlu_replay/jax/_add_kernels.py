@@ -142,7 +142,7 @@ def _add_items(
                 leaves[k] = leaf
             host._update_paths(mins, leaves, _MIN)
         counters[0] = (position + batch) % cap
-        counters[1] = min(filled + batch, cap)
+        counters[1] = filled_after
         counters[2] = (count + np.uint64(batch) % period) % period
 
 

@@ -13,7 +13,7 @@ host buffer keeps its minimum over the sum tree's leaves too (``rlu_replay._mini
 A sum tree's node array holds the root at 0 and the leaf of slot ``s`` at ``P - 1 + s``
 (``P``, the number of leaves, a power of 2), so the slots of one line are ``Kb - K + 1`` to
 ``Kb``: slot ``s`` is in block ``(s + K - 1) // K``. (A batch of buffers lays its trees end to
-end, so most of their blocks straddle two lines: the blocks are as right, the saving smaller.)
+end, so most of their blocks straddle two lines: the minima are as exact, the saving smaller.)
 
 A pickle holds a min tree with a leaf per slot, as rlu-replay 0.7 and before wrote it, so
 that checkpoints load across versions either way.

@@ -292,9 +292,8 @@ class PrioritizedReplayState(ReplayState):
     -----
     Why blocks: a min tree with a leaf per slot is a second copy of every $p_i$ whose paths
     each update walks cold; on a full buffer of 10^6 its 8 MB competed with the sum tree for
-    the cache. A block's minimum is read again from the sum
-    tree's leaves that the same update has just written, and the min tree of 10^6 slots is
-    1/16 of the size.
+    the cache. A block's minimum is read again from the sum tree's leaves that the same update
+    has just written, and the min tree of 10^6 slots is 1/16 of the size.
 
     A pickle (``rlu.dump``) holds ``mins`` with a leaf per slot (the filled slots' $p_i$), as
     rlu-replay 0.7 and before wrote it; loading rebuilds the blocks from it, so checkpoints
