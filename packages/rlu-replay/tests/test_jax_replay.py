@@ -18,6 +18,7 @@ from rlu_replay import PrioritizedReplayBuffer, ReplayBuffer  # noqa: E402
 from rlu_replay import jax as rj  # noqa: E402
 
 ITEM = {"obs": jnp.zeros(3, jnp.float32), "action": jnp.int32(0)}
+_JAX = tuple(int(part) for part in jax.__version__.split(".")[:2])
 # what a compiled call raises when a host callback fails (jaxlib's name before JAX 0.4.36)
 RUNTIME_ERROR: Any = getattr(jax.errors, "JaxRuntimeError", None)
 if RUNTIME_ERROR is None:  # pragma: no cover - the floors' JAX
@@ -411,12 +412,18 @@ def _add_last(state: Any, key: jax.Array, batch: Any) -> tuple[Any, jax.Array]:
 
 @pytest.mark.parametrize("n", [1, 8])  # one item is written as a slice, more as a scatter
 @pytest.mark.parametrize("body", [_step, _learner_step, _two_updates, _add_last])
-def test_a_donated_step_writes_storage_and_trees_in_place(n, body, kernels):
+def test_a_donated_step_writes_storage_and_trees_in_place(n, body, kernels, request):
     """No copy of the rows, counters or either tree, in a donated call or a scan, with the
     compiled calls and with the XLA kernels (every other platform's). XLA copies a whole
     tree where a read of it (the weights', a block's smallest value) has no path of data to
     the tree's next write: the loss-only weights, the second update and (on the XLA kernels'
     path) an add after the update each did once. The loss is an output, as a learner's is."""
+    if kernels == "xla-kernels" and n == 1 and body is not _add_last and _JAX >= (0, 12):
+        # JAX 0.12's XLA copies both trees of the scan's carry here (with rlu-replay 0.7.6's
+        # per-slot min tree as well): one-item adds on the XLA kernels' path, which every
+        # platform but the CPU takes; strict, so that a JAX that stops copying says so
+        reason = "JAX 0.12 copies the trees in a scan of one-item adds (XLA kernels)"
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
     state = rj.add(rj.init({"obs": jnp.zeros(4, jnp.float32)}, 1 << 12), {"obs": jnp.ones((1, 4))})
     step = jax.jit(body, donate_argnums=0)
     batch = {"obs": jnp.ones((n, 4), jnp.float32)}
