@@ -684,9 +684,10 @@ def _sample(state: Any, key: jax.Array, n: int, beta: Any, stratified: bool) -> 
     else:
         slots = jax.random.randint(key, (n,), 0, jnp.maximum(state.counters[1], 1))
         weights = jnp.ones(n, jax.dtypes.canonicalize_dtype(np.float64))
+        ratio = None  # no tree read
     picked = tuple(gather(rows, slots) for rows in state.rows)
     idx = _rows.identifiers(state._layout, picked)
-    if isinstance(state, PrioritizedReplayState):
+    if ratio is not None:
         # the weights read both trees through this division, which XLA does not repeat in
         # each of its users (one that no write takes could read a tree after the write);
         # without the power, unused weights cost nothing
