@@ -56,17 +56,17 @@ def minima(sums: JaxSumTree, blocks: jax.Array, filled: jax.Array) -> jax.Array:
     return jnp.min(jnp.where((slots >= 0) & (slots < filled), leaves, jnp.inf), axis=-1)
 
 
-def all_minima(values: Any, filled: Any, dtype: npt.DTypeLike) -> Any:
+def all_minima(values: jax.Array, filled: jax.Array, dtype: npt.DTypeLike) -> jax.Array:
     """Every block's minimum for blocks of sum trees of ``dtype``, from leaves ``values`` of
-    shape ``(..., capacity)`` and ``filled`` of shape ``(...)`` (numpy or jax arrays: the
-    result is of their kind)."""
-    xp = jnp if isinstance(values, jax.Array) else np
+    shape ``(..., capacity)`` and ``filled`` of shape ``(...)``."""
     k, capacity = width(dtype), values.shape[-1]
     slots = np.arange(capacity)
-    values = xp.where(slots < xp.asarray(filled)[..., None], values, np.inf)
+    values = jnp.where(slots < jnp.asarray(filled)[..., None], values, np.inf)
     blocks = count(capacity, dtype)
     lead = [(0, 0)] * (values.ndim - 1)
-    padded = xp.pad(values, [*lead, (k - 1, blocks * k - capacity - k + 1)], constant_values=np.inf)
+    padded = jnp.pad(
+        values, [*lead, (k - 1, blocks * k - capacity - k + 1)], constant_values=np.inf
+    )
     return padded.reshape(*values.shape[:-1], blocks, k).min(axis=-1)
 
 

@@ -695,24 +695,23 @@ def _sample(state: Any, key: jax.Array, n: int, beta: Any, stratified: bool) -> 
     return Sample(_rows.unpack(state._layout, picked), idx, weights)
 
 
-def _after(x: jax.Array, other: int, *reads: jax.Array) -> jax.Array:
-    """``x``, made to depend on ``reads`` (numbers that should be >= 0): ``other`` where one
-    of them is not (or is NaN).
+def _after(x: jax.Array, other: int, read: jax.Array) -> jax.Array:
+    """``x``, made to depend on ``read`` (a number that should be >= 0): ``other`` where it
+    is not (or is NaN).
 
     Why: a jitted step writes the state in place, and XLA copies a whole array (an O(N) copy
     per write) where an operation reads it with no path of data to the next write, which
     could otherwise run first: the weights' reads in `sample` when the weights feed only the
     loss, a block minimum read after `update_priorities` writes when the next write is the
     next update's or add's. The next writes take what ``x`` is (the identifiers drawn, the
-    slots written), so the reads come first. The reads here are >= 0 (XLA cannot know that)
+    slots written), so the reads come first. Each read given is >= 0 (XLA cannot know that)
     except the weights' ratio where every priority is 0: `sample` then returns identifiers -1.
     Reads the buffer cannot tie to a write still make XLA copy: a `sample` before an `add`
     that precedes the update, or one whose identifiers no update takes.
     """
     # through a square root, which XLA computes once, where it copies a cheap read into each
     # of its users (one of those, say the rows' write, could then read a tree after its write)
-    keep = functools.reduce(jnp.logical_and, [jnp.sqrt(r) >= 0 for r in reads])
-    return jnp.where(keep, x, other)
+    return jnp.where(jnp.sqrt(read) >= 0, x, other)
 
 
 def sample(
