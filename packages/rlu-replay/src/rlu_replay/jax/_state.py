@@ -20,7 +20,7 @@ from rlu_replay._checks import (
     check_real,
     check_shape,
 )
-from rlu_replay.jax import _add_call, _blocks, _rows
+from rlu_replay.jax import _blocks, _calls, _rows
 
 _S = TypeVar("_S", bound="ReplayState")
 _P = TypeVar("_P", bound="PrioritizedReplayState")
@@ -630,8 +630,8 @@ def add(state: _S, batch: Any) -> _S:
     leaves, size = _batch_leaves(state, batch)
     keep = min(size, state.capacity)
     kept = [lax.stop_gradient(leaf[size - keep :]) for leaf in leaves]
-    if isinstance(state, PrioritizedReplayState) and _add_call.applies(state, keep):
-        added: _S = _add_call.add(state, kept, size, _add_xla)
+    if isinstance(state, PrioritizedReplayState) and _calls.adds(state, keep):
+        added: _S = _calls.add(state, kept, size, _add_xla)
         return added
     return _add_xla(state, kept, size)
 
@@ -666,11 +666,28 @@ def _add_xla(state: _S, kept: list[jax.Array], size: int) -> _S:
         "counters": jnp.stack(ends),
     }
     if isinstance(state, PrioritizedReplayState):
-        p = jnp.minimum(state.max_base**state.alpha, _clamp_limit(state.sums))
-        sums = state.sums.set_values(slots, jnp.full(keep, p, state.sums.dtype))
+        sums = state.sums.set_values(slots, jnp.full(keep, _new_value(state), state.sums.dtype))
         changes["sums"] = sums
         changes["mins"] = _blocks.write(state.mins, sums, slots, ends[1])
     return state._replace(**changes)
+
+
+def _new_value(state: PrioritizedReplayState) -> jax.Array:
+    """The sampling value $p^\\alpha$ of new items: from the largest priority so far."""
+    p = jnp.minimum(state.max_base**state.alpha, _clamp_limit(state.sums))
+    return p.astype(state.sums.dtype)  # as jnp.full(keep, p, sums.dtype) casts it
+
+
+def _new_values(
+    state: PrioritizedReplayState, given: jax.Array
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``(good, base, p)`` for ``given`` priorities: which are finite and >= 0 (as the host
+    buffer: a priority below 0 is bad), each plus epsilon, and its sampling value $p^\\alpha$
+    (that of 1.0 where it is bad)."""
+    good = jnp.isfinite(given) & (given >= 0)
+    base = given + state.epsilon
+    p = jnp.minimum(jnp.where(good, base, 1.0) ** state.alpha, _clamp_limit(state.sums))
+    return good, base, p
 
 
 @functools.partial(jax.jit, static_argnames=("n", "stratified"))
@@ -824,18 +841,27 @@ def update_priorities(
     idx = idx.reshape(1) if idx.ndim == 0 else idx  # one identifier, as the host buffer takes it
     n = check_index_vector("idx", idx)
     check_shape("priorities", priorities, expected=(n,), scalar=True)
-    cap = state.capacity
     ids = idx.astype(state.counters.dtype)
+    given = jnp.broadcast_to(jnp.asarray(priorities, state.sums.dtype), (n,))
+    if _calls.updates(state):
+        updated: PrioritizedReplayState = _calls.update(state, ids, given, _update_xla)
+        return updated
+    return _update_xla(state, ids, given)
+
+
+def _update_xla(
+    state: PrioritizedReplayState, ids: jax.Array, given: jax.Array
+) -> PrioritizedReplayState:
+    """`update_priorities` in XLA operations: ``ids`` in the counters' dtype, ``given`` one
+    priority per identifier in the trees' dtype."""
+    cap = state.capacity
     slots = ids % cap
     live = (ids >= 0) & (_rows.identifiers_at(state._layout, state.rows, slots) == ids)
-    given = jnp.broadcast_to(jnp.asarray(priorities, state.sums.dtype), (n,))
-    good = jnp.isfinite(given) & (given >= 0)  # as the host buffer: a priority below 0 is bad
     if _debug.enabled():  # the debug checks: a bad priority of a live item raises, by its entry
         jax.debug.callback(_raise_for_bad, ids, given, live)
-    base = given + state.epsilon
+    good, base, p = _new_values(state, given)
     # a stale item, and a bad priority, get a position out of range, which the trees drop
     # without a word
-    p = jnp.minimum(jnp.where(good, base, 1.0) ** state.alpha, _clamp_limit(state.sums))
     taken = live & good
     at = _after(jnp.where(taken, slots, cap), cap, state.mins.root_value)
     largest = jnp.max(jnp.where(taken, base, 0.0), initial=0.0)

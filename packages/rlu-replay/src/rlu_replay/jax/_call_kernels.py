@@ -1,9 +1,9 @@
-"""A whole ``add`` as one compiled kernel: rows, counters and both trees in one pass.
+"""A whole ``add``, and a whole ``update_priorities``, as one compiled kernel each.
 
-The kernel is a numba ``cfunc`` with the signature of XLA's CPU custom calls (see
-``rlu_trees.jax._cpu_kernels``, whose pointer and configuration helpers it uses; private to the
-rlu distributions: rlu-replay pins rlu-trees' minor version). Its result is a tuple of four
-buffers, each the same memory as its input (XLA aliases them)::
+The kernels are numba ``cfunc``s with the signature of XLA's CPU custom calls (see
+``rlu_trees.jax._cpu_kernels``, whose pointer and configuration helpers they use; private to
+the rlu distributions: rlu-replay pins rlu-trees' minor version). Each result is a tuple of
+buffers, each the same memory as an input (XLA aliases them). The add::
 
     in:  rows (trees, capacity, width) uint32, counters (trees, 3) int, sums (trees, size),
          mins (trees, blocks), words (trees, n, width - id_words) uint32, values (trees, 1)
@@ -14,9 +14,21 @@ buffers, each the same memory as its input (XLA aliases them)::
 (min-tree nodes per tree), block (slots per block, see ``rlu_replay.jax._blocks``). ``values``
 is the sum tree's leaf value for the new items, as the tree's own cleaning made it; NaN means
 "not written" (a value the tree refuses). Then each written slot's block gets the smallest
-sum-tree leaf of its filled slots. Leaves and identifiers go where the XLA path puts them, and
-the trees' ancestors are recomputed by the host trees' own ``_update_paths``, so the result is
-the same, bit for bit (tests compare the two paths).
+sum-tree leaf of its filled slots. The update::
+
+    in:  rows, counters, sums, mins as above, largest (trees, 1) (the largest priority, in the
+         trees' dtype), ids (trees, n) int, values (trees, 2, n)
+    out: sums, mins, largest (written in place)
+
+``opaque``: trees, capacity, width, n, size, blocks, block. ``values`` holds per identifier
+its leaf value (NaN for a bad priority: skipped) and its priority plus epsilon. An identifier
+whose slot holds another item (overwritten since it was drawn), or below 0, is skipped; the
+others are written in order (the last of repeats wins), their blocks read again, and the
+largest priority raised to the largest of theirs.
+
+Leaves and identifiers go where the XLA paths put them, and the trees' ancestors are
+recomputed by the host trees' own ``_update_paths``, so the results are the same, bit for bit
+(tests compare the paths).
 
 This module is imported only when a program is lowered for the CPU.
 """
@@ -146,7 +158,61 @@ def _add_items(
         counters[2] = (count + np.uint64(batch) % period) % period
 
 
-# the C entry points, one per (node dtype, int dtype) (module-level: numba caches them)
+@_jit
+def _update_items(
+    out: int, ins: int, opaque: int, length: int, node: npt.NDArray[Any], ints: npt.NDArray[Any]
+) -> None:  # pragma: no cover - compiled
+    cfg = _config(opaque, length)
+    trees, cap, width, n, size, blocks, block = (
+        cfg[0],
+        cfg[1],
+        cfg[2],
+        cfg[3],
+        cfg[4],
+        cfg[5],
+        cfg[6],
+    )
+    args = carray(_pointer(ins, _I64.dtype), 7)
+    outs = carray(_pointer(out, _I64.dtype), 3)
+    ident = width - ints.itemsize // 4  # the identifier's first word in a row
+    half = (size + 1) // 2
+    low = (blocks + 1) // 2  # the min tree's first leaf
+    leaves = np.empty(n, dtype=np.int64)
+    for t in range(trees):
+        base = args[0] + t * cap * width * 4  # this buffer's rows
+        filled = np.int64(_rows(args[1], t, 3, ints)[1])
+        sums = _rows(outs[0], t, size + 1, node, 1)
+        mins = _rows(outs[1], t, blocks + 1, node, 1)
+        largest = _rows(outs[2], t, 1, node)
+        ids = _rows(args[5], t, n, ints)
+        values = _rows(args[6], t, 2 * n, node)  # n leaf values, then n priorities
+        most = largest[0]
+        if most < 0:  # as the XLA path's maximum with its largest given (0 when none is)
+            most = 0
+        m = 0
+        for k in range(n):
+            if ids[k] < 0 or values[k] != values[k]:  # no item, or a bad priority (NaN)
+                continue
+            slot = np.int64(ids[k]) % cap
+            if _rows(base + (slot * width + ident) * 4, 0, 1, ints)[0] != ids[k]:
+                continue  # overwritten since it was drawn
+            sums[half + slot] = values[k]
+            leaves[m] = half + slot
+            m += 1
+            if values[n + k] > most:
+                most = values[n + k]
+        largest[0] = most
+        if m == 0:
+            continue
+        host._update_paths(sums, leaves[:m], _ADD)
+        for j in range(m):  # every block of a written slot, once the leaves are in
+            leaf = low + (leaves[j] - half + block - 1) // block
+            mins[leaf] = _block_min(sums, half, leaf - low, block, filled)
+            leaves[j] = leaf
+        host._update_paths(mins, leaves[:m], _MIN)
+
+
+# the C entry points, one per (kernel, node dtype, int dtype) (module-level: numba caches them)
 
 
 def add_float32_int32(
@@ -173,14 +239,43 @@ def add_float64_int64(
     _add_items(out, ins, opaque, length, _F64, _I64)
 
 
-ENTRY_POINTS: dict[tuple[str, str], Callable[..., None]] = {
-    ("float32", "int32"): add_float32_int32,
-    ("float32", "int64"): add_float32_int64,
-    ("float64", "int32"): add_float64_int32,
-    ("float64", "int64"): add_float64_int64,
+def update_float32_int32(
+    out: int, ins: int, opaque: int, length: int, status: int
+) -> None:  # pragma: no cover - compiled
+    _update_items(out, ins, opaque, length, _F32, _I32)
+
+
+def update_float32_int64(
+    out: int, ins: int, opaque: int, length: int, status: int
+) -> None:  # pragma: no cover - compiled
+    _update_items(out, ins, opaque, length, _F32, _I64)
+
+
+def update_float64_int32(
+    out: int, ins: int, opaque: int, length: int, status: int
+) -> None:  # pragma: no cover - compiled
+    _update_items(out, ins, opaque, length, _F64, _I32)
+
+
+def update_float64_int64(
+    out: int, ins: int, opaque: int, length: int, status: int
+) -> None:  # pragma: no cover - compiled
+    _update_items(out, ins, opaque, length, _F64, _I64)
+
+
+ENTRY_POINTS: dict[tuple[str, str, str], Callable[..., None]] = {
+    ("add", "float32", "int32"): add_float32_int32,
+    ("add", "float32", "int64"): add_float32_int64,
+    ("add", "float64", "int32"): add_float64_int32,
+    ("add", "float64", "int64"): add_float64_int64,
+    ("update", "float32", "int32"): update_float32_int32,
+    ("update", "float32", "int64"): update_float32_int64,
+    ("update", "float64", "int32"): update_float64_int32,
+    ("update", "float64", "int64"): update_float64_int64,
 }
 
 
-def compile_kernel(entry: tuple[str, str]) -> Any:
-    """The compiled C callable for node and int dtypes ``entry`` (cached on disk if possible)."""
+def compile_kernel(entry: tuple[str, str, str]) -> Any:
+    """The compiled C callable for ``entry``: kernel, node and int dtypes (cached on disk if
+    possible)."""
     return _cpu_kernels.compile_cfunc(ENTRY_POINTS[entry], DEPENDS)

@@ -1,4 +1,5 @@
-"""rlu_replay.jax's compiled add (one CPU custom call) against its XLA path, bit for bit."""
+"""rlu_replay.jax's compiled add and update (one CPU custom call each) against their XLA
+paths, bit for bit."""
 
 from __future__ import annotations
 
@@ -33,8 +34,16 @@ def _xla_add(state: Any, batch: Any) -> Any:
     return _state._add_xla(state, [leaf[size - keep :] for leaf in leaves], size)
 
 
-def _uses_call(fn: Any, *args: Any) -> bool:
-    return "rlu_replay_add" in jax.jit(fn).lower(*args).compile().as_text()
+@jax.jit
+def _xla_update(state: Any, idx: Any, priorities: Any) -> Any:
+    """``rj.update_priorities`` through its XLA operations only: the reference."""
+    idx = jnp.asarray(idx)
+    given = jnp.broadcast_to(jnp.asarray(priorities, state.sums.dtype), idx.shape)
+    return _state._update_xla(state, idx.astype(state.counters.dtype), given)
+
+
+def _uses_call(fn: Any, *args: Any, kind: str = "add") -> bool:
+    return f"rlu_replay_{kind}_" in jax.jit(fn).lower(*args).compile().as_text()
 
 
 def _items(rng: np.random.Generator, n: int, *lead: int) -> dict[str, np.ndarray]:
@@ -65,7 +74,7 @@ def _run(state: Any, steps: list[tuple[int, np.ndarray | None]], seed: int) -> N
         if priorities is not None:
             idx = rj.sample(fast, jax.random.key(seed + n), len(priorities)).idx
             fast = rj.update_priorities(fast, idx, priorities)
-            slow = rj.update_priorities(slow, idx, priorities)
+            slow = _xla_update(slow, idx, priorities)
     _same(fast, slow)
 
 
@@ -89,6 +98,45 @@ def test_adds_of_any_size_leave_the_state_the_xla_path_leaves(capacity, steps, s
     on the XLA path."""
     state = rj.init(ITEM, capacity, alpha=0.7, epsilon=1e-3)
     _run(state, [(n, None if p is None else np.asarray(p, np.float32)) for n, p in steps], seed)
+
+
+# priorities of every kind: ordinary, 0, and those the update skips (NaN, inf, below 0) or
+# changes (above the trees' clamp, subnormal)
+_PRIORITY = st.floats(0, 1e6, width=32) | st.sampled_from([0.0, -1.0, np.nan, np.inf, 3e38, 1e-40])
+
+
+@given(
+    capacity=st.integers(1, 40),
+    rounds=st.lists(
+        st.tuples(
+            st.integers(1, 30),
+            st.lists(st.tuples(st.integers(-3, 130), _PRIORITY), min_size=1, max_size=40),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+)
+@settings(max_examples=40, deadline=None)
+def test_updates_leave_the_state_the_xla_path_leaves(capacity, rounds):
+    """Adds, each followed by an update of identifiers live, overwritten since, never given
+    or below 0, with repeats (the last wins), and priorities of every kind (or one for all);
+    on rings of up to 40 slots (4 blocks), with as many entries as blocks or more (where the
+    XLA path rebuilds the min tree whole). Trees, largest priority, everything: the same."""
+    rng = np.random.default_rng(capacity)
+    state = rj.init(ITEM, capacity, alpha=0.6, epsilon=1e-2)
+    probe = (state, jnp.zeros(2, jnp.int32), jnp.ones(2))
+    assert _uses_call(rj.update_priorities, *probe, kind="update") == CALLS
+    fast = slow = state
+    for n, entries, one in rounds:
+        batch = _items(rng, n)
+        fast, slow = rj.add(fast, batch), rj.add(slow, batch)
+        idx = jnp.array([i for i, _ in entries], jnp.int32)
+        given = np.array([p for _, p in entries], np.float32)
+        priorities = given[0] if one else given
+        fast = rj.update_priorities(fast, idx, priorities)
+        slow = _xla_update(slow, idx, priorities)
+        _same(fast, slow)
 
 
 @pytest.mark.parametrize("trees", ["float32", "float64"])
@@ -128,6 +176,35 @@ def test_vmapped_and_scanned_adds_agree_with_the_xla_path():
     _same(scan(rj.add)(state, items), scan(_xla_add)(state, items))
 
 
+def test_vmapped_and_scanned_updates_agree_with_the_xla_path():
+    """Buffers holding different items, with identifiers and priorities per buffer or one set
+    for all; and a scan of adds and updates: one call over every buffer, the same states."""
+    rng = np.random.default_rng(8)
+    many = jax.vmap(lambda _: rj.init(ITEM, 9, alpha=0.5))(jnp.arange(3))
+    many = jax.vmap(rj.add)(many, _items(rng, 12, 3))  # items 3 to 11 held, 0 to 2 stale
+    per_buffer = (jnp.asarray(rng.integers(0, 14, (3, 6)), jnp.int32), rng.random((3, 6)) * 5)
+    shared = (jnp.array([2, 3, 11, 11, 12]), np.float32(4.0))
+    for (idx, p), axes in ((per_buffer, 0), (shared, None)):
+        update = jax.vmap(rj.update_priorities, in_axes=(0, axes, axes))
+        assert _uses_call(update, many, idx, p, kind="update") == CALLS
+        fast = update(many, idx, p)
+        _same(fast, jax.vmap(_xla_update, in_axes=(0, axes, axes))(many, idx, p))
+        many = fast
+
+    def scan(update: Any) -> Any:
+        def step(state: Any, x: Any) -> Any:
+            batch, p = x
+            state = rj.add(state, batch)
+            drawn = rj.sample(state, jax.random.key(0), 4)
+            return update(state, drawn.idx, p), drawn.idx
+
+        return jax.jit(lambda s, xs: jax.lax.scan(step, s, xs))
+
+    xs = (_items(rng, 3, 5), jnp.asarray(rng.random((5, 4)), jnp.float32))
+    state = rj.init(ITEM, 7)
+    _same(scan(rj.update_priorities)(state, xs), scan(_xla_update)(state, xs))
+
+
 def test_the_call_serves_only_where_it_applies():
     """Not for uniform states, items with a leaf stored apart from the 32-bit words (bool), or
     while the trees' debug checks are on; those take the XLA path, as before."""
@@ -137,12 +214,15 @@ def test_the_call_serves_only_where_it_applies():
     batch = {"x": np.ones((2, 2), np.float32), "done": np.array([True, False])}
     assert not _uses_call(rj.add, rj.init(flagged, 4), batch)
     state = rj.init(ITEM, 4)
+    update = (state, jnp.array([0]), jnp.array([1.0]))
     before = debug_checks(True)
     try:
         assert not _uses_call(rj.add, state, _items(rng, 1))
+        assert not _uses_call(rj.update_priorities, *update, kind="update")
     finally:
         debug_checks(before)
     assert _uses_call(rj.add, state, _items(rng, 1)) == CALLS
+    assert _uses_call(rj.update_priorities, *update, kind="update") == CALLS
 
 
 def test_derivatives_flow_through_the_xla_path():
@@ -164,10 +244,25 @@ def test_derivatives_flow_through_the_xla_path():
     assert float(slope) == pytest.approx(n * alpha * 4.0 ** (alpha - 1))
 
 
+def test_derivatives_flow_through_the_xla_path_of_updates():
+    """Through the update's call, a derivative by the priority given: the item's sampling
+    value is ``(p + epsilon) ** alpha``."""
+    alpha, eps = 0.5, 0.25
+    state = rj.add(rj.init(ITEM, 8, alpha=alpha, epsilon=eps), _items(np.random.default_rng(9), 2))
+
+    def total(p: jax.Array) -> jax.Array:
+        return rj.update_priorities(state, jnp.array([1]), p[None]).sums.root_value
+
+    value, slope = jax.jvp(total, (jnp.float32(2.0),), (jnp.float32(1.0),))
+    assert float(value) == pytest.approx(1.0 + (2.0 + eps) ** alpha)
+    assert float(slope) == pytest.approx(alpha * (2.0 + eps) ** (alpha - 1))
+
+
 def test_trees_and_largest_priority_of_other_dtypes_agree_with_the_xla_path(x64):
     """A state built by hand may mix dtypes: a float64 largest priority beside float32 trees
     (the kernel read the leaf value's low half), or trees of two dtypes (it wrote float64
-    values into a float32 tree, past its end). Both agree with the XLA path."""
+    values into a float32 tree, past its end). Both agree with the XLA path; their updates
+    take it (the update's call writes the largest priority in the trees' dtype)."""
     rng = np.random.default_rng(7)
     with x64():
         base = rj.add(rj.init(ITEM, 4, dtype="float32"), _items(rng, 1))
@@ -184,6 +279,9 @@ def test_trees_and_largest_priority_of_other_dtypes_agree_with_the_xla_path(x64)
             batch = _items(rng, 2)
             assert _uses_call(rj.add, state, batch) == (CALLS and sums.dtype == mins.dtype)
             _same(rj.add(state, batch), _xla_add(state, batch))
+            update = (state, jnp.array([0, 1]), jnp.array([3.0, 0.5]))
+            assert not _uses_call(rj.update_priorities, *update, kind="update")
+            _same(rj.update_priorities(*update), _xla_update(*update))
 
 
 _SAVED = """

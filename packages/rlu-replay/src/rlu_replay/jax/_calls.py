@@ -1,0 +1,224 @@
+"""On the CPU, a prioritized ``add`` and ``update_priorities`` as one custom call each.
+
+Why: XLA pays for every operation it runs. Inside a ``lax.scan`` each is a trip through XLA's
+executor; in a jitted call from Python each costs more (about 2 µs on the 2-core benchmark
+machine, more for operations XLA can run side by side, which it hands to another thread). An
+add of one item was about ten operations (the slots, the row, the counters, and per tree a
+clean-up of the entries and the tree's own custom call), an update of a batch of priorities
+about seventeen (the stale check, the values, both trees, the largest priority).
+``_call_kernels`` does each in one call, with the batch packed into words and the trees' leaf
+values prepared by XLA beforehand (one fusion). ``bench:jaxreplay`` measures the effect.
+
+The calls are used where the trees' own compiled kernels are (``rlu_trees.jax.cpu_calls()``:
+the CPU, a JAX that can make the calls, JAX's persistent cache not loading them wrongly), for
+the common layout: every stored leaf packed into one uint32 row with the identifier last,
+float32 or float64 trees (and largest priority, for an update), int32 or int64 counters, at
+least one item kept, and the trees' debug checks off. Everything else, and other platforms
+(``lax.platform_dependent``), takes the XLA path, which is also the derivative (a custom JVP)
+and the reference the tests compare with, bit for bit.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from rlu_trees.jax import _cpu, _debug, _manual
+from rlu_trees.jax import _kernels as tree_kernels
+
+from rlu_replay.jax import _blocks, _rows
+
+_INTS = ("int32", "int64")
+_NODES = ("float32", "float64")
+
+
+def _fits(state: Any) -> bool:
+    """Whether the kernels can read and write this prioritized state (decided when traced)."""
+    lay = state._layout
+    if len(lay.groups) != 1 or np.dtype(lay.groups[0][0]) != np.uint32:
+        return False
+    ident, width = lay.ident, lay.groups[0][1]
+    if ident.words == 0 or ident.start + ident.width != width:
+        return False
+    if str(state.counters.dtype) not in _INTS or _debug.enabled():
+        return False
+    trees = (state.sums, state.mins)
+    # one node dtype for both trees: the kernels read them, and their leaf values, as one
+    if str(state.sums.dtype) not in _NODES or state.mins.dtype != state.sums.dtype:
+        return False
+    return all(_cpu._in_use(t.nodes, t._layout) for t in trees)
+
+
+def adds(state: Any, keep: int) -> bool:
+    """Whether an add that keeps ``keep`` items of this prioritized state takes the call."""
+    return keep >= 1 and _fits(state)
+
+
+def updates(state: Any) -> bool:
+    """Whether ``update_priorities`` of this prioritized state takes the call (which writes
+    the largest priority in the trees' dtype)."""
+    return _fits(state) and state.max_base.dtype == state.sums.dtype
+
+
+def _kernel_call(
+    kind: str, axes: str, config: Callable[..., tuple[int, ...]], aliases: dict[int, int]
+) -> Callable[..., Any]:
+    """The custom call ``rlu_replay_<kind>_<node dtype>_<int dtype>`` on arguments with any
+    leading batch axes (a batch of buffers: one call loops over them). Its first three
+    arguments are the rows, counters and sums; ``config`` makes its configuration from the
+    arguments; argument ``i`` is written over by output ``aliases[i]``; ``axes`` splits it over
+    devices as the rows are (see ``rlu_trees.jax._cpu.partitioned``)."""
+
+    def op(*args: Any) -> Any:
+        counters, sums = args[1], args[2]
+        entry = (kind, str(sums.dtype), str(counters.dtype))
+        name = _cpu.register("rlu_replay_" + "_".join(entry), functools.partial(_compile, entry))
+        outs = tuple(_cpu.result_like(args[i]) for i in sorted(aliases, key=aliases.__getitem__))
+        return _cpu.call(name, outs, config(*args), *args, aliases=aliases)
+
+    batched = jax.custom_batching.custom_vmap(_cpu.partitioned(op, axes))
+
+    def rule(size: int, in_batched: list[bool], *args: Any) -> Any:
+        return batched(*_cpu._rows_first(size, in_batched, args)), (True,) * len(aliases)
+
+    batched.def_vmap(rule)
+    return batched
+
+
+def _compile(entry: tuple[str, str, str]) -> Any:
+    from rlu_replay.jax import _call_kernels
+
+    return _call_kernels.compile_kernel(entry)
+
+
+def _trees(counters: jax.Array) -> int:
+    """How many buffers a call's arguments hold."""
+    return math.prod(counters.shape[:-1])
+
+
+def _leaf_value(p: jax.Array, tree: Any) -> jax.Array:
+    """``p`` as ``tree.set_values`` would store it inside ``jit``; NaN where it refuses it."""
+    ok, value = tree_kernels.clean_values(p, tree._layout, True)
+    return jnp.where(ok, value, jnp.nan)
+
+
+def _state_of(aux: Any, arrays: tuple[Any, ...]) -> Any:
+    """The prioritized state of static data ``aux`` whose arrays are ``(rows, counters, sums,
+    mins, max_base)``."""
+    from rlu_replay.jax._state import PrioritizedReplayState
+
+    rows, counters, sums, mins, max_base = arrays
+    return PrioritizedReplayState.tree_unflatten(aux, ((rows,), counters, sums, mins, max_base))
+
+
+def _arrays(state: Any) -> tuple[Any, ...]:
+    return state.rows[0], state.counters, state._sum_nodes, state._min_nodes, state.max_base
+
+
+def _either(reference: Callable[..., Any], compiled: Callable[..., Any]) -> Callable[..., Any]:
+    """``compiled`` in programs for the CPU, ``reference`` elsewhere and for derivatives."""
+
+    @jax.custom_jvp
+    def op(*arrays: Any) -> Any:
+        return lax.platform_dependent(*arrays, cpu=compiled, default=reference)
+
+    @op.defjvp
+    def jvp(primals: Any, tangents: Any) -> Any:
+        return op(*primals), jax.jvp(reference, primals, tangents)[1]
+
+    return op
+
+
+@functools.cache
+def _add_op(aux: Any, batch: int, xla_add: Callable[..., Any]) -> Callable[..., Any]:
+    """``(rows, counters, sums, mins, max_base, *kept leaves) -> (rows, counters, sums,
+    mins)`` of an add of ``batch`` items to a prioritized state of static data ``aux``."""
+    from rlu_replay.jax._state import _new_value
+
+    def reference(*arrays: Any) -> Any:
+        new = xla_add(_state_of(aux, arrays[:5]), list(arrays[5:]), batch)
+        # inside shard_map both branches' results vary over every axis an argument does (the
+        # branches of platform_dependent must have the same types)
+        return _manual.vary_like(_arrays(new)[:4], *arrays)
+
+    def config(rows: Any, counters: Any, sums: Any, mins: Any, words: Any, _: Any) -> Any:
+        cap, width = rows.shape[-2:]
+        block = _blocks.width(sums.dtype)
+        return (
+            _trees(counters),
+            cap,
+            width,
+            words.shape[-2],
+            batch,
+            sums.shape[-1],
+            mins.shape[-1],
+            block,
+        )
+
+    # rows, counters, sums, mins, words, values -> rows, counters, sums, mins
+    axes = "...c w, ...k, ...s, ...b, ...m v, ...t -> ...c w, ...k, ...s, ...b"
+    call = _kernel_call("add", axes, config, {0: 0, 1: 1, 2: 2, 3: 3})
+
+    def compiled(*arrays: Any) -> Any:
+        state = _state_of(aux, arrays[:5])
+        kept = list(arrays[5:])
+        values = _leaf_value(_new_value(state), state.sums)[..., None]
+        ids = jnp.zeros(kept[0].shape[: state.counters.ndim], state.counters.dtype)
+        words = _rows.pack(state._layout, kept, ids)[0][..., : state._layout.ident.start]
+        return _manual.vary_like(call(*_arrays(state)[:4], words, values), *arrays)
+
+    return _either(reference, compiled)
+
+
+def add(state: Any, kept: list[jax.Array], batch: int, xla_add: Callable[..., Any]) -> Any:
+    """The state after adding ``batch`` items, of which ``kept`` are the last ``min(batch,
+    capacity)`` (cast to the stored dtypes), through the custom call (see `adds`)."""
+    rows, counters, sums, mins = _add_op(state._aux, batch, xla_add)(*_arrays(state), *kept)
+    return _state_of(state._aux, (rows, counters, sums, mins, state.max_base))
+
+
+@functools.cache
+def _update_op(aux: Any, xla_update: Callable[..., Any]) -> Callable[..., Any]:
+    """``(rows, counters, sums, mins, max_base, ids, priorities) -> (sums, mins, max_base)``
+    of ``update_priorities`` of a prioritized state of static data ``aux``."""
+    from rlu_replay.jax._state import _new_values
+
+    def reference(*arrays: Any) -> Any:
+        new = xla_update(_state_of(aux, arrays[:5]), *arrays[5:])
+        return _manual.vary_like(_arrays(new)[2:], *arrays)
+
+    def config(rows: Any, counters: Any, sums: Any, mins: Any, *rest: Any) -> Any:
+        cap, width = rows.shape[-2:]
+        n = rest[1].shape[-1]
+        block = _blocks.width(sums.dtype)
+        return (_trees(counters), cap, width, n, sums.shape[-1], mins.shape[-1], block)
+
+    # rows, counters, sums, mins, max_base, ids, values -> sums, mins, max_base
+    axes = "...c w, ...k, ...s, ...b, ...m, ...n, ...v n -> ...s, ...b, ...m"
+    call = _kernel_call("update", axes, config, {2: 0, 3: 1, 4: 2})
+
+    def compiled(*arrays: Any) -> Any:
+        state = _state_of(aux, arrays[:5])
+        ids, given = arrays[5:]
+        good, base, p = _new_values(state, given)
+        # per item its leaf value, NaN for none (a bad priority), and its base priority
+        values = jnp.stack([jnp.where(good, _leaf_value(p, state.sums), jnp.nan), base], -2)
+        largest = state.max_base[..., None]
+        sums, mins, largest = call(*_arrays(state)[:4], largest, ids, values)
+        return _manual.vary_like((sums, mins, largest[..., 0]), *arrays)
+
+    return _either(reference, compiled)
+
+
+def update(state: Any, ids: jax.Array, given: jax.Array, xla_update: Callable[..., Any]) -> Any:
+    """The state after ``update_priorities`` of identifiers ``ids`` (in the counters' dtype)
+    with priorities ``given`` (one per identifier, in the trees' dtype), through the custom
+    call (see `updates`)."""
+    sums, mins, max_base = _update_op(state._aux, xla_update)(*_arrays(state), ids, given)
+    return _state_of(state._aux, (state.rows[0], state.counters, sums, mins, max_base))
