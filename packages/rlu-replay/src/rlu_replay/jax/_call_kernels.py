@@ -16,7 +16,7 @@ is the sum tree's leaf value for the new items, as the tree's own cleaning made 
 "not written" (a value the tree refuses). Then each written slot's block gets the smallest
 sum-tree leaf of its filled slots. The update::
 
-    in:  rows, counters, sums, mins as above, largest (trees, 1) (the largest priority, in the
+    in:  rows, counters, sums, mins as above, largest (trees,) (the largest priority, in the
          trees' dtype), ids (trees, n) int, values (trees, 2, n)
     out: sums, mins, largest (written in place)
 

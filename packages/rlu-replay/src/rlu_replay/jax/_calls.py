@@ -67,25 +67,30 @@ def updates(state: Any) -> bool:
 
 
 def _kernel_call(
-    kind: str, axes: str, config: Callable[..., tuple[int, ...]], aliases: dict[int, int]
+    kind: str,
+    axes: str,
+    config: Callable[..., tuple[int, ...]],
+    shaped_as: tuple[int, ...],
+    aliases: dict[int, int],
 ) -> Callable[..., Any]:
     """The custom call ``rlu_replay_<kind>_<node dtype>_<int dtype>`` on arguments with any
     leading batch axes (a batch of buffers: one call loops over them). Its first three
     arguments are the rows, counters and sums; ``config`` makes its configuration from the
-    arguments; argument ``i`` is written over by output ``aliases[i]``; ``axes`` splits it over
+    arguments; output ``k`` is shaped as argument ``shaped_as[k]``, and argument ``i`` is
+    written over by output ``aliases[i]``; ``axes`` splits it over
     devices as the rows are (see ``rlu_trees.jax._cpu.partitioned``)."""
 
     def op(*args: Any) -> Any:
         counters, sums = args[1], args[2]
         entry = (kind, str(sums.dtype), str(counters.dtype))
         name = _cpu.register("rlu_replay_" + "_".join(entry), functools.partial(_compile, entry))
-        outs = tuple(_cpu.result_like(args[i]) for i in sorted(aliases, key=aliases.__getitem__))
+        outs = tuple(_cpu.result_like(args[i]) for i in shaped_as)
         return _cpu.call(name, outs, config(*args), *args, aliases=aliases)
 
     batched = jax.custom_batching.custom_vmap(_cpu.partitioned(op, axes))
 
     def rule(size: int, in_batched: list[bool], *args: Any) -> Any:
-        return batched(*_cpu._rows_first(size, in_batched, args)), (True,) * len(aliases)
+        return batched(*_cpu._rows_first(size, in_batched, args)), (True,) * len(shaped_as)
 
     batched.def_vmap(rule)
     return batched
@@ -163,7 +168,7 @@ def _add_op(aux: Any, batch: int, xla_add: Callable[..., Any]) -> Callable[..., 
 
     # rows, counters, sums, mins, words, values -> rows, counters, sums, mins
     axes = "...c w, ...k, ...s, ...b, ...m v, ...t -> ...c w, ...k, ...s, ...b"
-    call = _kernel_call("add", axes, config, {0: 0, 1: 1, 2: 2, 3: 3})
+    call = _kernel_call("add", axes, config, (0, 1, 2, 3), {0: 0, 1: 1, 2: 2, 3: 3})
 
     def compiled(*arrays: Any) -> Any:
         state = _state_of(aux, arrays[:5])
@@ -200,8 +205,8 @@ def _update_op(aux: Any, xla_update: Callable[..., Any]) -> Callable[..., Any]:
         return (_trees(counters), cap, width, n, sums.shape[-1], mins.shape[-1], block)
 
     # rows, counters, sums, mins, max_base, ids, values -> sums, mins, max_base
-    axes = "...c w, ...k, ...s, ...b, ...m, ...n, ...v n -> ...s, ...b, ...m"
-    call = _kernel_call("update", axes, config, {2: 0, 3: 1, 4: 2})
+    axes = "...c w, ...k, ...s, ...b, ..., ...n, ...v n -> ...s, ...b, ..."
+    call = _kernel_call("update", axes, config, (2, 3, 4), {2: 0, 3: 1, 4: 2})
 
     def compiled(*arrays: Any) -> Any:
         state = _state_of(aux, arrays[:5])
@@ -209,9 +214,8 @@ def _update_op(aux: Any, xla_update: Callable[..., Any]) -> Callable[..., Any]:
         good, base, p = _new_values(state, given)
         # per item its leaf value, NaN for none (a bad priority), and its base priority
         values = jnp.stack([jnp.where(good, _leaf_value(p, state.sums), jnp.nan), base], -2)
-        largest = state.max_base[..., None]
-        sums, mins, largest = call(*_arrays(state)[:4], largest, ids, values)
-        return _manual.vary_like((sums, mins, largest[..., 0]), *arrays)
+        sums, mins, largest = call(*_arrays(state), ids, values)
+        return _manual.vary_like((sums, mins, largest), *arrays)
 
     return _either(reference, compiled)
 
