@@ -6,15 +6,15 @@ the rlu distributions: rlu-replay pins rlu-trees' minor version). Each result is
 buffers, each the same memory as an input (XLA aliases them). The add::
 
     in:  rows (trees, capacity, width) uint32, counters (trees, 3) int, sums (trees, size),
-         mins (trees, blocks), words (trees, n, width - id_words) uint32, values (trees, 1)
+         mins (trees, blocks), words (trees, n * (width - id_words) + value words) uint32
     out: rows, counters, sums, mins (written in place)
 
 ``opaque``: trees, capacity, width, n (the items kept), batch (the items given: the first
 ``batch - n`` are skipped, as the XLA path skips them), size (sum-tree nodes per tree), blocks
-(min-tree nodes per tree), block (slots per block, see ``rlu_replay.jax._blocks``). ``values``
-is the sum tree's leaf value for the new items, as the tree's own cleaning made it; NaN means
-"not written" (a value the tree refuses). Then each written slot's block gets the smallest
-sum-tree leaf of its filled slots. The update::
+(min-tree nodes per tree), block (slots per block, see ``rlu_replay.jax._blocks``).
+``words`` ends with the bits of the sum tree's leaf value for the new items, as the tree's own
+cleaning made it; NaN means "not written" (a value the tree refuses). Then each written slot's
+block gets the smallest sum-tree leaf of its filled slots. The update::
 
     in:  rows, counters, sums, mins as above, largest (trees,) (the largest priority, in the
          trees' dtype), ids (trees, n) int, values (trees, 2, n)
@@ -98,7 +98,7 @@ def _add_items(
     cfg = _config(opaque, length)
     trees, cap, width, n, batch, size = cfg[0], cfg[1], cfg[2], cfg[3], cfg[4], cfg[5]
     blocks, block = cfg[6], cfg[7]
-    args = carray(_pointer(ins, _I64.dtype), 6)
+    args = carray(_pointer(ins, _I64.dtype), 5)
     outs = carray(_pointer(out, _I64.dtype), 4)
     id_words = ints.itemsize // 4
     given = width - id_words  # words of the items' leaves
@@ -109,14 +109,18 @@ def _add_items(
     half = (size + 1) // 2
     low = (blocks + 1) // 2  # the min tree's first leaf
     leaves = np.empty(n, dtype=np.int64)
+    value_words = node.itemsize // 4
+    value_bits = np.empty(value_words, dtype=np.uint32)
     for t in range(trees):
         base = outs[0] + t * cap * width * 4  # this buffer's rows
         rows = _rows(base, 0, cap * width, _U32)
         counters = _rows(outs[1], t, 3, ints)
         sums = _rows(outs[2], t, size + 1, node, 1)
         mins = _rows(outs[3], t, blocks + 1, node, 1)
-        words = _rows(args[4], t, n * given, _U32)
-        values = _rows(args[5], t, 1, node)
+        words = _rows(args[4], t, n * given + value_words, _U32)
+        for w in range(value_words):  # the leaf value's words, after the items' (copied: the
+            value_bits[w] = words[n * given + w]  # buffer's may not be aligned for float64)
+        values = value_bits.view(node.dtype)
         position = np.int64(counters[0])
         filled = np.int64(counters[1])
         count = np.uint64(counters[2])

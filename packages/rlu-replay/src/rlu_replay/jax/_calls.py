@@ -152,31 +152,28 @@ def _add_op(aux: Any, batch: int, xla_add: Callable[..., Any]) -> Callable[..., 
         # branches of platform_dependent must have the same types)
         return _manual.vary_like(_arrays(new)[:4], *arrays)
 
-    def config(rows: Any, counters: Any, sums: Any, mins: Any, words: Any, _: Any) -> Any:
+    def config(rows: Any, counters: Any, sums: Any, mins: Any, words: Any) -> Any:
         cap, width = rows.shape[-2:]
         block = _blocks.width(sums.dtype)
-        return (
-            _trees(counters),
-            cap,
-            width,
-            words.shape[-2],
-            batch,
-            sums.shape[-1],
-            mins.shape[-1],
-            block,
-        )
+        keep = min(batch, cap)
+        return (_trees(counters), cap, width, keep, batch, sums.shape[-1], mins.shape[-1], block)
 
-    # rows, counters, sums, mins, words, values -> rows, counters, sums, mins
-    axes = "...c w, ...k, ...s, ...b, ...m v, ...t -> ...c w, ...k, ...s, ...b"
+    # rows, counters, sums, mins, words -> rows, counters, sums, mins
+    axes = "...c w, ...k, ...s, ...b, ...v -> ...c w, ...k, ...s, ...b"
     call = _kernel_call("add", axes, config, (0, 1, 2, 3), {0: 0, 1: 1, 2: 2, 3: 3})
 
     def compiled(*arrays: Any) -> Any:
         state = _state_of(aux, arrays[:5])
         kept = list(arrays[5:])
-        values = _leaf_value(_new_value(state), state.sums)[..., None]
+        lead = state.counters.shape[:-1]
         ids = jnp.zeros(kept[0].shape[: state.counters.ndim], state.counters.dtype)
         words = _rows.pack(state._layout, kept, ids)[0][..., : state._layout.ident.start]
-        return _manual.vary_like(call(*_arrays(state)[:4], words, values), *arrays)
+        # the new items' leaf value goes after their words, as words: one operation makes
+        # both (two side by side cost more than one, when called from Python)
+        value = _leaf_value(_new_value(state), state.sums)
+        bits = lax.bitcast_convert_type(value, jnp.uint32).reshape(*lead, -1)
+        words = jnp.concatenate([words.reshape(*lead, -1), bits], -1)
+        return _manual.vary_like(call(*_arrays(state)[:4], words), *arrays)
 
     return _either(reference, compiled)
 
