@@ -178,7 +178,8 @@ def test_vmapped_and_scanned_adds_agree_with_the_xla_path():
 
 def test_vmapped_and_scanned_updates_agree_with_the_xla_path():
     """Buffers holding different items, with identifiers and priorities per buffer or one set
-    for all; and a scan of adds and updates: one call over every buffer, the same states."""
+    for all, take the XLA path (the call is slower over many buffers); a scan of adds and
+    updates of one buffer takes the call: the same states."""
     rng = np.random.default_rng(8)
     many = jax.vmap(lambda _: rj.init(ITEM, 9, alpha=0.5))(jnp.arange(3))
     many = jax.vmap(rj.add)(many, _items(rng, 12, 3))  # items 3 to 11 held, 0 to 2 stale
@@ -186,7 +187,7 @@ def test_vmapped_and_scanned_updates_agree_with_the_xla_path():
     shared = (jnp.array([2, 3, 11, 11, 12]), np.float32(4.0))
     for (idx, p), axes in ((per_buffer, 0), (shared, None)):
         update = jax.vmap(rj.update_priorities, in_axes=(0, axes, axes))
-        assert _uses_call(update, many, idx, p, kind="update") == CALLS
+        assert not _uses_call(update, many, idx, p, kind="update")
         fast = update(many, idx, p)
         _same(fast, jax.vmap(_xla_update, in_axes=(0, axes, axes))(many, idx, p))
         many = fast
@@ -202,6 +203,7 @@ def test_vmapped_and_scanned_updates_agree_with_the_xla_path():
 
     xs = (_items(rng, 3, 5), jnp.asarray(rng.random((5, 4)), jnp.float32))
     state = rj.init(ITEM, 7)
+    assert _uses_call(scan(rj.update_priorities), state, xs, kind="update") == CALLS
     _same(scan(rj.update_priorities)(state, xs), scan(_xla_update)(state, xs))
 
 
