@@ -675,7 +675,7 @@ def _add_xla(state: _S, kept: list[jax.Array], size: int) -> _S:
 def _new_value(state: PrioritizedReplayState) -> jax.Array:
     """The sampling value $p^\\alpha$ of new items: from the largest priority so far."""
     p = jnp.minimum(state.max_base**state.alpha, _clamp_limit(state.sums))
-    return p.astype(state.sums.dtype)  # as jnp.full(keep, p, sums.dtype) casts it
+    return p.astype(state.sums.dtype)  # in the trees' dtype, as both paths of `add` store it
 
 
 def _new_values(
