@@ -167,15 +167,8 @@ def _update_items(
     out: int, ins: int, opaque: int, length: int, node: npt.NDArray[Any], ints: npt.NDArray[Any]
 ) -> None:  # pragma: no cover - compiled
     cfg = _config(opaque, length)
-    trees, cap, width, n, size, blocks, block = (
-        cfg[0],
-        cfg[1],
-        cfg[2],
-        cfg[3],
-        cfg[4],
-        cfg[5],
-        cfg[6],
-    )
+    trees, cap, width, n, size = cfg[0], cfg[1], cfg[2], cfg[3], cfg[4]
+    blocks, block = cfg[5], cfg[6]
     args = carray(_pointer(ins, _I64.dtype), 7)
     outs = carray(_pointer(out, _I64.dtype), 3)
     ident = width - ints.itemsize // 4  # the identifier's first word in a row

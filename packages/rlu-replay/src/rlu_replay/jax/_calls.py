@@ -71,27 +71,25 @@ def _kernel_call(
     kind: str,
     axes: str,
     config: Callable[..., tuple[int, ...]],
-    shaped_as: tuple[int, ...],
     aliases: dict[int, int],
 ) -> Callable[..., Any]:
     """The custom call ``rlu_replay_<kind>_<node dtype>_<int dtype>`` on arguments with any
     leading batch axes (a batch of buffers: one call loops over them). Its first three
     arguments are the rows, counters and sums; ``config`` makes its configuration from the
-    arguments; output ``k`` is shaped as argument ``shaped_as[k]``, and argument ``i`` is
-    written over by output ``aliases[i]``; ``axes`` splits it over
-    devices as the rows are (see ``rlu_trees.jax._cpu.partitioned``)."""
+    arguments; argument ``i`` is written over by output ``aliases[i]`` (every output is);
+    ``axes`` splits it over devices as the rows are (see ``rlu_trees.jax._cpu.partitioned``)."""
 
     def op(*args: Any) -> Any:
         counters, sums = args[1], args[2]
         entry = (kind, str(sums.dtype), str(counters.dtype))
         name = _cpu.register("rlu_replay_" + "_".join(entry), functools.partial(_compile, entry))
-        outs = tuple(_cpu.result_like(args[i]) for i in shaped_as)
+        outs = tuple(_cpu.result_like(args[i]) for i in sorted(aliases, key=aliases.__getitem__))
         return _cpu.call(name, outs, config(*args), *args, aliases=aliases)
 
     batched = jax.custom_batching.custom_vmap(_cpu.partitioned(op, axes))
 
     def rule(size: int, in_batched: list[bool], *args: Any) -> Any:
-        return batched(*_cpu._rows_first(size, in_batched, args)), (True,) * len(shaped_as)
+        return batched(*_cpu._rows_first(size, in_batched, args)), (True,) * len(aliases)
 
     batched.def_vmap(rule)
     return batched
@@ -161,7 +159,7 @@ def _add_op(aux: Any, batch: int, xla_add: Callable[..., Any]) -> Callable[..., 
 
     # rows, counters, sums, mins, words -> rows, counters, sums, mins
     axes = "...c w, ...k, ...s, ...b, ...v -> ...c w, ...k, ...s, ...b"
-    call = _kernel_call("add", axes, config, (0, 1, 2, 3), {0: 0, 1: 1, 2: 2, 3: 3})
+    call = _kernel_call("add", axes, config, {0: 0, 1: 1, 2: 2, 3: 3})
 
     def compiled(*arrays: Any) -> Any:
         state = _state_of(aux, arrays[:5])
@@ -204,7 +202,7 @@ def _update_op(aux: Any, xla_update: Callable[..., Any]) -> Callable[..., Any]:
 
     # rows, counters, sums, mins, max_base, ids, values -> sums, mins, max_base
     axes = "...c w, ...k, ...s, ...b, ..., ...n, ...v n -> ...s, ...b, ..."
-    call = _kernel_call("update", axes, config, (2, 3, 4), {2: 0, 3: 1, 4: 2})
+    call = _kernel_call("update", axes, config, {2: 0, 3: 1, 4: 2})
 
     def compiled(*arrays: Any) -> Any:
         state = _state_of(aux, arrays[:5])
