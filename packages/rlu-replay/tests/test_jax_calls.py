@@ -1,8 +1,9 @@
-"""rlu_replay.jax's compiled add and update (one CPU custom call each) against their XLA
-paths, bit for bit."""
+"""rlu_replay.jax's compiled add, sample and update (one CPU custom call each) against their
+XLA paths, bit for bit."""
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 from typing import Any
@@ -40,6 +41,18 @@ def _xla_update(state: Any, idx: Any, priorities: Any) -> Any:
     idx = jnp.asarray(idx)
     given = jnp.broadcast_to(jnp.asarray(priorities, state.sums.dtype), idx.shape)
     return _state._update_xla(state, idx.astype(state.counters.dtype), given)
+
+
+@functools.partial(jax.jit, static_argnames=("n", "stratified"))
+def _xla_sample(state: Any, key: Any, n: int, beta: float, stratified: bool = False) -> Any:
+    """``rj.sample`` of a prioritized state through its XLA operations only: the reference."""
+    acc = _state._accumulator_dtype(state.sums.dtype)
+    x = _state._targets(state._sum_nodes, key, n, stratified, acc)
+    batch, idx, ratio = _state._draw_xla(state, x)
+    return rj.Sample(batch, idx, ratio ** jnp.asarray(beta, state.sums.dtype))
+
+
+_sample = jax.jit(rj.sample, static_argnames=("n", "stratified"))  # traced: no checks
 
 
 def _uses_call(fn: Any, *args: Any, kind: str = "add") -> bool:
@@ -139,6 +152,49 @@ def test_updates_leave_the_state_the_xla_path_leaves(capacity, rounds):
         _same(fast, slow)
 
 
+@given(
+    capacity=st.integers(1, 40),
+    added=st.integers(1, 60),
+    priorities=st.lists(_PRIORITY, min_size=1, max_size=60),
+    n=st.integers(1, 70),
+    stratified=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+@settings(max_examples=40, deadline=None)
+def test_draws_are_the_xla_paths(capacity, added, priorities, n, stratified, seed):
+    """Items, identifiers and weights of draws from rings of up to 40 slots, wrapped, with
+    priorities of every kind (all 0 included: identifiers -1), independent or stratified."""
+    rng = np.random.default_rng(seed)
+    state = rj.add(rj.init(ITEM, capacity, alpha=0.8, epsilon=0.0), _items(rng, added))
+    idx = jnp.arange(added - len(priorities), added, dtype=jnp.int32)
+    state = rj.update_priorities(state, idx, np.array(priorities, np.float32))
+    key = jax.random.key(seed)
+    assert _uses_call(lambda s, k: rj.sample(s, k, n), state, key, kind="sample") == CALLS
+    drawn = _sample(state, key, n=n, beta=0.6, stratified=stratified)
+    _same(drawn, _xla_sample(state, key, n, 0.6, stratified))
+
+
+@pytest.mark.parametrize("trees", ["float32", "float64"])
+def test_draws_of_64_bit_leaves_trees_and_identifiers_are_the_xla_paths(x64, trees):
+    """In 64-bit mode: float64 leaves (two words each), int64 identifiers, float64 masses;
+    and a batch of buffers under vmap, each with its own key (XLA's path: the call is slower
+    over many buffers)."""
+    rng = np.random.default_rng(10)
+    with x64():
+        item = {"obs": jnp.zeros((2, 3), jnp.float64), "action": jnp.int32(0)}
+        state = rj.init(item, 11, dtype=trees)
+        batch = {"obs": rng.standard_normal((15, 2, 3)), "action": np.arange(15, dtype=np.int32)}
+        state = rj.update_priorities(rj.add(state, batch), jnp.arange(15), rng.random(15))
+        key = jax.random.key(1)
+        _same(_sample(state, key, n=9, beta=0.5), _xla_sample(state, key, 9, 0.5))
+        many = jax.vmap(lambda _: state)(jnp.arange(3))
+        keys = jax.random.split(key, 3)
+        draw = jax.vmap(lambda s, k: rj.sample(s, k, 5, 0.5, stratified=True))
+        assert not _uses_call(draw, many, keys, kind="sample")
+        reference = jax.vmap(lambda s, k: _xla_sample(s, k, 5, 0.5, True))
+        _same(draw(many, keys), reference(many, keys))
+
+
 @pytest.mark.parametrize("trees", ["float32", "float64"])
 def test_64_bit_identifiers_and_trees_are_written_as_the_xla_path_writes_them(x64, trees):
     """In 64-bit mode identifiers are two words of each row, and trees may be float64; a
@@ -174,6 +230,24 @@ def test_vmapped_and_scanned_adds_agree_with_the_xla_path():
 
     state = rj.init(ITEM, 7)
     _same(scan(rj.add)(state, items), scan(_xla_add)(state, items))
+
+
+def test_scanned_draws_agree_with_the_xla_path():
+    """A scan of adds and draws of one buffer takes the call: the same draws, every step."""
+    rng = np.random.default_rng(9)
+
+    def scan(draw: Any) -> Any:
+        def step(state: Any, x: Any) -> Any:
+            batch, key = x
+            state = rj.add(state, batch)
+            return state, draw(state, key, n=6, beta=0.7, stratified=False)
+
+        return jax.jit(lambda s, xs: jax.lax.scan(step, s, xs))
+
+    xs = (_items(rng, 3, 5), jax.random.split(jax.random.key(3), 5))
+    state = rj.init(ITEM, 7, alpha=0.7)
+    assert _uses_call(scan(rj.sample), state, xs, kind="sample") == CALLS
+    _same(scan(rj.sample)(state, xs), scan(_xla_sample)(state, xs))
 
 
 def test_vmapped_and_scanned_updates_agree_with_the_xla_path():

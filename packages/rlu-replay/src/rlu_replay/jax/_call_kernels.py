@@ -26,6 +26,20 @@ whose slot holds another item (overwritten since it was drawn), or below 0, is s
 others are written in order (the last of repeats wins), their blocks read again, and the
 largest priority raised to the largest of theirs.
 
+The sample::
+
+    in:  rows, counters, sums, mins as above, x (trees, n) (the masses to descend to),
+         columns (trees, 2 * L) int32 (per stored leaf, its first word in a row and its words)
+    out: L leaves (trees, n, words of leaf l), ids (trees, n) int, ratios (trees, n)
+
+``opaque``: trees, capacity, width, n, size, blocks, L. Each mass finds its slot by the
+descent the trees' own call runs (clamped to the last slot, as there); the drawn rows are
+asked for all at once, so that their cache misses overlap (one row after the other, the
+misses of 256 rows into a buffer of 10^6 cost more than the rest of the draw). Each row's
+words go into the leaves, whose results XLA declares in the leaves' own dtypes and shapes,
+and its identifier into ``ids``; ``ratios`` is the smallest sampling value over the slot's,
+or NaN (identifier -1) where both are 0.
+
 Leaves and identifiers go where the XLA paths put them, and the trees' ancestors are
 recomputed by the host trees' own ``_update_paths``, so the results are the same, bit for bit
 (tests compare the paths).
@@ -209,6 +223,61 @@ def _update_items(
         host._update_paths(mins, leaves[:m], _MIN)
 
 
+@_jit
+def _sample_items(
+    out: int,
+    ins: int,
+    opaque: int,
+    length: int,
+    node: npt.NDArray[Any],
+    ints: npt.NDArray[Any],
+    target: npt.NDArray[Any],
+) -> None:  # pragma: no cover - compiled
+    cfg = _config(opaque, length)
+    trees, cap, width, n, size = cfg[0], cfg[1], cfg[2], cfg[3], cfg[4]
+    blocks, count = cfg[5], cfg[6]
+    args = carray(_pointer(ins, _I64.dtype), 6)
+    outs = carray(_pointer(out, _I64.dtype), count + 2)
+    columns = carray(_pointer(args[5], _I32.dtype), 2 * count)  # every buffer's row the same
+    ident = width - ints.itemsize // 4  # the identifier's first word in a row
+    half = (size + 1) // 2
+    x = np.empty(n, dtype=np.float64)
+    slots = np.empty(n, dtype=np.int64)
+    for t in range(trees):
+        base = args[0] + t * cap * width * 4  # this buffer's rows
+        rows = _rows(base, 0, cap * width, _U32)
+        sums = _rows(args[2], t, size + 1, node, 1)
+        least = _rows(args[3], t, blocks, node)[0]  # the min tree's root
+        xs = _rows(args[4], t, n, target)
+        for k in range(n):
+            x[k] = xs[k]
+        host._descend(sums, x, slots)
+        # every drawn row asked for at once (their cache misses overlap), the weights' ratios
+        # computed from the sum tree's leaves (cached by the descent) while they arrive, then
+        # each row copied into the leaves
+        for k in range(n):
+            slots[k] = min(slots[k], cap - 1)
+            host._prefetch(rows, np.uint64(slots[k] * width))
+            host._prefetch(rows, np.uint64(slots[k] * width + width - 1))
+        ids = _rows(outs[count], t, n, ints)
+        ratios = _rows(outs[count + 1], t, n, node)
+        for k in range(n):
+            # the machine's division, as XLA's: 0 / 0 is its NaN (numba's `/` would raise)
+            ratios[k] = np.divide(least, sums[half + slots[k]])
+        for j in range(count):
+            start, words = columns[2 * j], columns[2 * j + 1]
+            leaf = _rows(outs[j], t, n * words, _U32)
+            for k in range(n):
+                row = slots[k] * width + start
+                for w in range(words):
+                    leaf[k * words + w] = rows[row + w]
+        for k in range(n):
+            if ratios[k] == ratios[k]:
+                ids[k] = _rows(base + (slots[k] * width + ident) * 4, 0, 1, ints)[0]
+            else:  # every priority 0: no item
+                ids[k] = -1
+
+
 # the C entry points, one per (kernel, node dtype, int dtype) (module-level: numba caches them)
 
 
@@ -260,7 +329,43 @@ def update_float64_int64(
     _update_items(out, ins, opaque, length, _F64, _I64)
 
 
-ENTRY_POINTS: dict[tuple[str, str, str], Callable[..., None]] = {
+def sample_float32_int32_float32(
+    out: int, ins: int, opaque: int, length: int, status: int
+) -> None:  # pragma: no cover - compiled
+    _sample_items(out, ins, opaque, length, _F32, _I32, _F32)
+
+
+def sample_float32_int32_float64(
+    out: int, ins: int, opaque: int, length: int, status: int
+) -> None:  # pragma: no cover - compiled
+    _sample_items(out, ins, opaque, length, _F32, _I32, _F64)
+
+
+def sample_float32_int64_float32(
+    out: int, ins: int, opaque: int, length: int, status: int
+) -> None:  # pragma: no cover - compiled
+    _sample_items(out, ins, opaque, length, _F32, _I64, _F32)
+
+
+def sample_float32_int64_float64(
+    out: int, ins: int, opaque: int, length: int, status: int
+) -> None:  # pragma: no cover - compiled
+    _sample_items(out, ins, opaque, length, _F32, _I64, _F64)
+
+
+def sample_float64_int32_float64(
+    out: int, ins: int, opaque: int, length: int, status: int
+) -> None:  # pragma: no cover - compiled
+    _sample_items(out, ins, opaque, length, _F64, _I32, _F64)
+
+
+def sample_float64_int64_float64(
+    out: int, ins: int, opaque: int, length: int, status: int
+) -> None:  # pragma: no cover - compiled
+    _sample_items(out, ins, opaque, length, _F64, _I64, _F64)
+
+
+ENTRY_POINTS: dict[tuple[str, ...], Callable[..., None]] = {
     ("add", "float32", "int32"): add_float32_int32,
     ("add", "float32", "int64"): add_float32_int64,
     ("add", "float64", "int32"): add_float64_int32,
@@ -269,10 +374,16 @@ ENTRY_POINTS: dict[tuple[str, str, str], Callable[..., None]] = {
     ("update", "float32", "int64"): update_float32_int64,
     ("update", "float64", "int32"): update_float64_int32,
     ("update", "float64", "int64"): update_float64_int64,
+    ("sample", "float32", "int32", "float32"): sample_float32_int32_float32,
+    ("sample", "float32", "int32", "float64"): sample_float32_int32_float64,
+    ("sample", "float32", "int64", "float32"): sample_float32_int64_float32,
+    ("sample", "float32", "int64", "float64"): sample_float32_int64_float64,
+    ("sample", "float64", "int32", "float64"): sample_float64_int32_float64,
+    ("sample", "float64", "int64", "float64"): sample_float64_int64_float64,
 }
 
 
-def compile_kernel(entry: tuple[str, str, str]) -> Any:
-    """The compiled C callable for ``entry``: kernel, node and int dtypes (cached on disk if
-    possible)."""
+def compile_kernel(entry: tuple[str, ...]) -> Any:
+    """The compiled C callable for ``entry``: kernel, node and int dtypes (and the sample's
+    masses' dtype), cached on disk if possible."""
     return _cpu_kernels.compile_cfunc(ENTRY_POINTS[entry], DEPENDS)

@@ -1,19 +1,21 @@
-"""On the CPU, a prioritized ``add`` and ``update_priorities`` as one custom call each.
+"""On the CPU, a prioritized ``add``, ``sample`` and ``update_priorities`` as one custom call
+each.
 
 Why: XLA pays for every operation it runs. Inside a ``lax.scan`` each is a trip through XLA's
 executor; in a jitted call from Python each costs more (about 2 µs on the 2-core benchmark
 machine, more for operations XLA can run side by side, which it hands to another thread). An
 add of one item was about ten operations (the slots, the row, the counters, and per tree a
 clean-up of the entries and the tree's own custom call), an update of a batch of priorities
-about seventeen (the stale check, the values, both trees, the largest priority).
-``_call_kernels`` does each in one call, with the batch packed into words and the trees' leaf
-values prepared by XLA beforehand (one fusion). ``bench:jaxreplay`` measures the effect.
+about seventeen (the stale check, the values, both trees, the largest priority), a draw about
+ten (the descent, the rows, each leaf, the identifiers, the weights' ratios). ``_call_kernels``
+does each in one call, with the batch packed into words, the trees' leaf values and the masses
+to descend to prepared by XLA beforehand (one fusion). ``bench:jaxreplay`` measures the effect.
 
 The calls are used where the trees' own compiled kernels are (``rlu_trees.jax.cpu_calls()``:
 the CPU, a JAX that can make the calls, JAX's persistent cache not loading them wrongly), for
 the common layout: every stored leaf packed into one uint32 row with the identifier last,
 float32 or float64 trees (and largest priority, for an update), int32 or int64 counters, at
-least one item kept, and the trees' debug checks off; an update of a batch of buffers
+least one item kept, and the trees' debug checks off; a draw or an update of a batch of buffers
 (``vmap``) takes XLA's operations, which spread the buffers over the cores. Everything else,
 and other platforms (``lax.platform_dependent``), takes the XLA path, which is also the
 derivative (a custom JVP) and the reference the tests compare with, bit for bit.
@@ -72,30 +74,41 @@ def _kernel_call(
     axes: str,
     config: Callable[..., tuple[int, ...]],
     aliases: dict[int, int],
+    results: Callable[..., tuple[Any, ...]] | None = None,
 ) -> Callable[..., Any]:
-    """The custom call ``rlu_replay_<kind>_<node dtype>_<int dtype>`` on arguments with any
-    leading batch axes (a batch of buffers: one call loops over them). Its first three
-    arguments are the rows, counters and sums; ``config`` makes its configuration from the
-    arguments; argument ``i`` is written over by output ``aliases[i]`` (every output is);
-    ``axes`` splits it over devices as the rows are (see ``rlu_trees.jax._cpu.partitioned``)."""
+    """The custom call ``rlu_replay_<kind>_<node dtype>_<int dtype>[_<masses' dtype>]`` on
+    arguments with any leading batch axes (a batch of buffers: one call loops over them).
+
+    Its arguments are the rows, counters, sums and mins, then the call's own (the sample's
+    first, the masses, name it); ``config`` makes its configuration from them; argument ``i``
+    is written over by output ``aliases[i]``, or ``results`` makes the outputs; ``axes``
+    splits it over devices as the rows are (see ``rlu_trees.jax._cpu.partitioned``)."""
 
     def op(*args: Any) -> Any:
         counters, sums = args[1], args[2]
-        entry = (kind, str(sums.dtype), str(counters.dtype))
+        entry: tuple[str, ...] = (kind, str(sums.dtype), str(counters.dtype))
+        if kind == "sample":
+            entry += (str(args[4].dtype),)
         name = _cpu.register("rlu_replay_" + "_".join(entry), functools.partial(_compile, entry))
-        outs = tuple(_cpu.result_like(args[i]) for i in sorted(aliases, key=aliases.__getitem__))
-        return _cpu.call(name, outs, config(*args), *args, aliases=aliases)
+        if results is None:
+            outs = tuple(
+                _cpu.result_like(args[i]) for i in sorted(aliases, key=aliases.__getitem__)
+            )
+        else:
+            outs = results(*args)
+        return _cpu.call(name, outs, config(*args), *args, aliases=aliases or None)
 
     batched = jax.custom_batching.custom_vmap(_cpu.partitioned(op, axes))
+    count = len(axes.split("->")[1].split(","))
 
     def rule(size: int, in_batched: list[bool], *args: Any) -> Any:
-        return batched(*_cpu._rows_first(size, in_batched, args)), (True,) * len(aliases)
+        return batched(*_cpu._rows_first(size, in_batched, args)), (True,) * count
 
     batched.def_vmap(rule)
     return batched
 
 
-def _compile(entry: tuple[str, str, str]) -> Any:
+def _compile(entry: tuple[str, ...]) -> Any:
     from rlu_replay.jax import _call_kernels
 
     return _call_kernels.compile_kernel(entry)
@@ -123,6 +136,23 @@ def _state_of(aux: Any, arrays: tuple[Any, ...]) -> Any:
 
 def _arrays(state: Any) -> tuple[Any, ...]:
     return state.rows[0], state.counters, state._sum_nodes, state._min_nodes, state.max_base
+
+
+def _one_buffer(
+    compiled: Callable[..., Any], reference: Callable[..., Any], outputs: int
+) -> Callable[..., Any]:
+    """``compiled``, whose ``vmap`` (a batch of buffers) is ``reference``'s: XLA's operations
+    spread the buffers over the cores, where the call would walk them one after the other on
+    one thread (bench:jaxreplay's 64 vmapped buffers measured the update's call slower, 0.58 to
+    0.76 of flashbax against 0.41 to 0.50)."""
+    op = jax.custom_batching.custom_vmap(compiled)
+
+    @op.def_vmap
+    def rule(size: int, in_batched: list[bool], *arrays: Any) -> Any:
+        axes = tuple(0 if batched else None for batched in in_batched)
+        return jax.vmap(reference, in_axes=axes)(*arrays), (True,) * outputs
+
+    return op
 
 
 def _either(reference: Callable[..., Any], compiled: Callable[..., Any]) -> Callable[..., Any]:
@@ -213,16 +243,7 @@ def _update_op(aux: Any, xla_update: Callable[..., Any]) -> Callable[..., Any]:
         sums, mins, largest = call(*_arrays(state), ids, values)
         return _manual.vary_like((sums, mins, largest), *arrays)
 
-    # a batch of buffers (vmap) takes the XLA path: the call would walk the buffers one after
-    # the other on one thread, where XLA spreads them over the cores (bench:jaxreplay's 64
-    # vmapped buffers measured the call slower, 0.58 to 0.76 of flashbax against 0.41 to 0.50)
-    one_buffer = jax.custom_batching.custom_vmap(compiled)
-
-    @one_buffer.def_vmap
-    def rule(size: int, in_batched: list[bool], *arrays: Any) -> Any:
-        return jax.vmap(reference)(*_cpu._rows_first(size, in_batched, arrays)), (True,) * 3
-
-    return _either(reference, one_buffer)
+    return _either(reference, _one_buffer(compiled, reference, 3))
 
 
 def update(state: Any, ids: jax.Array, given: jax.Array, xla_update: Callable[..., Any]) -> Any:
@@ -231,3 +252,73 @@ def update(state: Any, ids: jax.Array, given: jax.Array, xla_update: Callable[..
     call (see `updates`)."""
     sums, mins, max_base = _update_op(state._aux, xla_update)(*_arrays(state), ids, given)
     return _state_of(state._aux, (state.rows[0], state.counters, sums, mins, max_base))
+
+
+def _result(like: jax.Array, dtype: Any, shape: tuple[int, ...] = ()) -> Any:
+    """A custom call's result shaped as ``like`` with axes ``shape`` after, split as it is."""
+    base = _cpu.result_like(like, dtype)
+    sharding = getattr(base, "sharding", None)
+    full = (*like.shape, *shape)
+    if not shape:
+        return base
+    if sharding is None:
+        return jax.ShapeDtypeStruct(full, dtype)  # type: ignore[no-untyped-call]  # jax's
+    from jax.sharding import NamedSharding, PartitionSpec
+
+    spec = PartitionSpec(*sharding.spec, *(None,) * (len(full) - len(sharding.spec)))  # type: ignore[no-untyped-call]
+    return jax.ShapeDtypeStruct(full, dtype, sharding=NamedSharding(sharding.mesh, spec))  # type: ignore[no-untyped-call]
+
+
+@functools.cache
+def _sample_op(aux: Any, xla_draw: Callable[..., Any]) -> Callable[..., Any]:
+    """``(rows, counters, sums, mins, x, columns) -> (*leaves, ids, ratios)``: the items at the
+    masses ``x`` of a prioritized state of static data ``aux``, their identifiers and weights'
+    ratios (see ``xla_draw``); ``columns``, per leaf its first word and its words, tells the
+    kernel where the leaves are (each buffer's row of them the same)."""
+    lay = aux[1]
+    columns = lay.columns
+
+    def reference(*arrays: Any) -> Any:
+        rows, counters, sums, mins, x, _ = arrays
+        unread = jnp.zeros(counters.shape[:-1], sums.dtype)  # a draw reads no largest priority
+        batch, ids, ratios = xla_draw(_state_of(aux, (rows, counters, sums, mins, unread)), x)
+        out = (*jax.tree_util.tree_leaves(batch), ids, ratios)
+        return _manual.vary_like(out, *arrays)
+
+    def config(rows: Any, counters: Any, sums: Any, mins: Any, x: Any, _: Any) -> Any:
+        cap, width = rows.shape[-2:]
+        n = x.shape[-1]
+        return (_trees(counters), cap, width, n, sums.shape[-1], mins.shape[-1], len(columns))
+
+    def results(rows: Any, counters: Any, sums: Any, mins: Any, x: Any, _: Any) -> tuple[Any, ...]:
+        leaves = tuple(_result(x, c.dtype, c.shape) for c in columns)
+        return (*leaves, _result(x, counters.dtype), _result(x, sums.dtype))
+
+    # the leaves' own axes, named apart
+    leaves = [
+        " ".join(["...n", *(f"l{j}d{d}" for d in range(len(c.shape)))])
+        for j, c in enumerate(columns)
+    ]
+    axes = "...c w, ...k, ...s, ...b, ...n, ...t -> " + ", ".join([*leaves, "...n", "...n"])
+    call = _kernel_call("sample", axes, config, {}, results)
+
+    def compiled(*arrays: Any) -> Any:
+        return _manual.vary_like(call(*arrays), *arrays)
+
+    return _either(reference, _one_buffer(compiled, reference, len(columns) + 2))
+
+
+def samples(state: Any) -> bool:
+    """Whether ``sample`` of this prioritized state takes the call."""
+    return _fits(state)
+
+
+def sample(
+    state: Any, x: jax.Array, xla_draw: Callable[..., Any]
+) -> tuple[Any, jax.Array, jax.Array]:
+    """``xla_draw(state, x)`` through the custom call (see `samples`): the items at the
+    masses ``x``, their identifiers and the weights' ratios ``p_min / p``."""
+    columns = np.array([(c.start, c.width) for c in state._layout.columns], np.int32)
+    table = jnp.broadcast_to(columns.reshape(-1), (*state.counters.shape[:-1], columns.size))
+    *leaves, ids, ratios = _sample_op(state._aux, xla_draw)(*_arrays(state)[:4], x, table)
+    return jax.tree_util.tree_unflatten(state._layout.treedef, leaves), ids, ratios

@@ -12,6 +12,8 @@ import numpy.typing as npt
 from jax import lax
 from jax.core import Tracer
 from rlu_trees.jax import JaxMinTree, JaxSumTree, _debug
+from rlu_trees.jax import _cpu as _tree_cpu
+from rlu_trees.jax._trees import _accumulator_dtype, _targets
 
 from rlu_replay._checks import (
     check_castable,
@@ -692,24 +694,34 @@ def _new_values(
 
 @functools.partial(jax.jit, static_argnames=("n", "stratified"))
 def _sample(state: Any, key: jax.Array, n: int, beta: Any, stratified: bool) -> Sample:
-    gather = functools.partial(jnp.take, axis=0, mode="clip")
     if isinstance(state, PrioritizedReplayState):
-        slots = state.sums.sample(key, n, stratified)
-        p = jnp.take(state.sums.values, slots)
-        ratio = state.mins.root_value / p
-        weights = ratio ** jnp.asarray(beta, p.dtype)
-    else:
-        slots = jax.random.randint(key, (n,), 0, jnp.maximum(state.counters[1], 1))
-        weights = jnp.ones(n, jax.dtypes.canonicalize_dtype(np.float64))
-        ratio = None  # no tree read
-    picked = tuple(gather(rows, slots) for rows in state.rows)
-    idx = _rows.identifiers(state._layout, picked)
-    if ratio is not None:
-        # the weights read both trees through this division, which XLA does not repeat in
-        # each of its users (one that no write takes could read a tree after the write);
-        # without the power, unused weights cost nothing
-        idx = _after(idx, -1, ratio)  # -1: no item, as update_priorities skips it
-    return Sample(_rows.unpack(state._layout, picked), idx, weights)
+        dtype = state.sums.dtype
+        x = _targets(state._sum_nodes, key, n, stratified, _accumulator_dtype(dtype))
+        if _calls.samples(state):
+            batch, idx, ratio = _calls.sample(state, x, _draw_xla)
+        else:
+            batch, idx, ratio = _draw_xla(state, x)
+        return Sample(batch, idx, ratio ** jnp.asarray(beta, dtype))
+    slots = jax.random.randint(key, (n,), 0, jnp.maximum(state.counters[1], 1))
+    picked = tuple(jnp.take(rows, slots, axis=0, mode="clip") for rows in state.rows)
+    ones = jnp.ones(n, jax.dtypes.canonicalize_dtype(np.float64))
+    return Sample(
+        _rows.unpack(state._layout, picked), _rows.identifiers(state._layout, picked), ones
+    )
+
+
+def _draw_xla(state: PrioritizedReplayState, x: jax.Array) -> tuple[Any, jax.Array, jax.Array]:
+    """The items where the sum tree's descent to masses ``x`` ends, their identifiers and
+    the weights' ratios ``p_min / p``, in XLA operations (and the trees' own calls)."""
+    sums = state.sums
+    slots = _tree_cpu.descend(state._sum_nodes, x, sums._layout)
+    ratio = state.mins.root_value / jnp.take(sums.values, slots)
+    picked = tuple(jnp.take(rows, slots, axis=0, mode="clip") for rows in state.rows)
+    # the weights read both trees through this division, which XLA does not repeat in each of
+    # its users (one that no write takes could read a tree after the write); without the
+    # power, unused weights cost nothing
+    idx = _after(_rows.identifiers(state._layout, picked), -1, ratio)  # -1: no item, as
+    return _rows.unpack(state._layout, picked), idx, ratio  # update_priorities skips it
 
 
 def _after(x: jax.Array, other: int, read: jax.Array) -> jax.Array:

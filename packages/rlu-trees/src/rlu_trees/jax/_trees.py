@@ -73,10 +73,15 @@ def _sample(
     nodes: jax.Array, key: jax.Array, lay: _kernels.Layout, n: int, stratified: bool, dtype: Any
 ) -> jax.Array:
     _check_nodes(nodes, lay)
+    return _cpu.descend(nodes, _targets(nodes, key, n, stratified, dtype), lay)
+
+
+def _targets(nodes: jax.Array, key: jax.Array, n: int, stratified: bool, dtype: Any) -> jax.Array:
+    """The masses `JaxSumTree.sample` descends to, in ``dtype`` (also rlu-replay's sample)."""
     u = _uniform.uniform(key, n, dtype)  # jax.random.uniform's numbers
     if stratified:
         u = jnp.minimum((jnp.arange(n, dtype=dtype) + u) / n, 1.0)
-    return _cpu.descend(nodes, u * nodes[0].astype(dtype), lay)
+    return u * nodes[0].astype(dtype)
 
 
 @jax.tree_util.register_pytree_node_class
