@@ -191,6 +191,7 @@ def _update_items(
     leaves = np.empty(n, dtype=np.int64)
     for t in range(trees):
         base = args[0] + t * cap * width * 4  # this buffer's rows
+        rows = _rows(base, 0, cap * width, _U32)
         filled = np.int64(_rows(args[1], t, 3, ints)[1])
         sums = _rows(outs[0], t, size + 1, node, 1)
         mins = _rows(outs[1], t, blocks + 1, node, 1)
@@ -200,6 +201,14 @@ def _update_items(
         most = largest[0]
         if most < 0:  # as the XLA path's maximum with its largest given (0 when none is)
             most = 0
+        # every identifier's row and leaf asked for at once, so that their cache misses
+        # overlap (an update called on its own finds neither in the cache; a draw just before
+        # leaves them there)
+        for k in range(n):
+            if ids[k] >= 0:
+                slot = np.int64(ids[k]) % cap
+                host._prefetch(rows, np.uint64(slot * width + ident))
+                host._prefetch(sums, np.uint64(half + slot))
         m = 0
         for k in range(n):
             if ids[k] < 0 or values[k] != values[k]:  # no item, or a bad priority (NaN)
