@@ -79,10 +79,11 @@ def _kernel_call(
     """The custom call ``rlu_replay_<kind>_<node dtype>_<int dtype>[_<masses' dtype>]`` on
     arguments with any leading batch axes (a batch of buffers: one call loops over them).
 
-    Its arguments are the rows, counters, sums and mins, then the call's own (the sample's
-    first, the masses, name it); ``config`` makes its configuration from them; argument ``i``
-    is written over by output ``aliases[i]``, or ``results`` makes the outputs; ``axes``
-    splits it over devices as the rows are (see ``rlu_trees.jax._cpu.partitioned``)."""
+    Its arguments are the rows, counters, sums and mins, then the call's own (a sample's
+    first is its masses, whose dtype the name ends with); ``config`` makes its configuration
+    from them; argument ``i`` is written over by output ``aliases[i]`` where ``results`` is
+    None, else ``results`` gives the outputs' shapes; ``axes`` splits it over devices as the
+    rows are (see ``rlu_trees.jax._cpu.partitioned``)."""
 
     def op(*args: Any) -> Any:
         counters, sums = args[1], args[2]
@@ -257,10 +258,10 @@ def update(state: Any, ids: jax.Array, given: jax.Array, xla_update: Callable[..
 def _result(like: jax.Array, dtype: Any, shape: tuple[int, ...] = ()) -> Any:
     """A custom call's result shaped as ``like`` with axes ``shape`` after, split as it is."""
     base = _cpu.result_like(like, dtype)
-    sharding = getattr(base, "sharding", None)
-    full = (*like.shape, *shape)
     if not shape:
         return base
+    sharding = getattr(base, "sharding", None)
+    full = (*like.shape, *shape)
     if sharding is None:
         return jax.ShapeDtypeStruct(full, dtype)  # type: ignore[no-untyped-call]  # jax's
     from jax.sharding import NamedSharding, PartitionSpec
