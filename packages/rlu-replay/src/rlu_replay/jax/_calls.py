@@ -75,21 +75,19 @@ def _kernel_call(
     config: Callable[..., tuple[int, ...]],
     aliases: dict[int, int],
     results: Callable[..., tuple[Any, ...]] | None = None,
+    named: tuple[int, ...] = (2, 1),
 ) -> Callable[..., Any]:
-    """The custom call ``rlu_replay_<kind>_<node dtype>_<int dtype>[_<masses' dtype>]`` on
-    arguments with any leading batch axes (a batch of buffers: one call loops over them).
+    """The custom call ``rlu_replay_<kind>_<dtype>_...`` on arguments with any leading batch
+    axes (a batch of buffers: one call loops over them), named by the dtypes of its arguments
+    ``named`` (the sums' and the counters', and a sample's masses').
 
-    Its arguments are the rows, counters, sums and mins, then the call's own (a sample's
-    first is its masses, whose dtype the name ends with); ``config`` makes its configuration
-    from them; argument ``i`` is written over by output ``aliases[i]`` where ``results`` is
-    None, else ``results`` gives the outputs' shapes; ``axes`` splits it over devices as the
-    rows are (see ``rlu_trees.jax._cpu.partitioned``)."""
+    Its arguments are the rows, counters, sums and mins, then the call's own; ``config``
+    makes its configuration from them; argument ``i`` is written over by output
+    ``aliases[i]`` where ``results`` is None, else ``results`` gives the outputs' shapes;
+    ``axes`` splits it over devices as the rows are (see ``rlu_trees.jax._cpu.partitioned``)."""
 
     def op(*args: Any) -> Any:
-        counters, sums = args[1], args[2]
-        entry: tuple[str, ...] = (kind, str(sums.dtype), str(counters.dtype))
-        if kind == "sample":
-            entry += (str(args[4].dtype),)
+        entry = (kind, *(str(args[i].dtype) for i in named))
         name = _cpu.register("rlu_replay_" + "_".join(entry), functools.partial(_compile, entry))
         if results is None:
             outs = tuple(
@@ -255,21 +253,6 @@ def update(state: Any, ids: jax.Array, given: jax.Array, xla_update: Callable[..
     return _state_of(state._aux, (state.rows[0], state.counters, sums, mins, max_base))
 
 
-def _result(like: jax.Array, dtype: Any, shape: tuple[int, ...] = ()) -> Any:
-    """A custom call's result shaped as ``like`` with axes ``shape`` after, split as it is."""
-    base = _cpu.result_like(like, dtype)
-    if not shape:
-        return base
-    sharding = getattr(base, "sharding", None)
-    full = (*like.shape, *shape)
-    if sharding is None:
-        return jax.ShapeDtypeStruct(full, dtype)  # type: ignore[no-untyped-call]  # jax's
-    from jax.sharding import NamedSharding, PartitionSpec
-
-    spec = PartitionSpec(*sharding.spec, *(None,) * (len(full) - len(sharding.spec)))  # type: ignore[no-untyped-call]
-    return jax.ShapeDtypeStruct(full, dtype, sharding=NamedSharding(sharding.mesh, spec))  # type: ignore[no-untyped-call]
-
-
 @functools.cache
 def _sample_op(aux: Any, xla_draw: Callable[..., Any]) -> Callable[..., Any]:
     """``(rows, counters, sums, mins, x, columns) -> (*leaves, ids, ratios)``: the items at the
@@ -292,8 +275,8 @@ def _sample_op(aux: Any, xla_draw: Callable[..., Any]) -> Callable[..., Any]:
         return (_trees(counters), cap, width, n, sums.shape[-1], mins.shape[-1], len(columns))
 
     def results(rows: Any, counters: Any, sums: Any, mins: Any, x: Any, _: Any) -> tuple[Any, ...]:
-        leaves = tuple(_result(x, c.dtype, c.shape) for c in columns)
-        return (*leaves, _result(x, counters.dtype), _result(x, sums.dtype))
+        leaves = tuple(_cpu.result_like(x, c.dtype, c.shape) for c in columns)
+        return (*leaves, _cpu.result_like(x, counters.dtype), _cpu.result_like(x, sums.dtype))
 
     # the leaves' own axes, named apart
     leaves = [
@@ -301,7 +284,7 @@ def _sample_op(aux: Any, xla_draw: Callable[..., Any]) -> Callable[..., Any]:
         for j, c in enumerate(columns)
     ]
     axes = "...c w, ...k, ...s, ...b, ...n, ...t -> " + ", ".join([*leaves, "...n", "...n"])
-    call = _kernel_call("sample", axes, config, {}, results)
+    call = _kernel_call("sample", axes, config, {}, results, named=(2, 1, 4))
 
     def compiled(*arrays: Any) -> Any:
         return _manual.vary_like(call(*arrays), *arrays)

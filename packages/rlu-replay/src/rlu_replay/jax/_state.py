@@ -703,11 +703,14 @@ def _sample(state: Any, key: jax.Array, n: int, beta: Any, stratified: bool) -> 
             batch, idx, ratio = _draw_xla(state, x)
         return Sample(batch, idx, ratio ** jnp.asarray(beta, dtype))
     slots = jax.random.randint(key, (n,), 0, jnp.maximum(state.counters[1], 1))
+    batch, idx = _items_at(state, slots)
+    return Sample(batch, idx, jnp.ones(n, jax.dtypes.canonicalize_dtype(np.float64)))
+
+
+def _items_at(state: ReplayState, slots: jax.Array) -> tuple[Any, jax.Array]:
+    """The items in ``slots``, stacked, and their identifiers."""
     picked = tuple(jnp.take(rows, slots, axis=0, mode="clip") for rows in state.rows)
-    ones = jnp.ones(n, jax.dtypes.canonicalize_dtype(np.float64))
-    return Sample(
-        _rows.unpack(state._layout, picked), _rows.identifiers(state._layout, picked), ones
-    )
+    return _rows.unpack(state._layout, picked), _rows.identifiers(state._layout, picked)
 
 
 def _draw_xla(state: PrioritizedReplayState, x: jax.Array) -> tuple[Any, jax.Array, jax.Array]:
@@ -716,12 +719,11 @@ def _draw_xla(state: PrioritizedReplayState, x: jax.Array) -> tuple[Any, jax.Arr
     sums = state.sums
     slots = _tree_cpu.descend(state._sum_nodes, x, sums._layout)
     ratio = state.mins.root_value / jnp.take(sums.values, slots)
-    picked = tuple(jnp.take(rows, slots, axis=0, mode="clip") for rows in state.rows)
+    batch, idx = _items_at(state, slots)
     # the weights read both trees through this division, which XLA does not repeat in each of
     # its users (one that no write takes could read a tree after the write); without the
-    # power, unused weights cost nothing
-    idx = _after(_rows.identifiers(state._layout, picked), -1, ratio)  # -1: no item, as
-    return _rows.unpack(state._layout, picked), idx, ratio  # update_priorities skips it
+    # power, unused weights cost nothing; -1: no item, as update_priorities skips it
+    return batch, _after(idx, -1, ratio), ratio
 
 
 def _after(x: jax.Array, other: int, read: jax.Array) -> jax.Array:

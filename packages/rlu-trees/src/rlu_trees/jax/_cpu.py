@@ -167,21 +167,28 @@ def call(
     return op(*args)
 
 
-def result_like(like: jax.Array, dtype: Any = None) -> Any:
-    """The shape, dtype and sharding of a custom call's result shaped as ``like``.
+def result_like(like: jax.Array, dtype: Any = None, trailing: tuple[int, ...] = ()) -> Any:
+    """The shape, dtype and sharding of a custom call's result shaped as ``like``, with axes
+    ``trailing`` after its own (not split).
 
     The sharding matters under an explicit-axis mesh (``jax.set_mesh`` with
     ``AxisType.Explicit``), where every value's type holds its sharding: a result typed with
     none is replicated, and JAX gathers the whole batch of trees onto every device to make it
     so. Elsewhere the sharding is the context mesh's empty one, as without it. Also used by
-    rlu-replay's compiled add.
+    rlu-replay's compiled calls.
     """
     dtype = like.dtype if dtype is None else dtype
+    shape = (*like.shape, *trailing)
     typeof = getattr(jax, "typeof", None)  # absent from older JAX, which has no such types
     sharding = getattr(typeof(like), "sharding", None) if typeof is not None else None
     if sharding is None or not getattr(sharding.mesh, "axis_names", ()):
-        return jax.ShapeDtypeStruct(like.shape, dtype)  # type: ignore[no-untyped-call]  # jax's
-    return jax.ShapeDtypeStruct(like.shape, dtype, sharding=sharding)  # type: ignore[no-untyped-call]
+        return jax.ShapeDtypeStruct(shape, dtype)  # type: ignore[no-untyped-call]  # jax's
+    if trailing:
+        from jax.sharding import NamedSharding, PartitionSpec
+
+        spec = PartitionSpec(*sharding.spec, *(None,) * (len(shape) - len(sharding.spec)))  # type: ignore[no-untyped-call]
+        sharding = NamedSharding(sharding.mesh, spec)
+    return jax.ShapeDtypeStruct(shape, dtype, sharding=sharding)  # type: ignore[no-untyped-call]
 
 
 def _call(
