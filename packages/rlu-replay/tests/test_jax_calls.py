@@ -302,22 +302,26 @@ def test_the_call_serves_only_where_it_applies():
 
 
 def test_derivatives_flow_through_the_xla_path():
-    """Through the call, a derivative by the largest priority: the new items' sampling value
-    is ``max_base ** alpha``, so the sum grows by ``n * alpha * max_base ** (alpha - 1)``."""
+    """Through the call, a derivative by the sum tree's nodes: after an add the root is the
+    sum of the leaves, so a tangent on a kept item's leaf reaches it, one on a leaf the add
+    overwrites does not. (The largest priority, in the rows' tail as bits, has none.)"""
     alpha, n = 0.5, 3
     state = rj.init(ITEM, 8, alpha=alpha, epsilon=0.0)
     state = rj.update_priorities(
         rj.add(state, _items(np.random.default_rng(5), 1)), jnp.array([0]), jnp.array([4.0])
     )
     batch = _items(np.random.default_rng(6), n)
+    aux = state._tree_aux[0]
 
-    def total(max_base: jax.Array) -> jax.Array:
-        changed = state._replace(max_base=max_base)
+    def total(nodes: jax.Array) -> jax.Array:
+        changed = state._replace(sums=type(state.sums).tree_unflatten(aux, (nodes,)))
         return rj.add(changed, batch).sums.root_value
 
-    value, slope = jax.jvp(total, (state.max_base,), (jnp.float32(1.0),))
-    assert float(value) == pytest.approx(2.0 + n * 4.0**alpha)
-    assert float(slope) == pytest.approx(n * alpha * 4.0 ** (alpha - 1))
+    leaf = 8 - 1  # slot 0's leaf: the root at 0, 8 leaves from 7
+    tangent = jnp.zeros_like(state._sum_nodes).at[leaf].set(1.0).at[leaf + 1].set(1.0)
+    value, slope = jax.jvp(total, (state._sum_nodes,), (tangent,))
+    assert float(value) == pytest.approx(2.0 + n * 4.0**alpha)  # slot 0's 2, 3 new of 2 each
+    assert float(slope) == pytest.approx(1.0)  # slot 1's leaf was written over
 
 
 def test_derivatives_flow_through_the_xla_path_of_updates():

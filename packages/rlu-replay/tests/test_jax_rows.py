@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import pickle
 from pathlib import Path
@@ -99,16 +100,71 @@ def test_pack_then_unpack_gives_back_every_bit(specs, lead, seed):
 
 def test_a_cartpole_transition_and_its_identifier_are_one_row_of_twelve_words():
     state = rj.init(CARTPOLE, 100)
-    # 11 words of the item, its identifier: one row
-    assert [(r.dtype, r.shape) for r in state.rows] == [(jnp.uint32, (100, 12))]
+    # 11 words of the item, its identifier: one row; then one row for the counters and the
+    # largest priority (5 words)
+    assert [(r.dtype, r.shape) for r in state.rows] == [(jnp.uint32, (101, 12))]
     assert state.counters.shape == (3,)
-    assert len(jax.tree.leaves(state)) == 5  # rows, counters, two trees, the largest priority
-    assert len(jax.tree.leaves(rj.init_uniform(CARTPOLE, 100))) == 2
+    assert len(jax.tree.leaves(state)) == 3  # the rows, two trees
+    assert len(jax.tree.leaves(rj.init_uniform(CARTPOLE, 100))) == 1
     with_done = rj.init({**CARTPOLE, "done": jnp.bool_(False)}, 100)
     assert [(r.dtype, r.shape) for r in with_done.rows] == [
-        (jnp.uint32, (100, 12)),
+        (jnp.uint32, (101, 12)),
         (jnp.bool_, (100, 1)),
     ]
+
+
+@pytest.mark.parametrize("wide", [False, True], ids=["32-bit", "64-bit"])
+def test_the_tail_holds_counters_and_largest_priority_where_the_kernels_read_them(wide, x64):
+    """The tail after the items' rows, as numpy reads its memory (as the CPU kernels do):
+    the largest priority at an even word, the counters after it, every bit kept (NaN
+    payloads too), the items' rows untouched by writing it; each buffer of a batch an even
+    number of words, so that its 8-byte values are aligned."""
+    ints, floats = (np.int64, np.float64) if wide else (np.int32, np.float32)
+
+    @given(
+        capacity=st.integers(1, 40),
+        given_words=st.integers(1, 12),
+        lead=st.sampled_from([(), (3,)]),
+        seed=st.integers(0, 2**16),
+    )
+    @settings(max_examples=40, deadline=None)
+    def check(capacity: int, given_words: int, lead: tuple[int, ...], seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        structure = jax.tree_util.tree_structure(0)
+        lay = _rows.layout(structure, ["x"], [(np.dtype(np.uint32), (given_words,))], ints)
+        w = lay.groups[0][1]
+        base_at, counters_at, extra = _rows.tail_offsets(capacity, w, lay.ident.words)
+        n = 3 * lay.ident.words
+        assert base_at % 2 == 0 and (capacity + extra) * w % 2 == 0
+        assert capacity * w <= base_at and counters_at + n <= (capacity + extra) * w
+        items = rng.integers(0, 2**32, (*lead, capacity, w), dtype=np.uint32)
+        info = np.iinfo(ints)
+        counters = rng.integers(info.min, info.max, (*lead, 3), dtype=ints)
+        base = _random_bits(rng, floats, lead)
+        (rows,) = _rows.with_tail(
+            lay, capacity, (jnp.asarray(items),), jnp.asarray(counters), jnp.asarray(base)
+        )
+        assert rows.shape == (*lead, capacity + extra, w)
+        memory = np.asarray(rows).reshape(*lead, -1)
+        for k in np.ndindex(*lead):
+            words = memory[k]
+            np.testing.assert_array_equal(words[: capacity * w], items[k].reshape(-1))
+            seen = words[base_at : base_at + (2 if wide else 1)].view(floats)[0]
+            assert seen.tobytes() == np.asarray(base)[k].tobytes()
+            np.testing.assert_array_equal(
+                words[counters_at : counters_at + n].view(ints), counters[k]
+            )
+        _same_bits(_rows.read_counters(lay, capacity, (rows,)), counters)
+        _same_bits(_rows.read_base(lay, capacity, (rows,), floats), base)
+        # writing one of them keeps the other and the items
+        new = rng.integers(0, 2**20, (*lead, 3)).astype(ints)
+        (written,) = _rows.set_tail(lay, capacity, (rows,), jnp.asarray(new), dtype=floats)
+        _same_bits(_rows.read_counters(lay, capacity, (written,)), new)
+        _same_bits(_rows.read_base(lay, capacity, (written,), floats), base)
+        np.testing.assert_array_equal(np.asarray(written)[..., :capacity, :], items)
+
+    with x64() if wide else contextlib.nullcontext():
+        check()
 
 
 _LOWERED = "/jax/core/compile/jaxpr_to_mlir_module_duration"  # JAX's event, per lowering
@@ -149,8 +205,9 @@ def test_eight_byte_leaves_are_two_words_each_in_64_bit_mode(x64):
     with x64():
         item = {"x": jnp.zeros(2, jnp.float64), "n": jnp.int64(0), "f": jnp.float32(0)}
         state = rj.init_uniform(item, 3)
-        # 4 + 2 + 1 words, and 2 for the int64 identifier
-        assert [(r.dtype, r.shape) for r in state.rows] == [(jnp.uint32, (3, 9))]
+        # 4 + 2 + 1 words, and 2 for the int64 identifier; then the tail: a word to align,
+        # 2 for the largest priority, 3 * 2 for the counters (one row of 9)
+        assert [(r.dtype, r.shape) for r in state.rows] == [(jnp.uint32, (4, 9))]
         np.testing.assert_array_equal(state.serial, [-1, -1, -1])
         rng = np.random.default_rng(0)
         batch = {

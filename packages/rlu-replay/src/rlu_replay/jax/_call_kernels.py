@@ -5,9 +5,10 @@ The kernels are numba ``cfunc``s with the signature of XLA's CPU custom calls (s
 the rlu distributions: rlu-replay pins rlu-trees' minor version). Each result is a tuple of
 buffers, each the same memory as an input (XLA aliases them). The add::
 
-    in:  rows (trees, capacity, width) uint32, counters (trees, 3) int, sums (trees, size),
+    in:  rows (trees, capacity + tail, width) uint32, with the counters and the largest
+         priority in the tail (``rlu_replay.jax._rows.tail_offsets``), sums (trees, size),
          mins (trees, blocks), words (trees, n * (width - id_words) + value words) uint32
-    out: rows, counters, sums, mins (written in place)
+    out: rows, sums, mins (written in place)
 
 ``opaque``: trees, capacity, width, n (the items kept), batch (the items given: the first
 ``batch - n`` are skipped, as the XLA path skips them), size (sum-tree nodes per tree), blocks
@@ -16,9 +17,9 @@ buffers, each the same memory as an input (XLA aliases them). The add::
 cleaning made it; NaN means "not written" (a value the tree refuses). Then each written slot's
 block gets the smallest sum-tree leaf of its filled slots. The update::
 
-    in:  rows, counters, sums, mins as above, largest (trees,) (the largest priority, in the
-         trees' dtype), ids (trees, n) int, values (trees, 2, n)
-    out: sums, mins, largest (written in place)
+    in:  rows, sums, mins as above (the tail's largest priority in the trees' dtype),
+         ids (trees, n) int, values (trees, 2, n)
+    out: rows (its tail's largest priority), sums, mins (written in place)
 
 ``opaque``: trees, capacity, width, n, size, blocks, block. ``values`` holds per identifier
 its leaf value (NaN for a bad priority: skipped) and its priority plus epsilon. An identifier
@@ -28,7 +29,7 @@ largest priority raised to the largest of theirs.
 
 The sample::
 
-    in:  rows, counters, sums, mins as above, x (trees, n) (the masses to descend to),
+    in:  rows, sums, mins as above, x (trees, n) (the masses to descend to),
          columns (trees, 2 * L) int32 (per stored leaf, its first word in a row and its words)
     out: L leaves (trees, n, words of leaf l), ids (trees, n) int, ratios (trees, n)
 
@@ -61,13 +62,26 @@ from rlu_trees._reducers import CODE
 from rlu_trees.jax import _cpu_kernels
 from rlu_trees.jax._cpu_kernels import _config, _pointer, _rows
 
+from rlu_replay.jax import _rows as layouts
+
 # numba checks a cached kernel against its own file only: these kernels call rlu-trees'
-# compiled functions, so their caches go stale when those files change too
-DEPENDS = (*_cpu_kernels.DEPENDS, _cpu_kernels.__file__, _reducers.__file__)
+# compiled functions and the tail's layout, so their caches go stale when those files change
+DEPENDS = (*_cpu_kernels.DEPENDS, _cpu_kernels.__file__, _reducers.__file__, layouts.__file__)
 
 
 def _jit(func: Any) -> Any:
     return host._jit(func, depends=DEPENDS)
+
+
+_tail_offsets = _jit(layouts.tail_offsets)
+
+
+@_jit
+def _tail(cap: int, width: int, id_words: int) -> tuple[int, int, int]:  # pragma: no cover
+    """Per buffer: its rows' words (the items' and the tail's), and the words of its largest
+    priority and of its first counter."""
+    base, counters, rows = _tail_offsets(cap, width, id_words)
+    return (cap + rows) * width, base, counters
 
 
 _F32 = np.empty(0, np.float32)
@@ -112,9 +126,10 @@ def _add_items(
     cfg = _config(opaque, length)
     trees, cap, width, n, batch, size = cfg[0], cfg[1], cfg[2], cfg[3], cfg[4], cfg[5]
     blocks, block = cfg[6], cfg[7]
-    args = carray(_pointer(ins, _I64.dtype), 5)
-    outs = carray(_pointer(out, _I64.dtype), 4)
+    args = carray(_pointer(ins, _I64.dtype), 4)
+    outs = carray(_pointer(out, _I64.dtype), 3)
     id_words = ints.itemsize // 4
+    stride, _, at = _tail(cap, width, id_words)
     given = width - id_words  # words of the items' leaves
     # identifiers count modulo the period: the largest multiple of cap that the ints hold
     largest = np.int64(2147483647) if id_words == 1 else np.int64(9223372036854775807)
@@ -126,12 +141,12 @@ def _add_items(
     value_words = node.itemsize // 4
     value_bits = np.empty(value_words, dtype=np.uint32)
     for t in range(trees):
-        base = outs[0] + t * cap * width * 4  # this buffer's rows
+        base = outs[0] + t * stride * 4  # this buffer's rows
         rows = _rows(base, 0, cap * width, _U32)
-        counters = _rows(outs[1], t, 3, ints)
-        sums = _rows(outs[2], t, size + 1, node, 1)
-        mins = _rows(outs[3], t, blocks + 1, node, 1)
-        words = _rows(args[4], t, n * given + value_words, _U32)
+        counters = _rows(base + at * 4, 0, 3, ints)
+        sums = _rows(outs[1], t, size + 1, node, 1)
+        mins = _rows(outs[2], t, blocks + 1, node, 1)
+        words = _rows(args[3], t, n * given + value_words, _U32)
         for w in range(value_words):  # the leaf value's words, after the items' (copied: the
             value_bits[w] = words[n * given + w]  # buffer's may not be aligned for float64)
         values = value_bits.view(node.dtype)
@@ -183,21 +198,22 @@ def _update_items(
     cfg = _config(opaque, length)
     trees, cap, width, n, size = cfg[0], cfg[1], cfg[2], cfg[3], cfg[4]
     blocks, block = cfg[5], cfg[6]
-    args = carray(_pointer(ins, _I64.dtype), 7)
+    args = carray(_pointer(ins, _I64.dtype), 5)
     outs = carray(_pointer(out, _I64.dtype), 3)
     ident = width - ints.itemsize // 4  # the identifier's first word in a row
+    stride, kept, at = _tail(cap, width, ints.itemsize // 4)
     half = (size + 1) // 2
     low = (blocks + 1) // 2  # the min tree's first leaf
     leaves = np.empty(n, dtype=np.int64)
     for t in range(trees):
-        base = args[0] + t * cap * width * 4  # this buffer's rows
+        base = outs[0] + t * stride * 4  # this buffer's rows
         rows = _rows(base, 0, cap * width, _U32)
-        filled = np.int64(_rows(args[1], t, 3, ints)[1])
-        sums = _rows(outs[0], t, size + 1, node, 1)
-        mins = _rows(outs[1], t, blocks + 1, node, 1)
-        largest = _rows(outs[2], t, 1, node)
-        ids = _rows(args[5], t, n, ints)
-        values = _rows(args[6], t, 2 * n, node)  # n leaf values, then n priorities
+        filled = np.int64(_rows(base + at * 4, 0, 3, ints)[1])
+        sums = _rows(outs[1], t, size + 1, node, 1)
+        mins = _rows(outs[2], t, blocks + 1, node, 1)
+        largest = _rows(base + kept * 4, 0, 1, node)
+        ids = _rows(args[3], t, n, ints)
+        values = _rows(args[4], t, 2 * n, node)  # n leaf values, then n priorities
         most = largest[0]
         if most < 0:  # as the XLA path's maximum with its largest given (0 when none is)
             most = 0
@@ -245,19 +261,20 @@ def _sample_items(
     cfg = _config(opaque, length)
     trees, cap, width, n, size = cfg[0], cfg[1], cfg[2], cfg[3], cfg[4]
     blocks, count = cfg[5], cfg[6]
-    args = carray(_pointer(ins, _I64.dtype), 6)
+    args = carray(_pointer(ins, _I64.dtype), 5)
     outs = carray(_pointer(out, _I64.dtype), count + 2)
-    columns = carray(_pointer(args[5], _I32.dtype), 2 * count)  # every buffer's row the same
+    columns = carray(_pointer(args[4], _I32.dtype), 2 * count)  # every buffer's row the same
     ident = width - ints.itemsize // 4  # the identifier's first word in a row
+    stride = _tail(cap, width, ints.itemsize // 4)[0]
     half = (size + 1) // 2
     x = np.empty(n, dtype=np.float64)
     slots = np.empty(n, dtype=np.int64)
     for t in range(trees):
-        base = args[0] + t * cap * width * 4  # this buffer's rows
+        base = args[0] + t * stride * 4  # this buffer's rows
         rows = _rows(base, 0, cap * width, _U32)
-        sums = _rows(args[2], t, size + 1, node, 1)
-        least = _rows(args[3], t, blocks, node)[0]  # the min tree's root
-        xs = _rows(args[4], t, n, target)
+        sums = _rows(args[1], t, size + 1, node, 1)
+        least = _rows(args[2], t, blocks, node)[0]  # the min tree's root
+        xs = _rows(args[3], t, n, target)
         for k in range(n):
             x[k] = xs[k]
         host._descend(sums, x, slots)

@@ -49,7 +49,7 @@ def _fits(state: Any) -> bool:
     ident, width = lay.ident, lay.groups[0][1]
     if ident.words == 0 or ident.start + ident.width != width:
         return False
-    if str(state.counters.dtype) not in _INTS or _debug.enabled():
+    if str(ident.dtype) not in _INTS or _debug.enabled():
         return False
     trees = (state.sums, state.mins)
     # one node dtype for both trees: the kernels read them, and their leaf values, as one
@@ -66,28 +66,32 @@ def adds(state: Any, keep: int) -> bool:
 def updates(state: Any) -> bool:
     """Whether ``update_priorities`` of this prioritized state takes the call (which writes
     the largest priority in the trees' dtype)."""
-    return _fits(state) and state.max_base.dtype == state.sums.dtype
+    return _fits(state) and state._max_dtype == state.sums.dtype
 
 
 def _kernel_call(
     kind: str,
+    ints: Any,
     axes: str,
     config: Callable[..., tuple[int, ...]],
     aliases: dict[int, int],
     results: Callable[..., tuple[Any, ...]] | None = None,
-    named: tuple[int, ...] = (2, 1),
+    masses: bool = False,
 ) -> Callable[..., Any]:
     """The custom call ``rlu_replay_<kind>_<dtype>_...`` on arguments with any leading batch
-    axes (a batch of buffers: one call loops over them), named by the dtypes of its arguments
-    ``named`` (the sums' and the counters', and a sample's masses').
+    axes (a batch of buffers: one call loops over them), named by the dtypes of the sums, of
+    the identifiers and counters (``ints``) and, for a draw (``masses``), of the masses.
 
-    Its arguments are the rows, counters, sums and mins, then the call's own; ``config``
-    makes its configuration from them; argument ``i`` is written over by output
-    ``aliases[i]`` where ``results`` is None, else ``results`` gives the outputs' shapes;
-    ``axes`` splits it over devices as the rows are (see ``rlu_trees.jax._cpu.partitioned``)."""
+    Its arguments are the rows (with the counters in their tail), sums and mins, then the
+    call's own; ``config`` makes its configuration from them; argument ``i`` is written over
+    by output ``aliases[i]`` where ``results`` is None, else ``results`` gives the outputs'
+    shapes; ``axes`` splits it over devices as the rows are (see
+    ``rlu_trees.jax._cpu.partitioned``)."""
 
     def op(*args: Any) -> Any:
-        entry = (kind, *(str(args[i].dtype) for i in named))
+        entry: tuple[str, ...] = (kind, str(args[1].dtype), str(np.dtype(ints)))
+        if masses:
+            entry = (*entry, str(args[3].dtype))
         name = _cpu.register("rlu_replay_" + "_".join(entry), functools.partial(_compile, entry))
         if results is None:
             outs = tuple(
@@ -113,9 +117,9 @@ def _compile(entry: tuple[str, ...]) -> Any:
     return _call_kernels.compile_kernel(entry)
 
 
-def _trees(counters: jax.Array) -> int:
+def _trees(rows: jax.Array) -> int:
     """How many buffers a call's arguments hold."""
-    return math.prod(counters.shape[:-1])
+    return math.prod(rows.shape[:-2])
 
 
 def _leaf_value(p: jax.Array, tree: Any) -> jax.Array:
@@ -125,16 +129,20 @@ def _leaf_value(p: jax.Array, tree: Any) -> jax.Array:
 
 
 def _state_of(aux: Any, arrays: tuple[Any, ...]) -> Any:
-    """The prioritized state of static data ``aux`` whose arrays are ``(rows, counters, sums,
-    mins, max_base)``."""
+    """The prioritized state of static data ``aux`` whose arrays are ``(rows, sums, mins)``."""
     from rlu_replay.jax._state import PrioritizedReplayState
 
-    rows, counters, sums, mins, max_base = arrays
-    return PrioritizedReplayState.tree_unflatten(aux, ((rows,), counters, sums, mins, max_base))
+    rows, sums, mins = arrays
+    return PrioritizedReplayState.tree_unflatten(aux, ((rows,), sums, mins))
 
 
 def _arrays(state: Any) -> tuple[Any, ...]:
-    return state.rows[0], state.counters, state._sum_nodes, state._min_nodes, state.max_base
+    return state.rows[0], state._sum_nodes, state._min_nodes
+
+
+def _shape(aux: Any, rows: jax.Array) -> tuple[int, int]:
+    """The capacity and the words per row of a state of static data ``aux``."""
+    return aux[0], rows.shape[-1]
 
 
 def _one_buffer(
@@ -170,38 +178,39 @@ def _either(reference: Callable[..., Any], compiled: Callable[..., Any]) -> Call
 
 @functools.cache
 def _add_op(aux: Any, batch: int, xla_add: Callable[..., Any]) -> Callable[..., Any]:
-    """``(rows, counters, sums, mins, max_base, *kept leaves) -> (rows, counters, sums,
-    mins)`` of an add of ``batch`` items to a prioritized state of static data ``aux``."""
+    """``(rows, sums, mins, *kept leaves) -> (rows, sums, mins)`` of an add of ``batch`` items
+    to a prioritized state of static data ``aux``."""
     from rlu_replay.jax._state import _new_value
 
     def reference(*arrays: Any) -> Any:
-        new = xla_add(_state_of(aux, arrays[:5]), list(arrays[5:]), batch)
+        new = xla_add(_state_of(aux, arrays[:3]), list(arrays[3:]), batch)
         # inside shard_map both branches' results vary over every axis an argument does (the
         # branches of platform_dependent must have the same types)
-        return _manual.vary_like(_arrays(new)[:4], *arrays)
+        return _manual.vary_like(_arrays(new), *arrays)
 
-    def config(rows: Any, counters: Any, sums: Any, mins: Any, words: Any) -> Any:
-        cap, width = rows.shape[-2:]
+    def config(rows: Any, sums: Any, mins: Any, words: Any) -> Any:
+        cap, width = _shape(aux, rows)
         block = _blocks.width(sums.dtype)
         keep = min(batch, cap)
-        return (_trees(counters), cap, width, keep, batch, sums.shape[-1], mins.shape[-1], block)
+        return (_trees(rows), cap, width, keep, batch, sums.shape[-1], mins.shape[-1], block)
 
-    # rows, counters, sums, mins, words -> rows, counters, sums, mins
-    axes = "...c w, ...k, ...s, ...b, ...v -> ...c w, ...k, ...s, ...b"
-    call = _kernel_call("add", axes, config, {0: 0, 1: 1, 2: 2, 3: 3})
+    # rows, sums, mins, words -> rows, sums, mins
+    axes = "...c w, ...s, ...b, ...v -> ...c w, ...s, ...b"
+    ints = aux[1].ident.dtype
+    call = _kernel_call("add", ints, axes, config, {0: 0, 1: 1, 2: 2})
 
     def compiled(*arrays: Any) -> Any:
-        state = _state_of(aux, arrays[:5])
-        kept = list(arrays[5:])
-        lead = state.counters.shape[:-1]
-        ids = jnp.zeros(kept[0].shape[: state.counters.ndim], state.counters.dtype)
+        state = _state_of(aux, arrays[:3])
+        kept = list(arrays[3:])
+        lead = state.rows[0].shape[:-2]
+        ids = jnp.zeros(kept[0].shape[: len(lead) + 1], ints)
         words = _rows.pack(state._layout, kept, ids)[0][..., : state._layout.ident.start]
         # the new items' leaf value goes after their words, as words: one operation makes
         # both (two side by side cost more than one, when called from Python)
-        value = _leaf_value(_new_value(state), state.sums)
+        value = _leaf_value(_new_value(state, state.max_base), state.sums)
         bits = lax.bitcast_convert_type(value, jnp.uint32).reshape(*lead, -1)
         words = jnp.concatenate([words.reshape(*lead, -1), bits], -1)
-        return _manual.vary_like(call(*_arrays(state)[:4], words), *arrays)
+        return _manual.vary_like(call(*_arrays(state), words), *arrays)
 
     return _either(reference, compiled)
 
@@ -209,38 +218,38 @@ def _add_op(aux: Any, batch: int, xla_add: Callable[..., Any]) -> Callable[..., 
 def add(state: Any, kept: list[jax.Array], batch: int, xla_add: Callable[..., Any]) -> Any:
     """The state after adding ``batch`` items, of which ``kept`` are the last ``min(batch,
     capacity)`` (cast to the stored dtypes), through the custom call (see `adds`)."""
-    rows, counters, sums, mins = _add_op(state._aux, batch, xla_add)(*_arrays(state), *kept)
-    return _state_of(state._aux, (rows, counters, sums, mins, state.max_base))
+    arrays = _add_op(state._aux, batch, xla_add)(*_arrays(state), *kept)
+    return _state_of(state._aux, arrays)
 
 
 @functools.cache
 def _update_op(aux: Any, xla_update: Callable[..., Any]) -> Callable[..., Any]:
-    """``(rows, counters, sums, mins, max_base, ids, priorities) -> (sums, mins, max_base)``
-    of ``update_priorities`` of a prioritized state of static data ``aux``."""
+    """``(rows, sums, mins, ids, priorities) -> (rows, sums, mins)`` of
+    ``update_priorities`` of a prioritized state of static data ``aux`` (the rows' tail
+    holds the largest priority)."""
     from rlu_replay.jax._state import _new_values
 
     def reference(*arrays: Any) -> Any:
-        new = xla_update(_state_of(aux, arrays[:5]), *arrays[5:])
-        return _manual.vary_like(_arrays(new)[2:], *arrays)
+        new = xla_update(_state_of(aux, arrays[:3]), *arrays[3:])
+        return _manual.vary_like(_arrays(new), *arrays)
 
-    def config(rows: Any, counters: Any, sums: Any, mins: Any, *rest: Any) -> Any:
-        cap, width = rows.shape[-2:]
-        n = rest[1].shape[-1]
+    def config(rows: Any, sums: Any, mins: Any, *rest: Any) -> Any:
+        cap, width = _shape(aux, rows)
+        n = rest[0].shape[-1]
         block = _blocks.width(sums.dtype)
-        return (_trees(counters), cap, width, n, sums.shape[-1], mins.shape[-1], block)
+        return (_trees(rows), cap, width, n, sums.shape[-1], mins.shape[-1], block)
 
-    # rows, counters, sums, mins, max_base, ids, values -> sums, mins, max_base
-    axes = "...c w, ...k, ...s, ...b, ..., ...n, ...v n -> ...s, ...b, ..."
-    call = _kernel_call("update", axes, config, {2: 0, 3: 1, 4: 2})
+    # rows, sums, mins, ids, values -> rows, sums, mins
+    axes = "...c w, ...s, ...b, ...n, ...v n -> ...c w, ...s, ...b"
+    call = _kernel_call("update", aux[1].ident.dtype, axes, config, {0: 0, 1: 1, 2: 2})
 
     def compiled(*arrays: Any) -> Any:
-        state = _state_of(aux, arrays[:5])
-        ids, given = arrays[5:]
+        state = _state_of(aux, arrays[:3])
+        ids, given = arrays[3:]
         good, base, p = _new_values(state, given)
         # per item its leaf value, NaN for none (a bad priority), and its base priority
         values = jnp.stack([jnp.where(good, _leaf_value(p, state.sums), jnp.nan), base], -2)
-        sums, mins, largest = call(*_arrays(state), ids, values)
-        return _manual.vary_like((sums, mins, largest), *arrays)
+        return _manual.vary_like(call(*_arrays(state), ids, values), *arrays)
 
     return _either(reference, _one_buffer(compiled, reference, 3))
 
@@ -249,13 +258,13 @@ def update(state: Any, ids: jax.Array, given: jax.Array, xla_update: Callable[..
     """The state after ``update_priorities`` of identifiers ``ids`` (in the counters' dtype)
     with priorities ``given`` (one per identifier, in the trees' dtype), through the custom
     call (see `updates`)."""
-    sums, mins, max_base = _update_op(state._aux, xla_update)(*_arrays(state), ids, given)
-    return _state_of(state._aux, (state.rows[0], state.counters, sums, mins, max_base))
+    arrays = _update_op(state._aux, xla_update)(*_arrays(state), ids, given)
+    return _state_of(state._aux, arrays)
 
 
 @functools.cache
 def _sample_op(aux: Any, xla_draw: Callable[..., Any]) -> Callable[..., Any]:
-    """``(rows, counters, sums, mins, x, columns) -> (*leaves, ids, ratios)``: the items at the
+    """``(rows, sums, mins, x, columns) -> (*leaves, ids, ratios)``: the items at the
     masses ``x`` of a prioritized state of static data ``aux``, their identifiers and weights'
     ratios (see ``xla_draw``); ``columns``, per leaf its first word and its words, tells the
     kernel where the leaves are (each buffer's row of them the same)."""
@@ -263,28 +272,28 @@ def _sample_op(aux: Any, xla_draw: Callable[..., Any]) -> Callable[..., Any]:
     columns = lay.columns
 
     def reference(*arrays: Any) -> Any:
-        rows, counters, sums, mins, x, _ = arrays
-        unread = jnp.zeros(counters.shape[:-1], sums.dtype)  # a draw reads no largest priority
-        batch, ids, ratios = xla_draw(_state_of(aux, (rows, counters, sums, mins, unread)), x)
+        rows, sums, mins, x, _ = arrays
+        batch, ids, ratios = xla_draw(_state_of(aux, (rows, sums, mins)), x)
         out = (*jax.tree_util.tree_leaves(batch), ids, ratios)
         return _manual.vary_like(out, *arrays)
 
-    def config(rows: Any, counters: Any, sums: Any, mins: Any, x: Any, _: Any) -> Any:
-        cap, width = rows.shape[-2:]
+    def config(rows: Any, sums: Any, mins: Any, x: Any, _: Any) -> Any:
+        cap, width = _shape(aux, rows)
         n = x.shape[-1]
-        return (_trees(counters), cap, width, n, sums.shape[-1], mins.shape[-1], len(columns))
+        return (_trees(rows), cap, width, n, sums.shape[-1], mins.shape[-1], len(columns))
 
-    def results(rows: Any, counters: Any, sums: Any, mins: Any, x: Any, _: Any) -> tuple[Any, ...]:
+    def results(rows: Any, sums: Any, mins: Any, x: Any, _: Any) -> tuple[Any, ...]:
         leaves = tuple(_cpu.result_like(x, c.dtype, c.shape) for c in columns)
-        return (*leaves, _cpu.result_like(x, counters.dtype), _cpu.result_like(x, sums.dtype))
+        return (*leaves, _cpu.result_like(x, ints), _cpu.result_like(x, sums.dtype))
 
     # the leaves' own axes, named apart
     leaves = [
         " ".join(["...n", *(f"l{j}d{d}" for d in range(len(c.shape)))])
         for j, c in enumerate(columns)
     ]
-    axes = "...c w, ...k, ...s, ...b, ...n, ...t -> " + ", ".join([*leaves, "...n", "...n"])
-    call = _kernel_call("sample", axes, config, {}, results, named=(2, 1, 4))
+    axes = "...c w, ...s, ...b, ...n, ...t -> " + ", ".join([*leaves, "...n", "...n"])
+    ints = lay.ident.dtype
+    call = _kernel_call("sample", ints, axes, config, {}, results, masses=True)
 
     def compiled(*arrays: Any) -> Any:
         return _manual.vary_like(call(*arrays), *arrays)
@@ -303,6 +312,6 @@ def sample(
     """``xla_draw(state, x)`` through the custom call (see `samples`): the items at the
     masses ``x``, their identifiers and the weights' ratios ``p_min / p``."""
     columns = np.array([(c.start, c.width) for c in state._layout.columns], np.int32)
-    table = jnp.broadcast_to(columns.reshape(-1), (*state.counters.shape[:-1], columns.size))
-    *leaves, ids, ratios = _sample_op(state._aux, xla_draw)(*_arrays(state)[:4], x, table)
+    table = jnp.broadcast_to(columns.reshape(-1), (*state.rows[0].shape[:-2], columns.size))
+    *leaves, ids, ratios = _sample_op(state._aux, xla_draw)(*_arrays(state), x, table)
     return jax.tree_util.tree_unflatten(state._layout.treedef, leaves), ids, ratios

@@ -90,18 +90,20 @@ class ReplayState:
 
     The items are stored packed: their leaves' bits and their identifiers side by side in
     ``rows``, one 2-d array per kind of word (one uint32 array for items whose leaves are all
-    4-byte numbers), and the three counters in one small int array. A jitted call pays for
-    every array it gives back, and a donated state gives all of its arrays back: a
-    prioritized state of CartPole transitions is 5 arrays, where one array per leaf and per
-    counter made 12. ``storage``, ``serial``, ``position``, ``size`` and ``inserted`` read them
-    unpacked.
+    4-byte numbers), and the three counters (and a prioritized state's largest priority) as
+    words in a few rows after the items', in the identifiers' array. A jitted call pays for
+    every array it gives back, and a donated state gives all of its arrays back: a uniform
+    state of CartPole transitions is 1 array, a prioritized one 3 (with the trees), where one
+    array per leaf and per counter made 12. ``storage``, ``serial``, ``position``, ``size``
+    and ``inserted`` read them unpacked.
 
     Attributes
     ----------
     rows : tuple of jax.Array
-        The stored items' bits and identifiers, each array of shape ``(capacity, words)``.
+        The stored items' bits and identifiers, each array of shape ``(capacity, words)``;
+        the identifiers' array has a few rows more, which hold the counters.
     counters : jax.Array
-        ``position``, ``size`` and ``inserted``: 3 ints.
+        ``position``, ``size`` and ``inserted``: 3 ints (read-only).
     storage : pytree of jax.Array
         The items' leaves, each with a leading axis of ``capacity`` (read-only; unpacked from
         ``rows`` on each read).
@@ -129,7 +131,6 @@ class ReplayState:
 
     capacity: int
     rows: tuple[jax.Array, ...]
-    counters: jax.Array
     _layout: _rows.Layout
     _aux: tuple[Any, ...]  # the static data, made once: jit compares it on every call
 
@@ -142,20 +143,32 @@ class ReplayState:
         size: jax.Array,
         inserted: jax.Array,
     ) -> None:
+        self._build(capacity, storage, serial, position, size, inserted, None)
+
+    def _build(self, capacity: int, *logical: Any) -> None:
+        """Set the arrays from the unpacked items, counters and largest priority."""
         self.capacity = capacity
-        self._pack(storage, serial, position, size, inserted)
+        self._pack(*logical)
         self._aux = self._static()
 
-    def _pack(self, storage: Any, serial: Any, position: Any, size: Any, inserted: Any) -> None:
-        """Set ``rows`` and ``counters`` from the items' leaves and the counters."""
+    def _pack(
+        self, storage: Any, serial: Any, position: Any, size: Any, inserted: Any, base: Any
+    ) -> None:
+        """Set ``rows`` from the items' leaves, the counters and the largest priority (None
+        for a uniform state)."""
         leaves, treedef = jax.tree_util.tree_flatten(storage)
         slots = jnp.ndim(serial)  # the leading axes of every leaf: batch axes, then slots
         items = [(leaf.dtype, tuple(leaf.shape[slots:])) for leaf in leaves]
         serial = jnp.asarray(serial)
         self._layout = _rows.layout(treedef, _paths(storage), items, serial.dtype)
-        self.rows = _rows.pack(self._layout, leaves, serial)
         ints = serial.dtype
-        self.counters = jnp.stack([jnp.asarray(x, ints) for x in (position, size, inserted)], -1)
+        counters = jnp.stack([jnp.asarray(x, ints) for x in (position, size, inserted)], -1)
+        rows = _rows.pack(self._layout, leaves, serial)
+        self.rows = _rows.with_tail(self._layout, self.capacity, rows, counters, base)
+
+    def _base(self) -> Any:
+        """The largest priority as the tail keeps it: none in a uniform state."""
+        return None
 
     def _static(self) -> tuple[Any, ...]:
         return (self.capacity, self._layout)
@@ -165,7 +178,7 @@ class ReplayState:
 
     def tree_flatten(self) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
         """Children and static data for ``jax.tree_util``."""
-        return (self.rows, self.counters), self._aux
+        return (self.rows,), self._aux
 
     @classmethod
     def tree_unflatten(cls: type[_S], aux: tuple[Any, ...], children: Any) -> _S:
@@ -173,20 +186,37 @@ class ReplayState:
         state = object.__new__(cls)
         state._aux = aux
         state.capacity, state._layout = aux
-        state.rows, state.counters = tuple(children[0]), children[1]
+        state.rows = tuple(children[0])
         return state
 
     def _replace(self: _S, **changes: Any) -> _S:
-        """A copy with arrays replaced: ``rows``, ``counters``, the trees, or the unpacked
-        names (``storage``, ``serial``, ``position``, ``size``, ``inserted``)."""
+        """A copy with arrays replaced: ``rows``, ``counters``, ``max_base``, the trees, or the
+        unpacked names (``storage``, ``serial``, ``position``, ``size``, ``inserted``)."""
         unpacked = {name: changes.pop(name) for name in _LOGICAL if name in changes}
+        tail = {name: changes.pop(name) for name in ("counters", "max_base") if name in changes}
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
         new._set(**changes)
         if unpacked:
-            new._pack(*(unpacked.get(name, getattr(self, name)) for name in _LOGICAL))
+            items, serial, position, size, inserted = (
+                unpacked.get(name, getattr(self, name)) for name in _LOGICAL
+            )
+            new._pack(items, serial, position, size, inserted, self._base())
+        if tail:
+            new.rows = _rows.set_tail(
+                new._layout,
+                new.capacity,
+                new.rows,
+                tail.get("counters"),
+                tail.get("max_base"),
+                new._base_dtype(),
+            )
         new._aux = new._static()
         return new
+
+    def _base_dtype(self) -> Any:
+        """The dtype of the largest priority: none in a uniform state."""
+        return None
 
     def _set(self, **changes: Any) -> None:
         self.__dict__.update(changes)
@@ -197,13 +227,19 @@ class ReplayState:
     @property
     def storage(self) -> Any:
         """The items' leaves, each with a leading axis of ``capacity`` (unpacked: a copy)."""
-        return _rows.unpacked(self._layout, self.rows)
+        return _rows.unpacked(self._layout, self.capacity, self.rows)
 
     @property
     def serial(self) -> jax.Array:
         """Per slot, the identifier of the item it holds (-1 for none)."""
-        ids: jax.Array = _rows.identifiers_of(self._layout, self.rows)
+        ids: jax.Array = _rows.identifiers_of(self._layout, self.capacity, self.rows)
         return ids
+
+    @property
+    def counters(self) -> jax.Array:
+        """``position``, ``size`` and ``inserted``, in the identifiers' int dtype."""
+        counters: jax.Array = _rows.counters_of(self._layout, self.capacity, self.rows)
+        return counters
 
     @property
     def position(self) -> jax.Array:
@@ -223,11 +259,12 @@ class ReplayState:
     @property
     def identifier_period(self) -> int:
         """Identifiers count modulo this: the largest multiple of ``capacity`` the ints hold."""
-        return _period(self.capacity, self.counters.dtype)
+        return _period(self.capacity, self._layout.ident.dtype)
 
     def _one_buffer(self, operation: str) -> None:
-        if self.counters.ndim != 1:
-            shape = (*self.counters.shape[:-1], self.capacity)
+        lead = self.rows[0].shape[:-2]
+        if lead:
+            shape = (*lead, self.capacity)
             raise ValueError(
                 f"this {type(self).__name__} holds a batch of buffers (its identifiers have "
                 f"shape {shape}), and {operation} acts on one buffer: call "
@@ -243,7 +280,8 @@ class ReplayState:
 
     def _restore(self, saved: dict[str, Any]) -> None:
         self.capacity = saved["capacity"]
-        self._pack(*(saved[name] for name in _LOGICAL))
+        items, serial, position, size, inserted = (saved[name] for name in _LOGICAL)
+        self._pack(items, serial, position, size, inserted, saved.get("max_base"))
 
     def __getstate__(self) -> dict[str, Any]:
         return _map_arrays(np.asarray, self._saved())
@@ -286,7 +324,8 @@ class PrioritizedReplayState(ReplayState):
         Kept from ``sums`` (rlu-replay 0.7 and before kept a leaf per slot: a pickle still
         holds that form, see the notes).
     max_base : jax.Array
-        The largest ``priority + epsilon`` given so far (1 before any).
+        The largest ``priority + epsilon`` given so far (1 before any; read-only, kept as
+        bits in the rows' tail, so it takes no derivative).
     alpha, epsilon : float
         The exponent and the offset of the priorities.
 
@@ -302,9 +341,9 @@ class PrioritizedReplayState(ReplayState):
     load across versions either way.
     """
 
-    max_base: jax.Array
     alpha: float
     epsilon: float
+    _max_dtype: np.dtype[Any]  # the largest priority's (in the rows' tail)
     # the trees' node arrays and static data: leaves of this state itself (one Python
     # flatten per call, not three); ``sums`` and ``mins`` rebuild the trees from them
     _sum_nodes: jax.Array
@@ -325,7 +364,9 @@ class PrioritizedReplayState(ReplayState):
         alpha: float,
         epsilon: float,
     ) -> None:
-        self.alpha, self.epsilon, self.max_base = alpha, epsilon, max_base
+        self.alpha, self.epsilon = alpha, epsilon
+        max_base = jnp.asarray(max_base)
+        self._max_dtype = np.dtype(max_base.dtype)
         blocks = _blocks.count(capacity, sums.dtype)
         if mins.capacity == capacity != blocks:  # a leaf per slot, as rlu-replay 0.7 kept it
             mins = _blocks.from_slots(mins, sums)
@@ -336,7 +377,7 @@ class PrioritizedReplayState(ReplayState):
                 f"{mins.capacity} leaves"
             )
         self._set(sums=sums, mins=mins)
-        super().__init__(capacity, storage, serial, position, size, inserted)
+        self._build(capacity, storage, serial, position, size, inserted, max_base)
 
     def _set(self, **changes: Any) -> None:
         aux = list(self.__dict__.get("_tree_aux", (None, None)))
@@ -346,6 +387,18 @@ class PrioritizedReplayState(ReplayState):
                 setattr(self, nodes, leaf)
         self._tree_aux = (aux[0], aux[1])
         self.__dict__.update(changes)
+
+    @property
+    def max_base(self) -> jax.Array:
+        """The largest ``priority + epsilon`` given so far (1 before any)."""
+        base: jax.Array = _rows.base_of(self._layout, self.capacity, self.rows, self._max_dtype)
+        return base
+
+    def _base(self) -> Any:
+        return self.max_base
+
+    def _base_dtype(self) -> Any:
+        return self._max_dtype
 
     @property
     def sums(self) -> JaxSumTree:
@@ -358,20 +411,33 @@ class PrioritizedReplayState(ReplayState):
         return JaxMinTree.tree_unflatten(self._tree_aux[1], (self._min_nodes,))
 
     def _static(self) -> tuple[Any, ...]:
-        return (self.capacity, self._layout, self.alpha, self.epsilon, self._tree_aux)
+        return (
+            self.capacity,
+            self._layout,
+            self.alpha,
+            self.epsilon,
+            self._tree_aux,
+            self._max_dtype,
+        )
 
     def tree_flatten(self) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
         """Children and static data for ``jax.tree_util``."""
-        children = (self.rows, self.counters, self._sum_nodes, self._min_nodes, self.max_base)
-        return children, self._aux
+        return (self.rows, self._sum_nodes, self._min_nodes), self._aux
 
     @classmethod
     def tree_unflatten(cls: type[_P], aux: tuple[Any, ...], children: Any) -> _P:
         """Rebuild a state from `tree_flatten`'s output (no checks: leaves may be tracers)."""
         state = object.__new__(cls)
         state._aux = aux
-        state.capacity, state._layout, state.alpha, state.epsilon, state._tree_aux = aux
-        rows, state.counters, state._sum_nodes, state._min_nodes, state.max_base = children
+        (
+            state.capacity,
+            state._layout,
+            state.alpha,
+            state.epsilon,
+            state._tree_aux,
+            state._max_dtype,
+        ) = aux
+        rows, state._sum_nodes, state._min_nodes = children
         state.rows = tuple(rows)
         return state
 
@@ -386,12 +452,9 @@ class PrioritizedReplayState(ReplayState):
         }
 
     def _restore(self, saved: dict[str, Any]) -> None:
+        self.alpha, self.epsilon = saved["alpha"], saved["epsilon"]
+        self._max_dtype = np.dtype(jnp.asarray(saved["max_base"]).dtype)
         super()._restore(saved)
-        self.alpha, self.epsilon, self.max_base = (
-            saved["alpha"],
-            saved["epsilon"],
-            saved["max_base"],
-        )
         self._set(sums=saved["sums"], mins=_blocks.from_slots(saved["mins"], saved["sums"]))
 
     def __repr__(self) -> str:
@@ -443,13 +506,14 @@ def _int() -> np.dtype[Any]:
     return np.dtype(jax.dtypes.canonicalize_dtype(np.int64))
 
 
-def _empty(cls: type[_S], example: Any, capacity: int, **more: Any) -> _S:
-    """An empty state of ``cls``: zeroed rows, no identifiers, counters at 0."""
+def _empty(cls: type[_S], example: Any, capacity: int, base: Any = None, **more: Any) -> _S:
+    """An empty state of ``cls``: zeroed rows, no identifiers, counters at 0, the largest
+    priority ``base`` (None for a uniform state)."""
     state = object.__new__(cls)
     state.capacity, state._layout = capacity, _layout_for(example)
-    state.rows = _rows.empty(state._layout, capacity)
-    state.counters = jnp.zeros(3, _int())
     state._set(**more)
+    rows = _rows.empty(state._layout, capacity)
+    state.rows = _rows.with_tail(state._layout, capacity, rows, jnp.zeros(3, _int()), base)
     state._aux = state._static()
     return state
 
@@ -552,7 +616,8 @@ def init(
         capacity,
         sums=sums,
         mins=mins,
-        max_base=jnp.ones((), sums.dtype),
+        base=jnp.ones((), sums.dtype),
+        _max_dtype=np.dtype(sums.dtype),
         alpha=alpha,
         epsilon=epsilon,
     )
@@ -643,7 +708,7 @@ def _add_xla(state: _S, kept: list[jax.Array], size: int) -> _S:
     items given, cast to the stored dtypes."""
     cap = state.capacity
     keep = min(size, cap)
-    counters = state.counters
+    counters, base = _tail(state)
     ints = counters.dtype
     period = _period(cap, ints)
     # identifiers count modulo the period, in unsigned arithmetic that cannot overflow
@@ -668,15 +733,46 @@ def _add_xla(state: _S, kept: list[jax.Array], size: int) -> _S:
         "counters": jnp.stack(ends),
     }
     if isinstance(state, PrioritizedReplayState):
-        sums = state.sums.set_values(slots, jnp.full(keep, _new_value(state), state.sums.dtype))
+        changes["max_base"] = base  # the tail is written whole
+        value = _new_value(state, base)
+        sums = state.sums.set_values(slots, jnp.full(keep, value, state.sums.dtype))
         changes["sums"] = sums
         changes["mins"] = _blocks.write(state.mins, sums, slots, ends[1])
     return state._replace(**changes)
 
 
-def _new_value(state: PrioritizedReplayState) -> jax.Array:
-    """The sampling value $p^\\alpha$ of new items: from the largest priority so far."""
-    p = jnp.minimum(state.max_base**state.alpha, _clamp_limit(state.sums))
+def _once(x: jax.Array, like: jax.Array) -> jax.Array:
+    """``x`` (ints), made by an operation that XLA runs once, ahead of the writes it feeds.
+
+    Why: a jitted step writes the rows in place, and XLA copies them (an O(N) copy per call)
+    where an operation reads them with no path of data to the next write, which could
+    otherwise run first. XLA repeats a cheap read (a slice) in each of its users, and a user
+    without such a path (a tree's write, which needs the size) could then read the tail after
+    the rows' write: the tests of donated steps on the XLA kernels' path caught three copies
+    of the rows per step. An integer division is not repeated: its users read its result, and
+    the writes take that too. (An optimization barrier does not do it: XLA's CPU compiler
+    removes it before fusing.) The divisor is 1, made from ``like`` (an int) so that XLA
+    cannot see it.
+    """
+    one = (like | 1) // (like | 1)
+    return x // one.astype(x.dtype)
+
+
+def _tail(state: ReplayState) -> tuple[jax.Array, Any]:
+    """The counters and the largest priority (None for a uniform state), read from the rows'
+    tail once (see `_once`), for the writes and everything else that needs them."""
+    words = _rows.tail_words(state._layout, state.capacity, state.rows)
+    words = _once(words, words[..., :1])
+    counters = _rows.counters_in(state._layout, state.capacity, words)
+    if isinstance(state, PrioritizedReplayState):
+        return counters, _rows.base_in(state._layout, state.capacity, words, state._max_dtype)
+    return counters, None
+
+
+def _new_value(state: PrioritizedReplayState, base: jax.Array) -> jax.Array:
+    """The sampling value $p^\\alpha$ of new items: from ``base``, the largest priority so
+    far."""
+    p = jnp.minimum(base**state.alpha, _clamp_limit(state.sums))
     return p.astype(state.sums.dtype)  # in the trees' dtype, as both paths of `add` store it
 
 
@@ -855,7 +951,7 @@ def update_priorities(
     idx = idx.reshape(1) if idx.ndim == 0 else idx  # one identifier, as the host buffer takes it
     n = check_index_vector("idx", idx)
     check_shape("priorities", priorities, expected=(n,), scalar=True)
-    ids = idx.astype(state.counters.dtype)
+    ids = idx.astype(state._layout.ident.dtype)
     given = jnp.broadcast_to(jnp.asarray(priorities, state.sums.dtype), (n,))
     if _calls.updates(state):
         updated: PrioritizedReplayState = _calls.update(state, ids, given, _update_xla)
@@ -869,6 +965,7 @@ def _update_xla(
     """`update_priorities` in XLA operations: ``ids`` in the counters' dtype, ``given`` one
     priority per identifier in the trees' dtype."""
     cap = state.capacity
+    counters, base_before = _tail(state)
     slots = ids % cap
     live = (ids >= 0) & (_rows.identifiers_at(state._layout, state.rows, slots) == ids)
     if _debug.enabled():  # the debug checks: a bad priority of a live item raises, by its entry
@@ -882,8 +979,9 @@ def _update_xla(
     sums = state.sums.set_values(at, p)
     return state._replace(
         sums=sums,
-        mins=_blocks.write(state.mins, sums, at, state.size),
-        max_base=jnp.maximum(state.max_base, largest),
+        mins=_blocks.write(state.mins, sums, at, counters[1]),
+        max_base=jnp.maximum(base_before, largest),
+        counters=counters,
     )
 
 
