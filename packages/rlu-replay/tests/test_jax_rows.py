@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 jax = pytest.importorskip("jax")
 import jax.numpy as jnp  # noqa: E402
 from rlu_replay import jax as rj  # noqa: E402
-from rlu_replay.jax import _rows  # noqa: E402
+from rlu_replay.jax import _rows, _tail  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # every dtype a leaf may have outside 64-bit mode, and what its bits are stored as
@@ -133,7 +133,7 @@ def test_the_tail_holds_counters_and_largest_priority_where_the_kernels_read_the
         structure = jax.tree_util.tree_structure(0)
         lay = _rows.layout(structure, ["x"], [(np.dtype(np.uint32), (given_words,))], ints)
         w = lay.groups[0][1]
-        base_at, counters_at, extra = _rows.tail_offsets(capacity, w, lay.ident.words)
+        base_at, counters_at, extra = _tail.tail_offsets(capacity, w, lay.ident.words)
         n = 3 * lay.ident.words
         assert base_at % 2 == 0 and (capacity + extra) * w % 2 == 0
         assert capacity * w <= base_at and counters_at + n <= (capacity + extra) * w
@@ -141,7 +141,7 @@ def test_the_tail_holds_counters_and_largest_priority_where_the_kernels_read_the
         info = np.iinfo(ints)
         counters = rng.integers(info.min, info.max, (*lead, 3), dtype=ints)
         base = _random_bits(rng, floats, lead)
-        (rows,) = _rows.with_tail(
+        (rows,) = _tail.with_tail(
             lay, capacity, (jnp.asarray(items),), jnp.asarray(counters), jnp.asarray(base)
         )
         assert rows.shape == (*lead, capacity + extra, w)
@@ -154,13 +154,13 @@ def test_the_tail_holds_counters_and_largest_priority_where_the_kernels_read_the
             np.testing.assert_array_equal(
                 words[counters_at : counters_at + n].view(ints), counters[k]
             )
-        _same_bits(_rows.read_counters(lay, capacity, (rows,)), counters)
-        _same_bits(_rows.read_base(lay, capacity, (rows,), floats), base)
+        _same_bits(_tail.read_counters(lay, capacity, (rows,)), counters)
+        _same_bits(_tail.read_base(lay, capacity, (rows,), floats), base)
         # writing one of them keeps the other and the items
         new = rng.integers(0, 2**20, (*lead, 3)).astype(ints)
-        (written,) = _rows.set_tail(lay, capacity, (rows,), jnp.asarray(new), dtype=floats)
-        _same_bits(_rows.read_counters(lay, capacity, (written,)), new)
-        _same_bits(_rows.read_base(lay, capacity, (written,), floats), base)
+        (written,) = _tail.set_tail(lay, capacity, (rows,), jnp.asarray(new), dtype=floats)
+        _same_bits(_tail.read_counters(lay, capacity, (written,)), new)
+        _same_bits(_tail.read_base(lay, capacity, (written,), floats), base)
         np.testing.assert_array_equal(np.asarray(written)[..., :capacity, :], items)
 
     with x64() if wide else contextlib.nullcontext():

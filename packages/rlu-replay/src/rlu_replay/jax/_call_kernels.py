@@ -6,7 +6,7 @@ the rlu distributions: rlu-replay pins rlu-trees' minor version). Each result is
 buffers, each the same memory as an input (XLA aliases them). The add::
 
     in:  rows (trees, capacity + tail, width) uint32, with the counters and the largest
-         priority in the tail (``rlu_replay.jax._rows.tail_offsets``), sums (trees, size),
+         priority in the tail (``rlu_replay.jax._tail.tail_offsets``), sums (trees, size),
          mins (trees, blocks), words (trees, n * (width - id_words) + value words) uint32
     out: rows, sums, mins (written in place)
 
@@ -62,18 +62,18 @@ from rlu_trees._reducers import CODE
 from rlu_trees.jax import _cpu_kernels
 from rlu_trees.jax._cpu_kernels import _config, _pointer, _rows
 
-from rlu_replay.jax import _rows as layouts
+from rlu_replay.jax import _tail as tails
 
 # numba checks a cached kernel against its own file only: these kernels call rlu-trees'
 # compiled functions and the tail's layout, so their caches go stale when those files change
-DEPENDS = (*_cpu_kernels.DEPENDS, _cpu_kernels.__file__, _reducers.__file__, layouts.__file__)
+DEPENDS = (*_cpu_kernels.DEPENDS, _cpu_kernels.__file__, _reducers.__file__, tails.__file__)
 
 
 def _jit(func: Any) -> Any:
     return host._jit(func, depends=DEPENDS)
 
 
-_tail_offsets = _jit(layouts.tail_offsets)
+_tail_offsets = _jit(tails.tail_offsets)
 
 
 @_jit

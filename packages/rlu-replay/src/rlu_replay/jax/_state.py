@@ -22,7 +22,7 @@ from rlu_replay._checks import (
     check_real,
     check_shape,
 )
-from rlu_replay.jax import _blocks, _calls, _rows
+from rlu_replay.jax import _blocks, _calls, _rows, _tail
 
 _S = TypeVar("_S", bound="ReplayState")
 _P = TypeVar("_P", bound="PrioritizedReplayState")
@@ -164,7 +164,7 @@ class ReplayState:
         ints = serial.dtype
         counters = jnp.stack([jnp.asarray(x, ints) for x in (position, size, inserted)], -1)
         rows = _rows.pack(self._layout, leaves, serial)
-        self.rows = _rows.with_tail(self._layout, self.capacity, rows, counters, base)
+        self.rows = _tail.with_tail(self._layout, self.capacity, rows, counters, base)
 
     def _base(self) -> Any:
         """The largest priority as the tail keeps it: none in a uniform state."""
@@ -203,7 +203,7 @@ class ReplayState:
             )
             new._pack(items, serial, position, size, inserted, self._base())
         if tail:
-            new.rows = _rows.set_tail(
+            new.rows = _tail.set_tail(
                 new._layout,
                 new.capacity,
                 new.rows,
@@ -238,7 +238,7 @@ class ReplayState:
     @property
     def counters(self) -> jax.Array:
         """``position``, ``size`` and ``inserted``, in the identifiers' int dtype."""
-        counters: jax.Array = _rows.counters_of(self._layout, self.capacity, self.rows)
+        counters: jax.Array = _tail.counters_of(self._layout, self.capacity, self.rows)
         return counters
 
     @property
@@ -391,7 +391,7 @@ class PrioritizedReplayState(ReplayState):
     @property
     def max_base(self) -> jax.Array:
         """The largest ``priority + epsilon`` given so far (1 before any)."""
-        base: jax.Array = _rows.base_of(self._layout, self.capacity, self.rows, self._max_dtype)
+        base: jax.Array = _tail.base_of(self._layout, self.capacity, self.rows, self._max_dtype)
         return base
 
     def _base(self) -> Any:
@@ -513,7 +513,7 @@ def _empty(cls: type[_S], example: Any, capacity: int, base: Any = None, **more:
     state.capacity, state._layout = capacity, _layout_for(example)
     state._set(**more)
     rows = _rows.empty(state._layout, capacity)
-    state.rows = _rows.with_tail(state._layout, capacity, rows, jnp.zeros(3, _int()), base)
+    state.rows = _tail.with_tail(state._layout, capacity, rows, jnp.zeros(3, _int()), base)
     state._aux = state._static()
     return state
 
@@ -708,7 +708,7 @@ def _add_xla(state: _S, kept: list[jax.Array], size: int) -> _S:
     items given, cast to the stored dtypes."""
     cap = state.capacity
     keep = min(size, cap)
-    counters, base = _tail(state)
+    counters, base = _counted(state)
     ints = counters.dtype
     period = _period(cap, ints)
     # identifiers count modulo the period, in unsigned arithmetic that cannot overflow
@@ -758,14 +758,14 @@ def _once(x: jax.Array, like: jax.Array) -> jax.Array:
     return x // one.astype(x.dtype)
 
 
-def _tail(state: ReplayState) -> tuple[jax.Array, Any]:
+def _counted(state: ReplayState) -> tuple[jax.Array, Any]:
     """The counters and the largest priority (None for a uniform state), read from the rows'
     tail once (see `_once`), for the writes and everything else that needs them."""
-    words = _rows.tail_words(state._layout, state.capacity, state.rows)
+    words = _tail.tail_words(state._layout, state.capacity, state.rows)
     words = _once(words, words[..., :1])
-    counters = _rows.counters_in(state._layout, state.capacity, words)
+    counters = _tail.counters_in(state._layout, state.capacity, words)
     if isinstance(state, PrioritizedReplayState):
-        return counters, _rows.base_in(state._layout, state.capacity, words, state._max_dtype)
+        return counters, _tail.base_in(state._layout, state.capacity, words, state._max_dtype)
     return counters, None
 
 
@@ -965,7 +965,7 @@ def _update_xla(
     """`update_priorities` in XLA operations: ``ids`` in the counters' dtype, ``given`` one
     priority per identifier in the trees' dtype."""
     cap = state.capacity
-    counters, base_before = _tail(state)
+    counters, base_before = _counted(state)
     slots = ids % cap
     live = (ids >= 0) & (_rows.identifiers_at(state._layout, state.rows, slots) == ids)
     if _debug.enabled():  # the debug checks: a bad priority of a live item raises, by its entry
