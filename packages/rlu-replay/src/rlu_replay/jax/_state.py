@@ -132,6 +132,8 @@ class ReplayState:
     capacity: int
     rows: tuple[jax.Array, ...]
     _layout: _rows.Layout
+    # the largest priority's dtype, in the rows' tail: a uniform state keeps none
+    _max_dtype: np.dtype[Any] | None = None
     _aux: tuple[Any, ...]  # the static data, made once: jit compares it on every call
 
     def __init__(
@@ -209,14 +211,10 @@ class ReplayState:
                 new.rows,
                 tail.get("counters"),
                 tail.get("max_base"),
-                new._base_dtype(),
+                new._max_dtype,
             )
         new._aux = new._static()
         return new
-
-    def _base_dtype(self) -> Any:
-        """The dtype of the largest priority: none in a uniform state."""
-        return None
 
     def _set(self, **changes: Any) -> None:
         self.__dict__.update(changes)
@@ -343,7 +341,6 @@ class PrioritizedReplayState(ReplayState):
 
     alpha: float
     epsilon: float
-    _max_dtype: np.dtype[Any]  # the largest priority's (in the rows' tail)
     # the trees' node arrays and static data: leaves of this state itself (one Python
     # flatten per call, not three); ``sums`` and ``mins`` rebuild the trees from them
     _sum_nodes: jax.Array
@@ -396,9 +393,6 @@ class PrioritizedReplayState(ReplayState):
 
     def _base(self) -> Any:
         return self.max_base
-
-    def _base_dtype(self) -> Any:
-        return self._max_dtype
 
     @property
     def sums(self) -> JaxSumTree:
@@ -512,6 +506,8 @@ def _empty(cls: type[_S], example: Any, capacity: int, base: Any = None, **more:
     state = object.__new__(cls)
     state.capacity, state._layout = capacity, _layout_for(example)
     state._set(**more)
+    if base is not None:
+        state._max_dtype = np.dtype(base.dtype)
     rows = _rows.empty(state._layout, capacity)
     state.rows = _tail.with_tail(state._layout, capacity, rows, jnp.zeros(3, _int()), base)
     state._aux = state._static()
@@ -617,7 +613,6 @@ def init(
         sums=sums,
         mins=mins,
         base=jnp.ones((), sums.dtype),
-        _max_dtype=np.dtype(sums.dtype),
         alpha=alpha,
         epsilon=epsilon,
     )

@@ -39,12 +39,19 @@ def tail_offsets(capacity: int, width: int, counter_words: int) -> tuple[int, in
     return base, counters, rows
 
 
+def _offsets(lay: Layout, capacity: int) -> tuple[int, int, int, int]:
+    """The rows' width, and the words of the largest priority and the first counter from
+    the tail's first word, and the tail's rows, for a state of this layout and capacity."""
+    width = lay.groups[lay.ident.group][1]
+    base, counters, rows = tail_offsets(capacity, width, lay.ident.words)
+    start = capacity * width
+    return width, base - start, counters - start, rows
+
+
 def _tail_words(lay: Layout, capacity: int, counters: jax.Array, base: jax.Array | None) -> Any:
     """The tail's words for ``counters`` ``(..., 3)`` and the largest priority ``base``
     ``(...)`` (None: zeros, as a uniform state keeps them): ``(..., rows, width)``."""
-    width = lay.groups[lay.ident.group][1]
-    first, at, rows = tail_offsets(capacity, width, lay.ident.words)
-    start = capacity * width
+    width, first, at, rows = _offsets(lay, capacity)
     lead = counters.shape[:-1]
     counted = lax.bitcast_convert_type(counters, jnp.uint32).reshape(*lead, -1)
     if base is None:
@@ -52,10 +59,10 @@ def _tail_words(lay: Layout, capacity: int, counters: jax.Array, base: jax.Array
     else:
         kept = lax.bitcast_convert_type(base, jnp.uint32).reshape(*lead, -1)
         kept = jnp.pad(kept, [(0, 0)] * len(lead) + [(0, 2 - kept.shape[-1])])
-    after = rows * width - (at - start) - counted.shape[-1]
+    after = rows * width - at - counted.shape[-1]
     words = jnp.concatenate(
         [
-            jnp.zeros((*lead, first - start), jnp.uint32),
+            jnp.zeros((*lead, first), jnp.uint32),
             kept,
             counted,
             jnp.zeros((*lead, after), jnp.uint32),
@@ -86,8 +93,7 @@ def tail_words(lay: Layout, capacity: int, rows: tuple[jax.Array, ...]) -> jax.A
 
 def counters_in(lay: Layout, capacity: int, words: jax.Array) -> jax.Array:
     """The counters ``(..., 3)``, in the identifiers' int dtype, from the tail's words."""
-    width = lay.groups[lay.ident.group][1]
-    at = tail_offsets(capacity, width, lay.ident.words)[1] - capacity * width
+    at = _offsets(lay, capacity)[2]
     n = lay.ident.words
     bits = words[..., at : at + 3 * n]
     if n == 2:
@@ -97,8 +103,7 @@ def counters_in(lay: Layout, capacity: int, words: jax.Array) -> jax.Array:
 
 def base_in(lay: Layout, capacity: int, words: jax.Array, dtype: Any) -> jax.Array:
     """The largest priority ``(...)``, of ``dtype`` (4 or 8 bytes), from the tail's words."""
-    width = lay.groups[lay.ident.group][1]
-    at = tail_offsets(capacity, width, lay.ident.words)[0] - capacity * width
+    at = _offsets(lay, capacity)[1]
     n = np.dtype(dtype).itemsize // 4
     bits = words[..., at : at + n]
     if n == 1:
