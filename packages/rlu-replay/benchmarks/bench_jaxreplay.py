@@ -9,7 +9,8 @@ buffer state donated (written in place), as a training loop holds it; figures ar
 ``--repeats`` runs interleaved across the rows, in microseconds per call (or per step).
 
 0. The floor: a donated call that gives the state back unchanged (no goal), what every
-   one-call row below pays.
+   one-call row below pays; the least a one-call add can cost; and rlu's uniform buffer
+   adding 1 and 2 transitions (a state of one array, no trees), beside flashbax's adds.
 1. Adds: one call adds B transitions (B = 1, 8, 128), rlu's ``add`` beside flashbax's
    prioritised flat buffer (``add_batch_size=B``); the same inside a ``lax.scan``.
 2. flashbax's prioritised trajectory buffer adding T time steps per call (T = 2, 8; its slow
@@ -292,10 +293,12 @@ def floor_rows(quick: bool) -> list[tuple[str, Callable[[], Runner]]]:
     """A donated call that gives the state back unchanged: what any call costs (no goal).
 
     The cost grows with the number of arrays a call takes and gives back, whatever their
-    size: two more rows time a call of 1 and of 16 small arrays for the scale. The last two
-    pairs put the least any add called from Python can cost (one donated array and the
-    batch, given back unchanged) beside flashbax's add of one transition and of two time
-    steps: their ratio is the least any implementation could reach in those rows.
+    size: two more rows time a call of 1 and of 16 small arrays for the scale. Two pairs put
+    the least any add called from Python can cost (one donated array and the batch, given
+    back unchanged: XLA runs nothing) beside flashbax's add of one transition and of two time
+    steps. The last two pairs put a real add into a state of one array beside the same two:
+    rlu's uniform buffer, whose state is a pytree of one array, written in place, with no
+    trees. A prioritized state of one array would cost at least as much, plus its trees' work.
     """
     cap = 2**16 if quick else CAPACITY
     same = jax.jit(lambda state, x: jax.tree_util.tree_map(lambda a: a, state), donate_argnums=0)
@@ -333,6 +336,12 @@ def floor_rows(quick: bool) -> list[tuple[str, Callable[[], Runner]]]:
         batches = [(transitions(rng, 1, steps),) for _ in range(16)]
         return Runner(buffer.init(ITEM), jax.jit(buffer.add, donate_argnums=0), batches)
 
+    def uniform(batches: list[Any]) -> Callable[[], Runner]:
+        """rlu's uniform buffer adding each batch: a state of one array, written in place."""
+        return lambda: Runner(
+            rj.init_uniform(ITEM, cap), jax.jit(rj.add, donate_argnums=0), batches
+        )
+
     one = [(transitions(rng, 1),) for _ in range(16)]
     two = [(transitions(rng, 2),) for _ in range(16)]  # as rlu takes them: 2 transitions
     return [
@@ -343,6 +352,10 @@ def floor_rows(quick: bool) -> list[tuple[str, Callable[[], Runner]]]:
         ("the least an add of 1 can cost: 1 donated array and the batch, unchanged", least(one)),
         ("flashbax prioritised flat buffer add, add_batch_size = 1", lambda: fbx_add(1)),
         ("the least an add of 2 time steps can cost: 1 donated array and the batch", least(two)),
+        ("flashbax prioritised trajectory buffer add, 2 time steps", lambda: fbx_steps(2)),
+        ("rlu_replay.jax uniform buffer (1 array, no trees): add of 1", uniform(one)),
+        ("flashbax prioritised flat buffer add, add_batch_size = 1", lambda: fbx_add(1)),
+        ("rlu_replay.jax uniform buffer (1 array, no trees): add of 2", uniform(two)),
         ("flashbax prioritised trajectory buffer add, 2 time steps", lambda: fbx_steps(2)),
     ]
 
@@ -415,17 +428,18 @@ def table(
             built.append((label, make(), ""))
         except Exception as exc:  # an anchor whose API moved: say so, keep going
             built.append((label, None, f"{type(exc).__name__}: {exc}"))
+    # timings by row, not by label: the same anchor may stand beside two of rlu's rows
     calls = {}
-    for label, runner, _ in built:
+    for k, (_, runner, _) in enumerate(built):
         if runner is not None:
             per = max(runner.run(5), 0.5)
-            calls[label] = int(min(max(budget_s / repeats / (per * 1e-6 * runner.per), 5), 20_000))
-    times: dict[str, list[float]] = {label: [] for label in calls}
+            calls[k] = int(min(max(budget_s / repeats / (per * 1e-6 * runner.per), 5), 20_000))
+    times: dict[int, list[float]] = {k: [] for k in calls}
     for _ in range(repeats):
-        for label, runner, _ in built:
+        for k, (_, runner, _) in enumerate(built):
             if runner is not None:
-                times[label].append(runner.run(calls[label]))
-    medians = {label: statistics.median(v) for label, v in times.items()}
+                times[k].append(runner.run(calls[k]))
+    medians = {k: statistics.median(v) for k, v in times.items()}
     print(title)
     print()
     print(f"| implementation | {unit} | rlu / this |")
@@ -433,7 +447,7 @@ def table(
     ratios = []
     for k in range(0, len(built), 2):
         (rlu_label, _, rlu_why), (fbx_label, _, fbx_why) = built[k], built[k + 1]
-        ours, theirs = medians.get(rlu_label), medians.get(fbx_label)
+        ours, theirs = medians.get(k), medians.get(k + 1)
         print(f"| **{rlu_label}** | {_fmt(ours, rlu_why)} | 1.00 |")
         ratio = ours / theirs if ours is not None and theirs is not None else None
         shown = "—" if ratio is None else f"{ratio:.2f}"
