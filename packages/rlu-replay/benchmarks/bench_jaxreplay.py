@@ -290,7 +290,8 @@ def _wrap(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def floor_rows(quick: bool) -> list[tuple[str, Callable[[], Runner]]]:
-    """A donated call that gives the state back unchanged: what any call costs (no goal).
+    """A donated call that gives the state back unchanged: what any call costs; and a real
+    add into a state of one array (no goal).
 
     The cost grows with the number of arrays a call takes and gives back, whatever their
     size: two more rows time a call of 1 and of 16 small arrays for the scale. Two pairs put
@@ -498,7 +499,8 @@ def main() -> None:
     cap = "2^16" if args.quick else "10^6"
     table(
         f"The floor of a call (capacity {cap}): median µs of one jitted, donated call that "
-        "returns the state unchanged (no goal: what every one-call row pays)",
+        "returns the state unchanged (what every one-call row pays), and of rlu's uniform add, "
+        "a state of one array (no goal)",
         floor_rows(args.quick),
         repeats,
         budget,
