@@ -299,7 +299,7 @@ def floor_rows(quick: bool) -> list[tuple[str, Callable[[], Runner]]]:
     back unchanged: XLA runs nothing) beside flashbax's add of one transition and of two time
     steps. The last two pairs put a real add into a state of one array beside the same two:
     rlu's uniform buffer, whose state is a pytree of one array, written in place, with no
-    trees. A prioritized state of one array would cost at least as much, plus its trees' work.
+    trees. A prioritized state of one array would cost about as much, plus its trees' work.
     """
     cap = 2**16 if quick else CAPACITY
     same = jax.jit(lambda state, x: jax.tree_util.tree_map(lambda a: a, state), donate_argnums=0)
