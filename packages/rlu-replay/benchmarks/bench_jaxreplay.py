@@ -9,8 +9,9 @@ buffer state donated (written in place), as a training loop holds it; figures ar
 ``--repeats`` runs interleaved across the rows, in microseconds per call (or per step).
 
 0. The floor: a donated call that gives the state back unchanged (no goal), what every
-   one-call row below pays; the least a one-call add can cost; and rlu's uniform buffer
-   adding 1 and 2 transitions (a state of one array, no trees), beside flashbax's adds.
+   one-call row below pays; the least a one-call add can cost, into any state and into
+   rlu's; and rlu's uniform buffer adding 1 and 2 transitions (a state of one array, no
+   trees), beside flashbax's adds.
 1. Adds: one call adds B transitions (B = 1, 8, 128), rlu's ``add`` beside flashbax's
    prioritised flat buffer (``add_batch_size=B``); the same inside a ``lax.scan``.
 2. flashbax's prioritised trajectory buffer adding T time steps per call (T = 2, 8; its slow
@@ -297,9 +298,12 @@ def floor_rows(quick: bool) -> list[tuple[str, Callable[[], Runner]]]:
     size: two more rows time a call of 1 and of 16 small arrays for the scale. Two pairs put
     the least any add called from Python can cost (one donated array and the batch, given
     back unchanged: XLA runs nothing) beside flashbax's add of one transition and of two time
-    steps. The last two pairs put a real add into a state of one array beside the same two:
-    rlu's uniform buffer, whose state is a pytree of one array, written in place, with no
-    trees. A prioritized state of one array would cost about as much, plus its trees' work.
+    steps. Two more put the least an add into rlu's prioritized state can cost beside them:
+    the state (its three arrays, as issue #20 asks for storage, a sum tree and a min tree)
+    and the batch, given back unchanged. The last two pairs put a real add into a state of
+    one array beside the same two: rlu's uniform buffer, whose state is a pytree of one array,
+    written in place, with no trees. A prioritized state of one array would cost about as
+    much, plus its trees' work.
     """
     cap = 2**16 if quick else CAPACITY
     same = jax.jit(lambda state, x: jax.tree_util.tree_map(lambda a: a, state), donate_argnums=0)
@@ -327,6 +331,11 @@ def floor_rows(quick: bool) -> list[tuple[str, Callable[[], Runner]]]:
         is at least one array can add the batch in one call for less."""
         return lambda: Runner(jnp.zeros(1000, jnp.float32), same, batches)
 
+    def least_rlu(batches: list[Any]) -> Callable[[], Runner]:
+        """rlu's prioritized state and the batch, given back unchanged: no add into that
+        state called from Python can cost less."""
+        return lambda: Runner(rj.init(ITEM, cap), same, batches)
+
     def fbx_add(width: int) -> Runner:
         buffer, state = _fbx_flat(width, cap, 0)
         batches = [(transitions(rng, width),) for _ in range(16)]
@@ -353,6 +362,18 @@ def floor_rows(quick: bool) -> list[tuple[str, Callable[[], Runner]]]:
         ("the least an add of 1 can cost: 1 donated array and the batch, unchanged", least(one)),
         ("flashbax prioritised flat buffer add, add_batch_size = 1", lambda: fbx_add(1)),
         ("the least an add of 2 time steps can cost: 1 donated array and the batch", least(two)),
+        ("flashbax prioritised trajectory buffer add, 2 time steps", lambda: fbx_steps(2)),
+        (
+            f"the least an add of 1 into rlu_replay.jax's state ({arrays(rlu_state)} arrays) "
+            "can cost: it and the batch, unchanged",
+            least_rlu(one),
+        ),
+        ("flashbax prioritised flat buffer add, add_batch_size = 1", lambda: fbx_add(1)),
+        (
+            f"the least an add of 2 into rlu_replay.jax's state ({arrays(rlu_state)} arrays) "
+            "can cost: it and the batch, unchanged",
+            least_rlu(two),
+        ),
         ("flashbax prioritised trajectory buffer add, 2 time steps", lambda: fbx_steps(2)),
         ("rlu_replay.jax uniform buffer (1 array, no trees): add of 1", uniform(one)),
         ("flashbax prioritised flat buffer add, add_batch_size = 1", lambda: fbx_add(1)),
