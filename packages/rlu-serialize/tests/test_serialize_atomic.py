@@ -225,3 +225,67 @@ def test_gathered_writes_write_every_piece_in_order(tmp_path_factory, sizes, mos
     if most is None:  # one system call per large piece, and one for what is left
         large = sum(n >= 64 << 10 for n in sizes)
         assert len(calls) <= large + 1 + sum(sizes) // (64 << 10)
+
+
+def _linked_sizes(monkeypatch) -> list[int]:
+    """The size of every file ``atomic_write`` gives a name by a link, as it links it."""
+    import rlu_serialize._atomic as atomic
+
+    sizes: list[int] = []
+    real_link = os.link
+
+    def link(src, dst, **kwargs):
+        sizes.append(os.fstat(int(src)).st_size)  # src: the fd's entry under /proc/self/fd
+        return real_link(src, dst, **kwargs)
+
+    monkeypatch.setattr(os, "link", link)
+    monkeypatch.setattr(atomic, "_unnamed_works", {})  # as in a fresh process
+    return sizes
+
+
+def test_issue_repro_a_first_write_names_no_empty_file(tmp_path, monkeypatch):
+    """CI, 2026-12-07: a process killed just after its first background dump began left an
+    empty ``.rlu-*.tmp`` beside the checkpoint. Checking that unnamed files could be linked,
+    the first write of a process gave an empty probe a name and removed it: a kill between the
+    two left it. Every name a write gives must now be the finished file's."""
+    import rlu_serialize._atomic as atomic
+
+    if not atomic._unnamed_supported(str(tmp_path)):
+        pytest.skip("no O_TMPFILE here: a named temporary file is the documented fallback")
+    sizes = _linked_sizes(monkeypatch)
+    dump({"v": 1}, tmp_path / "ckpt.lz4")
+    assert sizes == [(tmp_path / "ckpt.lz4").stat().st_size]
+    assert listing(tmp_path) == ["ckpt.lz4"]
+
+
+@pytest.mark.parametrize("durable", [True, False])
+def test_a_filesystem_that_cannot_link_unnamed_files_gets_a_named_copy(
+    tmp_path, monkeypatch, durable
+):
+    """Where an unnamed file cannot be given a name, its content goes to a hidden named file
+    that replaces the target (with the replaced file's mode), and later writes on that
+    filesystem use named files from the start."""
+    import rlu_serialize._atomic as atomic
+
+    if not atomic._unnamed_supported(str(tmp_path)):
+        pytest.skip("no O_TMPFILE here: nothing to fall back from")
+    sizes = _linked_sizes(monkeypatch)
+
+    def refuse(fd, directory):
+        raise OSError(95, "Operation not supported")
+
+    monkeypatch.setattr(atomic, "_link_unnamed", refuse)
+    path = tmp_path / "ckpt.lz4"
+    dump({"v": 1}, path, durable=durable)
+    os.chmod(path, 0o640)
+    obj = {"w": np.random.default_rng(0).standard_normal(3 * BLOCK_SIZE // 8)}
+    dump(obj, path, durable=durable)
+    assert np.array_equal(load(path)["w"], obj["w"])
+    assert os.stat(path).st_mode & 0o7777 == 0o640
+    assert listing(tmp_path) == ["ckpt.lz4"]
+    assert sizes == []
+    assert atomic._unnamed_works == {os.stat(tmp_path).st_dev: False}
+    with pytest.raises(RuntimeError):  # and the named path is atomic too
+        dump(ExplodesWhilePickled(), path, durable=durable)
+    assert listing(tmp_path) == ["ckpt.lz4"]
+    assert np.array_equal(load(path)["w"], obj["w"])

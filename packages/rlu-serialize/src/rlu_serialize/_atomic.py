@@ -5,11 +5,15 @@ directory (``O_TMPFILE`` on Linux, so that even a killed process leaves nothing
 behind; a hidden, named temporary file elsewhere), flushes and fsyncs it, and
 only then renames it over the target and fsyncs the directory. If anything fails
 before the rename, the target is untouched and the temporary file is removed.
+The only name a write gives its file before the rename is the finished file's: a
+filesystem that cannot link an unnamed file gets a named copy of it instead (and
+named files from then on).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import threading
 from collections.abc import Iterator
@@ -36,26 +40,30 @@ def _current_umask() -> int:
     return _umask
 
 
-_unnamed_works: dict[int, bool] = {}  # st_dev -> whether O_TMPFILE + link works there
+# st_dev -> whether unnamed files work there: False once one could not be created, or linked
+_unnamed_works: dict[int, bool] = {}
 
 
 def _open_tmpfile(directory: str) -> int:
-    flags = os.O_TMPFILE | os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
+    # readable too: where it cannot be linked, its content is copied to a named file
+    flags = os.O_TMPFILE | os.O_RDWR | getattr(os, "O_CLOEXEC", 0)
     return os.open(directory, flags, 0o666)
 
 
 def _unnamed_supported(directory: str) -> bool:
-    """Whether unnamed temporary files can be created and linked in ``directory``."""
+    """Whether unnamed temporary files can be created in ``directory`` (and, as far as a
+    write there has found, linked).
+
+    The check opens one and closes it, which leaves nothing even in a process killed
+    meanwhile (it used to link it under a temporary name, and a kill before the unlink left
+    that empty file). Whether one can be linked is found by the first write that links one
+    (``_give_name``)."""
     if not hasattr(os, "O_TMPFILE") or not os.path.isdir("/proc/self/fd"):
         return False
     device = os.stat(directory).st_dev
     if device not in _unnamed_works:
         try:
-            probe = _open_tmpfile(directory)
-            try:
-                os.unlink(_link_unnamed(probe, directory))
-            finally:
-                os.close(probe)
+            os.close(_open_tmpfile(directory))
             _unnamed_works[device] = True
         except OSError:
             _unnamed_works[device] = False
@@ -66,6 +74,11 @@ def _open_unnamed(directory: str) -> tuple[int, str | None]:
     """Open a temporary file in ``directory``; return (fd, path or None if unnamed)."""
     if _unnamed_supported(directory):
         return _open_tmpfile(directory), None
+    return _open_named(directory)
+
+
+def _open_named(directory: str) -> tuple[int, str]:
+    """A new hidden, named temporary file in ``directory``, with the mode of a new file."""
     import tempfile
 
     fd, path = tempfile.mkstemp(prefix=".rlu-", suffix=".tmp", dir=directory)
@@ -94,6 +107,33 @@ def _link_unnamed(fd: int, directory: str) -> str:
     finally:
         os.close(proc_fd)
     raise FileExistsError(f"could not find a free temporary name in {directory}")
+
+
+def _give_name(fd: int, directory: str, target: str, durable: bool) -> str:
+    """A name in ``directory`` for the finished content of the unnamed file ``fd``: the file
+    itself, linked, or where the filesystem refuses that, a named copy (with ``target``'s
+    mode and owner, as ``fd`` has them), and named files on that device from then on."""
+    if durable:
+        os.fsync(fd)
+    try:
+        return _link_unnamed(fd, directory)
+    except FileExistsError:
+        raise
+    except OSError:
+        _unnamed_works[os.fstat(fd).st_dev] = False
+    copy, path = _open_named(directory)
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        with open(fd, "rb", closefd=False) as source, open(copy, "wb", closefd=True) as out:
+            shutil.copyfileobj(source, out, 1 << 22)
+            _keep_owner_and_mode(out.fileno(), target)
+            out.flush()
+            if durable:
+                os.fsync(out.fileno())
+    except BaseException:
+        os.unlink(path)
+        raise
+    return path
 
 
 def _fsync_directory(directory: str) -> None:
@@ -189,10 +229,10 @@ def atomic_write(path: str | os.PathLike[str], *, durable: bool = True) -> Itera
             yield file
             _keep_owner_and_mode(file.fileno(), target)
             file.flush()
-            if durable:
-                os.fsync(file.fileno())
             if linked is None:  # give the unnamed file a name, then rename that
-                linked = _link_unnamed(file.fileno(), directory)
+                linked = _give_name(file.fileno(), directory, target, durable)
+            elif durable:
+                os.fsync(file.fileno())
         os.replace(linked, target)
         linked = None
     finally:
