@@ -326,15 +326,16 @@ def floor_rows(quick: bool) -> list[tuple[str, Callable[[], Runner]]]:
 
     rng = np.random.default_rng(0)
 
-    def least(batches: list[Any]) -> Callable[[], Runner]:
-        """One small donated array and the batch, given back unchanged: no buffer whose state
-        is at least one array can add the batch in one call for less."""
-        return lambda: Runner(jnp.zeros(1000, jnp.float32), same, batches)
+    def least(state: Callable[[], Any], batches: list[Any]) -> Callable[[], Runner]:
+        """The ``state`` and the batch, given back unchanged: no add into that state called
+        from Python can cost less (for one small array: no add into any state can)."""
+        return lambda: Runner(state(), same, batches)
 
-    def least_rlu(batches: list[Any]) -> Callable[[], Runner]:
-        """rlu's prioritized state and the batch, given back unchanged: no add into that
-        state called from Python can cost less."""
-        return lambda: Runner(rj.init(ITEM, cap), same, batches)
+    def one_array() -> jax.Array:
+        return jnp.zeros(1000, jnp.float32)
+
+    def prioritized() -> Any:
+        return rj.init(ITEM, cap)
 
     def fbx_add(width: int) -> Runner:
         buffer, state = _fbx_flat(width, cap, 0)
@@ -359,20 +360,26 @@ def floor_rows(quick: bool) -> list[tuple[str, Callable[[], Runner]]]:
         (f"flashbax prioritised flat buffer state ({arrays(fbx_state)} arrays), unchanged", flat),
         ("for the scale: 1 array of 1,000 float32, returned unchanged", small(1)),
         ("for the scale: 16 arrays of 1,000 float32, returned unchanged", small(16)),
-        ("the least an add of 1 can cost: 1 donated array and the batch, unchanged", least(one)),
+        (
+            "the least an add of 1 can cost: 1 donated array and the batch, unchanged",
+            least(one_array, one),
+        ),
         ("flashbax prioritised flat buffer add, add_batch_size = 1", lambda: fbx_add(1)),
-        ("the least an add of 2 time steps can cost: 1 donated array and the batch", least(two)),
+        (
+            "the least an add of 2 time steps can cost: 1 donated array and the batch",
+            least(one_array, two),
+        ),
         ("flashbax prioritised trajectory buffer add, 2 time steps", lambda: fbx_steps(2)),
         (
             f"the least an add of 1 into rlu_replay.jax's state ({arrays(rlu_state)} arrays) "
             "can cost: it and the batch, unchanged",
-            least_rlu(one),
+            least(prioritized, one),
         ),
         ("flashbax prioritised flat buffer add, add_batch_size = 1", lambda: fbx_add(1)),
         (
             f"the least an add of 2 into rlu_replay.jax's state ({arrays(rlu_state)} arrays) "
             "can cost: it and the batch, unchanged",
-            least_rlu(two),
+            least(prioritized, two),
         ),
         ("flashbax prioritised trajectory buffer add, 2 time steps", lambda: fbx_steps(2)),
         ("rlu_replay.jax uniform buffer (1 array, no trees): add of 1", uniform(one)),
