@@ -302,7 +302,7 @@ def test_sample_refuses_an_empty_buffer_and_bad_arguments():
     with pytest.raises(ValueError, match="n must be an int >= 1"):
         rj.sample(state, jax.random.key(0), 0)
     with pytest.raises(TypeError, match="stratified must be a bool"):
-        rj.sample(state, jax.random.key(0), 2, stratified=1)
+        rj.sample(state, jax.random.key(0), 2, stratified="yes")
     with pytest.raises(TypeError, match="state must be a PrioritizedReplayState"):
         rj.update_priorities(rj.init_uniform(ITEM, 4), jnp.arange(1), jnp.ones(1))
 
@@ -561,3 +561,80 @@ def test_issue_repro_no_derivative_flows_through_stored_items():
     )
     slope = jax.grad(lambda b: rj.sample(filled, jax.random.key(1), 8, b).weights.sum())(0.5)
     assert float(slope) < 0.0  # weights (p_min / p_i) ** beta <= 1 shrink as beta grows
+
+
+@pytest.mark.parametrize("wide", [False, True], ids=["32-bit", "64-bit"])
+def test_issue_repro_an_empty_update_leaves_the_state_as_it_was(wide, x64):
+    """No identifiers (the host buffer's ``update_priorities([], [])``): nothing changes, in
+    either mode, eagerly and inside jit. In 64-bit mode, with identifiers of two words, reading
+    the identifiers of no slots raised ZeroDivisionError."""
+    with x64() if wide else _nothing():
+        ints = np.int64 if wide else np.int32
+        example = {"x": jnp.zeros(2, jnp.float32), "y": jnp.float32(0)}
+        state = rj.add(rj.init(example, 4), {"x": jnp.ones((3, 2)), "y": jnp.arange(3.0)})
+        state = rj.update_priorities(state, jnp.arange(3), jnp.array([1.0, 2.0, 3.0]))
+        for update in (rj.update_priorities, jax.jit(rj.update_priorities)):
+            after = update(state, jnp.zeros(0, ints), jnp.zeros(0))
+            np.testing.assert_array_equal(after.sums.values, state.sums.values)
+            np.testing.assert_array_equal(after.mins.values, state.mins.values)
+            assert float(after.max_base) == float(state.max_base)
+            np.testing.assert_array_equal(after.serial, state.serial)
+        host = PrioritizedReplayBuffer(4)
+        host.add({"x": np.ones((3, 2), np.float32), "y": np.arange(3.0, dtype=np.float32)})
+        nothing = host.update_priorities(np.zeros(0, np.int64), np.zeros(0))
+        assert nothing == 0  # the host's answer: no item updated
+
+
+def test_issue_repro_stratified_takes_a_flag_as_the_host_buffer_does():
+    """numpy's bool and the ints 0 and 1 are flags, as the host buffer's ``sample`` takes them
+    (numpy's True was refused with "stratified must be a bool, got bool"); anything else is
+    refused as the host refuses it."""
+    state = rj.update_priorities(
+        rj.add(rj.init(ITEM, 8), _items(0, 8)), jnp.arange(8), jnp.arange(1.0, 9.0)
+    )
+    key = jax.random.key(3)
+    for flag, same in ((np.True_, True), (1, True), (np.False_, False), (0, False)):
+        drawn = rj.sample(state, key, 16, stratified=flag)
+        np.testing.assert_array_equal(drawn.idx, rj.sample(state, key, 16, stratified=same).idx)
+    host = PrioritizedReplayBuffer(8)
+    host.add(_items(0, 8))
+    for wrong, error in ((2, ValueError), ("yes", TypeError), (0.5, TypeError)):
+        with pytest.raises(error) as ours:
+            rj.sample(state, key, 4, stratified=wrong)
+        with pytest.raises(error) as theirs:
+            host.sample(4, rng=0, stratified=wrong)
+        assert str(ours.value) == str(theirs.value)
+        assert str(ours.value).startswith("stratified must be a bool (or the int 0 or 1)")
+
+
+def test_issue_repro_a_finite_priority_above_the_trees_range_is_clamped_not_skipped(x64):
+    """float32 trees in 64-bit mode: a float64 priority above float32's largest was cast to
+    inf first, then skipped as infinite, while one just below it was clamped. Both are finite,
+    and both are kept now, clamped as every large priority is (a priority that is infinite
+    when given is still skipped)."""
+    with x64():
+        state = rj.add(
+            rj.init(jnp.float32(0), 4, alpha=1.0, epsilon=0.0, dtype=np.float32), jnp.zeros(4)
+        )
+        big = float(np.finfo(np.float32).max)
+        below = rj.update_priorities(state, jnp.array([0]), jnp.array([3e38]))
+        for given in (4e38, 1e300):
+            above = rj.update_priorities(state, jnp.array([0]), jnp.array([given]))
+            np.testing.assert_array_equal(above.sums.values, below.sums.values)
+            assert above.sums.values[0] > 1.0  # clamped, not skipped (item 0 stays at 1.0)
+            assert float(above.max_base) == pytest.approx(big, rel=1e-6)
+        skipped = rj.update_priorities(state, jnp.array([0]), jnp.array([np.inf]))
+        np.testing.assert_array_equal(skipped.sums.values, state.sums.values)
+
+
+def test_issue_repro_a_state_of_another_type_is_refused_naming_it():
+    """``add`` and ``sample`` of something that is not a state said AttributeError
+    ('NoneType' object has no attribute '_one_buffer'); they name the argument now, as
+    ``update_priorities`` did."""
+    message = "state must be a ReplayState or PrioritizedReplayState, got NoneType"
+    with pytest.raises(TypeError, match=message):
+        rj.add(None, jnp.zeros(1))
+    with pytest.raises(TypeError, match=message):
+        rj.sample(None, jax.random.key(0), 1)
+    with pytest.raises(TypeError, match="state must be a .*, got dict"):
+        rj.sample({"rows": jnp.zeros(3)}, jax.random.key(0), 1)

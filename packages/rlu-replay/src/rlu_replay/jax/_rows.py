@@ -141,7 +141,7 @@ def _read(column: Column, rows: tuple[jax.Array, ...]) -> jax.Array:
     part = rows[column.group][..., column.start : column.start + column.width]
     lead = part.shape[:-1]
     if column.words == 2:
-        part = part.reshape(*lead, -1, 2)
+        part = part.reshape(*lead, column.width // 2, 2)  # not -1: `lead` may hold a 0
     if column.words:
         part = lax.bitcast_convert_type(part, column.dtype)
     return part.reshape(*lead, *column.shape)

@@ -16,6 +16,7 @@ from rlu_trees.jax import _cpu as _tree_cpu
 from rlu_trees.jax._trees import _accumulator_dtype, _targets
 
 from rlu_replay._checks import (
+    check_bool,
     check_castable,
     check_index_vector,
     check_int,
@@ -653,6 +654,14 @@ def _batch_leaves(state: ReplayState, batch: Any) -> tuple[list[jax.Array], int]
     return out, size
 
 
+def _check_state(state: Any) -> None:
+    if not isinstance(state, ReplayState):
+        raise TypeError(
+            "state must be a ReplayState or PrioritizedReplayState, got "
+            f"{type(state).__name__} (make one with init or init_uniform)"
+        )
+
+
 @jax.jit
 def add(state: _S, batch: Any) -> _S:
     """Store a batch of items, the oldest overwritten once full; new items get the largest
@@ -688,6 +697,7 @@ def add(state: _S, batch: Any) -> _S:
     >>> state.serial.tolist(), int(state.size), int(state.inserted)
     ([3, 1, 2], 3, 4)
     """
+    _check_state(state)
     state._one_buffer("add")
     leaves, size = _batch_leaves(state, batch)
     keep = min(size, state.capacity)
@@ -882,9 +892,9 @@ def sample(
     >>> int((idx == 1).sum()), sorted({round(x, 2) for x in w.tolist()})  # 3/4 of the mass
     (750, [0.33, 1.0])
     """
+    _check_state(state)
     n = check_int("n", n, minimum=1)
-    if type(stratified) is not bool:
-        raise TypeError(f"stratified must be a bool, got {type(stratified).__name__}")
+    stratified = check_bool("stratified", stratified)
     if not isinstance(beta, Tracer):  # a number: checked as the host buffer checks it
         beta = check_real("beta", beta, low=0.0, high=1.0)
     state._one_buffer("sample")
@@ -918,7 +928,10 @@ def update_priorities(
         One priority per identifier (e.g. ``|TD error|``), ``>= 0`` and finite. Inside
         ``jit`` nothing can raise: a NaN, negative or infinite priority is skipped (its item
         keeps its priority); ``rlu_trees.jax.debug_checks(True)`` makes it raise instead.
-        A single number applies to every identifier.
+        A finite priority beyond the range of the trees' dtype is clamped to its largest
+        value, as the trees clamp every large value (without 64-bit mode JAX makes a float64
+        number beyond float32's range infinite as it takes it in: skipped). A single number
+        applies to every identifier.
 
     Returns
     -------
@@ -935,8 +948,8 @@ def update_priorities(
     >>> from rlu_replay import jax as rj
     >>> state = rj.add(rj.init(jnp.float32(0), capacity=2, epsilon=0.0), jnp.zeros(2))
     >>> state = rj.add(state, jnp.zeros(1))  # item 0 is overwritten by item 2
-    >>> state = rj.update_priorities(state, jnp.array([0, 1]), jnp.array([5.0, 5.0]))
-    >>> float(state.max_base)  # item 1's 5.0 applied; item 0's did not
+    >>> state = rj.update_priorities(state, jnp.array([0, 1]), jnp.array([9.0, 5.0]))
+    >>> float(state.max_base)  # item 1's 5.0 applied; item 0's 9.0 did not
     5.0
     """
     if not isinstance(state, PrioritizedReplayState):
@@ -947,11 +960,22 @@ def update_priorities(
     n = check_index_vector("idx", idx)
     check_shape("priorities", priorities, expected=(n,), scalar=True)
     ids = idx.astype(state._layout.ident.dtype)
-    given = jnp.broadcast_to(jnp.asarray(priorities, state.sums.dtype), (n,))
+    given = jnp.broadcast_to(_in_range(priorities, state.sums.dtype), (n,))
     if _calls.updates(state):
         updated: PrioritizedReplayState = _calls.update(state, ids, given, _update_xla)
         return updated
     return _update_xla(state, ids, given)
+
+
+def _in_range(priorities: jax.Array, dtype: Any) -> jax.Array:
+    """``priorities`` in the trees' ``dtype``, a finite priority beyond its range clamped to
+    its largest (a cast would make it infinite, which `update_priorities` skips), as every
+    large priority is clamped."""
+    if priorities.dtype == np.float64 and np.dtype(dtype) != np.float64:  # float32 trees
+        largest = float(np.finfo(dtype).max)
+        inside = jnp.clip(priorities, -largest, largest)
+        priorities = jnp.where(jnp.isfinite(priorities), inside, priorities)
+    return priorities.astype(dtype)
 
 
 def _update_xla(
