@@ -686,7 +686,8 @@ def add(state: _S, batch: Any) -> _S:
     Raises
     ------
     ValueError, TypeError
-        When traced: a batch of another structure, shape or a dtype of another kind.
+        When traced: ``state`` not a state, or a batch of another structure, shape or a
+        dtype of another kind.
 
     Examples
     --------
@@ -862,7 +863,7 @@ def sample(
         The importance-weight exponent in ``[0, 1]`` (may be traced: a schedule). Ignored by
         a uniform state, whose weights are ones.
     stratified : bool, optional
-        One draw per equal slice of the total priority (prioritized state).
+        One draw per equal slice of the total priority (prioritized state); static.
 
     Returns
     -------
@@ -874,8 +875,9 @@ def sample(
     Raises
     ------
     TypeError, ValueError
-        If ``n`` is not an int >= 1, ``stratified`` not a bool, or ``beta`` a number outside
-        ``[0, 1]`` (a traced ``beta`` is not checked).
+        If ``state`` is not a state, ``n`` not an int >= 1, ``stratified`` not a bool (or
+        the int 0 or 1, as the host buffer takes it), or ``beta`` a number outside ``[0, 1]``
+        (a traced ``beta`` is not checked).
     RuntimeError
         Outside ``jit``, if the buffer is empty or every priority is 0 (inside ``jit`` such a
         buffer gives meaningless items, and identifiers -1 where every priority is 0, which
@@ -940,7 +942,8 @@ def update_priorities(
     Raises
     ------
     TypeError, ValueError
-        When traced: ``idx`` not a 1-d array of ints, or ``priorities`` of another shape.
+        When traced: ``state`` not a prioritized state, ``idx`` not a 1-d array of ints, or
+        ``priorities`` of another shape.
 
     Examples
     --------
